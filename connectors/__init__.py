@@ -1,0 +1,1 @@
+"""Connectors: read logged tables (files, SQL) and add the regime column."""

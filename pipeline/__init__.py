@@ -1,0 +1,1 @@
+"""Pipeline: tables to graphs, equivalence classes and verdicts."""

@@ -1,0 +1,1 @@
+"""Readers and writers for foreign graph formats, one module per format."""
