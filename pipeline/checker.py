@@ -1,0 +1,472 @@
+"""The inner-alignment criterion over an equivalence class, without listing its DAGs.
+
+Notation as in ``spec/criterion.md``: ``s`` the regime, ``Y_b`` the base
+objective, ``Y_m`` the mesa objective, ``D_m`` the decision and σ the policy
+(a soft intervention on ``D_m`` that reads ``policy_inputs``). The criterion
+in a DAG ``G`` is the d-separation ``(Y_b ⊥ s | Y_m)`` in ``G_σ``.
+
+The procedure, step by step:
+
+1. Close the input PDAG under Meek's rules and check it has an extension.
+2. Make ``s`` a root: orient every edge at ``s`` out of it, close again (an
+   MPDAG). An edge already directed into ``s`` is an input error.
+3. Enumerate the valid parent sets of ``D_m`` (jointly, one decision after
+   the other, for several decisions): ``pa(D_m)`` plus a clique of its
+   undirected neighbours, validated by orienting every edge at ``D_m``,
+   closing, and (outside product form) checking for an extension — the
+   MPDAG test of Perković et al. (UAI 2017) / Fang & He (UAI 2020).
+4. Per parent set, *refine* until every ancestral question the answer
+   depends on is settled in the graph: whether a policy input is a
+   descendant of ``D_m`` (then ``G_σ`` has a cycle and the DAG is invalid),
+   and the post's conditions C1 and C2. A question is settled when a
+   directed path answers yes or no possibly directed path exists; otherwise
+   the node at the first undirected edge of a shortest possibly directed
+   path is given each of its valid parent sets in turn (every edge at it
+   directed), which splits the DAGs into disjoint parts.
+5. Per settled part (a *leaf*): count its DAGs exactly (Clique-Picking per
+   chain component), build ``G_σ`` from one DAG of it and test the
+   criterion there, with a d-connecting path as the witness when it fails.
+   Markov equivalent DAGs with the same parents of ``D_m`` have Markov
+   equivalent ``G_σ`` (spec), so that one DAG speaks for the whole leaf.
+
+With ``policy_inputs = keep`` the answer is the same in every DAG (step 4
+needs no validity split), so the verdict is ``all`` or ``none``.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from mesalens.pipeline.counting import ExtensionCounter, is_product_form
+from mesalens.pipeline.dsep import d_connecting_path
+from mesalens.pipeline.errors import GraphError, InconsistentGraphError
+from mesalens.pipeline.graph import CausalGraph
+from mesalens.pipeline.pdag import (
+    Pdag,
+    consistent_extension,
+    extension_dag,
+    meek_closure,
+    require_extendable,
+)
+from mesalens.pipeline.roles import Roles
+
+__all__ = [
+    "CheckResult",
+    "ParentSetResult",
+    "Witness",
+    "check",
+    "restricted_class",
+    "valid_parent_sets",
+]
+
+VERDICTS = ("all", "some", "none", "invalid")
+
+# How many leaves the refinement for the diagnostics C1/C2 may create per
+# parent set before it gives up on them (they are then reported as unknown);
+# the validity split that the counts need is never cut short.
+DIAGNOSTICS_LEAF_BUDGET = 256
+
+
+@dataclass(frozen=True)
+class Witness:
+    """One DAG of the class, with the d-connecting path when the criterion fails there."""
+
+    dag: CausalGraph
+    sigma_graph: CausalGraph
+    open_path: tuple[str, ...] | None
+
+
+@dataclass
+class ParentSetResult:
+    """The DAGs in which the decision nodes have given parents."""
+
+    parents: dict[str, tuple[str, ...]]
+    n_dags: int = 0
+    n_hold: int = 0
+    n_fail: int = 0
+    n_invalid: int = 0
+    # Counts over the valid DAGs; None when the diagnostics ran out of budget.
+    n_c1: int | None = 0
+    n_c2: int | None = 0
+    n_conjecture_disagrees: int | None = 0
+    witness: Witness | None = None
+
+    @property
+    def status(self) -> str:
+        """``hold``, ``fail`` or ``invalid`` (``mixed`` should not occur: see the spec)."""
+        if self.n_hold == self.n_fail == 0:
+            return "invalid"
+        if self.n_fail == 0:
+            return "hold"
+        if self.n_hold == 0:
+            return "fail"
+        return "mixed"
+
+    @property
+    def n_valid(self) -> int:
+        """The DAGs that admit the policy."""
+        return self.n_hold + self.n_fail
+
+    def _uniform(self, count: int | None) -> bool | None:
+        if count is None or self.n_valid == 0:
+            return None
+        if count == self.n_valid:
+            return True
+        if count == 0:
+            return False
+        return None
+
+    @property
+    def c1(self) -> bool | None:
+        """C1 (Y_m an ancestor of Y_b) in every valid DAG / in none / None if it varies or is unknown."""
+        return self._uniform(self.n_c1)
+
+    @property
+    def c2(self) -> bool | None:
+        """C2 (every directed path s ⇝ Y_b meets Y_m), as for :attr:`c1`."""
+        return self._uniform(self.n_c2)
+
+    @property
+    def conjecture_disagrees(self) -> bool | None:
+        """Whether, in some valid DAG, C1 ∧ C2 says otherwise than the criterion."""
+        if self.n_conjecture_disagrees is None:
+            return None
+        return self.n_conjecture_disagrees > 0
+
+
+@dataclass
+class CheckResult:
+    """The verdict over the restricted class, its exact counts and witnesses."""
+
+    roles: Roles
+    restricted: CausalGraph  # the MPDAG: input closed, regime made a root
+    parent_sets: list[ParentSetResult] = field(default_factory=list)
+    hold_witness: Witness | None = None
+    fail_witness: Witness | None = None
+    counted_by_listing: bool = False
+
+    @property
+    def n_dags(self) -> int:
+        """DAGs in the restricted class."""
+        return sum(p.n_dags for p in self.parent_sets)
+
+    @property
+    def n_hold(self) -> int:
+        """Valid DAGs in which the criterion holds."""
+        return sum(p.n_hold for p in self.parent_sets)
+
+    @property
+    def n_fail(self) -> int:
+        """Valid DAGs in which it fails."""
+        return sum(p.n_fail for p in self.parent_sets)
+
+    @property
+    def n_invalid(self) -> int:
+        """DAGs in which the policy would create a cycle."""
+        return sum(p.n_invalid for p in self.parent_sets)
+
+    @property
+    def verdict(self) -> str:
+        """``all``, ``some``, ``none`` or ``invalid``."""
+        if self.n_hold == 0 and self.n_fail == 0:
+            return "invalid"
+        if self.n_fail == 0:
+            return "all"
+        if self.n_hold == 0:
+            return "none"
+        return "some"
+
+
+# ---------------------------------------------------------------- the class
+def restricted_class(graph: CausalGraph, roles: Roles) -> Pdag:
+    """Steps 1-2: the Meek-closed PDAG of ``graph`` with the regime made a root.
+
+    Raises
+    ------
+    GraphError
+        For PAG marks, a directed cycle, an edge into the regime, or a PDAG
+        without a consistent extension.
+    """
+    if graph.kind() == "pag":
+        graph.require_marks(("-->", "---"), "check-graph (DAGs, CPDAGs and MPDAGs)")
+    roles.validate(graph)
+    g = Pdag.from_graph(graph)
+    s = graph.index[roles.regime]
+    if g.parents[s]:
+        parent = graph.nodes[min(g.parents[s])]
+        raise GraphError(
+            f"the edge {parent} --> {roles.regime} points into the regime; nothing can cause "
+            "which regime a row was logged in: reverse the edge or fix the graph"
+        )
+    require_extendable(g, graph.nodes)
+    meek_closure(g)
+    if g.parents[s]:  # Meek's rules forced an edge into the regime
+        parent = graph.nodes[min(g.parents[s])]
+        raise GraphError(
+            f"every DAG of this graph has {parent} --> {roles.regime}, an edge into the regime; "
+            "nothing can cause the regime: check the graph's orientations around it"
+        )
+    g.orient_all_at(s, ())
+    meek_closure(g, touched=[s])
+    if consistent_extension(g) is None:
+        raise InconsistentGraphError(
+            f"no DAG of this graph has {roles.regime!r} as a root (nothing pointing into it); "
+            "check the orientations around the regime"
+        )
+    return g
+
+
+def _cliques_of(g: Pdag, candidates: list[int]) -> Iterator[tuple[int, ...]]:
+    """Every clique (including the empty one) among ``candidates``, in lexicographic order."""
+
+    def extend(chosen: tuple[int, ...], start: int) -> Iterator[tuple[int, ...]]:
+        yield chosen
+        for k in range(start, len(candidates)):
+            v = candidates[k]
+            if all(g.adjacent(v, u) for u in chosen):
+                yield from extend((*chosen, v), k + 1)
+
+    yield from extend((), 0)
+
+
+def _orientations_at(g: Pdag, node: int, product_form: bool) -> Iterator[Pdag]:
+    """Every valid way to direct all edges at ``node``, each closed under Meek's rules."""
+    siblings = sorted(g.undirected[node])
+    if not siblings:
+        yield g
+        return
+    for clique in _cliques_of(g, siblings):
+        h = g.copy()
+        h.orient_all_at(node, clique)
+        meek_closure(h, touched=[node])
+        # In product form (chain components chordal and independent) every
+        # clique is valid (Maathuis, Kalisch & Bühlmann 2009); otherwise the
+        # MPDAG test is whether an extension survives.
+        if product_form or consistent_extension(h) is not None:
+            yield h
+
+
+def valid_parent_sets(g: Pdag, decisions: list[int]) -> Iterator[Pdag]:
+    """Step 3: one Meek-closed PDAG per valid joint parent set of the decisions."""
+    product_form = is_product_form(g)
+
+    def assign(h: Pdag, k: int) -> Iterator[Pdag]:
+        if k == len(decisions):
+            yield h
+            return
+        for oriented in _orientations_at(h, decisions[k], product_form):
+            yield from assign(oriented, k + 1)
+
+    yield from assign(g, 0)
+
+
+# ---------------------------------------------------------------- reachability
+def _sigma_edges(g: Pdag, decisions: set[int], inputs: tuple[int, ...] | None) -> Pdag:
+    """``G_σ`` of a DAG or PDAG whose edges at the decisions are all directed."""
+    if inputs is None:
+        return g
+    h = g.copy()
+    for d in decisions:
+        for p in list(h.parents[d]):
+            h.remove_directed(p, d)
+        for p in inputs:
+            h.add_directed(p, d)
+    return h
+
+
+def _reach(
+    h: Pdag, sources: set[int], blocked: set[int], definite: bool
+) -> dict[int, int | None]:
+    """Nodes reachable from ``sources`` by directed (``definite``) or possibly directed paths.
+
+    Returns each reached node's predecessor on a shortest such path; nodes
+    in ``blocked`` are neither entered nor left.
+    """
+    previous: dict[int, int | None] = {v: None for v in sources}
+    queue = deque(sorted(sources))
+    while queue:
+        v = queue.popleft()
+        steps = h.children[v] if definite else h.children[v] | h.undirected[v]
+        for w in sorted(steps):
+            if w not in previous and w not in blocked:
+                previous[w] = v
+                queue.append(w)
+    return previous
+
+
+@dataclass(frozen=True)
+class _Question:
+    """Is some node of ``targets`` reachable from ``sources`` by a directed path avoiding ``blocked``."""
+
+    name: str
+    sources: frozenset[int]
+    targets: frozenset[int]
+    blocked: frozenset[int] = frozenset()
+
+
+def _answer(h: Pdag, q: _Question) -> tuple[bool | None, list[int] | None]:
+    """``(answer, None)`` when settled in ``h``; ``(None, path)`` with a possibly directed path otherwise."""
+    if not q.targets.isdisjoint(_reach(h, set(q.sources), set(q.blocked), definite=True)):
+        return True, None
+    possible = _reach(h, set(q.sources), set(q.blocked), definite=False)
+    reached = sorted(q.targets.intersection(possible))
+    if not reached:
+        return False, None
+    path = [reached[0]]
+    while possible[path[-1]] is not None:
+        path.append(possible[path[-1]])  # type: ignore[arg-type]
+    path.reverse()
+    return None, path
+
+
+# ---------------------------------------------------------------- the check
+class _Checker:
+    def __init__(self, graph: CausalGraph, roles: Roles, restricted: Pdag):
+        self.graph = graph
+        self.names = graph.nodes
+        self.roles = roles
+        idx = graph.index
+        self.s = idx[roles.regime]
+        self.base = frozenset(idx[n] for n in roles.base)
+        self.mesa = frozenset(idx[n] for n in roles.mesa)
+        self.decisions = [idx[n] for n in roles.decision]
+        self.inputs = (
+            None if roles.policy_inputs is None else tuple(idx[n] for n in roles.policy_inputs)
+        )
+        self.restricted = restricted
+        self.counter = ExtensionCounter()
+        self.product_form = is_product_form(restricted)
+
+    # Questions whose answers must be constant on a leaf.
+    def validity_questions(self) -> list[_Question]:
+        if self.inputs is None:
+            return []
+        return [
+            _Question(f"cycle:{d}:{p}", frozenset([d]), frozenset([p]))
+            for d in self.decisions
+            for p in self.inputs
+            if p != d
+        ]
+
+    def diagnostic_questions(self) -> list[_Question]:
+        return [
+            _Question("c1", self.mesa, self.base),
+            _Question("c2_violated", frozenset([self.s]), self.base, blocked=self.mesa),
+        ]
+
+    def refine(
+        self, h: Pdag, questions: list[_Question], budget: list[int] | None
+    ) -> Iterator[tuple[Pdag, dict[str, bool | None]]]:
+        """Split the DAGs of ``h`` into leaves on which every question is settled.
+
+        With a ``budget`` (a one-item list, shared and decremented), a leaf
+        that would exceed it is yielded with its open questions as None.
+        """
+        sigma = _sigma_edges(h, set(self.decisions), self.inputs)
+        answers: dict[str, bool | None] = {}
+        open_path: list[int] | None = None
+        for q in questions:
+            answer, path = _answer(sigma, q)
+            answers[q.name] = answer
+            if answer is None and open_path is None:
+                open_path = path
+        if open_path is None:
+            yield h, answers
+            return
+        if budget is not None:
+            if budget[0] <= 0:
+                yield h, answers
+                return
+            budget[0] -= 1
+        # The first undirected edge on the possibly directed path.
+        branch_node = next(
+            a for a, b in zip(open_path, open_path[1:], strict=False) if b in sigma.undirected[a]
+        )
+        for child in _orientations_at(h, branch_node, self.product_form):
+            yield from self.refine(child, questions, budget)
+
+    def evaluate_leaf(self, leaf: Pdag) -> tuple[bool, Witness]:
+        dag = extension_dag(leaf)
+        sigma = _sigma_edges(dag, set(self.decisions), self.inputs)
+        path = d_connecting_path(sigma, {self.s}, self.base, self.mesa)
+        witness = Witness(
+            dag=dag.to_graph(self.names),
+            sigma_graph=sigma.to_graph(self.names),
+            open_path=None if path is None else tuple(self.names[v] for v in path),
+        )
+        return path is None, witness
+
+    def run(self) -> CheckResult:
+        result = CheckResult(roles=self.roles, restricted=self.restricted.to_graph(self.names))
+        for oriented in valid_parent_sets(self.restricted, self.decisions):
+            entry = ParentSetResult(
+                parents={
+                    self.names[d]: tuple(self.names[p] for p in sorted(oriented.parents[d]))
+                    for d in self.decisions
+                }
+            )
+            for leaf, validity in self.refine(oriented, self.validity_questions(), None):
+                count = self.counter.count(leaf)
+                entry.n_dags += count
+                if any(validity.values()):
+                    entry.n_invalid += count
+                    continue
+                self._add_valid_leaf(entry, leaf, count, result)
+            result.parent_sets.append(entry)
+        result.counted_by_listing = self.counter.listed_counts > 0
+        return result
+
+    def _add_valid_leaf(
+        self, entry: ParentSetResult, leaf: Pdag, count: int, result: CheckResult
+    ) -> None:
+        holds, witness = self.evaluate_leaf(leaf)
+        if holds:
+            entry.n_hold += count
+            result.hold_witness = result.hold_witness or witness
+        else:
+            entry.n_fail += count
+            result.fail_witness = result.fail_witness or witness
+        if entry.witness is None or (not holds and entry.witness.open_path is None):
+            entry.witness = witness
+        budget = [DIAGNOSTICS_LEAF_BUDGET]
+        leaves = self.refine(leaf, self.diagnostic_questions(), budget)
+        for part, answers in leaves:
+            part_count = count if part is leaf else self.counter.count(part)
+            c1, c2_violated = answers["c1"], answers["c2_violated"]
+            if c1 is None or c2_violated is None:
+                entry.n_c1 = entry.n_c2 = entry.n_conjecture_disagrees = None
+                continue
+            c2 = not c2_violated
+            if entry.n_c1 is not None:
+                entry.n_c1 += part_count * c1
+            if entry.n_c2 is not None:
+                entry.n_c2 += part_count * c2
+            if entry.n_conjecture_disagrees is not None and (c1 and c2) != holds:
+                entry.n_conjecture_disagrees += part_count
+
+
+def check(graph: CausalGraph, roles: Roles) -> CheckResult:
+    """Decide the inner-alignment criterion in every DAG of ``graph``'s class.
+
+    Parameters
+    ----------
+    graph : CausalGraph
+        A DAG, CPDAG or MPDAG (``-->`` and ``---`` edges).
+    roles : Roles
+        The regime, base, mesa and decision nodes and the policy inputs.
+
+    Returns
+    -------
+    CheckResult
+        The verdict, exact counts (Python ints), per-parent-set results and
+        witnesses.
+
+    Raises
+    ------
+    RoleError, GraphError, InconsistentGraphError
+        For roles that do not fit the graph and graphs with no valid class.
+    """
+    restricted = restricted_class(graph, roles)
+    return _Checker(graph, roles, restricted).run()

@@ -1,0 +1,113 @@
+"""The roles of a check: regime ``s``, base objective ``Y_b``, mesa objective ``Y_m``, decision ``D_m``.
+
+See ``spec/criterion.md``: the four roles are disjoint sets of nodes (the
+regime a single node), and ``policy_inputs`` says what the model's policy
+reads: ``None`` keeps the graph's own parents of the decision (``keep``), a
+tuple (possibly empty) replaces them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from mesalens.pipeline.errors import RoleError
+from mesalens.pipeline.graph import CausalGraph
+
+__all__ = ["Roles", "parse_names", "parse_policy_inputs"]
+
+
+@dataclass(frozen=True)
+class Roles:
+    """Who is who in a check. Build it with names; :meth:`validate` against a graph."""
+
+    regime: str
+    base: tuple[str, ...]
+    mesa: tuple[str, ...]
+    decision: tuple[str, ...]
+    policy_inputs: tuple[str, ...] | None = None  # None means "keep"
+
+    def __post_init__(self) -> None:
+        for option, names in (
+            ("base", self.base),
+            ("mesa", self.mesa),
+            ("decision", self.decision),
+        ):
+            if not names:
+                raise RoleError(f"--{option} names no variable; give at least one column name")
+            if len(set(names)) != len(names):
+                raise RoleError(f"--{option} lists a variable twice: {', '.join(names)}")
+        if not self.regime:
+            raise RoleError("--regime is empty; give the name of the regime node, e.g. 'regime'")
+        seen: dict[str, str] = {}
+        for option, names in self.role_sets():
+            for name in names:
+                if name in seen:
+                    raise RoleError(
+                        f"{name!r} is both --{seen[name]} and --{option}; "
+                        "the regime, base, mesa and decision roles must be disjoint"
+                    )
+                seen[name] = option
+        if self.policy_inputs is not None:
+            if len(set(self.policy_inputs)) != len(self.policy_inputs):
+                raise RoleError(
+                    "--policy-inputs lists a variable twice: " + ", ".join(self.policy_inputs)
+                )
+            for name in self.policy_inputs:
+                if name in self.decision:
+                    raise RoleError(
+                        f"--policy-inputs lists the decision {name!r} itself; "
+                        "a decision cannot read its own value"
+                    )
+
+    def role_sets(self) -> list[tuple[str, tuple[str, ...]]]:
+        """The four roles as ``(option name, names)``."""
+        return [
+            ("regime", (self.regime,)),
+            ("base", self.base),
+            ("mesa", self.mesa),
+            ("decision", self.decision),
+        ]
+
+    def validate(self, graph: CausalGraph) -> None:
+        """Raise :class:`RoleError` if a role or policy input is not a node of ``graph``."""
+        named = [*self.role_sets(), ("policy-inputs", self.policy_inputs or ())]
+        for option, names in named:
+            missing = [n for n in names if n not in graph]
+            if missing:
+                shown = ", ".join(repr(n) for n in graph.nodes[:15])
+                more = f", ... ({len(graph.nodes)} in all)" if len(graph.nodes) > 15 else ""
+                raise RoleError(
+                    f"--{option} names {', '.join(repr(m) for m in missing)}, which "
+                    f"{'is' if len(missing) == 1 else 'are'} not in the graph; "
+                    f"its nodes are {shown}{more}"
+                )
+
+    def policy_description(self) -> str:
+        """``keep``, ``none`` or the comma-separated inputs, as on the command line."""
+        if self.policy_inputs is None:
+            return "keep"
+        return ", ".join(self.policy_inputs) if self.policy_inputs else "none"
+
+
+def parse_names(text: str, option: str) -> tuple[str, ...]:
+    """Split a comma-separated option value into names, rejecting empty items."""
+    names = tuple(part.strip() for part in text.split(","))
+    if any(not n for n in names):
+        raise RoleError(
+            f"--{option} {text!r} has an empty name; give comma-separated names, e.g. 'a,b'"
+        )
+    return names
+
+
+def parse_policy_inputs(text: str | Sequence[str] | None) -> tuple[str, ...] | None:
+    """``keep`` (or None) -> None; ``none`` -> (); ``a,b`` -> ("a", "b")."""
+    if text is None:
+        return None
+    if not isinstance(text, str):
+        return tuple(text)
+    if text.strip().lower() == "keep":
+        return None
+    if text.strip().lower() == "none" or text.strip() == "":
+        return ()
+    return parse_names(text, "policy-inputs")
