@@ -48,14 +48,17 @@ from causallearn.graph.Edge import Edge as ClEdge
 from causallearn.graph.Endpoint import Endpoint
 from causallearn.graph.GeneralGraph import GeneralGraph
 from causallearn.graph.GraphNode import GraphNode
-
 from mesalens.pipeline.errors import GraphError
 from mesalens.pipeline.graph import CausalGraph, Mark
 
 __all__ = ["from_causallearn", "from_causallearn_matrix", "to_causallearn"]
 
-_ENDPOINT_OF_MARK = {Mark.TAIL: Endpoint.TAIL, Mark.ARROW: Endpoint.ARROW, Mark.CIRCLE: Endpoint.CIRCLE}
-_MARK_OF_CODE = {Endpoint.TAIL.value: Mark.TAIL, Endpoint.ARROW.value: Mark.ARROW, Endpoint.CIRCLE.value: Mark.CIRCLE}
+_ENDPOINT_OF_MARK = {
+    Mark.TAIL: Endpoint.TAIL,
+    Mark.ARROW: Endpoint.ARROW,
+    Mark.CIRCLE: Endpoint.CIRCLE,
+}
+_MARK_OF_CODE = {endpoint.value: mark for mark, endpoint in _ENDPOINT_OF_MARK.items()}
 
 
 def to_causallearn(graph: CausalGraph) -> GeneralGraph:
@@ -162,7 +165,9 @@ def from_causallearn_matrix(matrix: Any, names: Sequence[str]) -> CausalGraph:
     return graph
 
 
-def from_causallearn(general_graph: GeneralGraph, names: Sequence[str] | None = None) -> CausalGraph:
+def from_causallearn(
+    general_graph: GeneralGraph, names: Sequence[str] | None = None
+) -> CausalGraph:
     """Convert a causal-learn ``GeneralGraph`` to a :class:`CausalGraph`.
 
     Parameters

@@ -1,4 +1,4 @@
-"""Read and write Graphviz DOT, with edge marks as arrow shapes.
+r"""Read and write Graphviz DOT, with edge marks as arrow shapes.
 
 DOT draws an edge ``a -> b`` from its *tail* ``a`` to its *head* ``b``. Which
 ends get an arrowhead is set by the ``dir`` attribute (``forward``, the
@@ -21,7 +21,7 @@ arrowhead=normal]`` is ``a o-> b``. Tetrad's ``graphToDot`` output reads
 as written. Default ``edge [...]`` statements apply to the edges after them,
 as in Graphviz. A node port (``a:n -> b``) names the node ``a``.
 
-The writer always quotes names, escaping ``\\`` and ``"`` with a backslash,
+The writer always quotes names, escaping ``\`` and ``"`` with a backslash,
 so any name round-trips through :func:`read_dot`. It lists every node first
 (so isolated nodes and the node order survive) and then one edge statement per
 edge.
@@ -54,7 +54,6 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pydot
-
 from mesalens.pipeline.errors import GraphFormatError
 from mesalens.pipeline.graph import CausalGraph, Mark
 
@@ -115,7 +114,7 @@ def _shape_mark(shape: str, attribute: str, edge: str) -> Mark:
 
 
 def _edge_marks(attrs: Mapping[str, str], directed: bool, edge: str) -> tuple[Mark, Mark]:
-    """The marks (at the tail, at the head) of a DOT edge with ``attrs``."""
+    """Return the marks (at the tail, at the head) of a DOT edge with ``attrs``."""
     direction = attrs.get("dir", "forward" if directed else "none").strip().lower()
     if direction not in ("forward", "back", "both", "none"):
         raise GraphFormatError(
@@ -130,9 +129,7 @@ def _edge_marks(attrs: Mapping[str, str], directed: bool, edge: str) -> tuple[Ma
     return tail_mark, head_mark
 
 
-def _statements(
-    graph: Any, inherited: dict[str, str]
-) -> Iterator[tuple[str, Any, dict[str, str]]]:
+def _statements(graph: Any, inherited: dict[str, str]) -> Iterator[tuple[str, Any, dict[str, str]]]:
     """Yield ``("node", name, {})`` and ``("edge", pydot_edge, defaults)`` in text order.
 
     ``defaults`` are the ``edge [...]`` attributes in force at that edge: those
@@ -153,9 +150,7 @@ def _statements(
             raw = obj.get_name()
             if raw in _DEFAULT_STATEMENTS:
                 if raw == "edge":
-                    defaults.update(
-                        {k: _unquote_value(v) for k, v in obj.get_attributes().items()}
-                    )
+                    defaults.update({k: _unquote_value(v) for k, v in obj.get_attributes().items()})
                 continue
             yield "node", _parse_id(raw), {}
         elif what == "edge":
@@ -185,7 +180,7 @@ def _parse(text: str, source: str) -> Any:
             if line <= len(text_lines):
                 detail = f"at column {column} of {text_lines[line - 1].strip()!r}: {detail}"
         raise GraphFormatError(
-            f"invalid DOT {detail}; a graph looks like 'digraph {{ \"a\" -> \"b\" }}'",
+            f'invalid DOT {detail}; a graph looks like \'digraph {{ "a" -> "b" }}\'',
             source=source,
             line=line,
         )
@@ -256,8 +251,7 @@ def read_dot(text: str, source: str = "<string>") -> CausalGraph:
     for u, v, mark_u, mark_v, shown in edges:
         if u == v:
             raise GraphFormatError(
-                f"self-loop {shown}: a causal graph has no edge from a node to itself; "
-                "remove it",
+                f"self-loop {shown}: a causal graph has no edge from a node to itself; remove it",
                 source=source,
             )
         pair = frozenset((u, v))
@@ -313,4 +307,3 @@ def write_dot(graph: CausalGraph) -> str:
         out.append(line + ";")
     out.append("}")
     return "\n".join(out) + "\n"
-

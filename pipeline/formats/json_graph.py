@@ -81,7 +81,9 @@ def _graph_from_links(
             if end not in graph.index:
                 raise error(f"{where}: unknown node {end!r}; list every node in 'nodes'")
         if u == v:
-            raise error(f"{where}: self-loop at {u!r}; a causal graph has no edge from a node to itself")
+            raise error(
+                f"{where}: self-loop at {u!r}; a causal graph has no edge from a node to itself"
+            )
         if kind is not None and kind not in EDGE_KINDS:
             raise error(
                 f"{where}: unknown edge kind {kind!r} between {u!r} and {v!r}; "
@@ -211,9 +213,7 @@ def _read_node_link(data: dict[str, Any], source: str) -> CausalGraph:
         name_of[(type(node_id), node_id)] = name
         names.append(name)
     links: list[Link] = []
-    raw_links = _list(
-        _require(data, link_key, "the top-level object", source), link_key, source
-    )
+    raw_links = _list(_require(data, link_key, "the top-level object", source), link_key, source)
     for i, link in enumerate(raw_links):
         where = f"{link_key}[{i}]"
         ends = []

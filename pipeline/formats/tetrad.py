@@ -1,4 +1,4 @@
-"""Read and write the Tetrad / causal-learn text format.
+r"""Read and write the Tetrad / causal-learn text format.
 
 Tetrad (and causal-learn, which copies it: ``str(general_graph)`` and
 :func:`causallearn.utils.TXT2GeneralGraph.txt2generalgraph`) stores a graph as
@@ -39,7 +39,7 @@ are ignored.
 
 Examples
 --------
->>> g = read_tetrad("Graph Nodes:\\nrain;wet grass\\n\\nGraph Edges:\\n1. rain --> wet grass\\n")
+>>> g = read_tetrad("Graph Nodes:\nrain;wet grass\n\nGraph Edges:\n1. rain --> wet grass\n")
 >>> [str(e) for e in g.edges()]
 ['rain --> wet grass']
 >>> print(write_tetrad(g), end="")
@@ -117,9 +117,7 @@ def _readings(body: str, index: dict[str, int]) -> list[tuple[str, str, str, boo
     return readings
 
 
-def _parse_edge(
-    body: str, index: dict[str, int], source: str, lineno: int
-) -> tuple[str, str, str]:
+def _parse_edge(body: str, index: dict[str, int], source: str, lineno: int) -> tuple[str, str, str]:
     readings = _readings(body, index)
     if not readings:
         # Hand-written files may use tabs or several spaces, as Tetrad allows.
@@ -152,7 +150,8 @@ def _explain_bad_edge(body: str, index: dict[str, int]) -> str:
         right_known = rest in index or any(
             rest[:cut] in index for cut in (m.start() for m in re.finditer(" ", rest))
         )
-        if token not in EDGE_KINDS and _MARK_LIKE.fullmatch(token) and left in index and right_known:
+        mark_like = token not in EDGE_KINDS and _MARK_LIKE.fullmatch(token)
+        if mark_like and left in index and right_known:
             return f"unknown edge mark {token!r} in {body!r}; use one of {kinds}"
     for match in re.finditer(r"(?= (\S{3}) )", body):
         kind = match.group(1)
