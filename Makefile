@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 OUT    ?= demo-out
 
-.PHONY: install test lint demo bench clean
+.PHONY: install test lint demo bench clean postgres-start postgres-stop
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,14 +18,34 @@ install: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check pipeline connectors reports tests bench
 
-test: $(STAMP) lint
-	$(BIN)/python -m pytest -n 2 -q
+# The connector tests read from a real PostgreSQL server: `make test` starts one
+# (installing PostgreSQL from Debian's packages if needed) and points the tests at it.
+MESALENS_TEST_POSTGRES_URL ?= postgresql+psycopg://mesalens:mesalens@127.0.0.1:54329/mesalens
 
+postgres-start:
+	bash scripts/postgres.sh start
+
+postgres-stop:
+	bash scripts/postgres.sh stop
+
+test: $(STAMP) lint postgres-start
+	MESALENS_TEST_POSTGRES_URL='$(MESALENS_TEST_POSTGRES_URL)' $(BIN)/python -m pytest -n 2 -q
+
+# Runs every built-in example. A verdict is not a failure (exit codes 0 all,
+# 3 some, 4 none, 5 invalid); anything else (1 bad input, 2 usage, a crash)
+# fails the target.
 demo: $(STAMP)
 	mkdir -p $(OUT)
-	$(BIN)/mesalens check-graph --example coinrun --json $(OUT)/coinrun.json; \
-	  echo "exit code $$? (0 all, 3 some, 4 none, 5 invalid)"
-	@echo "demo outputs in $(OUT)/"
+	@names=$$($(BIN)/mesalens examples --names) || exit 1; \
+	for ex in $$names; do \
+	  echo "== mesalens check-graph --example $$ex --json $(OUT)/$$ex.json"; \
+	  $(BIN)/mesalens check-graph --example $$ex --json $(OUT)/$$ex.json; code=$$?; \
+	  case $$code in \
+	    0|3|4|5) echo "== $$ex: exit code $$code (0 all, 3 some, 4 none, 5 invalid)"; echo ;; \
+	    *) echo "== $$ex: mesalens failed with exit code $$code" >&2; exit 1 ;; \
+	  esac; \
+	done; \
+	echo "demo outputs in $(OUT)/:"; for ex in $$names; do echo "  $(OUT)/$$ex.json"; done
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_engine.py

@@ -35,18 +35,19 @@ needs no validity split), so the verdict is ``all`` or ``none``.
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from mesalens.pipeline.counting import ExtensionCounter, is_product_form
 from mesalens.pipeline.dsep import d_connecting_path
+from mesalens.pipeline.enumeration import iter_topological_orders
 from mesalens.pipeline.errors import GraphError, InconsistentGraphError
 from mesalens.pipeline.graph import CausalGraph
 from mesalens.pipeline.pdag import (
     Pdag,
     consistent_extension,
-    extension_dag,
     meek_closure,
     require_extendable,
 )
@@ -62,6 +63,10 @@ __all__ = [
 ]
 
 VERDICTS = ("all", "some", "none", "invalid")
+
+# With policy_inputs = keep the verdict needs no parent set; the table of
+# them is informative only and stops after this many.
+KEEP_PARENT_SET_LIMIT = 512
 
 # How many leaves the refinement for the diagnostics C1/C2 may create per
 # parent set before it gives up on them (they are then reported as unknown);
@@ -120,7 +125,7 @@ class ParentSetResult:
 
     @property
     def c1(self) -> bool | None:
-        """C1 (Y_m an ancestor of Y_b) in every valid DAG / in none / None if it varies or is unknown."""
+        """C1 (Y_m an ancestor of Y_b): in every valid DAG, in none, or None (varies/unknown)."""
         return self._uniform(self.n_c1)
 
     @property
@@ -131,41 +136,33 @@ class ParentSetResult:
     @property
     def conjecture_disagrees(self) -> bool | None:
         """Whether, in some valid DAG, C1 ∧ C2 says otherwise than the criterion."""
-        if self.n_conjecture_disagrees is None:
+        if self.n_conjecture_disagrees is None or self.n_valid == 0:
             return None
         return self.n_conjecture_disagrees > 0
 
 
 @dataclass
 class CheckResult:
-    """The verdict over the restricted class, its exact counts and witnesses."""
+    """The verdict over the restricted class, its exact counts and witnesses.
+
+    ``parent_sets`` lists every valid parent set of the decisions, except
+    with ``policy_inputs = keep`` on a class with more than
+    :data:`KEEP_PARENT_SET_LIMIT` of them: there the criterion is the same in
+    every DAG, the counts come from the whole class, and the table is cut
+    (``parent_sets_complete`` is False).
+    """
 
     roles: Roles
     restricted: CausalGraph  # the MPDAG: input closed, regime made a root
+    n_dags: int = 0
+    n_hold: int = 0
+    n_fail: int = 0
+    n_invalid: int = 0
     parent_sets: list[ParentSetResult] = field(default_factory=list)
+    parent_sets_complete: bool = True
     hold_witness: Witness | None = None
     fail_witness: Witness | None = None
     counted_by_listing: bool = False
-
-    @property
-    def n_dags(self) -> int:
-        """DAGs in the restricted class."""
-        return sum(p.n_dags for p in self.parent_sets)
-
-    @property
-    def n_hold(self) -> int:
-        """Valid DAGs in which the criterion holds."""
-        return sum(p.n_hold for p in self.parent_sets)
-
-    @property
-    def n_fail(self) -> int:
-        """Valid DAGs in which it fails."""
-        return sum(p.n_fail for p in self.parent_sets)
-
-    @property
-    def n_invalid(self) -> int:
-        """DAGs in which the policy would create a cycle."""
-        return sum(p.n_invalid for p in self.parent_sets)
 
     @property
     def verdict(self) -> str:
@@ -262,6 +259,20 @@ def valid_parent_sets(g: Pdag, decisions: list[int]) -> Iterator[Pdag]:
     yield from assign(g, 0)
 
 
+def _one_dag(g: Pdag) -> Pdag:
+    """One DAG extending the Meek-closed, extendable ``g`` (the first the lister yields)."""
+    order = next(iter_topological_orders(g))
+    position = [0] * g.n
+    for k, v in enumerate(order):
+        position[v] = k
+    dag = Pdag(g.n)
+    for i, j in g.directed_edges():
+        dag.add_directed(i, j)
+    for i, j in g.undirected_edges():
+        dag.add_directed(*((i, j) if position[i] < position[j] else (j, i)))
+    return dag
+
+
 # ---------------------------------------------------------------- reachability
 def _sigma_edges(g: Pdag, decisions: set[int], inputs: tuple[int, ...] | None) -> Pdag:
     """``G_σ`` of a DAG or PDAG whose edges at the decisions are all directed."""
@@ -276,9 +287,7 @@ def _sigma_edges(g: Pdag, decisions: set[int], inputs: tuple[int, ...] | None) -
     return h
 
 
-def _reach(
-    h: Pdag, sources: set[int], blocked: set[int], definite: bool
-) -> dict[int, int | None]:
+def _reach(h: Pdag, sources: set[int], blocked: set[int], definite: bool) -> dict[int, int | None]:
     """Nodes reachable from ``sources`` by directed (``definite``) or possibly directed paths.
 
     Returns each reached node's predecessor on a shortest such path; nodes
@@ -298,7 +307,7 @@ def _reach(
 
 @dataclass(frozen=True)
 class _Question:
-    """Is some node of ``targets`` reachable from ``sources`` by a directed path avoiding ``blocked``."""
+    """Does a directed path avoiding ``blocked`` lead from ``sources`` to ``targets``."""
 
     name: str
     sources: frozenset[int]
@@ -307,7 +316,7 @@ class _Question:
 
 
 def _answer(h: Pdag, q: _Question) -> tuple[bool | None, list[int] | None]:
-    """``(answer, None)`` when settled in ``h``; ``(None, path)`` with a possibly directed path otherwise."""
+    """``(answer, None)`` when settled in ``h``, else ``(None, a possibly directed path)``."""
     if not q.targets.isdisjoint(_reach(h, set(q.sources), set(q.blocked), definite=True)):
         return True, None
     possible = _reach(h, set(q.sources), set(q.blocked), definite=False)
@@ -382,13 +391,13 @@ class _Checker:
             budget[0] -= 1
         # The first undirected edge on the possibly directed path.
         branch_node = next(
-            a for a, b in zip(open_path, open_path[1:], strict=False) if b in sigma.undirected[a]
+            a for a, b in itertools.pairwise(open_path) if b in sigma.undirected[a]
         )
         for child in _orientations_at(h, branch_node, self.product_form):
             yield from self.refine(child, questions, budget)
 
     def evaluate_leaf(self, leaf: Pdag) -> tuple[bool, Witness]:
-        dag = extension_dag(leaf)
+        dag = _one_dag(leaf)
         sigma = _sigma_edges(dag, set(self.decisions), self.inputs)
         path = d_connecting_path(sigma, {self.s}, self.base, self.mesa)
         witness = Witness(
@@ -400,7 +409,21 @@ class _Checker:
 
     def run(self) -> CheckResult:
         result = CheckResult(roles=self.roles, restricted=self.restricted.to_graph(self.names))
-        for oriented in valid_parent_sets(self.restricted, self.decisions):
+        keep = self.inputs is None
+        if keep:
+            # The criterion is the same in every DAG: one DAG decides it.
+            holds, witness = self.evaluate_leaf(self.restricted)
+            total = self.counter.count(self.restricted)
+            result.n_dags = total
+            result.n_hold, result.n_fail = (total, 0) if holds else (0, total)
+            if holds:
+                result.hold_witness = witness
+            else:
+                result.fail_witness = witness
+        for number, oriented in enumerate(valid_parent_sets(self.restricted, self.decisions)):
+            if keep and number == KEEP_PARENT_SET_LIMIT:
+                result.parent_sets_complete = False
+                break
             entry = ParentSetResult(
                 parents={
                     self.names[d]: tuple(self.names[p] for p in sorted(oriented.parents[d]))
@@ -415,6 +438,9 @@ class _Checker:
                     continue
                 self._add_valid_leaf(entry, leaf, count, result)
             result.parent_sets.append(entry)
+        if not keep:
+            for name in ("n_dags", "n_hold", "n_fail", "n_invalid"):
+                setattr(result, name, sum(getattr(p, name) for p in result.parent_sets))
         result.counted_by_listing = self.counter.listed_counts > 0
         return result
 
@@ -424,10 +450,12 @@ class _Checker:
         holds, witness = self.evaluate_leaf(leaf)
         if holds:
             entry.n_hold += count
-            result.hold_witness = result.hold_witness or witness
+            if self.inputs is not None:
+                result.hold_witness = result.hold_witness or witness
         else:
             entry.n_fail += count
-            result.fail_witness = result.fail_witness or witness
+            if self.inputs is not None:
+                result.fail_witness = result.fail_witness or witness
         if entry.witness is None or (not holds and entry.witness.open_path is None):
             entry.witness = witness
         budget = [DIAGNOSTICS_LEAF_BUDGET]

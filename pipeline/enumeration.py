@@ -154,7 +154,7 @@ def iter_topological_orders(g: Pdag) -> Iterator[list[int]]:
 
 
 def iter_dag_edges(g: Pdag) -> Iterator[list[tuple[int, int]]]:
-    """Yield every DAG extending the Meek-closed, extendable PDAG ``g`` as a list of ``(i, j)`` edges."""
+    """Yield every DAG extending the Meek-closed, extendable PDAG ``g`` as ``(i, j)`` edges."""
     fixed = g.directed_edges()
     free = g.undirected_edges()
     position = [0] * g.n

@@ -141,7 +141,9 @@ class CausalGraph:
         """Add an edge between ``u`` and ``v`` with the given end marks."""
         i, j = self._node_index(u), self._node_index(v)
         if i == j:
-            raise GraphError(f"self-loop at {u!r}: a causal graph has no edge from a node to itself")
+            raise GraphError(
+                f"self-loop at {u!r}: a causal graph has no edge from a node to itself"
+            )
         if j in self._adjacent[i]:
             raise GraphError(
                 f"{u!r} and {v!r} are already adjacent ({self.edge(u, v)}); "
@@ -333,7 +335,7 @@ class CausalGraph:
                     path.pop()
                     state[node] = 2
                 elif state[nxt] == 1:
-                    cycle = path[path.index(nxt) :] + [nxt]
+                    cycle = [*path[path.index(nxt):], nxt]
                     return [self.nodes[k] for k in cycle]
                 elif state[nxt] == 0:
                     state[nxt] = 1
@@ -351,4 +353,6 @@ class CausalGraph:
             )
 
     def __repr__(self) -> str:
-        return f"CausalGraph({len(self.nodes)} nodes, {self.number_of_edges()} edges, {self.kind()})"
+        return (
+            f"CausalGraph({len(self.nodes)} nodes, {self.number_of_edges()} edges, {self.kind()})"
+        )

@@ -134,7 +134,7 @@ class Pdag:
         return any(self.undirected)
 
     def orient_all_at(self, node: int, parents: Iterable[int]) -> None:
-        """Orient every undirected edge at ``node``: into it from ``parents``, out of it otherwise."""
+        """Orient every undirected edge at ``node``: in from ``parents``, out to the others."""
         chosen = set(parents)
         for other in list(self.undirected[node]):
             if other in chosen:
@@ -265,9 +265,7 @@ def extension_dag(g: Pdag) -> Pdag:
     """One DAG extending ``g`` (raises :class:`InconsistentGraphError` if there is none)."""
     order = consistent_extension(g)
     if order is None:
-        raise InconsistentGraphError(
-            "the partially directed graph has no consistent DAG extension"
-        )
+        raise InconsistentGraphError("the partially directed graph has no consistent DAG extension")
     position = {node: k for k, node in enumerate(reversed(order))}
     dag = Pdag(g.n)
     for i, j in g.directed_edges():

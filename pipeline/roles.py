@@ -1,4 +1,4 @@
-"""The roles of a check: regime ``s``, base objective ``Y_b``, mesa objective ``Y_m``, decision ``D_m``.
+"""The roles of a check: regime ``s``, base ``Y_b``, mesa ``Y_m`` and decision ``D_m``.
 
 See ``spec/criterion.md``: the four roles are disjoint sets of nodes (the
 regime a single node), and ``policy_inputs`` says what the model's policy

@@ -61,7 +61,9 @@ def cpdag_of(n: int, dag_edges: list[tuple[int, int]]):
     vs = v_structures(set(dag_edges), lambda a, b: frozenset((a, b)) in adjacent_set)
     for a, b, c in vs:
         pattern_directed |= {(a, c), (b, c)}
-    undirected = [e for e in skeleton if e not in pattern_directed and e[::-1] not in pattern_directed]
+    undirected = [
+        e for e in skeleton if e not in pattern_directed and e[::-1] not in pattern_directed
+    ]
     mec = all_extensions(n, sorted(pattern_directed), undirected)
     return common_orientation(skeleton, mec)
 
@@ -110,7 +112,9 @@ def random_dags(draw, min_nodes=2, max_nodes=7, max_edges=11):
     n = draw(st.integers(min_nodes, max_nodes))
     order = draw(st.permutations(range(n)))
     pairs = [(order[i], order[j]) for i in range(n) for j in range(i + 1, n)]
-    chosen = draw(st.lists(st.sampled_from(pairs), unique=True, max_size=max_edges)) if pairs else []
+    chosen = (
+        draw(st.lists(st.sampled_from(pairs), unique=True, max_size=max_edges)) if pairs else []
+    )
     return n, sorted(chosen)
 
 

@@ -56,13 +56,15 @@ def check_instances(draw):
     # Decisions with undirected edges have several parent sets: prefer them.
     loose = sorted({v for e in undirected for v in e} - {s})
     first = draw(st.sampled_from(loose)) if loose and draw(st.integers(0, 3)) else rest[0]
-    rest = [first] + draw(st.permutations([v for v in rest if v != first]))
+    rest = [first, *draw(st.permutations([v for v in rest if v != first]))]
     n_decisions = draw(st.integers(1, 2)) if n >= 5 else 1
     decisions = tuple(rest[:n_decisions])
     rest = rest[n_decisions:]
     # A base objective next to the decision makes the verdict depend on
     # the decision's parents ("some").
-    near = sorted({b for a, b in undirected if a == first} | {a for a, b in undirected if b == first})
+    near = sorted(
+        {b for a, b in undirected if a == first} | {a for a, b in undirected if b == first}
+    )
     near = [v for v in near if v in rest]
     if near and draw(st.booleans()):
         rest.remove(base_node := draw(st.sampled_from(near)))
@@ -132,7 +134,9 @@ def test_counts_verdicts_and_parent_sets_match_brute_force(instance):
             if entry.status == "fail":
                 path = [graph.index[v] for v in entry.witness.open_path]
                 assert path[0] == s and path[-1] in base
-                sigma = [(graph.index[e.u], graph.index[e.v]) for e in entry.witness.sigma_graph.edges()]
+                sigma = [
+                    (graph.index[e.u], graph.index[e.v]) for e in entry.witness.sigma_graph.edges()
+                ]
                 assert_d_connecting(sigma, path, mesa)
             else:
                 assert entry.witness.open_path is None

@@ -48,6 +48,7 @@ from causallearn.graph.Edge import Edge as ClEdge
 from causallearn.graph.Endpoint import Endpoint
 from causallearn.graph.GeneralGraph import GeneralGraph
 from causallearn.graph.GraphNode import GraphNode
+
 from mesalens.pipeline.errors import GraphError
 from mesalens.pipeline.graph import CausalGraph, Mark
 

@@ -54,6 +54,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pydot
+
 from mesalens.pipeline.errors import GraphFormatError
 from mesalens.pipeline.graph import CausalGraph, Mark
 

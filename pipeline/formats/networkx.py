@@ -31,6 +31,7 @@ from __future__ import annotations
 from typing import Any
 
 import networkx as nx
+
 from mesalens.pipeline.errors import GraphError
 from mesalens.pipeline.formats.json_graph import Link, _graph_from_links
 from mesalens.pipeline.graph import CausalGraph

@@ -29,10 +29,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from pgmpy.base import DAG, PDAG
+
 from mesalens.pipeline.errors import GraphError
 from mesalens.pipeline.formats.networkx import _name
 from mesalens.pipeline.graph import CausalGraph
-from pgmpy.base import DAG, PDAG
 
 __all__ = ["from_pgmpy", "to_pgmpy"]
 

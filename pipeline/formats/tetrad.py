@@ -64,9 +64,6 @@ _EDGES_HEADER = "Graph Edges:"
 _EDGE_LINE = re.compile(r"(\d+)\.\s*(.*)")
 # Tetrad's per-edge properties: definitely/possibly direct, (no) latent confounder.
 _EDGE_PROPERTIES = frozenset({"dd", "nl", "pd", "pl"})
-# Any three-character token shaped like an edge mark, to tell "unknown mark"
-# from "unknown node" when a line does not parse.
-_MARK_LIKE = re.compile(r"\S-\S")
 
 
 def _split_node_line(line: str) -> list[str]:
@@ -119,9 +116,10 @@ def _readings(body: str, index: dict[str, int]) -> list[tuple[str, str, str, boo
 
 def _parse_edge(body: str, index: dict[str, int], source: str, lineno: int) -> tuple[str, str, str]:
     readings = _readings(body, index)
+    collapsed = " ".join(body.split())
     if not readings:
         # Hand-written files may use tabs or several spaces, as Tetrad allows.
-        readings = _readings(" ".join(body.split()), index)
+        readings = _readings(collapsed, index)
     plain = [r for r in readings if not r[3]]
     # A reading without trailing properties wins: the writer never writes
     # properties, so a name that looks like "b dd" must stay one name.
@@ -137,7 +135,7 @@ def _parse_edge(body: str, index: dict[str, int], source: str, lineno: int) -> t
             source=source,
             line=lineno,
         )
-    raise GraphFormatError(_explain_bad_edge(body, index), source=source, line=lineno)
+    raise GraphFormatError(_explain_bad_edge(collapsed, index), source=source, line=lineno)
 
 
 def _explain_bad_edge(body: str, index: dict[str, int]) -> str:
@@ -150,8 +148,8 @@ def _explain_bad_edge(body: str, index: dict[str, int]) -> str:
         right_known = rest in index or any(
             rest[:cut] in index for cut in (m.start() for m in re.finditer(" ", rest))
         )
-        mark_like = token not in EDGE_KINDS and _MARK_LIKE.fullmatch(token)
-        if mark_like and left in index and right_known:
+        # Whatever stands between two declared nodes must be the edge mark.
+        if token not in EDGE_KINDS and left in index and right_known:
             return f"unknown edge mark {token!r} in {body!r}; use one of {kinds}"
     for match in re.finditer(r"(?= (\S{3}) )", body):
         kind = match.group(1)

@@ -1,0 +1,840 @@
+"""Load every regime into one pooled, validated dask DataFrame.
+
+:func:`load_regimes` is the connectors' front door. It takes the regimes
+(:class:`~mesalens.connectors.regime.RegimeSpec`) and returns
+:class:`LoadedData`: a lazy dask DataFrame holding the rows of all regimes,
+the regime column first, plus what the analysis needs to know about it.
+
+How it works, in three steps:
+
+1. **Plan** (cheap, no full read). Each regime's files are listed and their
+   headers, footers or first rows inspected (:mod:`.files`), or its table or
+   query inspected and cut into partitions (:mod:`.sql`). Schemas are then
+   reconciled: the same columns in every file of every regime, the regime
+   column not already taken, and one type per column -- a column with
+   numbers in one regime and text in another is a *type clash*.
+2. **Scan** (one parallel pass). A single ``dask.compute`` reads every
+   partition of every regime at once and returns, per partition, the row
+   count, missing values per column, which rows are incomplete, the distinct
+   values of each column (capped for numbers) and whether numbers are whole.
+   Everything the validation needs comes out of this one pass; values that
+   do not parse (``"abc"`` in a numeric column) fail it with a message
+   naming regime, file and column.
+3. **Decide and build.** From the statistics: empty regimes, all-missing and
+   constant columns are rejected; the missing-value policy is applied
+   (``"drop"`` complete-case rows, reported with counts, or ``"error"``);
+   each column gets its final dtype and its *kind*; and the pooled frame is
+   built with ``dask.dataframe.from_map`` over the same partitions. Nothing
+   is held in memory: computing the frame reads the sources again, out of
+   core and in parallel.
+
+Dtypes and kinds
+----------------
+Every column of the frame is numeric or categorical:
+
+=============================== ============ ===================================
+source values                   dtype        kind
+=============================== ============ ===================================
+regime                          ``int64``    discrete (codes ``0..k-1``, labels
+                                             in :attr:`LoadedData.regime_labels`)
+flags (``true``/``false``)      ``int64``    discrete (``0``/``1``)
+text                            ``category`` discrete (categories known, sorted)
+whole numbers, <= 20 values     ``int64``    discrete
+whole numbers, more values      ``int64``    continuous
+other numbers                   ``float64``  continuous
+=============================== ============ ===================================
+
+Whole-number-ness is decided from the values, not from the storage type:
+CSV and JSON carry no types, and integer columns with NULLs arrive from
+Parquet and SQL as floats. ``dtypes={"col": "float"|"int"|"category"|"bool"}``
+overrides the decision for a column (``float`` is always continuous).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Protocol
+
+import dask
+import dask.dataframe as dd
+import numpy as np
+import pandas as pd
+from pandas.api import types as ptypes
+
+from mesalens.connectors.errors import DataError, InputError
+from mesalens.connectors.files import FilePlan, SourceSchema, plan_files
+from mesalens.connectors.regime import DEFAULT_REGIME_NAME, RegimeSpec, check_regimes
+from mesalens.connectors.sql import SqlPlan, is_sql_location, plan_sql
+
+__all__ = [
+    "DISCRETE_MAX_LEVELS",
+    "DTYPE_OVERRIDES",
+    "MISSING_POLICIES",
+    "LoadedData",
+    "RegimeSummary",
+    "load_regimes",
+]
+
+logger = logging.getLogger(__name__)
+
+#: A whole-number column with at most this many distinct values is discrete.
+DISCRETE_MAX_LEVELS = 20
+
+#: What ``missing=`` accepts: drop incomplete rows (reported), or refuse them.
+MISSING_POLICIES = ("drop", "error")
+
+#: What ``dtypes={...}`` accepts per column.
+DTYPE_OVERRIDES = ("float", "int", "category", "bool")
+
+# Reading classes: how values are converted while reading, before the final
+# dtype is known. "number" and "bool" become float64 (NaN = missing),
+# "string" becomes Python str objects.
+_OVERRIDE_CLASS = {"float": "number", "int": "number", "bool": "bool", "category": "string"}
+_TRUE = frozenset({"true", "t", "yes", "y", "1"})
+_FALSE = frozenset({"false", "f", "no", "n", "0"})
+_SHOWN_FILES = 3
+
+
+class _Part(Protocol):
+    """What the loader needs from a file or SQL partition."""
+
+    where: str
+    regime: str
+
+    def read(
+        self, columns: Sequence[str], text_columns: frozenset[str], strict: bool
+    ) -> pd.DataFrame:
+        """Return the partition's rows of ``columns``, values as stored."""
+        ...
+
+
+@dataclass(frozen=True)
+class RegimeSummary:
+    """What was read for one regime, for reports.
+
+    Attributes
+    ----------
+    name : str
+        The regime's label.
+    code : int
+        Its value in the regime column.
+    format : str
+        ``csv``, ``tsv``, ``parquet``, ``jsonl`` or ``sql`` (``+``-joined if mixed).
+    sources : tuple of str
+        Files or database URLs read, credentials hidden.
+    rows_read : int
+        Rows in the sources.
+    rows_dropped : int
+        Rows dropped because a value was missing (policy ``"drop"``).
+    missing : dict of str to int
+        Missing values per analysis column, before dropping.
+    dtypes : dict of str to str
+        Each column's dtype in the pooled frame.
+    """
+
+    name: str
+    code: int
+    format: str
+    sources: tuple[str, ...]
+    rows_read: int
+    rows_dropped: int
+    missing: dict[str, int]
+    dtypes: dict[str, str]
+
+    @property
+    def rows_kept(self) -> int:
+        """Rows that remain in the pooled frame."""
+        return self.rows_read - self.rows_dropped
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dictionary."""
+        return {
+            "name": self.name,
+            "code": self.code,
+            "format": self.format,
+            "sources": list(self.sources),
+            "rows_read": self.rows_read,
+            "rows_dropped": self.rows_dropped,
+            "rows_kept": self.rows_kept,
+            "missing": dict(self.missing),
+            "dtypes": dict(self.dtypes),
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class LoadedData:
+    """All regimes pooled into one lazy dask DataFrame, plus what to know about it.
+
+    Attributes
+    ----------
+    frame : dask.dataframe.DataFrame
+        One row per complete source row; columns ``columns`` with the regime
+        column first as ``int64`` codes. Lazy: computing it reads the sources.
+    regime_name : str
+        The regime column's name.
+    regime_labels : tuple of str
+        Regime names; code ``i`` in the regime column means ``regime_labels[i]``.
+    columns : tuple of str
+        The analysis columns, the regime column first.
+    kinds : dict of str to str
+        ``"continuous"`` or ``"discrete"`` for every column (see module docs).
+    summary : dict of str to RegimeSummary
+        Per regime, in the order given.
+    fingerprints : tuple of dict
+        Per source: ``regime``, ``source`` (credentials hidden) and ``size``,
+        ``mtime``, ``sha256`` for files or ``table``/``query`` for SQL; enough
+        to tell later whether the data changed.
+    missing : str
+        The missing-value policy applied.
+    """
+
+    frame: dd.DataFrame
+    regime_name: str
+    regime_labels: tuple[str, ...]
+    columns: tuple[str, ...]
+    kinds: dict[str, str]
+    summary: dict[str, RegimeSummary]
+    fingerprints: tuple[dict[str, Any], ...]
+    missing: str = "drop"
+
+    @property
+    def variables(self) -> tuple[str, ...]:
+        """The analysis columns without the regime column."""
+        return self.columns[1:]
+
+
+@dataclass(frozen=True, eq=False)
+class _Source:
+    """One regime's plan."""
+
+    spec: RegimeSpec
+    code: int
+    plan: FilePlan | SqlPlan
+    format: str
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def files(self) -> str:
+        return _files_text(self.plan.sources)
+
+
+@dataclass
+class _Stats:
+    """Statistics of one partition, or of a regime once merged."""
+
+    rows: int = 0
+    incomplete: int = 0
+    missing: Counter[str] = field(default_factory=Counter)
+    # Distinct values among complete rows; None once a numeric column has
+    # more than DISCRETE_MAX_LEVELS (text columns keep all: they are categories).
+    levels: dict[str, set[Any] | None] = field(default_factory=dict)
+    # A non-whole value per numeric column that has one, with where it was seen.
+    fractions: dict[str, tuple[float, str]] = field(default_factory=dict)
+    # The first file where each column has a missing value.
+    missing_where: dict[str, str] = field(default_factory=dict)
+
+    def merge(self, other: _Stats) -> None:
+        """Add ``other`` into these statistics."""
+        self.rows += other.rows
+        self.incomplete += other.incomplete
+        self.missing.update(other.missing)
+        for column, values in other.levels.items():
+            self.levels[column] = _union(self.levels.get(column, set()), values)
+        for column, fraction in other.fractions.items():
+            self.fractions.setdefault(column, fraction)
+        for column, where in other.missing_where.items():
+            self.missing_where.setdefault(column, where)
+
+
+@dataclass(frozen=True, eq=False)
+class _FramePlan:
+    """What every partition of the pooled frame needs to build itself."""
+
+    regime_name: str
+    columns: tuple[str, ...]
+    classes: dict[str, str]
+    dtypes: dict[str, Any]
+    strict: bool
+
+
+def load_regimes(
+    specs: Sequence[RegimeSpec],
+    *,
+    regime_name: str = DEFAULT_REGIME_NAME,
+    columns: Sequence[str] | None = None,
+    dtypes: Mapping[str, str] | None = None,
+    missing: str = "drop",
+) -> LoadedData:
+    """Read, check and pool the data of every regime.
+
+    Parameters
+    ----------
+    specs : sequence of RegimeSpec
+        The regimes, in the order that fixes their codes ``0..k-1``. One
+        regime is enough to read; the analysis itself needs two
+        (:func:`~mesalens.connectors.regime.check_regimes`).
+    regime_name : str, default "regime"
+        The name of the added regime column; it must not be a data column.
+    columns : sequence of str, optional
+        The columns to analyse, in this order; other columns are not read.
+        By default every column, and then every regime must have the same ones.
+    dtypes : mapping of str to str, optional
+        Per-column overrides: ``"float"``, ``"int"``, ``"category"`` or ``"bool"``.
+    missing : {"drop", "error"}, default "drop"
+        ``"drop"`` removes rows with any missing value (counts are in the
+        summary and the log); ``"error"`` refuses data with missing values.
+
+    Returns
+    -------
+    LoadedData
+        The pooled lazy frame with regime codes, labels, kinds, summary and
+        fingerprints.
+
+    Raises
+    ------
+    InputError
+        If an option is malformed (unknown policy or override, duplicate regime).
+    DataError
+        If a source is unreadable or the regimes are inconsistent; the
+        one-line message names the regime, the file and the column.
+    """
+    specs = list(specs)
+    check_regimes(specs, minimum=1)
+    selected, overrides = _check_options(regime_name, columns, dtypes, missing)
+
+    sources = [_plan(spec, code) for code, spec in enumerate(specs)]
+    analysis = _analysis_columns(sources, selected, regime_name)
+    unknown = [c for c in overrides if c not in analysis]
+    if unknown:
+        raise DataError(
+            f"dtypes names column {unknown[0]!r}, which is not among the columns "
+            f"({', '.join(analysis)})"
+        )
+    classes = _column_classes(sources, analysis, overrides)
+    strict = selected is None
+
+    stats = _scan(sources, analysis, classes, strict)
+    rows_dropped = _check_rows(sources, stats, analysis, missing)
+    final_dtypes, kinds = _decide(sources, stats, analysis, classes, overrides)
+
+    plan = _FramePlan(
+        regime_name=regime_name,
+        columns=analysis,
+        classes=classes,
+        dtypes=final_dtypes,
+        strict=strict,
+    )
+    codes = [source.code for source in sources for _ in source.plan.parts]
+    parts = [part for source in sources for part in source.plan.parts]
+    meta = pd.DataFrame(
+        {
+            regime_name: pd.Series([], dtype=np.int64),
+            **{c: pd.Series([], dtype=final_dtypes[c]) for c in analysis},
+        }
+    )
+    frame = dd.from_map(
+        _read_final,
+        codes,
+        parts,
+        args=(plan,),
+        meta=meta,
+        label="mesalens-read",
+        enforce_metadata=False,
+    )
+    dtype_names = {regime_name: "int64", **{c: str(final_dtypes[c]) for c in analysis}}
+    summary = {
+        source.name: RegimeSummary(
+            name=source.name,
+            code=source.code,
+            format=source.format,
+            sources=tuple(source.plan.sources),
+            rows_read=stats[source.name].rows,
+            rows_dropped=rows_dropped[source.name],
+            missing={c: int(stats[source.name].missing.get(c, 0)) for c in analysis},
+            dtypes=dict(dtype_names),
+        )
+        for source in sources
+    }
+    fingerprints = tuple(
+        {"regime": source.name, **fingerprint}
+        for source in sources
+        for fingerprint in source.plan.fingerprints
+    )
+    logger.info(
+        "loaded %d regime(s), %d column(s), %d partition(s)",
+        len(sources),
+        len(analysis),
+        frame.npartitions,
+    )
+    return LoadedData(
+        frame=frame,
+        regime_name=regime_name,
+        regime_labels=tuple(source.name for source in sources),
+        columns=(regime_name, *analysis),
+        kinds={regime_name: "discrete", **kinds},
+        summary=summary,
+        fingerprints=fingerprints,
+        missing=missing,
+    )
+
+
+# --------------------------------------------------------------------------- options
+
+
+def _check_options(
+    regime_name: str,
+    columns: Sequence[str] | None,
+    dtypes: Mapping[str, str] | None,
+    missing: str,
+) -> tuple[tuple[str, ...] | None, dict[str, str]]:
+    """Validate the keyword options; return the column selection and overrides."""
+    if not isinstance(regime_name, str) or not regime_name.strip():
+        raise InputError(f"regime_name must be a non-empty string, not {regime_name!r}")
+    if missing not in MISSING_POLICIES:
+        raise InputError(
+            f"unknown missing-value policy {missing!r}; use one of {', '.join(MISSING_POLICIES)}"
+        )
+    selected: tuple[str, ...] | None = None
+    if columns is not None:
+        if isinstance(columns, str):
+            raise InputError(f"columns must be a list of names, not the string {columns!r}")
+        selected = tuple(columns)
+        if not selected:
+            raise InputError("columns=[] selects nothing; name at least one column")
+        twice = [c for c, n in Counter(selected).items() if n > 1]
+        if twice:
+            raise InputError(f"columns lists {twice[0]!r} twice")
+        if regime_name in selected:
+            raise InputError(
+                f"columns lists {regime_name!r}, the name of the regime column that mesalens "
+                "adds; leave it out, or pass a different regime_name"
+            )
+    overrides = dict(dtypes or {})
+    for column, kind in overrides.items():
+        if kind not in DTYPE_OVERRIDES:
+            raise InputError(
+                f"dtypes[{column!r}] = {kind!r} is not a type; use one of "
+                f"{', '.join(DTYPE_OVERRIDES)}"
+            )
+        if column == regime_name:
+            raise InputError(f"dtypes cannot change the regime column {regime_name!r}")
+    return selected, overrides
+
+
+# --------------------------------------------------------------------------- planning
+
+
+def _plan(spec: RegimeSpec, code: int) -> _Source:
+    """List or inspect one regime's sources."""
+    logger.info("regime %r: inspecting %s", spec.name, spec.display)
+    if spec.format == "sql" or (spec.format is None and is_sql_location(spec.location)):
+        plan: FilePlan | SqlPlan = plan_sql(spec.location, regime=spec.name)
+        fmt = "sql"
+    else:
+        plan = plan_files(spec.location, spec.format, regime=spec.name)
+        fmt = "+".join(sorted({part.format for part in plan.parts}))
+    return _Source(spec=spec, code=code, plan=plan, format=fmt)
+
+
+def _analysis_columns(
+    sources: list[_Source], selected: tuple[str, ...] | None, regime_name: str
+) -> tuple[str, ...]:
+    """Reconcile the column sets of all files of all regimes."""
+    for source in sources:
+        for schema in source.plan.schemas:
+            if regime_name in schema.columns and (selected is None or regime_name in selected):
+                raise DataError(
+                    f"column {regime_name!r} already exists in {schema.where} "
+                    f"(regime {source.name!r}); pass a different regime name"
+                )
+    if selected is not None:
+        for source in sources:
+            for schema in source.plan.schemas:
+                absent = [c for c in selected if c not in schema.columns]
+                if absent:
+                    raise DataError(
+                        f"regime {source.name!r}: {schema.where} has no column {absent[0]!r} "
+                        f"(asked for in columns=); its columns are {', '.join(schema.columns)}"
+                    )
+        return selected
+    for source in sources:
+        first = source.plan.schemas[0]
+        for schema in source.plan.schemas[1:]:
+            lacking = [c for c in first.columns if c not in schema.columns]
+            if lacking:
+                raise DataError(
+                    f"regime {source.name!r}: {schema.where} lacks column {lacking[0]!r}, "
+                    f"which {first.where} has; every file of a regime needs the same columns"
+                )
+            extra = [c for c in schema.columns if c not in first.columns]
+            if extra:
+                raise DataError(
+                    f"regime {source.name!r}: {schema.where} has column {extra[0]!r}, "
+                    f"which {first.where} lacks; every file of a regime needs the same columns"
+                )
+    reference = sources[0]
+    wanted = reference.plan.schemas[0].columns
+    for source in sources[1:]:
+        have = source.plan.schemas[0].columns
+        lacking = [c for c in wanted if c not in have]
+        if lacking:
+            raise DataError(
+                f"regime {source.name!r} ({source.files}) lacks column {lacking[0]!r}, "
+                f"which regime {reference.name!r} ({reference.files}) has"
+                f"{_more(lacking)}; every regime needs the same columns "
+                "(or select some with columns=[...])"
+            )
+        extra = [c for c in have if c not in wanted]
+        if extra:
+            raise DataError(
+                f"regime {source.name!r} ({source.files}) has column {extra[0]!r}, "
+                f"which regime {reference.name!r} ({reference.files}) lacks"
+                f"{_more(extra)}; every regime needs the same columns "
+                "(or select some with columns=[...])"
+            )
+    if not wanted:
+        raise DataError(f"regime {reference.name!r} ({reference.files}) has no columns")
+    return wanted
+
+
+def _column_classes(
+    sources: list[_Source], columns: tuple[str, ...], overrides: Mapping[str, str]
+) -> dict[str, str]:
+    """Give every column one reading class, or report a type clash."""
+    classes: dict[str, str] = {}
+    for column in columns:
+        if column in overrides:
+            classes[column] = _OVERRIDE_CLASS[overrides[column]]
+            continue
+        seen: list[tuple[_Source, SourceSchema, str]] = []
+        for source in sources:
+            for schema in source.plan.schemas:
+                kind = schema.kinds.get(column) or _sample_kind(schema.sample[column])
+                if kind.startswith("unsupported:"):
+                    raise DataError(
+                        f"column {column!r} in {schema.where} (regime {source.name!r}) holds "
+                        f"{kind.partition(':')[2]} values, which mesalens cannot use; leave it "
+                        f"out with columns=[...] or convert it (dtypes={{{column!r}: 'float'}})"
+                    )
+                seen.append((source, schema, kind))
+        numeric = [entry for entry in seen if entry[2] in ("number", "bool")]
+        text = [entry for entry in seen if entry[2] == "string"]
+        if numeric and text:
+            (n_source, n_schema, _), (t_source, t_schema, _) = numeric[0], text[0]
+            raise DataError(
+                f"column {column!r} holds numbers in {n_schema.where} (regime "
+                f"{n_source.name!r}) but text in {t_schema.where} (regime {t_source.name!r}); "
+                f"fix the data, or pass dtypes={{{column!r}: 'category'}} to treat it as a category"
+            )
+        if text:
+            classes[column] = "string"
+        elif numeric and all(entry[2] == "bool" for entry in numeric):
+            classes[column] = "bool"
+        else:
+            classes[column] = "number"
+    return classes
+
+
+def _sample_kind(sample: pd.Series) -> str:
+    """Tell from sampled values whether a column holds numbers, flags or text."""
+    dtype = sample.dtype
+    if len(sample) and sample.isna().all():
+        # Missing throughout the sample (CSV reads that as float): the other
+        # files or regimes decide, and text later on is no parse error.
+        return "empty"
+    if isinstance(dtype, pd.CategoricalDtype):
+        return "string"
+    if ptypes.is_bool_dtype(dtype):
+        return "bool"
+    if ptypes.is_numeric_dtype(dtype):
+        return "number"
+    if not (ptypes.is_object_dtype(dtype) or ptypes.is_string_dtype(dtype)):
+        return f"unsupported:{dtype}"
+    values = sample.dropna().tolist()
+    if not values:
+        return "empty"
+    strings = [v for v in values if isinstance(v, str)]
+    flags = [v for v in values if isinstance(v, bool | np.bool_)]
+    numbers = [
+        v
+        for v in values
+        if isinstance(v, int | float | Decimal | np.number) and not isinstance(v, bool | np.bool_)
+    ]
+    others = len(values) - len(strings) - len(flags) - len(numbers)
+    if others:
+        odd = next(
+            v
+            for v in values
+            if not isinstance(v, str | bool | np.bool_ | int | float | Decimal | np.number)
+        )
+        return f"unsupported:{type(odd).__name__}"
+    if not strings:
+        return "bool" if flags and not numbers else "number"
+    # Text that is mostly numbers is a numeric column with a few bad values:
+    # call it numeric, so that the bad values are reported rather than the
+    # whole column silently becoming a category.
+    parsed = pd.to_numeric(pd.Series(strings, dtype=object), errors="coerce").notna().sum()
+    return "number" if len(numbers) + parsed > len(values) / 2 else "string"
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _read_part(
+    part: _Part, columns: Sequence[str], classes: Mapping[str, str], strict: bool
+) -> pd.DataFrame:
+    """Read one partition and convert every column to its reading class."""
+    text_columns = frozenset(c for c in columns if classes[c] == "string")
+    raw = part.read(columns, text_columns, strict)
+    converted = {c: _convert(raw[c], classes[c], c, part) for c in columns}
+    return pd.DataFrame(converted, index=pd.RangeIndex(len(raw)))
+
+
+def _convert(series: pd.Series, klass: str, column: str, part: _Part) -> pd.Series:
+    """Convert one column: numbers and flags to float64 (NaN = missing), text to str."""
+    series = series.reset_index(drop=True)
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        series = series.astype(object)
+    if klass == "string":
+        if ptypes.is_string_dtype(series.dtype) and not ptypes.is_object_dtype(series.dtype):
+            return series.astype(object)  # already text: skip the per-value conversion
+        return series.map(_as_text, na_action="ignore").astype(object)
+    if klass == "bool":
+        return _as_flags(series, column, part)
+    if ptypes.is_bool_dtype(series.dtype) or ptypes.is_numeric_dtype(series.dtype):
+        return series.astype("float64")
+    values = series
+    if ptypes.is_object_dtype(series.dtype):
+        # Only an object column can mix Python bools in; to_numeric would refuse them.
+        values = series.map(
+            lambda v: float(v) if isinstance(v, bool | np.bool_) else v, na_action="ignore"
+        )
+    numbers = pd.to_numeric(values, errors="coerce").astype("float64")
+    bad = series.notna() & numbers.isna()
+    if bad.any():
+        value = series[bad].iloc[0]
+        raise DataError(
+            f"regime {part.regime!r}: column {column!r} of {part.where} is numeric but "
+            f"holds {value!r}, which is not a number; fix the value, or pass "
+            f"dtypes={{{column!r}: 'category'}} to treat the column as a category"
+        )
+    return numbers
+
+
+def _as_text(value: Any) -> str:
+    """Spell a value as category text; whole floats lose their ``.0``."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool | np.bool_):
+        return "true" if value else "false"
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _as_flags(series: pd.Series, column: str, part: _Part) -> pd.Series:
+    """Convert flags (``true``/``yes``/``1``/... and their opposites) to 1.0 and 0.0."""
+
+    def flag(value: Any) -> float:
+        if isinstance(value, bool | np.bool_):
+            return float(value)
+        if isinstance(value, int | float | np.number) and value in (0, 1):
+            return float(value)
+        text = str(value).strip().lower()
+        if text in _TRUE:
+            return 1.0
+        if text in _FALSE:
+            return 0.0
+        raise DataError(
+            f"regime {part.regime!r}: column {column!r} of {part.where} holds {value!r}, "
+            "which is not a flag (true/false, yes/no, 1/0)"
+        )
+
+    return series.map(flag, na_action="ignore").astype("float64")
+
+
+def _part_stats(
+    part: _Part, columns: tuple[str, ...], classes: dict[str, str], strict: bool
+) -> _Stats:
+    """Read one partition and return everything the validation needs from it."""
+    frame = _read_part(part, columns, classes, strict)
+    stats = _Stats(rows=len(frame))
+    missing = frame.isna()
+    counts = missing.sum()
+    stats.missing.update({c: int(counts[c]) for c in columns if counts[c]})
+    stats.missing_where.update({c: part.where for c in columns if counts[c]})
+    incomplete = missing.any(axis=1)
+    stats.incomplete = int(incomplete.sum())
+    complete = frame[~incomplete]
+    for column in columns:
+        values = complete[column]
+        if classes[column] == "string":
+            stats.levels[column] = set(pd.unique(values.to_numpy()))
+            continue
+        array = values.to_numpy(dtype="float64")
+        distinct = pd.unique(array)
+        stats.levels[column] = (
+            set(distinct.tolist()) if len(distinct) <= DISCRETE_MAX_LEVELS else None
+        )
+        fractional = array[np.mod(array, 1) != 0]
+        if len(fractional):
+            stats.fractions[column] = (float(fractional[0]), part.where)
+    return stats
+
+
+def _scan(
+    sources: list[_Source], columns: tuple[str, ...], classes: dict[str, str], strict: bool
+) -> dict[str, _Stats]:
+    """Compute every regime's statistics in one parallel pass."""
+    tasks = [
+        dask.delayed(_part_stats, pure=True)(part, columns, classes, strict)
+        for source in sources
+        for part in source.plan.parts
+    ]
+    owners = [source.name for source in sources for _ in source.plan.parts]
+    logger.info("scanning %d partition(s) of %d regime(s) in one pass", len(tasks), len(sources))
+    results = dask.compute(*tasks)
+    merged = {source.name: _Stats() for source in sources}
+    for owner, result in zip(owners, results, strict=True):
+        merged[owner].merge(result)
+    return merged
+
+
+def _read_final(code: int, part: _Part, plan: _FramePlan) -> pd.DataFrame:
+    """Build one partition of the pooled frame: complete rows, final dtypes."""
+    frame = _read_part(part, plan.columns, plan.classes, plan.strict).dropna()
+    frame = frame.reset_index(drop=True)
+    data: dict[str, Any] = {plan.regime_name: np.full(len(frame), code, dtype=np.int64)}
+    data.update({c: frame[c].astype(plan.dtypes[c]) for c in plan.columns})
+    return pd.DataFrame(data, index=pd.RangeIndex(len(frame)))
+
+
+# --------------------------------------------------------------------------- deciding
+
+
+def _check_rows(
+    sources: list[_Source], stats: dict[str, _Stats], columns: tuple[str, ...], missing: str
+) -> dict[str, int]:
+    """Reject empty regimes and all-missing columns; apply the missing-value policy."""
+    for source in sources:
+        if stats[source.name].rows == 0:
+            raise DataError(
+                f"regime {source.name!r} has no rows ({source.files}); every regime needs data"
+            )
+    for source in sources:
+        regime = stats[source.name]
+        for column in columns:
+            if regime.missing.get(column, 0) == regime.rows:
+                raise DataError(
+                    f"column {column!r} is missing in every row of regime {source.name!r} "
+                    f"({source.files}); fill it in or leave it out with columns=[...]"
+                )
+    dropped: dict[str, int] = {}
+    for source in sources:
+        regime = stats[source.name]
+        if missing == "error" and regime.incomplete:
+            column, count = regime.missing.most_common(1)[0]
+            raise DataError(
+                f"regime {source.name!r}: column {column!r} has {count} missing value(s) "
+                f"(first in {regime.missing_where[column]}) and the missing-value policy is "
+                "'error'; fill them in, or use missing='drop'"
+            )
+        if regime.incomplete == regime.rows:
+            column, count = regime.missing.most_common(1)[0]
+            raise DataError(
+                f"regime {source.name!r} ({source.files}) has no complete row: every row "
+                f"misses a value (column {column!r} in {count} rows)"
+            )
+        dropped[source.name] = regime.incomplete
+        if regime.incomplete:
+            detail = ", ".join(f"{c}: {n}" for c, n in regime.missing.most_common())
+            logger.info(
+                "regime %r: dropped %d of %d rows with missing values (%s)",
+                source.name,
+                regime.incomplete,
+                regime.rows,
+                detail,
+            )
+    return dropped
+
+
+def _decide(
+    sources: list[_Source],
+    stats: dict[str, _Stats],
+    columns: tuple[str, ...],
+    classes: dict[str, str],
+    overrides: Mapping[str, str],
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Choose every column's final dtype and kind; reject constant columns."""
+    pooled = _Stats()
+    for source in sources:
+        pooled.merge(stats[source.name])
+    dtypes: dict[str, Any] = {}
+    kinds: dict[str, str] = {}
+    for column in columns:
+        levels = pooled.levels.get(column, set())
+        if levels is not None and len(levels) == 1:
+            (value,) = levels
+            where = "; ".join(f"{s.name!r}: {s.files}" for s in sources)
+            raise DataError(
+                f"column {column!r} is constant (always {_as_text(value)!r}) across every "
+                f"regime ({where}); a variable that never varies cannot take part in "
+                "discovery: leave it out with columns=[...]"
+            )
+        override = overrides.get(column)
+        klass = classes[column]
+        if klass == "string":
+            dtypes[column] = pd.CategoricalDtype(sorted(levels or ()))
+            kinds[column] = "discrete"
+        elif klass == "bool":
+            dtypes[column] = np.dtype(np.int64)
+            kinds[column] = "discrete"
+        elif override == "float":
+            dtypes[column] = np.dtype(np.float64)
+            kinds[column] = "continuous"
+        elif column in pooled.fractions:
+            value, where = pooled.fractions[column]
+            if override == "int":
+                owner = next(s.name for s in sources if where in s.plan.sources)
+                raise DataError(
+                    f"regime {owner!r}: column {column!r} of {where} holds {value!r}, which is "
+                    "not a whole number, but dtypes says 'int'; fix the value or use 'float'"
+                )
+            dtypes[column] = np.dtype(np.float64)
+            kinds[column] = "continuous"
+        else:
+            dtypes[column] = np.dtype(np.int64)
+            kinds[column] = "discrete" if levels is not None else "continuous"
+    return dtypes, kinds
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _union(left: set[Any] | None, right: set[Any] | None) -> set[Any] | None:
+    """Merge two capped sets of distinct values (``None`` = too many to keep)."""
+    if left is None or right is None:
+        return None
+    merged = left | right
+    numeric = all(isinstance(v, float) for v in merged)
+    return None if numeric and len(merged) > DISCRETE_MAX_LEVELS else merged
+
+
+def _files_text(files: Sequence[str]) -> str:
+    """Name up to a few files on one line."""
+    shown = ", ".join(files[:_SHOWN_FILES])
+    if len(files) > _SHOWN_FILES:
+        shown += f" and {len(files) - _SHOWN_FILES} more"
+    return shown
+
+
+def _more(items: Sequence[str]) -> str:
+    """Say how many more differences there are, if any."""
+    return f" (and {len(items) - 1} more)" if len(items) > 1 else ""

@@ -1,0 +1,240 @@
+"""The ``mesalens`` command line.
+
+``mesalens check-graph`` decides the inner-alignment criterion over the
+equivalence class of a graph file (or a built-in example) and reports it as a
+terminal summary and, on request, as JSON. Its exit code is the verdict:
+
+====  ==========================================================
+code  meaning
+====  ==========================================================
+0     verdict ``all``: the criterion holds in every valid DAG
+3     verdict ``some``
+4     verdict ``none``
+5     verdict ``invalid``: no DAG of the class admits the policy
+1     bad input (graph, roles, files): one ``mesalens: error:`` line
+2     usage error (unknown option, missing argument)
+====  ==========================================================
+
+Everything is computed before anything is written, so a bad input never
+leaves a JSON file behind, and the JSON file itself is written atomically.
+Errors that mesalens raises on purpose (:class:`MesalensError`) and failures
+to read or write files are reported on one line; any other exception is a
+bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import NoReturn
+
+import click
+from rich.console import Console
+
+from mesalens.connectors.errors import MesalensError
+from mesalens.pipeline.checker import CheckResult, check, restricted_class
+from mesalens.pipeline.enumeration import iter_dag_edges
+from mesalens.pipeline.errors import RoleError
+from mesalens.pipeline.formats import FORMATS, read_graph
+from mesalens.pipeline.graph import CausalGraph
+from mesalens.pipeline.roles import Roles, parse_names, parse_policy_inputs
+from mesalens.reports.atomic import atomic_write_text
+from mesalens.reports.examples import example_description, example_names, load_example
+from mesalens.reports.result_json import check_result_to_dict, dumps, mesalens_version
+from mesalens.reports.summary import EXIT_CODES, render_summary
+
+__all__ = ["EXIT_BAD_INPUT", "cli", "main"]
+
+EXIT_BAD_INPUT = 1
+
+_CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class _BadInput(Exception):
+    """A failure to report on one line with exit code 1 (never escapes this module)."""
+
+
+def _one_line(message: str) -> str:
+    return " ".join(message.split())
+
+
+def _build_roles(regime: str, base: str, mesa: str, decision: str, policy_inputs: str) -> Roles:
+    regimes = parse_names(regime, "regime")
+    if len(regimes) != 1:
+        raise RoleError(
+            f"--regime {regime!r} names {len(regimes)} nodes; the regime is a single node"
+        )
+    return Roles(
+        regime=regimes[0],
+        base=parse_names(base, "base"),
+        mesa=parse_names(mesa, "mesa"),
+        decision=parse_names(decision, "decision"),
+        policy_inputs=parse_policy_inputs(policy_inputs),
+    )
+
+
+def _list_dags(graph: CausalGraph, roles: Roles, limit: int) -> list[list[tuple[str, str]]]:
+    """Up to ``limit`` DAGs of the restricted class, as sorted ``(tail, head)`` name pairs."""
+    names = graph.nodes
+    dags = []
+    for edges in itertools.islice(iter_dag_edges(restricted_class(graph, roles)), limit):
+        dags.append([(names[i], names[j]) for i, j in sorted(edges)])
+    return dags
+
+
+def _write_json(text: str, target: str) -> None:
+    if target == "-":
+        click.echo(text, nl=False)
+        return
+    try:
+        atomic_write_text(target, text)
+    except OSError as exc:
+        raise _BadInput(f"cannot write the JSON output {target!r}: {exc.strerror or exc}") from None
+
+
+@click.group(context_settings=_CONTEXT)
+@click.version_option(mesalens_version(), "-V", "--version", prog_name="mesalens")
+def cli() -> None:
+    """Check whether a model's own objective screens off the regime shift.
+
+    mesalens decides the inner-alignment criterion (Y_b independent of the
+    regime s given Y_m, in the graph with the policy as a soft intervention)
+    over every DAG of a causal graph's equivalence class.
+    """
+
+
+@cli.command("check-graph")
+@click.argument("graph", required=False, metavar="[GRAPH]")
+@click.option(
+    "--example",
+    type=click.Choice(example_names()),
+    help="Check a built-in example graph (with its roles as defaults) instead of GRAPH.",
+)
+@click.option("--regime", metavar="NAME", help="The regime node s.  [default: regime]")
+@click.option("--base", metavar="NAMES", help="The base objective Y_b: comma-separated node names.")
+@click.option("--mesa", metavar="NAMES", help="The mesa objective Y_m: comma-separated node names.")
+@click.option(
+    "--decision", metavar="NAMES", help="The mesa decision D_m: comma-separated node names."
+)
+@click.option(
+    "--policy-inputs",
+    metavar="keep|none|A,B,...",
+    help="What the policy reads: 'keep' (the decision's parents in each DAG), 'none', "
+    "or a list of nodes.  [default: keep]",
+)
+@click.option(
+    "--json",
+    "json_out",
+    metavar="OUT|-",
+    help="Write the result as JSON to OUT ('-' for stdout; the summary then goes to stderr).",
+)
+@click.option(
+    "--list-dags",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Also list up to N DAGs of the class (in the terminal and in the JSON).",
+)
+@click.option(
+    "--format",
+    "graph_format",
+    type=click.Choice(sorted(FORMATS), case_sensitive=False),
+    help="Format of GRAPH.  [default: from the file extension]",
+)
+@click.option("--quiet", "-q", is_flag=True, help="Print no summary (errors still go to stderr).")
+@click.pass_context
+def check_graph(
+    ctx: click.Context,
+    graph: str | None,
+    example: str | None,
+    regime: str | None,
+    base: str | None,
+    mesa: str | None,
+    decision: str | None,
+    policy_inputs: str | None,
+    json_out: str | None,
+    list_dags: int | None,
+    graph_format: str | None,
+    quiet: bool,
+) -> None:
+    """Decide the inner-alignment criterion over the equivalence class of GRAPH.
+
+    GRAPH is a DAG, CPDAG or MPDAG file in the Tetrad (.txt), DOT (.dot) or
+    JSON (.json) format. Exit code: 0 verdict all, 3 some, 4 none, 5 invalid,
+    1 bad input, 2 usage error.
+    """
+    if (graph is None) == (example is None):
+        raise click.UsageError("give either a GRAPH file or --example NAME (not both)")
+    if example is not None and graph_format is not None:
+        raise click.UsageError("--format applies to a GRAPH file, not to --example")
+    try:
+        if example is not None:
+            causal_graph, defaults = load_example(example)
+            source = f"example:{example}"
+        else:
+            causal_graph, defaults, source = None, {}, str(graph)
+        given = {
+            "regime": regime,
+            "base": base,
+            "mesa": mesa,
+            "decision": decision,
+            "policy_inputs": policy_inputs,
+        }
+        fallback = {"regime": "regime", "policy_inputs": "keep"}
+        # Command-line options override the example's roles, which override
+        # the built-in defaults.
+        options = {
+            key: value if value is not None else defaults.get(key, fallback.get(key))
+            for key, value in given.items()
+        }
+        missing = [f"--{key.replace('_', '-')}" for key, value in options.items() if value is None]
+        if missing:
+            raise click.UsageError(f"missing option {', '.join(missing)}")
+        roles = _build_roles(**options)
+        if causal_graph is None:
+            causal_graph = read_graph(str(graph), format=graph_format)
+        result = check(causal_graph, roles)
+        dags = None if list_dags is None else _list_dags(causal_graph, roles, list_dags)
+        if json_out is not None:
+            text = dumps(check_result_to_dict(result, graph_source=source, dags=dags))
+            _write_json(text, json_out)
+    except (MesalensError, _BadInput) as exc:
+        _error(ctx, str(exc))
+    except OSError as exc:  # reading a packaged example, or a stray file system error
+        _error(ctx, f"{exc.strerror or exc}" + (f": {exc.filename!r}" if exc.filename else ""))
+
+    if not quiet:
+        _print_summary(result, source, dags, json_out)
+    ctx.exit(EXIT_CODES[result.verdict])
+
+
+def _print_summary(
+    result: CheckResult,
+    source: str,
+    dags: list[list[tuple[str, str]]] | None,
+    json_out: str | None,
+) -> None:
+    # Markup, emoji codes and highlighting are off: node names are data.
+    console = Console(stderr=json_out == "-", markup=False, emoji=False, highlight=False)
+    if json_out is not None and json_out != "-":
+        console.print(f"JSON written to {json_out}", soft_wrap=True)
+    render_summary(result, console, graph_source=source, dags=dags)
+
+
+def _error(ctx: click.Context, message: str) -> NoReturn:
+    click.echo(f"mesalens: error: {_one_line(message)}", err=True)
+    ctx.exit(EXIT_BAD_INPUT)
+
+
+@cli.command("examples")
+@click.option("--names", "names_only", is_flag=True, help="Print only the names, one a line.")
+def examples_command(names_only: bool) -> None:
+    """List the built-in example graphs (use them with check-graph --example NAME)."""
+    for name in example_names():
+        if names_only:
+            click.echo(name)
+        else:
+            click.echo(f"{name:<12} {example_description(name)}")
+
+
+def main() -> None:
+    """Run the ``mesalens`` console script."""
+    cli(prog_name="mesalens")
