@@ -33,25 +33,33 @@ def random_chordal_edges(n: int, seed: int, max_clique: int = 12, extend: float 
 
 
 def cpdag_with_roles(n: int, seed: int, max_clique: int = 12, extend: float = 0.8):
-    """An undirected chordal CPDAG on n nodes plus a regime node, and role names.
+    """An undirected chordal CPDAG: a large "world" plus the four roles, and their names.
 
-    The regime points into one node of the component (a CPDAG edge that is
-    undirected before the regime is made a root); the decision, mesa and base
-    objectives are picked far from it so that the regime's orientation does
-    not settle their edges.
+    The world (n nodes) is :func:`random_chordal_edges`. The regime, the
+    decision, the mesa and the base objective are attached as simplicial
+    nodes (their neighbours form a clique, so the graph stays chordal and
+    every edge stays undirected in the CPDAG): the regime to one world node,
+    the decision to a clique of three world nodes far from it (a model reads
+    a handful of observations), the mesa objective to the decision and one
+    of those, the base objective to the decision and the mesa objective.
     """
     rng = random.Random(seed + 1)
     edges = random_chordal_edges(n, seed, max_clique, extend)
-    names = ["regime", *(f"x{i}" for i in range(n))]
-    graph = CausalGraph(names)
+    world = [f"x{i}" for i in range(n)]
+    graph = CausalGraph(["regime", *world, "decision", "value", "reward"])
     for a, b in edges:
-        graph.add_edge(f"x{a}", f"x{b}", "---")
-    graph.add_edge("regime", f"x{rng.randrange(n)}", "---")
-    # Roles deep in the graph, far from the regime's node; the decision is a
-    # node of low degree (a model's decision reads a handful of inputs: the
-    # number of its possible parent sets is what the check enumerates).
-    degree = {v: len(graph.adjacent(v)) for v in graph.nodes}
-    late = [f"x{i}" for i in range(n - n // 4, n)]
-    decision = min(late, key=lambda v: (degree[v], v))
-    mesa, base = rng.sample([v for v in late if v != decision], 2)
-    return graph, {"base": base, "mesa": mesa, "decision": decision}
+        graph.add_edge(world[a], world[b], "---")
+    graph.add_edge("regime", world[rng.randrange(n // 4)], "---")
+    earlier: dict[int, list[int]] = {}
+    for a, b in edges:
+        earlier.setdefault(b, []).append(a)
+    anchor = max(v for v in range(n - n // 4, n) if len(earlier.get(v, [])) >= 2)
+    observed = [anchor, *rng.sample(earlier[anchor], 2)]
+    for v in observed:
+        graph.add_edge(world[v], "decision", "---")
+    graph.add_edge(world[observed[0]], "value", "---")
+    graph.add_edge("decision", "value", "---")
+    graph.add_edge("decision", "reward", "---")
+    graph.add_edge("value", "reward", "---")
+    inputs = [world[v] for v in observed]
+    return graph, {"base": "reward", "mesa": "value", "decision": "decision", "inputs": inputs}

@@ -44,6 +44,7 @@ import io
 import logging
 import os
 import posixpath
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -97,6 +98,7 @@ _FORMAT_SUFFIXES = {
 _SEPARATORS = {"csv": ",", "tsv": "\t"}
 _HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
 _GLOB_CHARS = frozenset("*?[")
+_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s'\"]+")
 # JSON values keep the types JSON gave them: no guessing of dates or dtypes.
 # (pandas 3 folds date guessing into dtype=False and deprecates convert_dates.)
 _JSON_OPTIONS: dict[str, Any] = {"lines": True, "dtype": False}
@@ -657,8 +659,12 @@ def _describe(fmt: str, compression: str | None) -> str:
 
 
 def _first_line(exc: BaseException) -> str:
-    """Return the first non-empty line of an exception's message, or its type's name."""
+    """Return the first line of an exception's message, any URL in it redacted.
+
+    Filesystems such as HTTP keep the whole URL, userinfo included, as the
+    path, and quote it in their errors.
+    """
     for line in str(exc).splitlines():
         if line.strip():
-            return line.strip()
+            return _URL_IN_TEXT.sub(lambda m: redact_url(m.group(0)), line.strip())
     return type(exc).__name__

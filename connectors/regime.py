@@ -222,6 +222,13 @@ def parse_regime_option(text: str) -> RegimeSpec:
             "e.g. --regime train=logs/train.csv"
         )
     name = name.strip()
+    if "/" in name or "\\" in name:
+        # "postgresql://u:pw@h/db?table=t" without a name: the first "=" is
+        # inside the URL. Say so without echoing the URL's password.
+        raise InputError(
+            f"regime option {redact_url(text)!r} does not start with a name: write "
+            "NAME=LOCATION, e.g. --regime deploy=postgresql://...?table=logs"
+        )
     fmt: str | None = None
     if ":" in name:
         name, _, fmt = name.partition(":")

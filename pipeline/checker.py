@@ -39,11 +39,12 @@ import itertools
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from mesalens.pipeline.counting import ExtensionCounter, is_product_form
 from mesalens.pipeline.dsep import d_connecting_path
 from mesalens.pipeline.enumeration import iter_topological_orders
-from mesalens.pipeline.errors import GraphError, InconsistentGraphError
+from mesalens.pipeline.errors import ClassTooLargeError, GraphError, InconsistentGraphError
 from mesalens.pipeline.graph import CausalGraph
 from mesalens.pipeline.pdag import (
     Pdag,
@@ -66,21 +67,41 @@ VERDICTS = ("all", "some", "none", "invalid")
 
 # With policy_inputs = keep the verdict needs no parent set; the table of
 # them is informative only and stops after this many.
-KEEP_PARENT_SET_LIMIT = 512
+KEEP_PARENT_SET_LIMIT = 64
+
+# With explicit policy inputs every valid parent set must be visited; a
+# decision whose undirected neighbours form large cliques has exponentially
+# many. Past this many candidates the check stops with advice instead.
+MAX_PARENT_SETS = 2**16
 
 # How many leaves the refinement for the diagnostics C1/C2 may create per
 # parent set before it gives up on them (they are then reported as unknown);
 # the validity split that the counts need is never cut short.
-DIAGNOSTICS_LEAF_BUDGET = 256
+DIAGNOSTICS_LEAF_BUDGET = 64
 
 
-@dataclass(frozen=True)
 class Witness:
-    """One DAG of the class, with the d-connecting path when the criterion fails there."""
+    """One DAG of the class, with the d-connecting path when the criterion fails there.
 
-    dag: CausalGraph
-    sigma_graph: CausalGraph
-    open_path: tuple[str, ...] | None
+    The graphs are built from the index form on first access: a check on a
+    large class makes many witnesses and reads few.
+    """
+
+    def __init__(
+        self, dag: Pdag, sigma: Pdag, names: tuple[str, ...], open_path: tuple[str, ...] | None
+    ):
+        self._dag, self._sigma, self._names = dag, sigma, names
+        self.open_path = open_path
+
+    @cached_property
+    def dag(self) -> CausalGraph:
+        """The DAG G."""
+        return self._dag.to_graph(self._names)
+
+    @cached_property
+    def sigma_graph(self) -> CausalGraph:
+        """The intervened graph G_σ in which the criterion was decided."""
+        return self._sigma.to_graph(self._names)
 
 
 @dataclass
@@ -153,7 +174,8 @@ class CheckResult:
     """
 
     roles: Roles
-    restricted: CausalGraph  # the MPDAG: input closed, regime made a root
+    restricted_pdag: Pdag  # the MPDAG: input closed, regime made a root
+    node_names: tuple[str, ...]
     n_dags: int = 0
     n_hold: int = 0
     n_fail: int = 0
@@ -174,6 +196,11 @@ class CheckResult:
         if self.n_hold == 0:
             return "none"
         return "some"
+
+    @cached_property
+    def restricted(self) -> CausalGraph:
+        """The restricted class as a graph (an MPDAG)."""
+        return self.restricted_pdag.to_graph(self.node_names)
 
 
 # ---------------------------------------------------------------- the class
@@ -207,7 +234,8 @@ def restricted_class(graph: CausalGraph, roles: Roles) -> Pdag:
         )
     g.orient_all_at(s, ())
     meek_closure(g, touched=[s])
-    if consistent_extension(g) is None:
+    # In product form the empty parent set is always valid (it is a clique).
+    if not is_product_form(g) and consistent_extension(g) is None:
         raise InconsistentGraphError(
             f"no DAG of this graph has {roles.regime!r} as a root (nothing pointing into it); "
             "check the orientations around the regime"
@@ -228,6 +256,31 @@ def _cliques_of(g: Pdag, candidates: list[int]) -> Iterator[tuple[int, ...]]:
     yield from extend((), 0)
 
 
+def count_candidate_parent_sets(g: Pdag, node: int) -> int:
+    """How many cliques (the empty one included) the undirected neighbours of ``node`` form.
+
+    The neighbours of a node inside a chordal chain component induce a
+    chordal graph. In a maximum cardinality search order of a chordal graph
+    the earlier neighbours of every node form a clique (Tarjan & Yannakakis,
+    SIAM J. Comput. 1984), and every clique has exactly one latest node, so
+    the count is ``1 + sum over v of 2 ** (number of earlier neighbours of v)``.
+    """
+    siblings = g.undirected[node]
+    numbered: dict[int, int] = {}
+    weight = dict.fromkeys(siblings, 0)
+    total = 1
+    while weight:
+        v = max(weight, key=lambda u: (weight[u], -u))
+        del weight[v]
+        earlier = sum(1 for u in g.neighbours(v) if u in numbered)
+        numbered[v] = len(numbered)
+        total += 2**earlier
+        for u in g.neighbours(v):
+            if u in weight:
+                weight[u] += 1
+    return total
+
+
 def _orientations_at(g: Pdag, node: int, product_form: bool) -> Iterator[Pdag]:
     """Every valid way to direct all edges at ``node``, each closed under Meek's rules."""
     siblings = sorted(g.undirected[node])
@@ -246,7 +299,11 @@ def _orientations_at(g: Pdag, node: int, product_form: bool) -> Iterator[Pdag]:
 
 
 def valid_parent_sets(g: Pdag, decisions: list[int]) -> Iterator[Pdag]:
-    """Step 3: one Meek-closed PDAG per valid joint parent set of the decisions."""
+    """Step 3: one Meek-closed PDAG per valid joint parent set of the decisions.
+
+    The decisions' candidate parent sets are the cliques among their
+    undirected neighbours (``pa(D_m)`` plus a clique, Maathuis et al. 2009).
+    """
     product_form = is_product_form(g)
 
     def assign(h: Pdag, k: int) -> Iterator[Pdag]:
@@ -401,15 +458,20 @@ class _Checker:
         sigma = _sigma_edges(dag, set(self.decisions), self.inputs)
         path = d_connecting_path(sigma, {self.s}, self.base, self.mesa)
         witness = Witness(
-            dag=dag.to_graph(self.names),
-            sigma_graph=sigma.to_graph(self.names),
+            dag,
+            sigma,
+            self.names,
             open_path=None if path is None else tuple(self.names[v] for v in path),
         )
         return path is None, witness
 
     def run(self) -> CheckResult:
-        result = CheckResult(roles=self.roles, restricted=self.restricted.to_graph(self.names))
+        result = CheckResult(
+            roles=self.roles, restricted_pdag=self.restricted, node_names=self.names
+        )
         keep = self.inputs is None
+        if not keep:
+            self._require_tractable()
         if keep:
             # The criterion is the same in every DAG: one DAG decides it.
             holds, witness = self.evaluate_leaf(self.restricted)
@@ -443,6 +505,23 @@ class _Checker:
                 setattr(result, name, sum(getattr(p, name) for p in result.parent_sets))
         result.counted_by_listing = self.counter.listed_counts > 0
         return result
+
+    def _require_tractable(self) -> None:
+        candidates = 1
+        for d in self.decisions:
+            candidates *= count_candidate_parent_sets(self.restricted, d)
+        if candidates > MAX_PARENT_SETS:
+            decisions = ", ".join(self.names[d] for d in self.decisions)
+            siblings = sorted(
+                self.names[v] for d in self.decisions for v in self.restricted.undirected[d]
+            )
+            raise ClassTooLargeError(
+                f"the decision {decisions} has {len(siblings)} unoriented edges "
+                f"(to {', '.join(siblings[:8])}{', ...' if len(siblings) > 8 else ''}) and "
+                f"{candidates} possible parent sets, more than the {MAX_PARENT_SETS} an exact "
+                "check with explicit --policy-inputs visits; orient edges at the decision with "
+                "background knowledge (tiers, required edges) or use --policy-inputs keep"
+            )
 
     def _add_valid_leaf(
         self, entry: ParentSetResult, leaf: Pdag, count: int, result: CheckResult

@@ -9,6 +9,7 @@ from __future__ import annotations
 from mesalens.connectors.errors import InputError, MesalensError
 
 __all__ = [
+    "ClassTooLargeError",
     "GraphError",
     "GraphFormatError",
     "InconsistentGraphError",
@@ -24,6 +25,10 @@ class GraphError(InputError):
 
 class InconsistentGraphError(GraphError):
     """A partially directed graph has no consistent DAG extension."""
+
+
+class ClassTooLargeError(GraphError):
+    """The question asked would need more work than is sensible (named, with how to narrow it)."""
 
 
 class GraphFormatError(GraphError):

@@ -198,8 +198,8 @@ def meek_closure(g: Pdag, touched: Iterable[int] | None = None) -> None:
                     queue.append(pair)
 
     if touched is None:
-        for i in range(g.n):
-            push_edges_at(i)
+        queue.extend((a, b) for a in range(g.n) for b in g.undirected[a])
+        queued.update(queue)
     else:
         for i in touched:
             push_edges_at(i)

@@ -114,6 +114,9 @@ def test_parse_regime_option_never_shows_a_password():
     with pytest.raises(InputError) as caught:
         parse_regime_option("postgresql://bob:hunter2@db/x")
     assert "hunter2" not in str(caught.value)
+    with pytest.raises(InputError, match="does not start with a name") as caught:
+        parse_regime_option("postgresql://bob:hunter2@db/x?table=t")
+    assert "hunter2" not in str(caught.value)
     spec = parse_regime_option("d=postgresql://bob:hunter2@db/x?table=t")
     assert "hunter2" not in repr(spec)
     assert spec.display == "postgresql://bob:***@db/x?table=t"
@@ -135,7 +138,10 @@ def test_check_regimes_needs_distinct_names_and_two_regimes():
         ("postgresql://u:pw@h:5432/db?table=t", "postgresql://u:***@h:5432/db?table=t"),
         ("postgresql+psycopg://u:p@s:s/w@h/db", "postgresql+psycopg://u:***@h/db"),
         ("postgresql://u@h/db", "postgresql://u@h/db"),
-        ("postgresql://h/db?user=u&password=pw&table=t", "postgresql://h/db?user=u&password=***&table=t"),
+        (
+            "postgresql://h/db?user=u&password=pw&table=t",
+            "postgresql://h/db?user=u&password=***&table=t",
+        ),
         ("s3://key:secret@bucket/data/*.parquet", "s3://key:***@bucket/data/*.parquet"),
         ("memory://logs/a@b.csv", "memory://logs/a@b.csv"),
         ("data/train.csv", "data/train.csv"),
