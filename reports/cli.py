@@ -25,7 +25,6 @@ bug and keeps its traceback.
 from __future__ import annotations
 
 import itertools
-from typing import NoReturn
 
 import click
 from rich.console import Console
@@ -33,44 +32,23 @@ from rich.console import Console
 from mesalens.connectors.errors import MesalensError
 from mesalens.pipeline.checker import CheckResult, check, restricted_class
 from mesalens.pipeline.enumeration import iter_dag_edges
-from mesalens.pipeline.errors import RoleError
 from mesalens.pipeline.formats import FORMATS, read_graph
 from mesalens.pipeline.graph import CausalGraph
-from mesalens.pipeline.roles import Roles, parse_names, parse_policy_inputs
-from mesalens.reports.atomic import atomic_write_text
+from mesalens.pipeline.roles import Roles
+from mesalens.reports.cli_common import (
+    CONTEXT,
+    EXIT_BAD_INPUT,
+    BadInput,
+    build_roles,
+    fail,
+    write_json,
+)
 from mesalens.reports.examples import example_description, example_names, load_example
 from mesalens.reports.result_json import check_result_to_dict, dumps, mesalens_version
+from mesalens.reports.run_cli import run_command
 from mesalens.reports.summary import EXIT_CODES, render_summary
 
 __all__ = ["EXIT_BAD_INPUT", "cli", "main"]
-
-EXIT_BAD_INPUT = 1
-
-_CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
-
-
-class _BadInput(Exception):
-    """A failure to report on one line with exit code 1 (never escapes this module)."""
-
-
-def _one_line(message: str) -> str:
-    return " ".join(message.split())
-
-
-def _build_roles(regime: str, base: str, mesa: str, decision: str, policy_inputs: str) -> Roles:
-    regimes = parse_names(regime, "regime")
-    if len(regimes) != 1:
-        raise RoleError(
-            f"--regime {regime!r} names {len(regimes)} nodes; the regime is a single node"
-        )
-    return Roles(
-        regime=regimes[0],
-        base=parse_names(base, "base"),
-        mesa=parse_names(mesa, "mesa"),
-        decision=parse_names(decision, "decision"),
-        policy_inputs=parse_policy_inputs(policy_inputs),
-    )
-
 
 def _list_dags(graph: CausalGraph, roles: Roles, limit: int) -> list[list[tuple[str, str]]]:
     """Up to ``limit`` DAGs of the restricted class, as sorted ``(tail, head)`` name pairs."""
@@ -81,17 +59,7 @@ def _list_dags(graph: CausalGraph, roles: Roles, limit: int) -> list[list[tuple[
     return dags
 
 
-def _write_json(text: str, target: str) -> None:
-    if target == "-":
-        click.echo(text, nl=False)
-        return
-    try:
-        atomic_write_text(target, text)
-    except OSError as exc:
-        raise _BadInput(f"cannot write the JSON output {target!r}: {exc.strerror or exc}") from None
-
-
-@click.group(context_settings=_CONTEXT)
+@click.group(context_settings=CONTEXT)
 @click.version_option(mesalens_version(), "-V", "--version", prog_name="mesalens")
 def cli() -> None:
     """Check whether a model's own objective screens off the regime shift.
@@ -188,18 +156,18 @@ def check_graph(
         missing = [f"--{key.replace('_', '-')}" for key, value in options.items() if value is None]
         if missing:
             raise click.UsageError(f"missing option {', '.join(missing)}")
-        roles = _build_roles(**options)
+        roles = build_roles(**options)
         if causal_graph is None:
             causal_graph = read_graph(str(graph), format=graph_format)
         result = check(causal_graph, roles)
         dags = None if list_dags is None else _list_dags(causal_graph, roles, list_dags)
         if json_out is not None:
             text = dumps(check_result_to_dict(result, graph_source=source, dags=dags))
-            _write_json(text, json_out)
-    except (MesalensError, _BadInput) as exc:
-        _error(ctx, str(exc))
+            write_json(text, json_out)
+    except (MesalensError, BadInput) as exc:
+        fail(ctx, str(exc))
     except OSError as exc:  # reading a packaged example, or a stray file system error
-        _error(ctx, f"{exc.strerror or exc}" + (f": {exc.filename!r}" if exc.filename else ""))
+        fail(ctx, f"{exc.strerror or exc}" + (f": {exc.filename!r}" if exc.filename else ""))
 
     if not quiet:
         _print_summary(result, source, dags, json_out)
@@ -219,11 +187,6 @@ def _print_summary(
     render_summary(result, console, graph_source=source, dags=dags)
 
 
-def _error(ctx: click.Context, message: str) -> NoReturn:
-    click.echo(f"mesalens: error: {_one_line(message)}", err=True)
-    ctx.exit(EXIT_BAD_INPUT)
-
-
 @cli.command("examples")
 @click.option("--names", "names_only", is_flag=True, help="Print only the names, one a line.")
 def examples_command(names_only: bool) -> None:
@@ -233,6 +196,9 @@ def examples_command(names_only: bool) -> None:
             click.echo(name)
         else:
             click.echo(f"{name:<12} {example_description(name)}")
+
+
+cli.add_command(run_command)
 
 
 def main() -> None:

@@ -25,6 +25,8 @@ Schema (``schema_version`` 1)::
          "n_c1": int | null, "n_c2": int | null,
          "conjecture_disagrees": bool | null}
       ],
+      "parent_sets_complete": bool   (false: keep-mode table cut at 64 rows;
+                                      the counts above are still exact),
       "witnesses": {"hold": {"dag": [[u, v]]} | null,
                     "fail": {"dag": [[u, v]], "sigma_graph": [[u, v]],
                              "open_path": [str]} | null},
@@ -148,6 +150,7 @@ def check_result_to_dict(
             "policy_inputs": ("keep" if roles.policy_inputs is None else list(roles.policy_inputs)),
         },
         "parent_sets": [_parent_set_dict(entry) for entry in result.parent_sets],
+        "parent_sets_complete": result.parent_sets_complete,
         "witnesses": {
             "hold": _witness_dict(result.hold_witness, failing=False),
             "fail": _witness_dict(result.fail_witness, failing=True),
@@ -170,6 +173,8 @@ def _int_text(value: int) -> str:
 
 def _encode(value: Any, level: int) -> str:
     """Encode ``value``: nested containers indented, flat lists on one line."""
+    if isinstance(value, float) and value != value:  # NaN is not JSON
+        return "null"
     if isinstance(value, bool) or value is None or isinstance(value, str | float):
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, int):

@@ -1,0 +1,144 @@
+"""From pooled logs to a verdict: statistics, discovery, the check.
+
+This is the pipeline's one entry point for data. It takes the table the
+connectors produced (:class:`~mesalens.connectors.LoadedData`, all regimes
+pooled, the regime column first), and
+
+1. checks that the roles name columns of the data;
+2. computes the sufficient statistics in one pass over the data
+   (:mod:`mesalens.pipeline.statistics`);
+3. learns the equivalence class with causal-learn
+   (:mod:`mesalens.pipeline.discovery`), the regime exogenous;
+4. decides the criterion over the class (:mod:`mesalens.pipeline.checker`).
+
+Where the data live (one machine or a dask.distributed cluster) is the
+caller's business: dask uses the active client, if any.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from mesalens.connectors.loader import LoadedData
+from mesalens.pipeline.checker import CheckResult, check
+from mesalens.pipeline.discovery import DiscoveryResult, discover
+from mesalens.pipeline.errors import GraphError, RoleError
+from mesalens.pipeline.knowledge import Knowledge
+from mesalens.pipeline.roles import Roles
+from mesalens.pipeline.statistics import SufficientStatistics, compute_statistics
+
+__all__ = ["AnalysisResult", "DiscoverySettings", "analyze", "require_role_columns"]
+
+
+@dataclass(frozen=True)
+class DiscoverySettings:
+    """How to learn the class (see :func:`mesalens.pipeline.discovery.discover`)."""
+
+    method: str = "pc"
+    test: str = "auto"
+    alpha: float = 0.01
+    max_depth: int = -1
+    seed: int = 0
+
+
+@dataclass
+class AnalysisResult:
+    """Everything one run learned, for the reports."""
+
+    roles: Roles
+    statistics: SufficientStatistics
+    discovery: DiscoveryResult
+    check: CheckResult
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def require_role_columns(roles: Roles, columns: tuple[str, ...], regime_name: str) -> None:
+    """Raise :class:`RoleError` unless every role and policy input is a column of the data."""
+    if roles.regime != regime_name:
+        raise RoleError(
+            f"the regime role is {roles.regime!r} but the data's regime column is "
+            f"{regime_name!r}; pass --regime-name {roles.regime} or use {regime_name!r}"
+        )
+    named = [*roles.role_sets(), ("policy-inputs", roles.policy_inputs or ())]
+    for option, names in named:
+        missing = [n for n in names if n not in columns]
+        if missing:
+            raise RoleError(
+                f"--{option} names {', '.join(repr(m) for m in missing)}, not a column of the "
+                f"data; the columns are {', '.join(repr(c) for c in columns)}"
+            )
+
+
+def analyze(
+    data: LoadedData,
+    roles: Roles,
+    settings: DiscoverySettings | None = None,
+    *,
+    knowledge: Knowledge | None = None,
+    on_stage: Callable[[str], None] | None = None,
+    on_test: Callable[[int, int], None] | None = None,
+) -> AnalysisResult:
+    """Learn the class from ``data`` and decide the criterion over it.
+
+    Parameters
+    ----------
+    data : LoadedData
+        The pooled regimes from :func:`mesalens.connectors.load_regimes`.
+    roles : Roles
+        The roles; the regime must be the data's regime column.
+    settings : DiscoverySettings, optional
+        Method, test, alpha, depth and seed (defaults: PC, automatic test,
+        alpha 0.01).
+    knowledge : Knowledge, optional
+        Background knowledge (tiers, forbidden and required edges).
+    on_stage : callable, optional
+        Called with ``"statistics"``, ``"discovery"`` and ``"check"`` as each
+        stage starts (for progress displays).
+    on_test : callable, optional
+        Passed to discovery: called after each CI test.
+
+    Raises
+    ------
+    RoleError, DataError, DiscoveryError, GraphError
+        With one-line messages naming the problem.
+    """
+    settings = settings or DiscoverySettings()
+    require_role_columns(roles, data.columns, data.regime_name)
+    timings: dict[str, float] = {}
+
+    def stage(name: str) -> float:
+        if on_stage is not None:
+            on_stage(name)
+        return time.perf_counter()
+
+    start = stage("statistics")
+    statistics = compute_statistics(data.frame, data.kinds, data.columns)
+    timings["statistics"] = time.perf_counter() - start
+
+    start = stage("discovery")
+    learned = discover(
+        statistics,
+        method=settings.method,
+        test=settings.test,
+        alpha=settings.alpha,
+        max_depth=settings.max_depth,
+        knowledge=knowledge,
+        regime=data.regime_name,
+        seed=settings.seed,
+        progress=on_test,
+    )
+    timings["discovery"] = time.perf_counter() - start
+
+    start = stage("check")
+    if learned.graph.kind() == "pag":
+        raise GraphError(
+            f"{settings.method.upper()} learned a PAG (latent confounding), and checking the "
+            "criterion over a PAG's MAGs is not supported yet; use --method pc or ges"
+        )
+    result = check(learned.graph, roles)
+    timings["check"] = time.perf_counter() - start
+    return AnalysisResult(
+        roles=roles, statistics=statistics, discovery=learned, check=result, timings=timings
+    )

@@ -1,0 +1,80 @@
+"""Progress display for long runs: reading, statistics, CI tests.
+
+Progress goes to stderr through rich, and only when stderr is a terminal
+(scheduled jobs get clean logs). Dask tasks run on the local schedulers are
+followed with a :class:`dask.callbacks.Callback`; on a dask.distributed
+cluster the dashboard is the place to watch them, and this display shows the
+stage only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from dask.callbacks import Callback
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+__all__ = ["RunProgress", "run_progress"]
+
+
+class _DaskTasks(Callback):
+    """Advance a rich task as dask finishes tasks of a local computation."""
+
+    def __init__(self, progress: Progress, task: Any):
+        super().__init__()
+        self._progress, self._task = progress, task
+
+    def _start_state(self, dsk: Any, state: Any) -> None:
+        total = sum(len(state[key]) for key in ("ready", "waiting", "running", "finished"))
+        self._progress.update(self._task, total=total, completed=0)
+
+    def _posttask(self, key: Any, result: Any, dsk: Any, state: Any, worker_id: Any) -> None:
+        self._progress.advance(self._task)
+
+
+class RunProgress:
+    """What the pipeline calls back: stage changes and CI tests."""
+
+    def __init__(self, progress: Progress | None):
+        self._progress = progress
+        self._stage_task: Any = None
+        self._tests_task: Any = None
+
+    def stage(self, name: str) -> None:
+        """A new stage started (``statistics``, ``discovery``, ``check``...)."""
+        if self._progress is None:
+            return
+        if self._stage_task is not None:
+            self._progress.update(self._stage_task, visible=False)
+        self._stage_task = self._progress.add_task(name, total=None)
+        if name == "discovery":
+            self._tests_task = self._progress.add_task("CI tests", total=None)
+
+    def ci_test(self, done: int, depth: int) -> None:
+        """One more CI test (``depth`` = size of its conditioning set)."""
+        if self._progress is not None and self._tests_task is not None:
+            self._progress.update(
+                self._tests_task, completed=done, description=f"CI tests (depth {depth})"
+            )
+
+
+@contextmanager
+def run_progress(console: Console, enabled: bool) -> Iterator[RunProgress]:
+    """Show progress on ``console`` while the block runs (nothing when disabled)."""
+    if not enabled or not console.is_terminal:
+        yield RunProgress(None)
+        return
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=True) as progress:
+        tasks = progress.add_task("dask tasks", total=None)
+        with _DaskTasks(progress, tasks):
+            yield RunProgress(progress)

@@ -1,0 +1,228 @@
+r"""``mesalens run``: from logged tables to a verdict, written into an output folder.
+
+::
+
+    mesalens run --regime train=PATH... --regime deploy=PATH... \
+        --base Yb --mesa Ym --decision Dm [--policy-inputs ...] \
+        [--method pc|ges|fci] [--test ...] [--alpha A] [--knowledge FILE] \
+        [--config job.toml] [--scheduler ADDRESS] --out DIR
+
+Reads every regime in parallel (dask), learns the class (causal-learn) with
+the regime exogenous, decides the criterion over it, and writes into DIR:
+
+* ``result.json`` — the check-graph document plus the learned graph, the
+  discovery settings and CI tests, the data summary per regime, versions
+  and input fingerprints (:mod:`mesalens.reports.run_document`);
+* ``graph.txt`` — the learned graph in the Tetrad text format.
+
+Exit codes are those of ``check-graph``. A config file (TOML) may hold any
+option under the same names (``regimes`` as a table ``{name = "path"}``);
+options on the command line win.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+
+from mesalens.connectors import DEFAULT_REGIME_NAME, MesalensError, load_regimes
+from mesalens.connectors.regime import RegimeSpec, check_regimes, parse_regime_option
+from mesalens.pipeline.analysis import DiscoverySettings, analyze
+from mesalens.pipeline.formats.tetrad import write_tetrad
+from mesalens.pipeline.knowledge import Knowledge, read_tetrad_knowledge
+from mesalens.reports.atomic import atomic_write_text
+from mesalens.reports.cli_common import CONTEXT, BadInput, build_roles, fail
+from mesalens.reports.progress import run_progress
+from mesalens.reports.result_json import dumps
+from mesalens.reports.run_document import run_result_to_dict
+from mesalens.reports.summary import EXIT_CODES, render_summary
+
+__all__ = ["run_command"]
+
+_CONFIG_KEYS = {
+    "regimes",
+    "regime_name",
+    "base",
+    "mesa",
+    "decision",
+    "policy_inputs",
+    "method",
+    "test",
+    "alpha",
+    "max_depth",
+    "knowledge",
+    "columns",
+    "missing",
+    "seed",
+    "scheduler",
+}
+
+
+def _read_config(path: str) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as handle:
+            config = tomllib.load(handle)
+    except OSError as exc:
+        raise BadInput(f"cannot read the config {path!r}: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise BadInput(f"config {path!r} is not valid TOML: {exc}") from None
+    unknown = sorted(set(config) - _CONFIG_KEYS)
+    if unknown:
+        raise BadInput(
+            f"config {path!r} has unknown keys {', '.join(unknown)}; "
+            f"the keys are {', '.join(sorted(_CONFIG_KEYS))}"
+        )
+    return config
+
+
+def _as_text(value: Any) -> str | None:
+    """Config values may be lists where the command line takes comma-separated text."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value) if value else "none"
+    return str(value)
+
+
+def _regime_specs(options: tuple[str, ...], config: dict[str, Any]) -> list[RegimeSpec]:
+    if options:
+        specs = [parse_regime_option(text) for text in options]
+    else:
+        table = config.get("regimes", {})
+        if not isinstance(table, dict):
+            raise BadInput("config key 'regimes' must be a table: [regimes] train = 'PATH'")
+        specs = [parse_regime_option(f"{name}={location}") for name, location in table.items()]
+    check_regimes(specs, minimum=2)
+    return specs
+
+
+def _knowledge(path: str | None, config: dict[str, Any]) -> Knowledge | None:
+    if path is not None:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise BadInput(f"cannot read the knowledge file {path!r}: {exc.strerror}") from None
+        return read_tetrad_knowledge(text, source=path)
+    value = config.get("knowledge")
+    if isinstance(value, str):
+        return _knowledge(value, {})
+    if isinstance(value, dict):
+        return Knowledge.from_mapping(value, source="config [knowledge]")
+    return None
+
+
+@click.command("run", context_settings=CONTEXT)
+@click.option(
+    "--regime",
+    "regimes",
+    multiple=True,
+    metavar="NAME=PATH",
+    help="A regime and its logs (file, glob, hive folder, fsspec URL or SQL URL); repeat.",
+)
+@click.option("--regime-name", metavar="NAME", help="Name of the regime node.  [default: regime]")
+@click.option("--base", metavar="NAMES", help="The base objective Y_b (columns).")
+@click.option("--mesa", metavar="NAMES", help="The mesa objective Y_m (columns).")
+@click.option("--decision", metavar="NAMES", help="The mesa decision D_m (columns).")
+@click.option("--policy-inputs", metavar="keep|none|A,B,...", help="What the policy reads.")
+@click.option("--method", type=click.Choice(["pc", "ges", "fci"]), help="[default: pc]")
+@click.option("--test", "ci_test", metavar="NAME", help="auto|fisherz|gsq|chisq|dg|kci")
+@click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True))
+@click.option("--max-depth", type=click.IntRange(min=-1), help="Largest conditioning set.")
+@click.option("--knowledge", metavar="FILE", help="Tetrad knowledge file (tiers, edges).")
+@click.option("--columns", metavar="A,B,...", help="Use only these columns.")
+@click.option(
+    "--missing", type=click.Choice(["drop", "error"]), help="Rows with missing values."
+)
+@click.option("--seed", type=int, help="Seed for everything random.  [default: 0]")
+@click.option("--config", "config_path", metavar="FILE", help="A TOML file with these options.")
+@click.option("--scheduler", metavar="ADDRESS", help="A dask.distributed scheduler address.")
+@click.option("--out", "out_dir", metavar="DIR", help="Folder for result.json and graph.txt.")
+@click.option("--quiet", "-q", is_flag=True, help="Print no summary.")
+@click.pass_context
+def run_command(ctx: click.Context, **options: Any) -> None:
+    """Learn the causal class from logs and decide the criterion over it."""
+    console = Console(stderr=True, markup=False, emoji=False, highlight=False)
+    try:
+        config = _read_config(options["config_path"]) if options["config_path"] else {}
+
+        def pick(name: str, default: Any = None) -> Any:
+            value = options.get(name)
+            return value if value is not None else config.get(name, default)
+
+        out_dir = pick("out_dir") or config.get("out")
+        if not out_dir:
+            raise click.UsageError("missing option --out DIR")
+        missing = [f"--{k}" for k in ("base", "mesa", "decision") if pick(k) is None]
+        if missing:
+            raise click.UsageError(f"missing option {', '.join(missing)}")
+        specs = _regime_specs(options["regimes"], config)
+        regime_name = pick("regime_name", DEFAULT_REGIME_NAME)
+        roles = build_roles(
+            regime_name,
+            _as_text(pick("base")),
+            _as_text(pick("mesa")),
+            _as_text(pick("decision")),
+            _as_text(pick("policy_inputs", "keep")),
+        )
+        settings = DiscoverySettings(
+            method=pick("method", "pc"),
+            test=pick("ci_test") or config.get("test", "auto"),
+            alpha=float(pick("alpha", 0.01)),
+            max_depth=int(pick("max_depth", -1)),
+            seed=int(pick("seed", 0)),
+        )
+        knowledge = _knowledge(options["knowledge"], config)
+        columns = _as_text(pick("columns"))
+        scheduler = pick("scheduler")
+        with _client(scheduler), run_progress(console, not options["quiet"]) as progress:
+            data = load_regimes(
+                specs,
+                regime_name=regime_name,
+                columns=None if columns is None else [c.strip() for c in columns.split(",")],
+                missing=pick("missing", "drop"),
+            )
+            analysis = analyze(
+                data,
+                roles,
+                settings,
+                knowledge=knowledge,
+                on_stage=progress.stage,
+                on_test=progress.ci_test,
+            )
+        document = run_result_to_dict(analysis, data, settings)
+        # Everything is computed before the first byte is written.
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(out / "graph.txt", write_tetrad(analysis.discovery.graph))
+        atomic_write_text(out / "result.json", dumps(document))
+    except (MesalensError, BadInput) as exc:
+        fail(ctx, str(exc))
+    except OSError as exc:
+        fail(ctx, f"{exc.strerror or exc}" + (f": {exc.filename!r}" if exc.filename else ""))
+
+    if not options["quiet"]:
+        console.print(f"Results written to {out / 'result.json'} and {out / 'graph.txt'}")
+        for note in analysis.discovery.notes:
+            console.print(f"note: {note}", soft_wrap=True)
+        render_summary(analysis.check, console, graph_source="discovery")
+    ctx.exit(EXIT_CODES[analysis.check.verdict])
+
+
+def _client(address: str | None) -> Any:
+    """A dask.distributed client for ``address`` while the block runs (none without one)."""
+    if not address:
+        return nullcontext()
+    from distributed import Client
+
+    try:
+        return Client(address, timeout="10s", set_as_default=True)
+    except (OSError, TimeoutError) as exc:
+        raise BadInput(
+            f"cannot reach the dask scheduler at {address!r} ({exc}); "
+            "check the address (e.g. tcp://HOST:8786) and that the scheduler is running"
+        ) from None
