@@ -1,0 +1,184 @@
+"""``mesalens run`` end to end: logs on disk to result.json, locally and on a cluster."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from mesalens.reports.cli import cli
+
+MESALENS = str(Path(sys.executable).with_name("mesalens"))
+
+
+def write_logs(folder: Path, rows: int = 4000, seed: int = 0, leak: bool = False) -> dict:
+    """Two regimes of a linear agent; with ``leak`` the regime reaches reward around value."""
+    rng = np.random.default_rng(seed)
+    paths = {}
+    for code, name in enumerate(["train", "deploy"]):
+        obs = rng.normal(size=rows) + 1.5 * code
+        action = 0.8 * obs + rng.normal(size=rows)
+        value = 0.9 * action + rng.normal(size=rows)
+        reward = 0.9 * value + rng.normal(size=rows) + (1.5 * code if leak else 0.0)
+        frame = pd.DataFrame({"obs": obs, "action": action, "value": value, "reward": reward})
+        target = folder / name
+        target.mkdir(parents=True, exist_ok=True)
+        for shard, start in enumerate(range(0, rows, -(-rows // 3))):
+            frame.iloc[start : start + -(-rows // 3)].to_parquet(target / f"part-{shard}.parquet")
+        paths[name] = str(target / "*.parquet")
+    return paths
+
+
+def run_args(paths: dict, out: Path, *extra: str) -> list[str]:
+    return [
+        "run",
+        "--regime",
+        f"train={paths['train']}",
+        "--regime",
+        f"deploy={paths['deploy']}",
+        "--base",
+        "reward",
+        "--mesa",
+        "value",
+        "--decision",
+        "action",
+        "--policy-inputs",
+        "obs",
+        "--out",
+        str(out),
+        *extra,
+    ]
+
+
+def test_run_writes_result_and_graph_with_the_verdict_as_exit_code(tmp_path):
+    paths = write_logs(tmp_path / "logs")
+    aligned = subprocess.run(
+        [MESALENS, *run_args(paths, tmp_path / "aligned")], capture_output=True, text=True
+    )
+    assert aligned.returncode == 0, aligned.stderr
+    document = json.loads((tmp_path / "aligned" / "result.json").read_text())
+    assert document["verdict"] == "all"
+    assert document["data"]["regime_labels"] == ["train", "deploy"]
+    assert [r["rows_kept"] for r in document["data"]["regimes"]] == [4000, 4000]
+    assert document["discovery"]["settings"]["method"] == "pc"
+    assert document["discovery"]["ci_tests"], "the CI tests that decided the graph are recorded"
+    assert ["regime", "-->", "obs"] in document["learned_graph"]
+    assert all("sha256" in f for f in document["inputs"])
+    assert "causal-learn" in document["versions"]
+    assert "Graph Nodes:" in (tmp_path / "aligned" / "graph.txt").read_text()
+
+    leaky = write_logs(tmp_path / "leaky", leak=True)
+    failing = subprocess.run(
+        [MESALENS, *run_args(leaky, tmp_path / "leaky-out")], capture_output=True, text=True
+    )
+    assert failing.returncode == 4, failing.stderr
+    document = json.loads((tmp_path / "leaky-out" / "result.json").read_text())
+    assert document["verdict"] == "none"
+    assert document["witnesses"]["fail"]["open_path"][0] == "regime"
+    assert document["witnesses"]["fail"]["open_path"][-1] == "reward"
+
+
+def test_run_is_deterministic(tmp_path):
+    paths = write_logs(tmp_path / "logs")
+    runner = CliRunner()
+    for name in ("a", "b"):
+        result = runner.invoke(cli, run_args(paths, tmp_path / name, "--quiet"))
+        assert result.exit_code == 0, result.output
+    first = json.loads((tmp_path / "a" / "result.json").read_text())
+    second = json.loads((tmp_path / "b" / "result.json").read_text())
+    first.pop("timings")
+    second.pop("timings")
+    assert first == second
+
+
+def test_run_from_a_config_file(tmp_path):
+    paths = write_logs(tmp_path / "logs")
+    config = tmp_path / "job.toml"
+    config.write_text(
+        f"""
+base = "reward"
+mesa = "value"
+decision = "action"
+policy_inputs = ["obs"]
+alpha = 0.01
+[regimes]
+train = "{paths["train"]}"
+deploy = "{paths["deploy"]}"
+"""
+    )
+    result = CliRunner().invoke(cli, ["run", "--config", str(config), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "o" / "result.json").read_text())["verdict"] == "all"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (["--base", "nope"], "'nope', not a column of the data"),
+        (["--mesa", "reward"], "both --base and --mesa"),
+        (["--alpha", "1.5"], None),
+        (["--knowledge", "/does/not/exist"], "cannot read the knowledge file"),
+        (["--scheduler", "tcp://127.0.0.1:9"], "cannot reach the dask scheduler"),
+    ],
+)
+def test_bad_input_writes_nothing(tmp_path, change, message):
+    paths = write_logs(tmp_path / "logs", rows=300)
+    out = tmp_path / "out"
+    args = run_args(paths, out, "--quiet")
+    for flag, value in zip(change[::2], change[1::2], strict=True):
+        position = args.index(flag) if flag in args else None
+        if position is None:
+            args += [flag, value]
+        else:
+            args[position + 1] = value
+    result = subprocess.run([MESALENS, *args], capture_output=True, text=True)
+    if message is None:
+        assert result.returncode == 2, result.stderr
+    else:
+        assert result.returncode == 1, result.stderr
+        assert message in result.stderr
+        assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_a_missing_regime_file_is_named(tmp_path):
+    paths = write_logs(tmp_path / "logs", rows=300)
+    paths["deploy"] = str(tmp_path / "nowhere" / "*.parquet")
+    result = subprocess.run(
+        [MESALENS, *run_args(paths, tmp_path / "out", "--quiet")], capture_output=True, text=True
+    )
+    assert result.returncode == 1
+    assert "deploy" in result.stderr and "nowhere" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_local_cluster_gives_the_same_result(tmp_path):
+    from distributed import LocalCluster
+
+    paths = write_logs(tmp_path / "logs")
+    local = CliRunner().invoke(cli, run_args(paths, tmp_path / "local", "--quiet"))
+    assert local.exit_code == 0, local.output
+    with LocalCluster(
+        n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None
+    ) as c:
+        distributed = subprocess.run(
+            [
+                MESALENS,
+                *run_args(
+                    paths, tmp_path / "cluster", "--quiet", "--scheduler", c.scheduler_address
+                ),
+            ],
+            capture_output=True,
+            text=True,
+        )
+    assert distributed.returncode == 0, distributed.stderr
+    first = json.loads((tmp_path / "local" / "result.json").read_text())
+    second = json.loads((tmp_path / "cluster" / "result.json").read_text())
+    for key in ("verdict", "n_dags", "parent_sets", "learned_graph", "discovery", "data"):
+        assert first[key] == second[key], key
