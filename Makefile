@@ -31,21 +31,23 @@ postgres-stop:
 test: $(STAMP) lint postgres-start
 	MESALENS_TEST_POSTGRES_URL='$(MESALENS_TEST_POSTGRES_URL)' $(BIN)/python -m pytest -n 2 -q
 
-# Runs every built-in example. A verdict is not a failure (exit codes 0 all,
-# 3 some, 4 none, 5 invalid); anything else (1 bad input, 2 usage, a crash)
-# fails the target.
+# The whole pipeline on simulated agent logs (no argument, no network): logs
+# as Parquet shards, discovery, the check and result.json per scenario; then
+# every built-in example graph through check-graph. A verdict is not a failure
+# (check-graph exits 0 all, 3 some, 4 none, 5 invalid); anything else (1 bad
+# input, 2 usage, a crash) fails the target.
 demo: $(STAMP)
-	mkdir -p $(OUT)
+	$(BIN)/mesalens demo --out $(OUT)
+	mkdir -p $(OUT)/examples
 	@names=$$($(BIN)/mesalens examples --names) || exit 1; \
 	for ex in $$names; do \
-	  echo "== mesalens check-graph --example $$ex --json $(OUT)/$$ex.json"; \
-	  $(BIN)/mesalens check-graph --example $$ex --json $(OUT)/$$ex.json; code=$$?; \
+	  $(BIN)/mesalens check-graph --example $$ex --json $(OUT)/examples/$$ex.json --quiet; code=$$?; \
 	  case $$code in \
-	    0|3|4|5) echo "== $$ex: exit code $$code (0 all, 3 some, 4 none, 5 invalid)"; echo ;; \
-	    *) echo "== $$ex: mesalens failed with exit code $$code" >&2; exit 1 ;; \
+	    0|3|4|5) echo "example $$ex: exit code $$code (0 all, 3 some, 4 none, 5 invalid): $(OUT)/examples/$$ex.json" ;; \
+	    *) echo "example $$ex: mesalens failed with exit code $$code" >&2; exit 1 ;; \
 	  esac; \
-	done; \
-	echo "demo outputs in $(OUT)/:"; for ex in $$names; do echo "  $(OUT)/$$ex.json"; done
+	done
+	@echo "demo outputs are in $(OUT)/ (logs/, one folder per scenario, examples/)"
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_engine.py

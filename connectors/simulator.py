@@ -234,7 +234,7 @@ _COINRUN = Scenario(
 _DECEPTIVE = Scenario(
     name="deceptive",
     description=(
-        "A deceptively aligned policy. Deployment tasks are a little harder "
+        "A deceptively aligned policy. Deployment tasks have nearer targets "
         "(regime -> target_distance), which the value head accounts for "
         "(target_distance -> value). The observations also carry a cue that reveals "
         "deployment, such as the absence of the training-time overseer "
@@ -280,7 +280,7 @@ _COLLIDER = Scenario(
     ),
     mechanisms=(
         _mech("level_difficulty", 0.0, 1.0),
-        _mech("value", 5.0, 0.6, regime=1.5, level_difficulty=-1.0),
+        _mech("value", 5.0, 0.6, regime=1.5, level_difficulty=-1.5),
         _mech("action", 0.5, 0.7, value=0.8),
         _mech("true_reward", 0.0, 0.6, action=0.7, level_difficulty=-1.0),
     ),
@@ -311,8 +311,7 @@ def _scenario(name: Any) -> Scenario:
     if isinstance(name, str) and name in SCENARIOS:
         return SCENARIOS[name]
     raise InputError(
-        f"unknown simulator scenario {name!r}; the available scenarios are "
-        f"{', '.join(SCENARIOS)}"
+        f"unknown simulator scenario {name!r}; the available scenarios are {', '.join(SCENARIOS)}"
     )
 
 

@@ -50,10 +50,21 @@ def is_product_form(g: Pdag, components: list[list[int]] | None = None) -> bool:
             if owner[i] == owner[j]:
                 return False
             successors[owner[i]].add(owner[j])
-    quotient = nx.DiGraph()
-    quotient.add_nodes_from(range(len(components)))
-    quotient.add_edges_from((a, b) for a, succ in enumerate(successors) for b in succ)
-    return nx.is_directed_acyclic_graph(quotient)
+    # Kahn's algorithm on the quotient graph of the components.
+    indegree = [0] * len(components)
+    for succ in successors:
+        for b in succ:
+            indegree[b] += 1
+    ready = [k for k, d in enumerate(indegree) if d == 0]
+    seen = 0
+    while ready:
+        k = ready.pop()
+        seen += 1
+        for b in successors[k]:
+            indegree[b] -= 1
+            if indegree[b] == 0:
+                ready.append(b)
+    return seen == len(components)
 
 
 class ExtensionCounter:

@@ -16,8 +16,9 @@ R4  ``a --- d --> c --> b``, ``a`` adjacent to ``c``, ``d``, ``b`` not adjacent.
 
 R1-R3 suffice for CPDAGs; R4 is needed with background knowledge. The
 closure here is a worklist algorithm: orienting ``x --> y`` can only enable a
-rule on an undirected edge that touches ``x``, ``y`` or a child of ``y``, so
-only those are re-examined.
+rule on an undirected edge that touches ``x`` or ``y`` (R1-R4), or on an edge
+``u --- w`` with ``w`` a child of ``y`` and ``u --- x`` (R4), so only those are
+re-examined.
 
 Whether a PDAG has any extension at all is decided by the algorithm of Dor &
 Tarsi ("A simple algorithm to construct a consistent extension of a partially
@@ -68,7 +69,8 @@ class Pdag:
     @classmethod
     def from_graph(cls, graph: CausalGraph) -> Pdag:
         """The PDAG of a :class:`CausalGraph` with only ``-->`` and ``---`` edges."""
-        graph.require_marks(("-->", "---"), "this operation on DAGs and PDAGs")
+        if graph.kind() == "pag":
+            graph.require_marks(("-->", "---"), "this operation on DAGs and PDAGs")
         pdag = cls(len(graph.nodes))
         for i, j in graph.directed_index_edges():
             pdag.add_directed(i, j)
@@ -212,8 +214,15 @@ def meek_closure(g: Pdag, touched: Iterable[int] | None = None) -> None:
             continue
         if _meek_rule_applies(g, a, b):
             g.orient(a, b)
-            for node in (a, b, *g.children[b]):
-                push_edges_at(node)
+            push_edges_at(a)
+            push_edges_at(b)
+            # R4 with the new edge as its d --> c: only u --- w with w a
+            # child of b and u an undirected neighbour of both w and a.
+            for w in g.children[b]:
+                for u in g.undirected[w] & g.undirected[a]:
+                    if (u, w) not in queued:
+                        queued.add((u, w))
+                        queue.append((u, w))
 
 
 def _is_sink_candidate(g: Pdag, x: int, removed: list[bool]) -> bool:

@@ -45,7 +45,7 @@ from mesalens.reports.cli_common import (
 )
 from mesalens.reports.examples import example_description, example_names, load_example
 from mesalens.reports.result_json import check_result_to_dict, dumps, mesalens_version
-from mesalens.reports.run_cli import run_command
+from mesalens.reports.run_cli import demo_command, run_command
 from mesalens.reports.summary import EXIT_CODES, render_summary
 
 __all__ = ["EXIT_BAD_INPUT", "cli", "main"]
@@ -199,6 +199,7 @@ def examples_command(names_only: bool) -> None:
 
 
 cli.add_command(run_command)
+cli.add_command(demo_command)
 
 
 def main() -> None:

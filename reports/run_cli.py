@@ -31,8 +31,10 @@ import click
 from rich.console import Console
 
 from mesalens.connectors import DEFAULT_REGIME_NAME, MesalensError, load_regimes
+from mesalens.connectors.loader import LoadedData
 from mesalens.connectors.regime import RegimeSpec, check_regimes, parse_regime_option
-from mesalens.pipeline.analysis import DiscoverySettings, analyze
+from mesalens.connectors.simulator import SCENARIOS, scenario_names, write_logs
+from mesalens.pipeline.analysis import AnalysisResult, DiscoverySettings, analyze
 from mesalens.pipeline.formats.tetrad import write_tetrad
 from mesalens.pipeline.knowledge import Knowledge, read_tetrad_knowledge
 from mesalens.reports.atomic import atomic_write_text
@@ -42,7 +44,7 @@ from mesalens.reports.result_json import dumps
 from mesalens.reports.run_document import run_result_to_dict
 from mesalens.reports.summary import EXIT_CODES, render_summary
 
-__all__ = ["run_command"]
+__all__ = ["demo_command", "run_command", "write_run_outputs"]
 
 _CONFIG_KEYS = {
     "regimes",
@@ -135,9 +137,7 @@ def _knowledge(path: str | None, config: dict[str, Any]) -> Knowledge | None:
 @click.option("--max-depth", type=click.IntRange(min=-1), help="Largest conditioning set.")
 @click.option("--knowledge", metavar="FILE", help="Tetrad knowledge file (tiers, edges).")
 @click.option("--columns", metavar="A,B,...", help="Use only these columns.")
-@click.option(
-    "--missing", type=click.Choice(["drop", "error"]), help="Rows with missing values."
-)
+@click.option("--missing", type=click.Choice(["drop", "error"]), help="Rows with missing values.")
 @click.option("--seed", type=int, help="Seed for everything random.  [default: 0]")
 @click.option("--config", "config_path", metavar="FILE", help="A TOML file with these options.")
 @click.option("--scheduler", metavar="ADDRESS", help="A dask.distributed scheduler address.")
@@ -194,12 +194,7 @@ def run_command(ctx: click.Context, **options: Any) -> None:
                 on_stage=progress.stage,
                 on_test=progress.ci_test,
             )
-        document = run_result_to_dict(analysis, data, settings)
-        # Everything is computed before the first byte is written.
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(out / "graph.txt", write_tetrad(analysis.discovery.graph))
-        atomic_write_text(out / "result.json", dumps(document))
+        out = write_run_outputs(Path(out_dir), analysis, data, settings)
     except (MesalensError, BadInput) as exc:
         fail(ctx, str(exc))
     except OSError as exc:
@@ -211,6 +206,82 @@ def run_command(ctx: click.Context, **options: Any) -> None:
             console.print(f"note: {note}", soft_wrap=True)
         render_summary(analysis.check, console, graph_source="discovery")
     ctx.exit(EXIT_CODES[analysis.check.verdict])
+
+
+def write_run_outputs(
+    out: Path, analysis: AnalysisResult, data: LoadedData, settings: DiscoverySettings
+) -> Path:
+    """Write ``result.json`` and ``graph.txt`` into ``out`` (each atomically); return ``out``."""
+    # Everything is serialised before the first byte is written.
+    document = dumps(run_result_to_dict(analysis, data, settings))
+    graph_text = write_tetrad(analysis.discovery.graph)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "graph.txt", graph_text)
+    atomic_write_text(out / "result.json", document)
+    return out
+
+
+@click.command("demo", context_settings=CONTEXT)
+@click.option(
+    "--scenario",
+    "scenarios",
+    multiple=True,
+    type=click.Choice(scenario_names()),
+    help="A built-in scenario (repeatable).  [default: all]",
+)
+@click.option("--out", "out_dir", default="demo-out", show_default=True, metavar="DIR")
+@click.option("--rows", type=click.IntRange(min=100), default=20_000, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--logs-only", is_flag=True, help="Write the simulated logs and stop.")
+@click.pass_context
+def demo_command(
+    ctx: click.Context,
+    scenarios: tuple[str, ...],
+    out_dir: str,
+    rows: int,
+    seed: int,
+    logs_only: bool,
+) -> None:
+    """Simulate agent logs and run the whole pipeline on them.
+
+    For each scenario the logs are written as Parquet shards to
+    DIR/logs/SCENARIO/REGIME/ (the input shape mesalens expects), then
+    ``run`` learns the class from them and writes DIR/SCENARIO/result.json.
+    Exits 0 whatever the verdicts; they are printed with the true ones.
+    """
+    console = Console(markup=False, emoji=False, highlight=False)
+    out = Path(out_dir)
+    try:
+        for name in scenarios or scenario_names():
+            written = write_logs(name, out / "logs" / name, rows=rows, seed=seed)
+            console.print(
+                f"{name}: logs in {out / 'logs' / name}/ ({sum(map(len, written.values()))} shards)"
+            )
+            if logs_only:
+                continue
+            truth = SCENARIOS[name]
+            roles = build_roles(
+                DEFAULT_REGIME_NAME,
+                ",".join(truth.roles["base"]),
+                ",".join(truth.roles["mesa"]),
+                ",".join(truth.roles["decision"]),
+                _as_text(truth.roles["policy_inputs"]),
+            )
+            specs = [
+                RegimeSpec(regime, str(out / "logs" / name / regime / "*.parquet"))
+                for regime in written
+            ]
+            data = load_regimes(specs)
+            settings = DiscoverySettings(seed=seed)
+            analysis = analyze(data, roles, settings)
+            target = write_run_outputs(out / name, analysis, data, settings)
+            console.print(
+                f"{name}: learned verdict {analysis.check.verdict!r} "
+                f"(true graph: {truth.expected_verdict!r}); {target / 'result.json'}",
+                soft_wrap=True,
+            )
+    except (MesalensError, BadInput) as exc:
+        fail(ctx, str(exc))
 
 
 def _client(address: str | None) -> Any:

@@ -182,3 +182,34 @@ def test_local_cluster_gives_the_same_result(tmp_path):
     second = json.loads((tmp_path / "cluster" / "result.json").read_text())
     for key in ("verdict", "n_dags", "parent_sets", "learned_graph", "discovery", "data"):
         assert first[key] == second[key], key
+
+
+def test_demo_learned_verdicts_equal_the_true_graphs_verdicts(tmp_path):
+    from mesalens.connectors.simulator import SCENARIOS, scenario_names, scenario_truth
+    from mesalens.pipeline.checker import check
+    from mesalens.pipeline.graph import CausalGraph
+    from mesalens.pipeline.roles import Roles
+
+    result = CliRunner().invoke(cli, ["demo", "--out", str(tmp_path), "--rows", "20000"])
+    assert result.exit_code == 0, result.output
+    for name in scenario_names():
+        nodes, edges, roles = scenario_truth(name)
+        true_graph = CausalGraph(nodes)
+        for u, v in edges:
+            true_graph.add_edge(u, v)
+        policy = roles["policy_inputs"]
+        true_verdict = check(
+            true_graph,
+            Roles(
+                regime="regime",
+                base=tuple(roles["base"]),
+                mesa=tuple(roles["mesa"]),
+                decision=tuple(roles["decision"]),
+                policy_inputs=None if policy == "keep" else tuple(policy),
+            ),
+        ).verdict
+        assert true_verdict == SCENARIOS[name].expected_verdict
+        learned = json.loads((tmp_path / name / "result.json").read_text())
+        assert learned["verdict"] == true_verdict, name
+        shards = list((tmp_path / "logs" / name).glob("*/part-*.parquet"))
+        assert len(shards) == 8
