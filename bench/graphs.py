@@ -32,7 +32,9 @@ def random_chordal_edges(n: int, seed: int, max_clique: int = 12, extend: float 
     return edges
 
 
-def cpdag_with_roles(n: int, seed: int, max_clique: int = 12, extend: float = 0.8):
+def cpdag_with_roles(
+    n: int, seed: int, max_clique: int = 12, extend: float = 0.8, regime_at: str = "world"
+):
     """An undirected chordal CPDAG: a large "world" plus the four roles, and their names.
 
     The world (n nodes) is :func:`random_chordal_edges`. The regime, the
@@ -49,7 +51,9 @@ def cpdag_with_roles(n: int, seed: int, max_clique: int = 12, extend: float = 0.
     graph = CausalGraph(["regime", *world, "decision", "value", "reward"])
     for a, b in edges:
         graph.add_edge(world[a], world[b], "---")
-    graph.add_edge("regime", world[rng.randrange(n // 4)], "---")
+    # The regime shifts either one world variable (making it a root then
+    # orients much of the world) or only the mesa objective.
+    regime_target = world[rng.randrange(n // 4)] if regime_at == "world" else "value"
     earlier: dict[int, list[int]] = {}
     for a, b in edges:
         earlier.setdefault(b, []).append(a)
@@ -61,5 +65,6 @@ def cpdag_with_roles(n: int, seed: int, max_clique: int = 12, extend: float = 0.
     graph.add_edge("decision", "value", "---")
     graph.add_edge("decision", "reward", "---")
     graph.add_edge("value", "reward", "---")
+    graph.add_edge("regime", regime_target, "---")
     inputs = [world[v] for v in observed]
     return graph, {"base": "reward", "mesa": "value", "decision": "decision", "inputs": inputs}

@@ -273,6 +273,15 @@ def render_summary(
     hidden = len(result.parent_sets) - MAX_TABLE_ROWS
     if hidden > 0:
         console.print(Text(f"... and {hidden} more parent sets (the JSON output has them all)."))
+    if not result.parent_sets_complete:
+        console.print(
+            Text(
+                f"The class has more valid parent sets than the {len(result.parent_sets)} listed; "
+                "with policy inputs 'keep' they all give the same answer, and the counts above "
+                "cover the whole class."
+            ),
+            soft_wrap=True,
+        )
     console.print(
         Text(
             f"C1: {_names(roles.mesa)} is an ancestor of {_names(roles.base)}; C2: every directed "

@@ -247,3 +247,40 @@ def test_some_when_the_base_objective_borders_the_decision():
     assert by_parents[("x",)].witness.open_path == ("s", "D", "Yb")
     assert by_parents[("x", "Yb")].status == "hold"
     assert result.hold_witness is not None and result.fail_witness is not None
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(check_instances())
+def test_candidate_parent_set_count_matches_clique_enumeration(instance):
+    from mesalens.pipeline.checker import _cliques_of, count_candidate_parent_sets
+    from mesalens.pipeline.pdag import Pdag, meek_closure
+
+    n, directed, undirected, *_ = instance
+    g = Pdag(n)
+    for a, b in directed:
+        g.add_directed(a, b)
+    for a, b in undirected:
+        g.add_undirected(a, b)
+    meek_closure(g)
+    for node in range(n):
+        expected = sum(1 for _ in _cliques_of(g, sorted(g.undirected[node])))
+        assert count_candidate_parent_sets(g, node) == expected
+
+
+def test_too_many_parent_sets_is_a_clear_error():
+    from mesalens.pipeline.errors import ClassTooLargeError
+
+    core = [f"k{i}" for i in range(18)]
+    g = CausalGraph(["s", "D", "Ym", "Yb", *core])
+    for i, a in enumerate(core):
+        for b in core[i + 1 :]:
+            g.add_edge(a, b, "---")
+        g.add_edge(a, "D", "---")
+    for u, v in [("s", "Ym"), ("D", "Ym"), ("Ym", "Yb")]:
+        g.add_edge(u, v)
+    with pytest.raises(ClassTooLargeError, match="possible parent sets"):
+        check(g, chain_roles(policy_inputs=("s",)))
+    # With keep the verdict needs no parent set: it still works, the table is cut.
+    result = check(g, chain_roles())
+    assert result.n_dags == math.factorial(19)
+    assert not result.parent_sets_complete
