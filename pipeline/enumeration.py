@@ -52,15 +52,18 @@ def iter_topological_orders(g: Pdag) -> Iterator[list[int]]:
     for k, component in enumerate(chain_components(g)):
         for v in component:
             bucket[v] = k
-    # In-bucket neighbours (of any edge kind) and in-bucket directed parents.
+    # In-bucket neighbours (of any edge kind) and in-bucket directed children.
     neighbours: list[list[int]] = [[] for _ in range(n)]
-    in_bucket_parents: list[set[int]] = [set() for _ in range(n)]
+    in_bucket_children: list[set[int]] = [set() for _ in range(n)]
+    unvisited_parents = [0] * n
     for v in range(n):
         for w in sorted(g.undirected[v] | g.children[v] | g.parents[v]):
             if bucket[w] == bucket[v]:
                 neighbours[v].append(w)
-        in_bucket_parents[v] = {p for p in g.parents[v] if bucket[p] == bucket[v]}
-    unvisited_parents = [len(p) for p in in_bucket_parents]
+        for w in g.children[v]:
+            if bucket[w] == bucket[v]:
+                in_bucket_children[v].add(w)
+                unvisited_parents[w] += 1
 
     # label[v] > 0 while v is unvisited; the visited keep -label so a reset
     # restores it. by_label[L] holds the unvisited nodes of label L, in
@@ -70,20 +73,83 @@ def iter_topological_orders(g: Pdag) -> Iterator[list[int]]:
     for v in range(n):
         by_label[label[v]][v] = None
     top = 2
-    order: list[int] = []
-
-    def visit(v: int) -> None:
-        nonlocal top
-        label[v] = -label[v]
-        del by_label[-label[v]][v]
-        order.append(v)
+    # The search stack, one entry per depth d < depth: order[d] is the node
+    # visited there, alternatives[d] the candidates still to branch on
+    # (reachable from the first candidate inside the candidate set, hence
+    # computed before the first is visited: unvisiting restores that set) and
+    # next_index[d] the next one. Preallocated and indexed by depth, and the
+    # visits and unvisits inlined: they are the whole inner loop.
+    order = [0] * n
+    alternatives: list[list[int]] = [[]] * n
+    next_index = [0] * n
+    no_alternatives: list[int] = []
+    depth = 0
+    while True:
+        if depth < n:
+            candidates = by_label[top]
+            v = next(iter(candidates))
+            found = no_alternatives
+            if len(candidates) > 1:
+                for w in neighbours[v]:
+                    if w in candidates:
+                        # Depth-first search from v inside the candidates.
+                        found = []
+                        seen = {v}
+                        stack = [v]
+                        while stack:
+                            for x in neighbours[stack.pop()]:
+                                if x in candidates and x not in seen:
+                                    seen.add(x)
+                                    found.append(x)
+                                    stack.append(x)
+                        break
+            alternatives[depth] = found
+            next_index[depth] = 0
+        else:
+            yield order
+            # Back up to the deepest node with an alternative left, and take it.
+            while True:
+                if not depth:
+                    order.clear()
+                    return
+                depth -= 1
+                v = order[depth]
+                lv = -label[v]
+                label[v] = lv
+                by_label[lv][v] = None
+                children = in_bucket_children[v]
+                for w in neighbours[v]:
+                    lw = label[w]
+                    if lw > 0:
+                        del by_label[lw][w]
+                        lw -= 2
+                        if children and w in children:
+                            if unvisited_parents[w] == 0:
+                                lw -= 1
+                            unvisited_parents[w] += 1
+                        label[w] = lw
+                        by_label[lw][w] = None
+                top = lv
+                k = next_index[depth]
+                found = alternatives[depth]
+                if k < len(found):
+                    v = found[k]
+                    next_index[depth] = k + 1
+                    break
+        # Visit v at this depth.
+        lv = label[v]
+        label[v] = -lv
+        del by_label[lv][v]
+        order[depth] = v
+        depth += 1
         highest = top + 2
+        children = in_bucket_children[v]
         for w in neighbours[v]:
             lw = label[w]
             if lw > 0:
                 del by_label[lw][w]
                 lw += 2
-                if v in in_bucket_parents[w]:
+                if children and w in children:
                     unvisited_parents[w] -= 1
                     if unvisited_parents[w] == 0:
                         lw += 1
@@ -95,70 +161,14 @@ def iter_topological_orders(g: Pdag) -> Iterator[list[int]]:
         while top > 2 and not by_label[top]:
             top -= 2
 
-    def unvisit(v: int) -> None:
-        nonlocal top
-        label[v] = -label[v]
-        by_label[label[v]][v] = None
-        order.pop()
-        for w in neighbours[v]:
-            lw = label[w]
-            if lw > 0:
-                del by_label[lw][w]
-                lw -= 2
-                if v in in_bucket_parents[w]:
-                    if unvisited_parents[w] == 0:
-                        lw -= 1
-                    unvisited_parents[w] += 1
-                label[w] = lw
-                by_label[lw][w] = None
-        top = label[v]
-
-    def branch_alternatives(v: int) -> list[int]:
-        # Candidates reachable from v inside the current candidate set.
-        candidates = by_label[top]
-        seen = {v}
-        stack = [v]
-        found = []
-        while stack:
-            x = stack.pop()
-            for w in neighbours[x]:
-                if w in candidates and w not in seen:
-                    seen.add(w)
-                    found.append(w)
-                    stack.append(w)
-        return found
-
-    # Each frame: [alternatives (None until the first branch is done), next index, current node].
-    frames: list[list] = []
-    while True:
-        if len(order) < n:
-            v = next(iter(by_label[top]))
-            visit(v)
-            frames.append([None, 0, v])
-            continue
-        yield order
-        while frames:
-            frame = frames[-1]
-            unvisit(frame[2])
-            if frame[0] is None:
-                frame[0] = branch_alternatives(frame[2])
-            if frame[1] < len(frame[0]):
-                x = frame[0][frame[1]]
-                frame[1] += 1
-                frame[2] = x
-                visit(x)
-                break
-            frames.pop()
-        else:
-            return
-
 
 def iter_dag_edges(g: Pdag) -> Iterator[list[tuple[int, int]]]:
     """Yield every DAG extending the Meek-closed, extendable PDAG ``g`` as ``(i, j)`` edges."""
     fixed = g.directed_edges()
-    free = g.undirected_edges()
+    # Both orientations of each free edge, built once (tuples are immutable).
+    free = [(a, b, (a, b), (b, a)) for a, b in g.undirected_edges()]
     position = [0] * g.n
     for order in iter_topological_orders(g):
         for k, v in enumerate(order):
             position[v] = k
-        yield fixed + [(a, b) if position[a] < position[b] else (b, a) for a, b in free]
+        yield fixed + [ab if position[a] < position[b] else ba for a, b, ab, ba in free]

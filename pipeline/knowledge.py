@@ -51,34 +51,18 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mesalens.pipeline.errors import GraphError
+from mesalens.pipeline.errors import GraphFormatError
 from mesalens.pipeline.graph import CausalGraph
 
 __all__ = ["Knowledge", "KnowledgeError", "read_tetrad_knowledge"]
 
 
-class KnowledgeError(GraphError):
+class KnowledgeError(GraphFormatError):
     """Background knowledge is malformed or contradicts itself or the data's columns.
 
-    Parameters
-    ----------
-    message : str
-        What is wrong and how to fix it.
-    source : str, optional
-        The knowledge file (or ``"<string>"``).
-    line : int, optional
-        The 1-based line number of the offending line.
+    Takes the same arguments as :class:`GraphFormatError` (``message``, and
+    ``source``/``line`` to say where in a knowledge file).
     """
-
-    def __init__(self, message: str, *, source: str | None = None, line: int | None = None):
-        self.source = source
-        self.line = line
-        where = ""
-        if source is not None and line is not None:
-            where = f"{source}, line {line}: "
-        elif source is not None:
-            where = f"{source}: "
-        super().__init__(where + message)
 
 
 @dataclass

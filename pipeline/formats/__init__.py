@@ -35,12 +35,10 @@ True
 
 from __future__ import annotations
 
-import contextlib
 import os
-import stat
-import uuid
 from collections.abc import Callable
 
+from mesalens.connectors.atomic import atomic_write_bytes
 from mesalens.pipeline.errors import GraphFormatError
 from mesalens.pipeline.formats.dot import read_dot, write_dot
 from mesalens.pipeline.formats.json_graph import read_json, write_json
@@ -192,31 +190,8 @@ def _atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
             "node name?); rename the node",
             source=target,
         ) from None
-    directory = os.path.dirname(os.path.abspath(target))
-    temporary = os.path.join(directory, f".{os.path.basename(target)}.{uuid.uuid4().hex[:12]}.tmp")
     try:
-        # os.open with 0o666 lets the umask set the permissions, as open() would
-        # (tempfile.mkstemp would make the file private).
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        try:
-            with os.fdopen(fd, "wb") as file:
-                file.write(data)
-                file.flush()
-                os.fsync(file.fileno())
-            with contextlib.suppress(FileNotFoundError):
-                os.chmod(temporary, stat.S_IMODE(os.stat(target).st_mode))
-            os.replace(temporary, target)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
-            raise
+        atomic_write_bytes(target, data)
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise GraphFormatError(f"cannot write the graph file: {reason}", source=target) from None
-    # Make the rename itself durable; not every platform can open a directory.
-    with contextlib.suppress(OSError):
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)

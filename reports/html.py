@@ -1,0 +1,1220 @@
+"""The self-contained HTML report of a check: ``report.html``.
+
+One file with everything inline (CSS, a few lines of JavaScript, the graph and
+the plots as SVG), so that it opens from disk with no network: a Content
+Security Policy in the page forbids every request and allows only its own
+script (by hash). It shows, in order:
+
+1. the verdict in one quotable sentence with the counts, the roles, the
+   policy inputs, and what the verdict does and does not mean;
+2. the graph (the learned one for ``run``, the restricted class for
+   ``check-graph``) in a layered layout (:mod:`mesalens.reports.layout`),
+   roles coloured, every edge mark drawn, a failing parent set's open path
+   highlighted;
+3. the parent sets of ``D_m``: DAG counts, hold/fail, open path, C1/C2 and
+   where the post's conjecture disagrees with the criterion;
+4. the evidence: the CI tests that decided each edge at the regime or a role
+   variable, the data per regime, and per-column shifts with small plots;
+5. provenance: inputs with fingerprints, settings, versions, timings, seed;
+
+and a paged list of the DAGs of the class when it is small enough.
+
+Everything is rendered with Jinja2 with autoescaping from the JSON documents
+(:mod:`mesalens.reports.result_json`, :mod:`mesalens.reports.run_document`),
+so names and values from data or configs are text, never markup. Source
+locations go through :func:`~mesalens.connectors.regime.redact_url` once more
+before they are shown.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import itertools
+import math
+import os
+from collections import deque
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from functools import cache
+from typing import Any
+
+import dask
+import dask.array as da
+import numpy as np
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup, escape
+
+from mesalens.connectors.loader import LoadedData
+from mesalens.connectors.regime import redact_url
+from mesalens.pipeline.checker import CheckResult
+from mesalens.pipeline.enumeration import iter_dag_edges
+from mesalens.pipeline.graph import CausalGraph
+from mesalens.reports.atomic import atomic_write_text
+from mesalens.reports.layout import (
+    EDGE_COLOR,
+    HIGHLIGHT,
+    POLICY_RING,
+    ROLE_COLORS,
+    draw_graph,
+    layered_layout,
+)
+from mesalens.reports.summary import format_count, format_path, format_share
+
+__all__ = [
+    "DAG_LIST_LIMIT",
+    "MAX_DISTRIBUTION_COLUMNS",
+    "class_dags",
+    "regime_distributions",
+    "render_check_report",
+    "write_report",
+]
+
+#: Classes with at most this many DAGs are listed in the report.
+DAG_LIST_LIMIT = 200
+#: DAGs per page of the listing.
+DAGS_PER_PAGE = 10
+#: Columns whose distributions are computed and drawn (role variables first).
+MAX_DISTRIBUTION_COLUMNS = 30
+#: Parent sets shown in the table (the JSON has them all).
+MAX_PARENT_SET_ROWS = 200
+#: Categories drawn per categorical column (the most frequent).
+MAX_CATEGORIES = 12
+
+SIGMA = "\u03c3"
+REGIME_PALETTE = ("#2563eb", "#ea580c", "#16a34a", "#9333ea", "#db2777", "#0d9488")
+
+_VERDICT_LABEL = {
+    "all": "holds in every valid DAG",
+    "some": "holds in some DAGs, fails in others",
+    "none": "fails in every valid DAG",
+    "invalid": "no DAG admits the policy",
+}
+
+
+# ---------------------------------------------------------------- formatting
+def _exact(n: int) -> str:
+    """An integer's exact decimal digits, past the int-to-str limit too."""
+    try:
+        return str(n)
+    except ValueError:
+        return str(Decimal(n))
+
+
+def _names(names: Sequence[str]) -> str:
+    return names[0] if len(names) == 1 else "{" + ", ".join(names) + "}"
+
+
+def _number(value: Any, digits: int = 3) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "–"
+    return f"{value:.{digits}g}"
+
+
+def _p_value(value: float | None) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if value == 0:
+        return "< 1e-16"
+    return f"{value:.3g}"
+
+
+def _bytes(size: Any) -> str:
+    if not isinstance(size, int):
+        return "–"
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:,} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024  # type: ignore[assignment]
+    return f"{size}"  # pragma: no cover
+
+
+def _count(n: int) -> dict[str, str]:
+    """A count for display (approximate when huge) with its exact value for a tooltip."""
+    return {"text": format_count(n), "exact": _exact(n)}
+
+
+def _policy_phrase(policy: Any) -> str:
+    if policy == "keep" or policy is None:
+        return "the policy reading whatever parents the decision has in each DAG (policy inputs: keep)"
+    if not policy:
+        return "a policy that reads no input (policy inputs: none)"
+    return f"the policy reading {', '.join(policy)}"
+
+
+def _policy_text(policy: Any) -> str:
+    if policy == "keep" or policy is None:
+        return "keep (the decision's own parents in each DAG)"
+    return ", ".join(policy) if policy else "none (the policy reads nothing)"
+
+
+# -------------------------------------------------------------------- verdict
+def verdict_sentence(document: Mapping[str, Any], class_source: str) -> str:
+    """The verdict in one sentence a reviewer can quote, with the counts and the roles.
+
+    Parameters
+    ----------
+    document : mapping
+        A check document (:func:`~mesalens.reports.result_json.check_result_to_dict`).
+    class_source : str
+        How to name the class, e.g. ``"the class of graph.txt"``.
+
+    Returns
+    -------
+    str
+        Plain text (escaped when rendered).
+    """
+    roles = document["roles"]
+    base, mesa, regime = _names(roles["base"]), _names(roles["mesa"]), roles["regime"]
+    n_dags, n_hold = document["n_dags"], document["n_hold"]
+    n_fail, n_invalid = document["n_fail"], document["n_invalid"]
+    verdict = document["verdict"]
+    criterion = f"{base} ⊥ {regime} | {mesa} in G_{SIGMA}"
+    policy = _policy_phrase(roles["policy_inputs"])
+    dags = "DAG" if n_dags == 1 else "DAGs"
+    if verdict == "invalid":
+        return (
+            f"mesalens verdict INVALID: none of the {format_count(n_dags)} {dags} of "
+            f"{class_source} admits {policy}, so the criterion ({criterion}) is not decided."
+        )
+    sentence = (
+        f"mesalens verdict {verdict.upper()}: the mesa objective {mesa} screens off the regime "
+        f"{regime} from the base objective {base} ({criterion}) in {format_count(n_hold)} of "
+        f"{format_count(n_dags)} {dags} of {class_source} ({format_share(n_hold, n_dags)}), "
+        f"with {policy}"
+    )
+    tail = []
+    if n_fail:
+        tail.append(f"it fails in {format_count(n_fail)} ({format_share(n_fail, n_dags)})")
+    if n_invalid:
+        tail.append(
+            f"{format_count(n_invalid)} ({format_share(n_invalid, n_dags)}) do not admit the policy"
+        )
+    if tail:
+        sentence += "; " + " and ".join(tail)
+    return sentence + "."
+
+
+def _meaning(document: Mapping[str, Any], is_run: bool) -> tuple[list[str], list[str]]:
+    """What the verdict means and what it does not, as two lists of sentences."""
+    roles = document["roles"]
+    base, mesa, regime = _names(roles["base"]), _names(roles["mesa"]), roles["regime"]
+    decision = _names(roles["decision"])
+    verdict = document["verdict"]
+    graph_caveat = (
+        "It does not show that the learned graph is right: discovery can miss or misorient "
+        "edges at a finite sample and the chosen test level, and it assumes no unmeasured "
+        "common causes (PC, GES)."
+        if is_run
+        else "It does not show that the graph is right: the graph was given by the user, and "
+        "the verdict is only as good as the graph."
+    )
+    scope = (
+        f"It is not a claim about alignment in general: only about shifts that act through "
+        f"the regime variable {regime} as logged, among the variables in the graph."
+    )
+    if verdict == "all":
+        means = [
+            f"In every DAG of the class that admits the policy, {base} is d-separated from "
+            f"{regime} given {mesa} in G_{SIGMA}: if the graph is right, E[{base} | {mesa}] is "
+            "the same in every regime, for every distribution the graph allows.",
+            f"Within this graph, {mesa} screens off the regime shift from {base}.",
+        ]
+        not_means = [graph_caveat, scope]
+    elif verdict == "some":
+        means = [
+            f"The class leaves it open: the criterion holds in {format_count(document['n_hold'])}"
+            f" DAGs and fails in {format_count(document['n_fail'])}. Which one is true depends "
+            f"on orientations the data cannot settle, through the parents of {decision} "
+            "(the parent-set table shows which).",
+            "Background knowledge (--knowledge) or interventional data that orients those "
+            "edges would settle it.",
+        ]
+        not_means = [
+            "The counts are not probabilities: a share of the class is not the chance that "
+            "the true graph is among those DAGs.",
+            graph_caveat,
+        ]
+    elif verdict == "none":
+        means = [
+            f"In every valid DAG of the class a path from {regime} to {base} stays open given "
+            f"{mesa} in G_{SIGMA} (highlighted on the graph): some distribution the graph "
+            f"allows makes E[{base} | {mesa}] differ between regimes.",
+            f"{mesa} does not screen off the regime shift from {base} in this graph.",
+        ]
+        not_means = [
+            "It does not measure how large the shift is, nor show that these data have one: "
+            "d-separation says what the graph allows, and an allowed shift may be small.",
+            graph_caveat,
+        ]
+    else:
+        means = [
+            f"Every DAG of the class has a declared policy input downstream of {decision}: "
+            f"reading it would make the policy depend on its own effect (a cycle in G_{SIGMA}).",
+        ]
+        not_means = [
+            "It is not a verdict on alignment in either direction: fix the policy inputs "
+            "(--policy-inputs) or the graph.",
+        ]
+    return means, not_means
+
+
+# ---------------------------------------------------------------- the graph
+def _graph_from_triples(triples: Sequence[Sequence[str]], nodes: Sequence[str]) -> CausalGraph:
+    graph = CausalGraph(nodes)
+    for u, kind, v in triples:
+        graph.add_edge(u, v, kind)
+    return graph
+
+
+def _node_names(
+    document: Mapping[str, Any],
+    run: Mapping[str, Any] | None,
+    result: CheckResult | None,
+    dags: Sequence[Sequence[Sequence[str]]] | None,
+) -> list[str]:
+    if result is not None:
+        return list(result.node_names)
+    if run is not None and run.get("data", {}).get("columns"):
+        return list(run["data"]["columns"])
+    roles = document["roles"]
+    names: dict[str, None] = {roles["regime"]: None}
+    for role in ("base", "mesa", "decision"):
+        names.update(dict.fromkeys(roles[role]))
+    if isinstance(roles["policy_inputs"], list):
+        names.update(dict.fromkeys(roles["policy_inputs"]))
+    for u, _kind, v in document["restricted_graph"]:
+        names.update(dict.fromkeys((u, v)))
+    for dag in dags or ():
+        for u, v in dag:
+            names.update(dict.fromkeys((u, v)))
+    return list(names)
+
+
+def _legend(edges: Sequence[Sequence[str]], policy_inputs: bool, has_overlay: bool) -> list[Any]:
+    """Legend entries as small SVG snippets with labels (roles, then the edge kinds present)."""
+    items = []
+    for role in ("regime", "base", "mesa", "decision", "other"):
+        fill, stroke, label = ROLE_COLORS[role]
+        swatch = Markup(
+            '<svg width="26" height="16" viewBox="0 0 26 16" aria-hidden="true">'
+            f'<rect x="1" y="2" width="24" height="12" rx="4" fill="{fill}" stroke="{stroke}" '
+            'stroke-width="2"/></svg>'
+        )
+        items.append({"swatch": swatch, "label": label})
+    if policy_inputs:
+        items.append(
+            {
+                "swatch": Markup(
+                    '<svg width="26" height="16" viewBox="0 0 26 16" aria-hidden="true">'
+                    f'<rect x="1" y="1" width="24" height="14" rx="5" fill="none" '
+                    f'stroke="{POLICY_RING}" stroke-width="1.5" stroke-dasharray="4 3"/></svg>'
+                ),
+                "label": "policy input",
+            }
+        )
+    kinds_present = {kind for _u, kind, _v in edges}
+    shapes = [
+        ("directed", {"-->", "<--"}, ">", "-"),
+        ("undirected (orientation unknown)", {"---"}, "-", "-"),
+        ("bidirected (latent confounding)", {"<->"}, ">", ">"),
+        ("circle mark (PAG)", {"o->", "<-o", "o-o", "--o", "o--"}, ">", "o"),
+    ]
+    for label, kinds, head, tail in shapes:
+        if not kinds & kinds_present:
+            continue
+        parts = [
+            '<svg width="40" height="16" viewBox="0 0 40 16" aria-hidden="true">',
+            f'<line x1="{9 if tail != "-" else 2}" y1="8" x2="{31 if head != "-" else 38}" '
+            f'y2="8" stroke="{EDGE_COLOR}" stroke-width="1.6"/>',
+        ]
+        if head == ">":
+            parts.append(f'<path d="M30,3 L38,8 L30,13 z" fill="{EDGE_COLOR}"/>')
+        if tail == ">":
+            parts.append(f'<path d="M10,3 L2,8 L10,13 z" fill="{EDGE_COLOR}"/>')
+        elif tail == "o":
+            parts.append(
+                f'<circle cx="6" cy="8" r="3.5" fill="#fff" stroke="{EDGE_COLOR}" '
+                'stroke-width="1.4"/>'
+            )
+        parts.append("</svg>")
+        items.append({"swatch": Markup("".join(parts)), "label": label})
+    items.append(
+        {
+            "swatch": Markup(
+                '<svg width="40" height="16" viewBox="0 0 40 16" aria-hidden="true">'
+                f'<line x1="2" y1="8" x2="38" y2="8" stroke="{HIGHLIGHT}" stroke-width="3.2"/>'
+                "</svg>"
+            ),
+            "label": "open path (regime to base objective)",
+        }
+    )
+    if has_overlay:
+        items.append(
+            {
+                "swatch": Markup(
+                    '<svg width="40" height="16" viewBox="0 0 40 16" aria-hidden="true">'
+                    f'<line x1="2" y1="8" x2="38" y2="8" stroke="{HIGHLIGHT}" stroke-width="2.4" '
+                    'stroke-dasharray="5 4"/></svg>'
+                ),
+                "label": f"edge of G_{SIGMA} only (a policy input)",
+            }
+        )
+    return items
+
+
+# ------------------------------------------------------------ parent sets
+def _parents_text(parents: Any) -> str:
+    if isinstance(parents, dict):
+        return "; ".join(
+            f"{decision}: {', '.join(names) if names else '(none)'}"
+            for decision, names in parents.items()
+        )
+    return ", ".join(parents) if parents else "(none)"
+
+
+def _parents_key(parents: Any) -> tuple[tuple[str, tuple[str, ...]], ...] | tuple[str, ...]:
+    if isinstance(parents, dict):
+        return tuple((d, tuple(sorted(names))) for d, names in sorted(parents.items()))
+    return tuple(sorted(parents))
+
+
+def _flag(value: bool | None, count: int | None, n_valid: int) -> dict[str, str]:
+    if n_valid == 0:
+        return {"text": "–", "cls": "muted"}
+    if count is None:
+        return {"text": "?", "cls": "muted"}
+    if value is None:
+        return {"text": "varies", "cls": "warn"}
+    return {"text": "yes" if value else "no", "cls": ""}
+
+
+# --------------------------------------------------------------- evidence
+def _role_variables(roles: Mapping[str, Any]) -> dict[str, str]:
+    """Each role variable (and policy input) and the role it plays."""
+    out = {roles["regime"]: "regime"}
+    for role in ("base", "mesa", "decision"):
+        for name in roles[role]:
+            out[name] = role
+    if isinstance(roles["policy_inputs"], list):
+        for name in roles["policy_inputs"]:
+            out.setdefault(name, "policy input")
+    return out
+
+
+def _ci_evidence(run: Mapping[str, Any], roles: Mapping[str, Any]) -> dict[str, Any]:
+    """The CI tests on pairs that touch the regime or a role variable, grouped by pair."""
+    discovery = run.get("discovery") or {}
+    tests = discovery.get("ci_tests") or []
+    involved = _role_variables(roles)
+    adjacency = {frozenset((u, v)): kind for u, kind, v in run.get("learned_graph", [])}
+    edge_text = {frozenset((u, v)): f"{u} {kind} {v}" for u, kind, v in run.get("learned_graph", [])}
+    pairs: dict[frozenset[str], list[dict[str, Any]]] = {}
+    order: list[tuple[str, str]] = []
+    for test in tests:
+        if test["x"] not in involved and test["y"] not in involved:
+            continue
+        key = frozenset((test["x"], test["y"]))
+        if key not in pairs:
+            pairs[key] = []
+            order.append((test["x"], test["y"]))
+        pairs[key].append(test)
+    rows = []
+    for x, y in order:
+        key = frozenset((x, y))
+        group = pairs[key]
+        independent = [t for t in group if t.get("decision") == "independent"]
+        if independent:
+            deciding, removed = independent[0], True
+        else:
+            finite = [t for t in group if t.get("p_value") is not None]
+            deciding = max(finite, key=lambda t: t["p_value"]) if finite else group[-1]
+            removed = False
+        rows.append(
+            {
+                "x": x,
+                "y": y,
+                "roles": ", ".join(
+                    sorted({involved[n] for n in (x, y) if n in involved}, key=str)
+                ),
+                "outcome": "edge removed" if removed else "edge kept",
+                "removed": removed,
+                "edge": edge_text.get(key, "no edge"),
+                "in_graph": key in adjacency,
+                "conditioning": ", ".join(deciding.get("conditioning_set") or []) or "∅",
+                "statistic": _number(deciding.get("statistic")),
+                "p_value": _p_value(deciding.get("p_value")),
+                "n_tests": len(group),
+                "all": [
+                    {
+                        "conditioning": ", ".join(t.get("conditioning_set") or []) or "∅",
+                        "statistic": _number(t.get("statistic")),
+                        "p_value": _p_value(t.get("p_value")),
+                        "decision": t.get("decision", ""),
+                    }
+                    for t in group
+                ],
+            }
+        )
+    rows.sort(key=lambda r: (not r["removed"] and not r["in_graph"], r["x"], r["y"]))
+    settings = discovery.get("settings") or {}
+    return {
+        "rows": rows,
+        "n_tests": len(tests),
+        "n_shown": sum(r["n_tests"] for r in rows),
+        "method": str(settings.get("method", "")),
+        "test": str(settings.get("test", "")),
+        "alpha": settings.get("alpha"),
+        "notes": list(discovery.get("notes") or []),
+    }
+
+
+def _data_summary(run: Mapping[str, Any]) -> dict[str, Any] | None:
+    data = run.get("data")
+    if not data:
+        return None
+    regimes = []
+    for summary in data.get("regimes", []):
+        missing = summary.get("missing") or {}
+        sources = [redact_url(str(s)) for s in summary.get("sources", [])]
+        regimes.append(
+            {
+                "name": summary.get("name", ""),
+                "code": summary.get("code", ""),
+                "format": summary.get("format", ""),
+                "sources": sources,
+                "rows_read": f"{summary.get('rows_read', 0):,}",
+                "rows_dropped": f"{summary.get('rows_dropped', 0):,}",
+                "rows_kept": f"{summary.get('rows_kept', 0):,}",
+                "missing_total": f"{sum(missing.values()):,}",
+                "missing": missing,
+            }
+        )
+    return {
+        "regime_name": data.get("regime_name", ""),
+        "labels": list(data.get("regime_labels", [])),
+        "columns": list(data.get("columns", [])),
+        "kinds": dict(data.get("kinds", {})),
+        "missing_policy": data.get("missing_policy", ""),
+        "rows": f"{data.get('rows', 0):,}",
+        "regimes": regimes,
+    }
+
+
+# ---------------------------------------------------------- distributions
+def regime_distributions(
+    data: LoadedData,
+    bins: int = 20,
+    *,
+    first: Sequence[str] = (),
+    max_columns: int = MAX_DISTRIBUTION_COLUMNS,
+) -> dict[str, Any]:
+    """Per-regime histograms and mean/std shifts of the columns, in two dask passes.
+
+    The first pass takes each numeric column's minimum and maximum (for bin
+    edges shared by all regimes) and each categorical column's counts per
+    regime; the second the per-regime histograms (:func:`dask.array.histogram`),
+    means and standard deviations. Each pass is one :func:`dask.compute`, so
+    every partition is read once per pass.
+
+    Parameters
+    ----------
+    data : LoadedData
+        The pooled regimes (:func:`mesalens.connectors.load_regimes`).
+    bins : int
+        Histogram bins for continuous columns (a whole-number column with at
+        most ``bins`` values gets one bin per value).
+    first : sequence of str, optional
+        Columns to take first (the role variables), before the others in order.
+    max_columns : int
+        At most this many columns are summarised.
+
+    Returns
+    -------
+    dict
+        JSON-ready: ``regime_labels``, ``bins``, ``n_columns`` (all variables),
+        ``truncated`` and ``columns``, a list of per-column dicts with
+        ``name``, ``kind``, ``type`` (``numeric`` or ``categorical``),
+        ``rows`` per regime, and ``edges`` and ``counts`` (one list per regime)
+        or ``categories`` and ``counts``; numeric ones also ``mean``, ``std``
+        and ``smd`` (standardised mean difference of each regime against the
+        first), categorical ones ``tvd`` (total variation distance against
+        the first). ``shift`` is the largest absolute SMD or TVD.
+    """
+    frame = data.frame
+    regime = data.regime_name
+    codes = list(range(len(data.regime_labels)))
+    variables = list(data.variables)
+    chosen = [c for c in first if c in variables]
+    chosen += [c for c in variables if c not in chosen]
+    columns = chosen[:max_columns]
+    categorical = [c for c in columns if str(frame[c].dtype) == "category"]
+    numeric = [c for c in columns if c not in categorical]
+
+    # Pass 1: min/max of the numeric columns; counts of the categorical ones.
+    lazy: dict[str, Any] = {}
+    if numeric:
+        lazy["min"] = frame[numeric].min()
+        lazy["max"] = frame[numeric].max()
+    for column in categorical:
+        lazy[f"cat:{column}"] = frame.groupby([regime, column], observed=True).size()
+    lazy["rows"] = frame.groupby(regime).size()
+    (first_pass,) = dask.compute(lazy)
+    rows_per_regime = {int(k): int(v) for k, v in first_pass["rows"].items()}
+
+    # Pass 2: histograms with common edges, and moments, per regime.
+    edges: dict[str, np.ndarray] = {}
+    for column in numeric:
+        low, high = float(first_pass["min"][column]), float(first_pass["max"][column])
+        whole = str(frame[column].dtype).startswith("int")
+        if whole and high - low + 1 <= bins:
+            edges[column] = np.arange(low - 0.5, high + 1.0, 1.0)
+        elif high > low:
+            edges[column] = np.linspace(low, high, bins + 1)
+        else:
+            edges[column] = np.array([low - 0.5, low + 0.5])
+    second: dict[str, Any] = {}
+    if numeric:
+        grouped = frame[[regime, *numeric]].groupby(regime)
+        second["mean"] = grouped.mean()
+        second["std"] = grouped.std()
+        for code in codes:
+            subset = frame[frame[regime] == code]
+            for column in numeric:
+                values = subset[column].astype("float64").to_dask_array()
+                counts, _ = da.histogram(values, bins=edges[column])
+                second[f"hist:{code}:{column}"] = counts
+    (second_pass,) = dask.compute(second) if second else ({},)
+
+    out_columns = []
+    for column in columns:
+        entry: dict[str, Any] = {
+            "name": column,
+            "kind": data.kinds.get(column, ""),
+            "rows": [rows_per_regime.get(code, 0) for code in codes],
+        }
+        if column in numeric:
+            means = [_float(second_pass["mean"], code, column) for code in codes]
+            stds = [_float(second_pass["std"], code, column) for code in codes]
+            smd = [_smd(means[0], stds[0], means[k], stds[k]) for k in range(len(codes))]
+            entry.update(
+                type="numeric",
+                edges=[float(e) for e in edges[column]],
+                counts=[
+                    [int(c) for c in second_pass[f"hist:{code}:{column}"]] for code in codes
+                ],
+                mean=means,
+                std=stds,
+                smd=[None, *smd[1:]],
+                shift=max((abs(s) for s in smd[1:] if s is not None), default=None),
+            )
+        else:
+            table = first_pass[f"cat:{column}"]
+            per_regime: list[dict[str, int]] = [{} for _ in codes]
+            for (code, level), count in table.items():
+                per_regime[int(code)][str(level)] = int(count)
+            totals: dict[str, int] = {}
+            for counts_of in per_regime:
+                for level, count in counts_of.items():
+                    totals[level] = totals.get(level, 0) + count
+            levels = sorted(totals, key=lambda lv: (-totals[lv], lv))
+            shown = levels[:MAX_CATEGORIES]
+            tvd = [_tvd(per_regime[0], per_regime[k]) for k in range(len(codes))]
+            entry.update(
+                type="categorical",
+                categories=shown,
+                n_categories=len(levels),
+                counts=[[counts_of.get(level, 0) for level in shown] for counts_of in per_regime],
+                tvd=[None, *tvd[1:]],
+                shift=max((t for t in tvd[1:] if t is not None), default=None),
+            )
+        out_columns.append(entry)
+    return {
+        "regime_labels": list(data.regime_labels),
+        "bins": bins,
+        "n_columns": len(variables),
+        "truncated": len(variables) > len(columns),
+        "columns": out_columns,
+    }
+
+
+def _float(table: Any, code: int, column: str) -> float | None:
+    try:
+        value = float(table.loc[code, column])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _smd(m0: float | None, s0: float | None, m1: float | None, s1: float | None) -> float | None:
+    """Standardised mean difference ``(m1 - m0) / sqrt((s0² + s1²) / 2)``."""
+    if None in (m0, s0, m1, s1):
+        return None
+    pooled = math.sqrt((s0**2 + s1**2) / 2)  # type: ignore[operator]
+    if pooled == 0:
+        return None
+    return (m1 - m0) / pooled  # type: ignore[operator]
+
+
+def _tvd(p: Mapping[str, int], q: Mapping[str, int]) -> float | None:
+    total_p, total_q = sum(p.values()), sum(q.values())
+    if not total_p or not total_q:
+        return None
+    levels = set(p) | set(q)
+    return 0.5 * sum(abs(p.get(lv, 0) / total_p - q.get(lv, 0) / total_q) for lv in levels)
+
+
+def _histogram_svg(entry: Mapping[str, Any], labels: Sequence[str]) -> Markup:
+    """A small SVG of the per-regime distributions of one column (shares, overlaid)."""
+    width, height, pad = 176.0, 46.0, 2.0
+    counts = entry["counts"]
+    shares = []
+    for row in counts:
+        total = sum(row)
+        shares.append([c / total if total else 0.0 for c in row])
+    peak = max((max(row, default=0.0) for row in shares), default=0.0) or 1.0
+    n = max((len(row) for row in shares), default=0)
+    if n == 0:
+        return Markup("")
+    step = (width - 2 * pad) / n
+    parts = [
+        f'<svg class="dist" width="{width:.0f}" height="{height:.0f}" '
+        f'viewBox="0 0 {width:.0f} {height:.0f}" role="img" '
+        f'aria-label="distribution of {escape(entry["name"])} per regime">',
+        f'<line x1="0" y1="{height - 1:.1f}" x2="{width:.0f}" y2="{height - 1:.1f}" '
+        'stroke="#cbd5e1"/>',
+    ]
+    if entry["type"] == "categorical":
+        group = len(shares)
+        bar = step / (group + 0.6)
+        for k, row in enumerate(shares):
+            color = REGIME_PALETTE[k % len(REGIME_PALETTE)]
+            for i, share in enumerate(row):
+                h = (height - 2 * pad) * share / peak
+                x = pad + i * step + 0.3 * bar + k * bar
+                parts.append(
+                    f'<rect x="{x:.1f}" y="{height - 1 - h:.1f}" width="{bar:.1f}" '
+                    f'height="{h:.1f}" fill="{color}" fill-opacity="0.75"/>'
+                )
+    else:
+        for k, row in enumerate(shares):
+            color = REGIME_PALETTE[k % len(REGIME_PALETTE)]
+            points = [f"M{pad:.1f},{height - 1:.1f}"]
+            for i, share in enumerate(row):
+                y = height - 1 - (height - 2 * pad) * share / peak
+                points.append(f"L{pad + i * step:.1f},{y:.1f} L{pad + (i + 1) * step:.1f},{y:.1f}")
+            points.append(f"L{width - pad:.1f},{height - 1:.1f}")
+            fill = ' fill-opacity="0.18"' if k == 0 else ' fill-opacity="0.08"'
+            parts.append(
+                f'<path d="{" ".join(points)}" fill="{color}"{fill} stroke="{color}" '
+                'stroke-width="1.4" stroke-linejoin="round"/>'
+            )
+    title = "; ".join(str(label) for label in labels)
+    parts.append(f"<title>{escape(entry['name'])}: {escape(title)}</title></svg>")
+    return Markup("".join(parts))
+
+
+def _distribution_rows(
+    distributions: Mapping[str, Any], data: Mapping[str, Any] | None
+) -> list[dict[str, Any]]:
+    labels = distributions.get("regime_labels", [])
+    missing_per_regime = []
+    for summary in (data or {}).get("regimes", []):
+        missing_per_regime.append(summary.get("missing") or {})
+    rows = []
+    for entry in distributions.get("columns", []):
+        name = entry["name"]
+        missing = [str(m.get(name, 0)) for m in missing_per_regime] if missing_per_regime else []
+        if entry["type"] == "numeric":
+            stats = [
+                f"{_number(m)} ± {_number(s)}"
+                for m, s in zip(entry.get("mean", []), entry.get("std", []), strict=False)
+            ]
+            shift_label = "SMD"
+            shifts = [_number(s, 2) for s in entry.get("smd", [])[1:]]
+        else:
+            shown = len(entry.get("categories", []))
+            more = entry.get("n_categories", shown) - shown
+            stats = [f"{entry.get('n_categories', shown)} levels" + (f" ({shown} drawn)" if more else "")]
+            shift_label = "TVD"
+            shifts = [_number(s, 2) for s in entry.get("tvd", [])[1:]]
+        shift = entry.get("shift")
+        level = "" if shift is None else ("high" if shift >= 0.5 else "mid" if shift >= 0.2 else "")
+        rows.append(
+            {
+                "name": name,
+                "kind": entry.get("kind", ""),
+                "missing": missing,
+                "stats": stats,
+                "shift_label": shift_label,
+                "shifts": shifts,
+                "shift_level": level,
+                "plot": _histogram_svg(entry, labels),
+            }
+        )
+    return rows
+
+
+# ----------------------------------------------------------------- the DAGs
+def class_dags(result: CheckResult, limit: int = DAG_LIST_LIMIT) -> list[list[tuple[str, str]]] | None:
+    """Every DAG of the restricted class as ``(tail, head)`` name pairs, or None if too many.
+
+    Parameters
+    ----------
+    result : CheckResult
+        A finished check.
+    limit : int
+        List only when the class has at most this many DAGs.
+
+    Returns
+    -------
+    list of edge lists or None
+        None when the class has more than ``limit`` DAGs.
+    """
+    if result.n_dags > limit:
+        return None
+    names = result.node_names
+    return [
+        [(names[i], names[j]) for i, j in sorted(edges)]
+        for edges in itertools.islice(iter_dag_edges(result.restricted_pdag), limit)
+    ]
+
+
+def _descendants(edges: Sequence[Sequence[str]], start: str) -> set[str]:
+    children: dict[str, list[str]] = {}
+    for u, v in edges:
+        children.setdefault(u, []).append(v)
+    seen: set[str] = set()
+    queue = deque([start])
+    while queue:
+        node = queue.popleft()
+        for child in children.get(node, ()):
+            if child not in seen:
+                seen.add(child)
+                queue.append(child)
+    return seen
+
+
+def _dag_pages(
+    document: Mapping[str, Any], dags: Sequence[Sequence[Sequence[str]]]
+) -> dict[str, Any]:
+    """The listed DAGs in pages: per DAG its status and the orientation of each free edge."""
+    roles = document["roles"]
+    decisions = list(roles["decision"])
+    policy = roles["policy_inputs"]
+    undirected = [(u, v) for u, kind, v in document["restricted_graph"] if kind == "---"]
+    status_of: dict[Any, tuple[int, str]] = {}
+    for number, entry in enumerate(document["parent_sets"], start=1):
+        status_of[_parents_key(entry["parents"])] = (number, entry["status"])
+    uniform = None
+    if policy == "keep" and document["verdict"] in ("all", "none"):
+        uniform = "hold" if document["verdict"] == "all" else "fail"
+    shown = list(dags[:DAG_LIST_LIMIT])
+    items = []
+    for index, dag in enumerate(shown, start=1):
+        pairs = [(str(u), str(v)) for u, v in dag]
+        present = set(pairs)
+        parents = {d: sorted(u for u, v in pairs if v == d) for d in decisions}
+        key = _parents_key(parents[decisions[0]] if len(decisions) == 1 else parents)
+        number, status = status_of.get(key, (None, uniform or "?"))
+        if isinstance(policy, list) and policy:
+            below: set[str] = set()
+            for d in decisions:
+                below |= _descendants(pairs, d)
+            if below & set(policy):
+                status = "invalid"
+        oriented = [f"{u} → {v}" if (u, v) in present else f"{v} → {u}" for u, v in undirected]
+        items.append(
+            {
+                "index": index,
+                "status": status,
+                "parent_set": number,
+                "oriented": oriented,
+                "n_edges": len(pairs),
+                "edges": [f"{u} → {v}" for u, v in pairs],
+            }
+        )
+    pages = [items[i : i + DAGS_PER_PAGE] for i in range(0, len(items), DAGS_PER_PAGE)]
+    return {
+        "pages": pages,
+        "n_listed": len(dags),
+        "n_shown": len(shown),
+        "n_undirected": len(undirected),
+        "n_fixed": len(document["restricted_graph"]) - len(undirected),
+    }
+
+
+# ------------------------------------------------------------------ assets
+@cache
+def _environment() -> Environment:
+    return Environment(
+        loader=PackageLoader("mesalens.reports", "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def _asset(name: str) -> str:
+    loader = _environment().loader
+    assert loader is not None
+    source, _filename, _uptodate = loader.get_source(_environment(), name)
+    return source
+
+
+def _csp_hash(text: str) -> str:
+    digest = hashlib.sha256(text.encode("utf-8")).digest()
+    return "sha256-" + base64.b64encode(digest).decode("ascii")
+
+
+# ------------------------------------------------------------------ render
+def render_check_report(
+    check_document: dict[str, Any],
+    *,
+    run_document: dict[str, Any] | None = None,
+    distributions: dict[str, Any] | None = None,
+    dags: list[Any] | None = None,
+    result: CheckResult | None = None,
+) -> str:
+    """Render the self-contained HTML report of a check (or of a run).
+
+    Parameters
+    ----------
+    check_document : dict
+        The check document (:func:`~mesalens.reports.result_json.check_result_to_dict`).
+    run_document : dict, optional
+        The run document (:func:`~mesalens.reports.run_document.run_result_to_dict`);
+        with it the report shows the learned graph, the CI-test evidence, the
+        data and the provenance of the run. Without it, the graph was given
+        by the user and there is no data section.
+    distributions : dict, optional
+        From :func:`regime_distributions`: per-column plots and shifts.
+    dags : list of edge lists, optional
+        DAGs of the class to list (``(tail, head)`` pairs); defaults to the
+        document's ``dags`` when it has them. At most :data:`DAG_LIST_LIMIT`
+        are shown.
+    result : CheckResult, optional
+        The check itself, when at hand: gives the node order (isolated nodes
+        included) and each parent set's witness graph for the path arrows.
+
+    Returns
+    -------
+    str
+        The HTML page.
+    """
+    document = check_document
+    run = run_document
+    is_run = run is not None
+    roles = document["roles"]
+    if dags is None:
+        dags = document.get("dags")
+    source = redact_url(str(document.get("graph_source") or "the given graph"))
+    class_source = "the class learned from the logs" if is_run else f"the class of {source}"
+    n_dags = document["n_dags"]
+
+    # The graph and the open paths.
+    names = _node_names(document, run, result, dags)
+    drawn_edges = [tuple(e) for e in (run["learned_graph"] if is_run else document["restricted_graph"])]
+    restricted = _graph_from_triples(document["restricted_graph"], names)
+    witnesses = document.get("witnesses") or {}
+    fail_witness = witnesses.get("fail")
+    hold_witness = witnesses.get("hold")
+    orientation = [tuple(p) for p in ((fail_witness or hold_witness or {}).get("dag") or [])]
+    layout = layered_layout(names, drawn_edges, orientation, first=roles["regime"])
+
+    paths: list[tuple[str, ...]] = []
+    row_path_index: list[int | None] = []
+    entries = document["parent_sets"]
+    for entry in entries:
+        path = entry.get("open_path")
+        if path:
+            key = tuple(path)
+            if key not in paths:
+                paths.append(key)
+            row_path_index.append(paths.index(key))
+        else:
+            row_path_index.append(None)
+    highlight = None
+    fail_path = tuple((fail_witness or {}).get("open_path") or ())
+    if fail_path:
+        if fail_path not in paths:
+            paths.append(fail_path)
+        highlight = paths.index(fail_path)
+    drawing = draw_graph(
+        layout,
+        roles,
+        paths=paths,
+        highlight=highlight,
+        title=("learned graph" if is_run else "graph of the class"),
+    )
+    sigma_fail = None
+    if fail_witness and fail_witness.get("sigma_graph"):
+        sigma_fail = CausalGraph(names)
+        for u, v in fail_witness["sigma_graph"]:
+            sigma_fail.add_edge(u, v, "-->")
+
+    # The parent-set table.
+    result_sets = result.parent_sets if result is not None else None
+    rows = []
+    for number, entry in enumerate(entries[:MAX_PARENT_SET_ROWS], start=1):
+        path = entry.get("open_path")
+        path_text = ""
+        if path:
+            witness_graph = None
+            if result_sets is not None and len(result_sets) == len(entries):
+                witness = result_sets[number - 1].witness
+                if witness is not None and witness.open_path is not None:
+                    witness_graph = witness.sigma_graph
+            if witness_graph is None and sigma_fail is not None and tuple(path) == fail_path:
+                witness_graph = sigma_fail
+            path_text = format_path(path, witness_graph or restricted)
+        index = row_path_index[number - 1]
+        n_valid = entry["n_hold"] + entry["n_fail"]
+        disagrees = entry.get("conjecture_disagrees")
+        if n_valid == 0:
+            conjecture = {"text": "–", "cls": "muted"}
+        elif disagrees is None:
+            conjecture = {"text": "?", "cls": "muted"}
+        elif disagrees:
+            conjecture = {"text": "disagrees", "cls": "disagree"}
+        else:
+            conjecture = {"text": "agrees", "cls": ""}
+        rows.append(
+            {
+                "number": number,
+                "parents": _parents_text(entry["parents"]),
+                "n_dags": _count(entry["n_dags"]),
+                "share": format_share(entry["n_dags"], n_dags),
+                "n_hold": _count(entry["n_hold"]),
+                "n_fail": _count(entry["n_fail"]),
+                "n_invalid": _count(entry["n_invalid"]),
+                "status": entry["status"],
+                "path": path_text,
+                "path_ids": " ".join(drawing.path_ids[index]) if index is not None else "",
+                "path_lit": index is not None and index == highlight,
+                "c1": _flag(entry.get("c1"), entry.get("n_c1"), n_valid),
+                "c2": _flag(entry.get("c2"), entry.get("n_c2"), n_valid),
+                "conjecture": conjecture,
+            }
+        )
+    disagreeing = [r["number"] for r in rows if r["conjecture"]["cls"] == "disagree"]
+    highlighted_row = next((r["number"] for r in rows if r["path_lit"]), None)
+
+    means, not_means = _meaning(document, is_run)
+    verdict = document["verdict"]
+    counts = [
+        {"label": "DAGs in the class", "value": _count(n_dags), "share": ""},
+        {
+            "label": "criterion holds",
+            "value": _count(document["n_hold"]),
+            "share": format_share(document["n_hold"], n_dags),
+            "cls": "hold",
+        },
+        {
+            "label": "criterion fails",
+            "value": _count(document["n_fail"]),
+            "share": format_share(document["n_fail"], n_dags),
+            "cls": "fail",
+        },
+        {
+            "label": "invalid for the policy",
+            "value": _count(document["n_invalid"]),
+            "share": format_share(document["n_invalid"], n_dags),
+            "cls": "invalid",
+        },
+    ]
+    role_rows = [
+        ("regime s", roles["regime"]),
+        ("base objective Y_b", ", ".join(roles["base"])),
+        ("mesa objective Y_m", ", ".join(roles["mesa"])),
+        ("decision D_m", ", ".join(roles["decision"])),
+        ("policy inputs", _policy_text(roles["policy_inputs"])),
+    ]
+
+    evidence = _ci_evidence(run, roles) if is_run else None
+    data_summary = _data_summary(run) if is_run else None
+    distribution_rows = (
+        _distribution_rows(distributions, (run or {}).get("data")) if distributions else None
+    )
+    dag_listing = _dag_pages(document, dags) if dags is not None else None
+
+    provenance = _provenance(document, run, source)
+    script = _asset("report.js")
+    style = _asset("report.css")
+    csp = (
+        "default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
+        f"script-src '{_csp_hash(script)}'; base-uri 'none'; form-action 'none'"
+    )
+    context = {
+        "csp": csp,
+        "style": Markup(style),
+        "script": Markup(script),
+        "is_run": is_run,
+        "source": source,
+        "verdict": verdict,
+        "verdict_label": _VERDICT_LABEL[verdict],
+        "sentence": verdict_sentence(document, class_source),
+        "counts": counts,
+        "roles": role_rows,
+        "means": means,
+        "not_means": not_means,
+        "keep_note": roles["policy_inputs"] == "keep",
+        "notes": list(((run or {}).get("discovery") or {}).get("notes") or []),
+        "disagreeing": disagreeing,
+        "parent_sets_complete": document.get("parent_sets_complete", True),
+        "graph_svg": Markup(drawing.svg),
+        "graph_caption": _graph_caption(document, run, fail_path, highlighted_row, sigma_fail),
+        "legend": _legend(drawn_edges, isinstance(roles["policy_inputs"], list), _has_overlay(drawing)),
+        "n_nodes": len(names),
+        "n_edges": len(drawn_edges),
+        "rows": rows,
+        "n_parent_sets": len(entries),
+        "hidden_rows": max(0, len(entries) - MAX_PARENT_SET_ROWS),
+        "decision": _names(roles["decision"]),
+        "mesa": _names(roles["mesa"]),
+        "base": _names(roles["base"]),
+        "regime": roles["regime"],
+        "evidence": evidence,
+        "data": data_summary,
+        "distributions": distributions,
+        "distribution_rows": distribution_rows,
+        "palette": list(REGIME_PALETTE),
+        "provenance": provenance,
+        "dags": dag_listing,
+        "n_dags": _count(n_dags),
+        "dag_limit": DAG_LIST_LIMIT,
+        "dags_per_page": DAGS_PER_PAGE,
+        "sigma": SIGMA,
+    }
+    return _environment().get_template("report.html.j2").render(context)
+
+
+def _has_overlay(drawing: Any) -> bool:
+    return 'class="edge overlay' in drawing.svg
+
+
+def _graph_caption(
+    document: Mapping[str, Any],
+    run: Mapping[str, Any] | None,
+    fail_path: tuple[str, ...],
+    row: int | None,
+    sigma: CausalGraph | None,
+) -> str:
+    parts = []
+    if run is not None:
+        learned = {frozenset((u, v)): kind for u, kind, v in run.get("learned_graph", [])}
+        oriented = sum(
+            1
+            for u, kind, v in document["restricted_graph"]
+            if learned.get(frozenset((u, v))) == "---" and kind != "---"
+        )
+        parts.append(
+            "The class learned from the logs, as discovery returned it."
+            + (
+                f" Making the regime a root (nothing causes it) orients {oriented} more "
+                f"edge{'s' if oriented != 1 else ''} in the class that was checked."
+                if oriented
+                else ""
+            )
+        )
+    else:
+        parts.append(
+            "The class that was checked: the given graph closed under Meek's rules, with the "
+            "regime made a root (nothing causes it)."
+        )
+    if fail_path:
+        where = f" (parent set #{row})" if row is not None else ""
+        parts.append(
+            f"In red: the open path {format_path(fail_path, sigma)} of a failing DAG{where}, "
+            f"from the regime to the base objective given the mesa objective in G_{SIGMA}. "
+            "Choose another parent set's path in the table below."
+        )
+    return " ".join(parts)
+
+
+def _provenance(
+    document: Mapping[str, Any], run: Mapping[str, Any] | None, source: str
+) -> dict[str, Any]:
+    if run is None:
+        from mesalens.reports.run_document import package_versions
+
+        return {
+            "graph_source": source,
+            "inputs": [],
+            "settings": [],
+            "versions": list(package_versions().items()),
+            "versions_note": "of the mesalens installation that wrote this report",
+            "timings": [],
+            "seed": None,
+            "mesalens_version": document.get("mesalens_version", ""),
+            "schema_version": document.get("schema_version", ""),
+        }
+    inputs = []
+    for fingerprint in run.get("inputs", []):
+        sha = str(fingerprint.get("sha256", "")) if fingerprint.get("sha256") else ""
+        detail = []
+        for key in ("table", "query"):
+            if fingerprint.get(key):
+                detail.append(f"{key}: {fingerprint[key]}")
+        inputs.append(
+            {
+                "regime": fingerprint.get("regime", ""),
+                "source": redact_url(str(fingerprint.get("source", ""))),
+                "size": _bytes(fingerprint.get("size")),
+                "mtime": str(fingerprint.get("mtime", "") or ""),
+                "sha256": sha,
+                "sha_short": sha[:16],
+                "detail": "; ".join(redact_url(d) for d in detail),
+            }
+        )
+    settings = []
+    for key, value in ((run.get("discovery") or {}).get("settings") or {}).items():
+        if isinstance(value, dict):
+            value = "; ".join(
+                f"{k}: {', '.join(map(str, v)) if isinstance(v, list) else v}"
+                for k, v in value.items()
+                if v
+            ) or "none"
+        elif isinstance(value, list):
+            value = ", ".join(map(str, value))
+        settings.append((str(key), str(value)))
+    data = run.get("data") or {}
+    if data.get("missing_policy"):
+        settings.append(("missing values", str(data["missing_policy"])))
+    timings = [(stage, f"{seconds:.3f} s") for stage, seconds in (run.get("timings") or {}).items()]
+    total = sum((run.get("timings") or {}).values())
+    if timings:
+        timings.append(("total", f"{total:.3f} s"))
+    return {
+        "graph_source": source,
+        "inputs": inputs,
+        "settings": settings,
+        "versions": list((run.get("versions") or {}).items()),
+        "versions_note": "recorded with the run",
+        "timings": timings,
+        "seed": run.get("seed"),
+        "mesalens_version": document.get("mesalens_version", ""),
+        "schema_version": document.get("schema_version", ""),
+    }
+
+
+def write_report(path: str | os.PathLike[str], html: str) -> None:
+    """Write a rendered report atomically (complete or not there at all).
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file to create or replace; its directory must exist.
+    html : str
+        From :func:`render_check_report`.
+
+    Raises
+    ------
+    OSError
+        If the file cannot be written; the target is then left as it was.
+    """
+    atomic_write_text(path, html)
