@@ -16,8 +16,9 @@ the regime exogenous, decides the criterion over it, and writes into DIR:
 * ``graph.txt`` — the learned graph in the Tetrad text format.
 
 Exit codes are those of ``check-graph``. A config file (TOML) may hold any
-option under the same names (``regimes`` as a table ``{name = "path"}``);
-options on the command line win.
+option under the same names (``regimes`` as a table ``{name = "path"}``, and
+``dtypes`` as a table ``{column = "float"|"int"|"category"|"bool"}`` of type
+overrides); options on the command line win.
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ _CONFIG_KEYS = {
     "knowledge",
     "columns",
     "missing",
+    "dtypes",
     "seed",
     "scheduler",
 }
@@ -185,6 +187,7 @@ def run_command(ctx: click.Context, **options: Any) -> None:
                 regime_name=regime_name,
                 columns=None if columns is None else [c.strip() for c in columns.split(",")],
                 missing=pick("missing", "drop"),
+                dtypes=config.get("dtypes"),
             )
             analysis = analyze(
                 data,
