@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 OUT    ?= demo-out
 
-.PHONY: install test lint demo bench clean postgres-start postgres-stop
+.PHONY: install test lint demo bench clean postgres-start postgres-stop chromium
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,7 +28,18 @@ postgres-start:
 postgres-stop:
 	bash scripts/postgres.sh stop
 
-test: $(STAMP) lint postgres-start
+# The HTML report tests open report.html in a headless Chromium: Debian's
+# package (installed here when missing; root needed for that).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" -ne 0 ]; then \
+	    echo "Chromium is not installed; install it (Debian: apt-get install chromium) or run as root" >&2; \
+	    exit 1; \
+	  fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	}
+
+test: $(STAMP) lint postgres-start chromium
 	MESALENS_TEST_POSTGRES_URL='$(MESALENS_TEST_POSTGRES_URL)' $(BIN)/python -m pytest -n 2 -q
 
 # The whole pipeline on simulated agent logs (no argument, no network): logs
@@ -55,3 +66,39 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .hypothesis $(OUT)
+
+# One check on log dumps, e.g.
+#   make check TRAIN='logs/train/*.parquet' DEPLOY='logs/deploy/*.parquet' \
+#        BASE=true_reward MESA=value DECISION=action [POLICY=obs_x,obs_y] [OUT=check-out]
+# and every check of a job file, with the run history, index.html and mesalens.log in OUT:
+#   make nightly CONFIG=jobs.toml [OUT=nightly-out]
+# The recipe fails with mesalens' exit code (make prints "Error N"; make itself
+# then exits 2): 3 some, 4 none, 5 invalid, 1 bad input; for nightly also
+# 6 a verdict changed and 7 another run of a check is in progress. Schedulers
+# that act on the exact code should call .venv/bin/mesalens directly.
+.PHONY: check nightly
+CHECK_OUT   := $(if $(filter file,$(origin OUT)),check-out,$(OUT))
+NIGHTLY_OUT := $(if $(filter file,$(origin OUT)),nightly-out,$(OUT))
+
+check: $(STAMP)
+	@missing=""; \
+	for v in TRAIN=$(if $(TRAIN),x) DEPLOY=$(if $(DEPLOY),x) BASE=$(if $(BASE),x) \
+	         MESA=$(if $(MESA),x) DECISION=$(if $(DECISION),x); do \
+	  case $$v in *=) missing="$$missing $${v%=}" ;; esac; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "make check: missing$$missing; usage: make check TRAIN='logs/train/*.parquet'" \
+	    "DEPLOY='logs/deploy/*.parquet' BASE=COL MESA=COL DECISION=COL" \
+	    "[POLICY=keep|none|A,B] [OUT=check-out]" >&2; \
+	  exit 2; \
+	fi
+	$(BIN)/mesalens run --regime train='$(TRAIN)' --regime deploy='$(DEPLOY)' \
+	  --base '$(BASE)' --mesa '$(MESA)' --decision '$(DECISION)' \
+	  $(if $(POLICY),--policy-inputs '$(POLICY)') --out '$(CHECK_OUT)'
+
+nightly: $(STAMP)
+	@if [ -z "$(CONFIG)" ]; then \
+	  echo "make nightly: missing CONFIG; usage: make nightly CONFIG=jobs.toml [OUT=nightly-out]" >&2; \
+	  exit 2; \
+	fi
+	$(BIN)/mesalens run --config '$(CONFIG)' --out '$(NIGHTLY_OUT)'

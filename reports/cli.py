@@ -44,6 +44,7 @@ from mesalens.reports.cli_common import (
     write_json,
 )
 from mesalens.reports.examples import example_description, example_names, load_example
+from mesalens.reports.html import class_dags, render_check_report, write_report
 from mesalens.reports.result_json import check_result_to_dict, dumps, mesalens_version
 from mesalens.reports.run_cli import demo_command, run_command
 from mesalens.reports.summary import EXIT_CODES, render_summary
@@ -96,6 +97,12 @@ def cli() -> None:
     help="Write the result as JSON to OUT ('-' for stdout; the summary then goes to stderr).",
 )
 @click.option(
+    "--html",
+    "html_out",
+    metavar="FILE",
+    help="Also write the self-contained HTML report to FILE.",
+)
+@click.option(
     "--list-dags",
     type=click.IntRange(min=1),
     metavar="N",
@@ -119,6 +126,7 @@ def check_graph(
     decision: str | None,
     policy_inputs: str | None,
     json_out: str | None,
+    html_out: str | None,
     list_dags: int | None,
     graph_format: str | None,
     quiet: bool,
@@ -161,16 +169,31 @@ def check_graph(
             causal_graph = read_graph(str(graph), format=graph_format)
         result = check(causal_graph, roles)
         dags = None if list_dags is None else _list_dags(causal_graph, roles, list_dags)
-        if json_out is not None:
-            text = dumps(check_result_to_dict(result, graph_source=source, dags=dags))
-            write_json(text, json_out)
+        document = None
+        if json_out is not None or html_out is not None:
+            document = check_result_to_dict(result, graph_source=source, dags=dags)
+        # Both outputs are complete before either is written.
+        html = None
+        if html_out is not None and document is not None:
+            html = render_check_report(
+                document, dags=dags if dags is not None else class_dags(result), result=result
+            )
+        if json_out is not None and document is not None:
+            write_json(dumps(document), json_out)
+        if html_out is not None and html is not None:
+            try:
+                write_report(html_out, html)
+            except OSError as exc:
+                raise BadInput(
+                    f"cannot write the HTML report {html_out!r}: {exc.strerror or exc}"
+                ) from None
     except (MesalensError, BadInput) as exc:
         fail(ctx, str(exc))
     except OSError as exc:  # reading a packaged example, or a stray file system error
         fail(ctx, f"{exc.strerror or exc}" + (f": {exc.filename!r}" if exc.filename else ""))
 
     if not quiet:
-        _print_summary(result, source, dags, json_out)
+        _print_summary(result, source, dags, json_out, html_out)
     ctx.exit(EXIT_CODES[result.verdict])
 
 
@@ -179,11 +202,14 @@ def _print_summary(
     source: str,
     dags: list[list[tuple[str, str]]] | None,
     json_out: str | None,
+    html_out: str | None = None,
 ) -> None:
     # Markup, emoji codes and highlighting are off: node names are data.
     console = Console(stderr=json_out == "-", markup=False, emoji=False, highlight=False)
     if json_out is not None and json_out != "-":
         console.print(f"JSON written to {json_out}", soft_wrap=True)
+    if html_out is not None:
+        console.print(f"HTML report written to {html_out}", soft_wrap=True)
     render_summary(result, console, graph_source=source, dags=dags)
 
 

@@ -40,8 +40,8 @@ from functools import cache
 from typing import Any
 
 import dask
-import dask.array as da
 import numpy as np
+import pandas as pd
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup, escape
 
@@ -67,6 +67,9 @@ __all__ = [
     "class_dags",
     "regime_distributions",
     "render_check_report",
+    "render_run_report",
+    "verdict_segments",
+    "verdict_sentence",
     "write_report",
 ]
 
@@ -78,10 +81,15 @@ DAGS_PER_PAGE = 10
 MAX_DISTRIBUTION_COLUMNS = 30
 #: Parent sets shown in the table (the JSON has them all).
 MAX_PARENT_SET_ROWS = 200
+#: Rows of the table of every CI test on the role pairs (the JSON has them all).
+MAX_CI_TEST_ROWS = 400
 #: Categories drawn per categorical column (the most frequent).
 MAX_CATEGORIES = 12
 
+# Written as escapes because ruff flags the characters as confusable.
 SIGMA = "\u03c3"
+ALPHA = "\u03b1"
+MINUS = "\u2212"
 REGIME_PALETTE = ("#2563eb", "#ea580c", "#16a34a", "#9333ea", "#db2777", "#0d9488")
 
 _VERDICT_LABEL = {
@@ -131,17 +139,33 @@ def _bytes(size: Any) -> str:
     return f"{size}"  # pragma: no cover
 
 
+def _signed(value: float | None) -> str:
+    return "–" if value is None else f"{value:+.2f}".replace("-", MINUS)
+
+
 def _count(n: int) -> dict[str, str]:
     """A count for display (approximate when huge) with its exact value for a tooltip."""
     return {"text": format_count(n), "exact": _exact(n)}
 
 
-def _policy_phrase(policy: Any) -> str:
+def _policy_phrase(policy: Any) -> list[tuple[str, bool]]:
+    """How the policy reads, as sentence segments (``True`` marks a name)."""
     if policy == "keep" or policy is None:
-        return "the policy reading whatever parents the decision has in each DAG (policy inputs: keep)"
+        return [
+            (
+                "the policy reading whatever parents the decision has in each DAG "
+                "(policy inputs: keep)",
+                False,
+            )
+        ]
     if not policy:
-        return "a policy that reads no input (policy inputs: none)"
-    return f"the policy reading {', '.join(policy)}"
+        return [("a policy that reads no input (policy inputs: none)", False)]
+    segments: list[tuple[str, bool]] = [("the policy reading ", False)]
+    for k, name in enumerate(policy):
+        if k:
+            segments.append((", ", False))
+        segments.append((name, True))
+    return segments
 
 
 def _policy_text(policy: Any) -> str:
@@ -151,6 +175,52 @@ def _policy_text(policy: Any) -> str:
 
 
 # -------------------------------------------------------------------- verdict
+def verdict_segments(document: Mapping[str, Any], class_source: str) -> list[tuple[str, bool]]:
+    """The verdict sentence (see :func:`verdict_sentence`) as segments; ``True`` marks a name."""
+    roles = document["roles"]
+    base, mesa, regime = _names(roles["base"]), _names(roles["mesa"]), roles["regime"]
+    n_dags, n_hold = document["n_dags"], document["n_hold"]
+    n_fail, n_invalid = document["n_fail"], document["n_invalid"]
+    verdict = document["verdict"]
+    criterion = f"{base} ⊥ {regime} | {mesa} in G_{SIGMA}"
+    policy = _policy_phrase(roles["policy_inputs"])
+    dags = "DAG" if n_dags == 1 else "DAGs"
+    if verdict == "invalid":
+        return [
+            (
+                f"mesalens verdict INVALID: none of the {format_count(n_dags)} {dags} of "
+                f"{class_source} admits ",
+                False,
+            ),
+            *policy,
+            (f", so the criterion ({criterion}) is not decided.", False),
+        ]
+    segments: list[tuple[str, bool]] = [
+        (f"mesalens verdict {verdict.upper()}: the criterion that the mesa objective ", False),
+        (mesa, True),
+        (" screens off the regime ", False),
+        (regime, True),
+        (" from the base objective ", False),
+        (base, True),
+        (
+            f" ({criterion}) holds in {format_count(n_hold)} of {format_count(n_dags)} {dags} "
+            f"of {class_source} ({format_share(n_hold, n_dags)}), with ",
+            False,
+        ),
+        *policy,
+    ]
+    tail = []
+    if n_fail:
+        tail.append(f"it fails in {format_count(n_fail)} ({format_share(n_fail, n_dags)})")
+    if n_invalid:
+        tail.append(
+            f"{format_count(n_invalid)} ({format_share(n_invalid, n_dags)}) do not admit the policy"
+        )
+    segments.append((("; " + ", and ".join(tail)) if tail else "", False))
+    segments.append((".", False))
+    return segments
+
+
 def verdict_sentence(document: Mapping[str, Any], class_source: str) -> str:
     """The verdict in one sentence a reviewer can quote, with the counts and the roles.
 
@@ -164,37 +234,13 @@ def verdict_sentence(document: Mapping[str, Any], class_source: str) -> str:
     Returns
     -------
     str
-        Plain text (escaped when rendered).
+        Plain text (escaped when rendered), e.g. ``mesalens verdict ALL: the
+        criterion that the mesa objective value screens off the regime regime
+        from the base objective reward (reward ⊥ regime | value in G_σ) holds
+        in 3 of 3 DAGs of the class of graph.txt (100%), with the policy
+        reading obs.``
     """
-    roles = document["roles"]
-    base, mesa, regime = _names(roles["base"]), _names(roles["mesa"]), roles["regime"]
-    n_dags, n_hold = document["n_dags"], document["n_hold"]
-    n_fail, n_invalid = document["n_fail"], document["n_invalid"]
-    verdict = document["verdict"]
-    criterion = f"{base} ⊥ {regime} | {mesa} in G_{SIGMA}"
-    policy = _policy_phrase(roles["policy_inputs"])
-    dags = "DAG" if n_dags == 1 else "DAGs"
-    if verdict == "invalid":
-        return (
-            f"mesalens verdict INVALID: none of the {format_count(n_dags)} {dags} of "
-            f"{class_source} admits {policy}, so the criterion ({criterion}) is not decided."
-        )
-    sentence = (
-        f"mesalens verdict {verdict.upper()}: the mesa objective {mesa} screens off the regime "
-        f"{regime} from the base objective {base} ({criterion}) in {format_count(n_hold)} of "
-        f"{format_count(n_dags)} {dags} of {class_source} ({format_share(n_hold, n_dags)}), "
-        f"with {policy}"
-    )
-    tail = []
-    if n_fail:
-        tail.append(f"it fails in {format_count(n_fail)} ({format_share(n_fail, n_dags)})")
-    if n_invalid:
-        tail.append(
-            f"{format_count(n_invalid)} ({format_share(n_invalid, n_dags)}) do not admit the policy"
-        )
-    if tail:
-        sentence += "; " + " and ".join(tail)
-    return sentence + "."
+    return "".join(text for text, _name in verdict_segments(document, class_source))
 
 
 def _meaning(document: Mapping[str, Any], is_run: bool) -> tuple[list[str], list[str]]:
@@ -293,7 +339,9 @@ def _node_names(
     return list(names)
 
 
-def _legend(edges: Sequence[Sequence[str]], policy_inputs: bool, has_overlay: bool) -> list[Any]:
+def _legend(
+    edges: Sequence[Sequence[str]], policy_inputs: bool, has_paths: bool, has_overlay: bool
+) -> list[Any]:
     """Legend entries as small SVG snippets with labels (roles, then the edge kinds present)."""
     items = []
     for role in ("regime", "base", "mesa", "decision", "other"):
@@ -341,16 +389,17 @@ def _legend(edges: Sequence[Sequence[str]], policy_inputs: bool, has_overlay: bo
             )
         parts.append("</svg>")
         items.append({"swatch": Markup("".join(parts)), "label": label})
-    items.append(
-        {
-            "swatch": Markup(
-                '<svg width="40" height="16" viewBox="0 0 40 16" aria-hidden="true">'
-                f'<line x1="2" y1="8" x2="38" y2="8" stroke="{HIGHLIGHT}" stroke-width="3.2"/>'
-                "</svg>"
-            ),
-            "label": "open path (regime to base objective)",
-        }
-    )
+    if has_paths:
+        items.append(
+            {
+                "swatch": Markup(
+                    '<svg width="40" height="16" viewBox="0 0 40 16" aria-hidden="true">'
+                    f'<line x1="2" y1="8" x2="38" y2="8" stroke="{HIGHLIGHT}" '
+                    'stroke-width="3.2"/></svg>'
+                ),
+                "label": "open path (regime to base objective)",
+            }
+        )
     if has_overlay:
         items.append(
             {
@@ -404,45 +453,68 @@ def _role_variables(roles: Mapping[str, Any]) -> dict[str, str]:
     return out
 
 
+_ROLE_ORDER = {"regime": 0, "base": 1, "mesa": 2, "decision": 3, "policy input": 4}
+
+#: Edge kinds as drawn in text.
+EDGE_GLYPHS = {
+    "-->": "→",
+    "<--": "←",
+    "---": "—",
+    "<->": "↔",
+    "o->": "o→",
+    "<-o": "←o",
+    "o-o": "o–o",
+    "--o": "–o",
+    "o--": "o–",
+}
+
+
 def _ci_evidence(run: Mapping[str, Any], roles: Mapping[str, Any]) -> dict[str, Any]:
-    """The CI tests on pairs that touch the regime or a role variable, grouped by pair."""
+    """The CI tests on pairs that touch the regime or a role variable, grouped by pair.
+
+    Per pair: whether the learned graph joins it, and the test that decided
+    it (for a removed edge the first test that found independence, whose
+    conditioning set separates the pair; for a kept edge the test with the
+    highest p-value, the one closest to removing it), plus every test run.
+    """
     discovery = run.get("discovery") or {}
     tests = discovery.get("ci_tests") or []
     involved = _role_variables(roles)
-    adjacency = {frozenset((u, v)): kind for u, kind, v in run.get("learned_graph", [])}
-    edge_text = {frozenset((u, v)): f"{u} {kind} {v}" for u, kind, v in run.get("learned_graph", [])}
+    columns = list((run.get("data") or {}).get("columns") or [])
+    position = {name: i for i, name in enumerate(columns)}
+    edge_text = {
+        frozenset((u, v)): f"{u} {EDGE_GLYPHS.get(kind, kind)} {v}"
+        for u, kind, v in run.get("learned_graph", [])
+    }
+
+    def rank(name: str) -> tuple[int, int, str]:
+        return (_ROLE_ORDER.get(involved.get(name, ""), 5), position.get(name, 1 << 30), name)
+
     pairs: dict[frozenset[str], list[dict[str, Any]]] = {}
-    order: list[tuple[str, str]] = []
     for test in tests:
-        if test["x"] not in involved and test["y"] not in involved:
-            continue
-        key = frozenset((test["x"], test["y"]))
-        if key not in pairs:
-            pairs[key] = []
-            order.append((test["x"], test["y"]))
-        pairs[key].append(test)
+        if test["x"] in involved or test["y"] in involved:
+            pairs.setdefault(frozenset((test["x"], test["y"])), []).append(test)
     rows = []
-    for x, y in order:
-        key = frozenset((x, y))
-        group = pairs[key]
+    for key, group in pairs.items():
+        x, y = sorted((group[0]["x"], group[0]["y"]), key=rank)
         independent = [t for t in group if t.get("decision") == "independent"]
-        if independent:
-            deciding, removed = independent[0], True
+        kept = key in edge_text
+        if independent and not kept:
+            deciding = independent[0]
         else:
-            finite = [t for t in group if t.get("p_value") is not None]
+            finite = [t for t in group if isinstance(t.get("p_value"), int | float)]
             deciding = max(finite, key=lambda t: t["p_value"]) if finite else group[-1]
-            removed = False
         rows.append(
             {
                 "x": x,
                 "y": y,
+                "rank": (rank(x), rank(y)),
                 "roles": ", ".join(
-                    sorted({involved[n] for n in (x, y) if n in involved}, key=str)
+                    sorted({involved[n] for n in (x, y) if n in involved}, key=_ROLE_ORDER.get)
                 ),
-                "outcome": "edge removed" if removed else "edge kept",
-                "removed": removed,
+                "outcome": "edge kept" if kept else "edge removed",
+                "removed": not kept,
                 "edge": edge_text.get(key, "no edge"),
-                "in_graph": key in adjacency,
                 "conditioning": ", ".join(deciding.get("conditioning_set") or []) or "∅",
                 "statistic": _number(deciding.get("statistic")),
                 "p_value": _p_value(deciding.get("p_value")),
@@ -458,16 +530,21 @@ def _ci_evidence(run: Mapping[str, Any], roles: Mapping[str, Any]) -> dict[str, 
                 ],
             }
         )
-    rows.sort(key=lambda r: (not r["removed"] and not r["in_graph"], r["x"], r["y"]))
+    rows.sort(key=lambda r: r["rank"])
+    budget = MAX_CI_TEST_ROWS
+    for row in rows:
+        row["all"] = row["all"][: max(budget, 0)]
+        budget -= len(row["all"])
     settings = discovery.get("settings") or {}
+    n_shown = sum(r["n_tests"] for r in rows)
     return {
         "rows": rows,
+        "n_listed": min(n_shown, MAX_CI_TEST_ROWS),
         "n_tests": len(tests),
-        "n_shown": sum(r["n_tests"] for r in rows),
+        "n_shown": n_shown,
         "method": str(settings.get("method", "")),
         "test": str(settings.get("test", "")),
         "alpha": settings.get("alpha"),
-        "notes": list(discovery.get("notes") or []),
     }
 
 
@@ -515,9 +592,11 @@ def regime_distributions(
 
     The first pass takes each numeric column's minimum and maximum (for bin
     edges shared by all regimes) and each categorical column's counts per
-    regime; the second the per-regime histograms (:func:`dask.array.histogram`),
-    means and standard deviations. Each pass is one :func:`dask.compute`, so
-    every partition is read once per pass.
+    regime; the second the per-regime histograms with those edges
+    (:func:`numpy.histogram` per partition, summed: what
+    :func:`dask.array.histogram` does, kept inside the dataframe graph so the
+    pass is one graph), means and standard deviations. Each pass is one
+    :func:`dask.compute`, so every partition is read once per pass.
 
     Parameters
     ----------
@@ -547,7 +626,7 @@ def regime_distributions(
     regime = data.regime_name
     codes = list(range(len(data.regime_labels)))
     variables = list(data.variables)
-    chosen = [c for c in first if c in variables]
+    chosen = list(dict.fromkeys(c for c in first if c in variables))  # roles may overlap
     chosen += [c for c in variables if c not in chosen]
     columns = chosen[:max_columns]
     categorical = [c for c in columns if str(frame[c].dtype) == "category"]
@@ -580,12 +659,24 @@ def regime_distributions(
         grouped = frame[[regime, *numeric]].groupby(regime)
         second["mean"] = grouped.mean()
         second["std"] = grouped.std()
-        for code in codes:
-            subset = frame[frame[regime] == code]
-            for column in numeric:
-                values = subset[column].astype("float64").to_dask_array()
-                counts, _ = da.histogram(values, bins=edges[column])
-                second[f"hist:{code}:{column}"] = counts
+        layout = [(code, column) for code in codes for column in numeric]
+        labels = [
+            f"{k}:{i}"
+            for k, (_code, column) in enumerate(layout)
+            for i in range(len(edges[column]) - 1)
+        ]
+        second["hist"] = (
+            frame[[regime, *numeric]]
+            .map_partitions(
+                _partition_histograms,
+                regime,
+                layout,
+                edges,
+                labels,
+                meta=pd.DataFrame({label: pd.Series(dtype="int64") for label in labels}),
+            )
+            .sum()
+        )
     (second_pass,) = dask.compute(second) if second else ({},)
 
     out_columns = []
@@ -602,9 +693,7 @@ def regime_distributions(
             entry.update(
                 type="numeric",
                 edges=[float(e) for e in edges[column]],
-                counts=[
-                    [int(c) for c in second_pass[f"hist:{code}:{column}"]] for code in codes
-                ],
+                counts=[_histogram(second_pass["hist"], layout, code, column) for code in codes],
                 mean=means,
                 std=stds,
                 smd=[None, *smd[1:]],
@@ -638,6 +727,31 @@ def regime_distributions(
         "truncated": len(variables) > len(columns),
         "columns": out_columns,
     }
+
+
+def _partition_histograms(
+    part: pd.DataFrame,
+    regime: str,
+    layout: Sequence[tuple[int, str]],
+    edges: Mapping[str, np.ndarray],
+    labels: Sequence[str],
+) -> pd.DataFrame:
+    """One partition's histogram counts per (regime, column), flattened into one row."""
+    counts: list[np.ndarray] = []
+    codes = part[regime].to_numpy()
+    for code, column in layout:
+        values = part[column].to_numpy(dtype="float64")[codes == code]
+        counts.append(np.histogram(values[np.isfinite(values)], bins=edges[column])[0])
+    flat = np.concatenate(counts) if counts else np.zeros(0, dtype="int64")
+    return pd.DataFrame([flat.astype("int64")], columns=list(labels))
+
+
+def _histogram(
+    totals: pd.Series, layout: Sequence[tuple[int, str]], code: int, column: str
+) -> list[int]:
+    k = layout.index((code, column))
+    prefix = f"{k}:"
+    return [int(v) for label, v in totals.items() if str(label).startswith(prefix)]
 
 
 def _float(table: Any, code: int, column: str) -> float | None:
@@ -733,13 +847,15 @@ def _distribution_rows(
                 for m, s in zip(entry.get("mean", []), entry.get("std", []), strict=False)
             ]
             shift_label = "SMD"
-            shifts = [_number(s, 2) for s in entry.get("smd", [])[1:]]
+            shifts = [_signed(v) for v in entry.get("smd", [])[1:]]
         else:
             shown = len(entry.get("categories", []))
             more = entry.get("n_categories", shown) - shown
-            stats = [f"{entry.get('n_categories', shown)} levels" + (f" ({shown} drawn)" if more else "")]
+            stats = [
+                f"{entry.get('n_categories', shown)} levels" + (f" ({shown} drawn)" if more else "")
+            ]
             shift_label = "TVD"
-            shifts = [_number(s, 2) for s in entry.get("tvd", [])[1:]]
+            shifts = ["–" if v is None else f"{v:.2f}" for v in entry.get("tvd", [])[1:]]
         shift = entry.get("shift")
         level = "" if shift is None else ("high" if shift >= 0.5 else "mid" if shift >= 0.2 else "")
         rows.append(
@@ -758,7 +874,9 @@ def _distribution_rows(
 
 
 # ----------------------------------------------------------------- the DAGs
-def class_dags(result: CheckResult, limit: int = DAG_LIST_LIMIT) -> list[list[tuple[str, str]]] | None:
+def class_dags(
+    result: CheckResult, limit: int = DAG_LIST_LIMIT
+) -> list[list[tuple[str, str]]] | None:
     """Every DAG of the restricted class as ``(tail, head)`` name pairs, or None if too many.
 
     Parameters
@@ -918,7 +1036,9 @@ def render_check_report(
 
     # The graph and the open paths.
     names = _node_names(document, run, result, dags)
-    drawn_edges = [tuple(e) for e in (run["learned_graph"] if is_run else document["restricted_graph"])]
+    drawn_edges = [
+        tuple(e) for e in (run["learned_graph"] if is_run else document["restricted_graph"])
+    ]
     restricted = _graph_from_triples(document["restricted_graph"], names)
     witnesses = document.get("witnesses") or {}
     fail_witness = witnesses.get("fail")
@@ -1057,18 +1177,25 @@ def render_check_report(
         "source": source,
         "verdict": verdict,
         "verdict_label": _VERDICT_LABEL[verdict],
-        "sentence": verdict_sentence(document, class_source),
+        "graph_origin": _graph_origin(run, source),
+        "sentence_segments": verdict_segments(document, class_source),
         "counts": counts,
         "roles": role_rows,
         "means": means,
         "not_means": not_means,
         "keep_note": roles["policy_inputs"] == "keep",
         "notes": list(((run or {}).get("discovery") or {}).get("notes") or []),
+        "verdict_change": (run or {}).get("verdict_change"),
         "disagreeing": disagreeing,
         "parent_sets_complete": document.get("parent_sets_complete", True),
         "graph_svg": Markup(drawing.svg),
         "graph_caption": _graph_caption(document, run, fail_path, highlighted_row, sigma_fail),
-        "legend": _legend(drawn_edges, isinstance(roles["policy_inputs"], list), _has_overlay(drawing)),
+        "legend": _legend(
+            drawn_edges,
+            isinstance(roles["policy_inputs"], list),
+            bool(paths),
+            _has_overlay(drawing),
+        ),
         "n_nodes": len(names),
         "n_edges": len(drawn_edges),
         "rows": rows,
@@ -1091,6 +1218,21 @@ def render_check_report(
         "sigma": SIGMA,
     }
     return _environment().get_template("report.html.j2").render(context)
+
+
+def _graph_origin(run: Mapping[str, Any] | None, source: str) -> str:
+    if run is None:
+        return f"{source} (given by the user)"
+    settings = (run.get("discovery") or {}).get("settings") or {}
+    method = str(settings.get("method", "")).upper()
+    test = settings.get("test")
+    alpha = settings.get("alpha")
+    details = ", ".join(
+        part
+        for part in (method, f"test {test}" if test else "", f"{ALPHA} = {alpha}" if alpha else "")
+        if part
+    )
+    return f"learned from the logs ({details})" if details else "learned from the logs"
 
 
 def _has_overlay(drawing: Any) -> bool:
@@ -1174,11 +1316,14 @@ def _provenance(
     settings = []
     for key, value in ((run.get("discovery") or {}).get("settings") or {}).items():
         if isinstance(value, dict):
-            value = "; ".join(
-                f"{k}: {', '.join(map(str, v)) if isinstance(v, list) else v}"
-                for k, v in value.items()
-                if v
-            ) or "none"
+            value = (
+                "; ".join(
+                    f"{k}: {', '.join(map(str, v)) if isinstance(v, list) else v}"
+                    for k, v in value.items()
+                    if v
+                )
+                or "none"
+            )
         elif isinstance(value, list):
             value = ", ".join(map(str, value))
         settings.append((str(key), str(value)))
@@ -1200,6 +1345,37 @@ def _provenance(
         "mesalens_version": document.get("mesalens_version", ""),
         "schema_version": document.get("schema_version", ""),
     }
+
+
+def render_run_report(run_document: dict[str, Any], result: CheckResult, data: LoadedData) -> str:
+    """Render the report of a ``run``: the run document, the data's distributions, the DAGs.
+
+    Parameters
+    ----------
+    run_document : dict
+        From :func:`~mesalens.reports.run_document.run_result_to_dict`.
+    result : CheckResult
+        The check of the run (its class is listed when small enough).
+    data : LoadedData
+        The pooled regimes; read twice more for the per-column distributions
+        (:func:`regime_distributions`, role variables first).
+
+    Returns
+    -------
+    str
+        The HTML page (see :func:`render_check_report`).
+    """
+    roles = result.roles
+    distributions = regime_distributions(
+        data, first=[*roles.base, *roles.mesa, *roles.decision, *(roles.policy_inputs or ())]
+    )
+    return render_check_report(
+        run_document,
+        run_document=run_document,
+        distributions=distributions,
+        dags=class_dags(result),
+        result=result,
+    )
 
 
 def write_report(path: str | os.PathLike[str], html: str) -> None:

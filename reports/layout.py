@@ -52,6 +52,7 @@ NODE_PADDING = 22.0
 MAX_LABEL = 26  # longer names are cut with "…" (the full name is in the tooltip)
 LAYER_GAP = 64.0
 NODE_GAP = 26.0
+DUMMY_WIDTH = 2.0
 COMPONENT_GAP = 48.0
 MARGIN = 16.0
 ROW_WIDTH = 1100.0  # components are packed into rows about this wide
@@ -249,6 +250,9 @@ def layered_layout(
             sugiyama = SugiyamaLayout(component)
             sugiyama.xspace = NODE_GAP
             sugiyama.yspace = LAYER_GAP
+            # Dummy vertices (the bends of long edges) are thin, not node-sized:
+            # dense graphs stay far narrower.
+            sugiyama.dw, sugiyama.dh = DUMMY_WIDTH, NODE_HEIGHT
             sugiyama.init_all()
             sugiyama.draw(N=3.5)
         placed.append(_component_box(members))
@@ -318,8 +322,7 @@ def _path_data(points: Sequence[tuple[float, float]]) -> str:
         c1 = (p1[0] + (p2[0] - p0[0]) / 6, p1[1] + (p2[1] - p0[1]) / 6)
         c2 = (p2[0] - (p3[0] - p1[0]) / 6, p2[1] - (p3[1] - p1[1]) / 6)
         data.append(
-            f"C{_num(c1[0])},{_num(c1[1])} {_num(c2[0])},{_num(c2[1])} "
-            f"{_num(p2[0])},{_num(p2[1])}"
+            f"C{_num(c1[0])},{_num(c1[1])} {_num(c2[0])},{_num(c2[1])} {_num(p2[0])},{_num(p2[1])}"
         )
     return " ".join(data)
 

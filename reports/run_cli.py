@@ -13,7 +13,8 @@ the regime exogenous, decides the criterion over it, and writes into DIR:
 * ``result.json`` — the check-graph document plus the learned graph, the
   discovery settings and CI tests, the data summary per regime, versions
   and input fingerprints (:mod:`mesalens.reports.run_document`);
-* ``graph.txt`` — the learned graph in the Tetrad text format.
+* ``graph.txt`` — the learned graph in the Tetrad text format;
+* ``report.html`` — the self-contained HTML report (:mod:`mesalens.reports.html`).
 
 Exit codes are those of ``check-graph``. A config file (TOML) may hold any
 option under the same names (``regimes`` as a table ``{name = "path"}``, and
@@ -23,6 +24,7 @@ overrides); options on the command line win.
 
 from __future__ import annotations
 
+import functools
 import tomllib
 from contextlib import nullcontext
 from pathlib import Path
@@ -40,6 +42,8 @@ from mesalens.pipeline.formats.tetrad import write_tetrad
 from mesalens.pipeline.knowledge import Knowledge, read_tetrad_knowledge
 from mesalens.reports.atomic import atomic_write_text
 from mesalens.reports.cli_common import CONTEXT, BadInput, build_roles, fail
+from mesalens.reports.html import render_run_report, write_report
+from mesalens.reports.jobs import is_job_path, run_check, run_job_file
 from mesalens.reports.progress import run_progress
 from mesalens.reports.result_json import dumps
 from mesalens.reports.run_document import run_result_to_dict
@@ -143,12 +147,16 @@ def _knowledge(path: str | None, config: dict[str, Any]) -> Knowledge | None:
 @click.option("--seed", type=int, help="Seed for everything random.  [default: 0]")
 @click.option("--config", "config_path", metavar="FILE", help="A TOML file with these options.")
 @click.option("--scheduler", metavar="ADDRESS", help="A dask.distributed scheduler address.")
-@click.option("--out", "out_dir", metavar="DIR", help="Folder for result.json and graph.txt.")
+@click.option(
+    "--out", "out_dir", metavar="DIR", help="Folder for result.json, graph.txt and report.html."
+)
 @click.option("--quiet", "-q", is_flag=True, help="Print no summary.")
 @click.pass_context
 def run_command(ctx: click.Context, **options: Any) -> None:
     """Learn the causal class from logs and decide the criterion over it."""
     console = Console(stderr=True, markup=False, emoji=False, highlight=False)
+    if options["config_path"] and is_job_path(options["config_path"]):
+        _run_job_file(ctx, console, options)
     try:
         config = _read_config(options["config_path"]) if options["config_path"] else {}
 
@@ -204,23 +212,81 @@ def run_command(ctx: click.Context, **options: Any) -> None:
         fail(ctx, f"{exc.strerror or exc}" + (f": {exc.filename!r}" if exc.filename else ""))
 
     if not options["quiet"]:
-        console.print(f"Results written to {out / 'result.json'} and {out / 'graph.txt'}")
+        console.print(
+            f"Results written to {out / 'result.json'}, {out / 'graph.txt'} and "
+            f"{out / 'report.html'}"
+        )
         for note in analysis.discovery.notes:
             console.print(f"note: {note}", soft_wrap=True)
         render_summary(analysis.check, console, graph_source="discovery")
     ctx.exit(EXIT_CODES[analysis.check.verdict])
 
 
+# Options that describe one check: in a job file they belong in its [[check]] tables.
+_CHECK_OPTIONS = {
+    "regimes": "--regime",
+    "regime_name": "--regime-name",
+    "base": "--base",
+    "mesa": "--mesa",
+    "decision": "--decision",
+    "policy_inputs": "--policy-inputs",
+    "method": "--method",
+    "ci_test": "--test",
+    "alpha": "--alpha",
+    "max_depth": "--max-depth",
+    "knowledge": "--knowledge",
+    "columns": "--columns",
+    "missing": "--missing",
+    "seed": "--seed",
+}
+
+
+def _run_job_file(ctx: click.Context, console: Console, options: dict[str, Any]) -> None:
+    """``run --config JOBS.toml``: every check of a job file, with history and index (exits)."""
+    path = options["config_path"]
+    given = [flag for name, flag in _CHECK_OPTIONS.items() if options.get(name) not in (None, ())]
+    if given:
+        raise click.UsageError(
+            f"{path} is a job file ([[check]] tables): give {', '.join(given)} in its checks"
+        )
+    run_one = functools.partial(run_check, write_outputs=write_run_outputs)
+    try:
+        outcome = run_job_file(
+            path, options["out_dir"], run_one=run_one, scheduler=options["scheduler"]
+        )
+    except (MesalensError, BadInput) as exc:
+        fail(ctx, str(exc))
+    except OSError as exc:
+        fail(ctx, f"{exc.strerror or exc}" + (f": {exc.filename!r}" if exc.filename else ""))
+    if not options["quiet"]:
+        for line in outcome.summary_lines():
+            console.print(line, soft_wrap=True)
+    ctx.exit(outcome.exit_code)
+
+
 def write_run_outputs(
-    out: Path, analysis: AnalysisResult, data: LoadedData, settings: DiscoverySettings
+    out: Path,
+    analysis: AnalysisResult,
+    data: LoadedData,
+    settings: DiscoverySettings,
+    *,
+    verdict_change: str | None = None,
 ) -> Path:
-    """Write ``result.json`` and ``graph.txt`` into ``out`` (each atomically); return ``out``."""
+    """Write ``result.json``, ``graph.txt`` and ``report.html`` into ``out`` (each atomically).
+
+    ``verdict_change`` (a sentence from a scheduled job, when the verdict
+    differs from the previous run's) is called out in both. Returns ``out``.
+    """
     # Everything is serialised before the first byte is written.
-    document = dumps(run_result_to_dict(analysis, data, settings))
+    run_document = run_result_to_dict(analysis, data, settings)
+    run_document["verdict_change"] = verdict_change
+    document = dumps(run_document)
     graph_text = write_tetrad(analysis.discovery.graph)
+    report = render_run_report(run_document, analysis.check, data)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "graph.txt", graph_text)
     atomic_write_text(out / "result.json", document)
+    write_report(out / "report.html", report)
     return out
 
 

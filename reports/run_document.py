@@ -15,6 +15,8 @@ keys, same meaning) with these keys added::
     "versions":       {package: version}
     "timings":        {stage: seconds}
     "seed":           int
+    "verdict_change": str | null        (scheduled jobs: the change against the
+                                         previous run, in one sentence)
 """
 
 from __future__ import annotations

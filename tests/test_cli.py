@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from mesalens.connectors import atomic
 from mesalens.pipeline.formats import write_graph
 from mesalens.pipeline.graph import CausalGraph
-from mesalens.connectors import atomic
 from mesalens.reports.atomic import atomic_write_text
 from mesalens.reports.cli import cli
 from mesalens.reports.examples import example_names, load_example
