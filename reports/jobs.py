@@ -144,12 +144,14 @@ from mesalens.reports.cli_common import BadInput, build_roles, one_line
 from mesalens.reports.summary import EXIT_CODES, format_count
 
 __all__ = [
+    "CHECK_KEYS",
     "EXIT_BUSY",
     "EXIT_CHANGED",
     "EXIT_FAILED",
     "INDEX_HTML",
     "INDEX_JSON",
     "LOG_FILE",
+    "TOP_ONLY_KEYS",
     "CheckOutcome",
     "CheckSpec",
     "JobFile",
@@ -196,8 +198,9 @@ _RESERVED = frozenset({INDEX_HTML, INDEX_JSON, LOG_FILE, INDEX_LOCK})
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
 _URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s'\"]+")
 
-# The single-check keys a [[check]] table (or the top level, as defaults) may hold.
-_CHECK_KEYS = (
+# The single-check keys a [[check]] table (or the top level, as defaults) may hold;
+# a single-check config (`run --config`) takes these and TOP_ONLY_KEYS.
+CHECK_KEYS = (
     "regimes",
     "regime_name",
     "base",
@@ -214,7 +217,7 @@ _CHECK_KEYS = (
     "missing",
     "seed",
 )
-_TOP_ONLY_KEYS = ("scheduler", "out")
+TOP_ONLY_KEYS = ("scheduler", "out")
 # Worst first, for the exit code of several verdicts.
 _VERDICT_ORDER = ("invalid", "none", "some", "all")
 
@@ -435,7 +438,7 @@ def parse_job(
     """
     base = (base_dir or Path.cwd()).resolve()
     where = f"job file {source!r}"
-    allowed_top = {*_CHECK_KEYS, *_TOP_ONLY_KEYS, "check"}
+    allowed_top = {*CHECK_KEYS, *TOP_ONLY_KEYS, "check"}
     unknown = sorted(set(config) - allowed_top)
     if unknown:
         raise InputError(
@@ -456,7 +459,7 @@ def parse_job(
         if not (isinstance(out, str) and out.strip()):
             raise InputError(f"{where}: 'out' must be a folder path")
         out = _resolve_path(out, base)
-    defaults = {key: config[key] for key in _CHECK_KEYS if key in config}
+    defaults = {key: config[key] for key in CHECK_KEYS if key in config}
     checks: list[CheckSpec] = []
     seen: dict[str, str] = {}
     for position, table in enumerate(tables, start=1):
@@ -478,9 +481,9 @@ def parse_job(
             )
         seen[name.lower()] = name
         label = f"{where}: check {name!r}"
-        extra = sorted(set(table) - {*_CHECK_KEYS, "name"})
+        extra = sorted(set(table) - {*CHECK_KEYS, "name"})
         if extra:
-            top_only = [key for key in extra if key in _TOP_ONLY_KEYS]
+            top_only = [key for key in extra if key in TOP_ONLY_KEYS]
             if top_only:
                 raise InputError(
                     f"{label}: key {top_only[0]!r} belongs at the top of the job file, "
@@ -488,7 +491,7 @@ def parse_job(
                 )
             raise InputError(
                 f"{label}: unknown key(s) {', '.join(map(repr, extra))}; "
-                f"the keys are name, {', '.join(_CHECK_KEYS)}"
+                f"the keys are name, {', '.join(CHECK_KEYS)}"
             )
         merged = {**defaults, **{k: v for k, v in table.items() if k != "name"}}
         try:

@@ -43,7 +43,13 @@ from mesalens.pipeline.knowledge import Knowledge, read_tetrad_knowledge
 from mesalens.reports.atomic import atomic_write_text
 from mesalens.reports.cli_common import CONTEXT, BadInput, build_roles, fail
 from mesalens.reports.html import render_run_report, write_report
-from mesalens.reports.jobs import is_job_path, run_check, run_job_file
+from mesalens.reports.jobs import (
+    CHECK_KEYS,
+    TOP_ONLY_KEYS,
+    is_job_path,
+    run_check,
+    run_job_file,
+)
 from mesalens.reports.progress import run_progress
 from mesalens.reports.result_json import dumps
 from mesalens.reports.run_document import run_result_to_dict
@@ -51,24 +57,8 @@ from mesalens.reports.summary import EXIT_CODES, render_summary
 
 __all__ = ["demo_command", "run_command", "write_run_outputs"]
 
-_CONFIG_KEYS = {
-    "regimes",
-    "regime_name",
-    "base",
-    "mesa",
-    "decision",
-    "policy_inputs",
-    "method",
-    "test",
-    "alpha",
-    "max_depth",
-    "knowledge",
-    "columns",
-    "missing",
-    "dtypes",
-    "seed",
-    "scheduler",
-}
+# One list of keys for single-check configs and job files.
+_CONFIG_KEYS = {*CHECK_KEYS, *TOP_ONLY_KEYS}
 
 
 def _read_config(path: str) -> dict[str, Any]:

@@ -115,6 +115,11 @@ deploy = "{paths["deploy"]}"
     result = CliRunner().invoke(cli, ["run", "--config", str(config), "--out", str(tmp_path / "o")])
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "o" / "result.json").read_text())["verdict"] == "all"
+    # The output folder may come from the config too.
+    config.write_text(f'out = "{tmp_path / "from-config"}"\n' + config.read_text())
+    result = CliRunner().invoke(cli, ["run", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "from-config" / "result.json").is_file()
 
 
 @pytest.mark.parametrize(
