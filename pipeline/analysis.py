@@ -9,7 +9,10 @@ pooled, the regime column first), and
    (:mod:`mesalens.pipeline.statistics`);
 3. learns the equivalence class with causal-learn
    (:mod:`mesalens.pipeline.discovery`), the regime exogenous;
-4. decides the criterion over the class (:mod:`mesalens.pipeline.checker`).
+4. decides the criterion over the class (:mod:`mesalens.pipeline.checker`);
+5. gathers the evidence beyond the graph that :class:`EvidenceSettings`
+   asks for (each kind in its own module, each filling one field of
+   :class:`AnalysisResult`).
 
 Where the data live (one machine or a dask.distributed cluster) is the
 caller's business: dask uses the active client, if any.
@@ -29,7 +32,13 @@ from mesalens.pipeline.knowledge import Knowledge
 from mesalens.pipeline.roles import Roles
 from mesalens.pipeline.statistics import SufficientStatistics, compute_statistics
 
-__all__ = ["AnalysisResult", "DiscoverySettings", "analyze", "require_role_columns"]
+__all__ = [
+    "AnalysisResult",
+    "DiscoverySettings",
+    "EvidenceSettings",
+    "analyze",
+    "require_role_columns",
+]
 
 
 @dataclass(frozen=True)
@@ -41,6 +50,11 @@ class DiscoverySettings:
     alpha: float = 0.01
     max_depth: int = -1
     seed: int = 0
+
+
+@dataclass(frozen=True)
+class EvidenceSettings:
+    """Which evidence beyond the structural verdict to gather, and how."""
 
 
 @dataclass
@@ -77,6 +91,7 @@ def analyze(
     settings: DiscoverySettings | None = None,
     *,
     knowledge: Knowledge | None = None,
+    evidence: EvidenceSettings | None = None,
     on_stage: Callable[[str], None] | None = None,
     on_test: Callable[[int, int], None] | None = None,
 ) -> AnalysisResult:
@@ -93,6 +108,8 @@ def analyze(
         alpha 0.01).
     knowledge : Knowledge, optional
         Background knowledge (tiers, forbidden and required edges).
+    evidence : EvidenceSettings, optional
+        The evidence to gather after the check (defaults: see the class).
     on_stage : callable, optional
         Called with ``"statistics"``, ``"discovery"`` and ``"check"`` as each
         stage starts (for progress displays).
@@ -105,6 +122,7 @@ def analyze(
         With one-line messages naming the problem.
     """
     settings = settings or DiscoverySettings()
+    evidence = evidence or EvidenceSettings()
     require_role_columns(roles, data.columns, data.regime_name)
     timings: dict[str, float] = {}
 
@@ -139,6 +157,9 @@ def analyze(
         )
     result = check(learned.graph, roles)
     timings["check"] = time.perf_counter() - start
-    return AnalysisResult(
+    analysis = AnalysisResult(
         roles=roles, statistics=statistics, discovery=learned, check=result, timings=timings
     )
+
+    # Evidence beyond the graph: each stage fills its own field of `analysis`.
+    return analysis

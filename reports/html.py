@@ -59,6 +59,7 @@ from mesalens.reports.layout import (
     draw_graph,
     layered_layout,
 )
+from mesalens.reports.sections import ReportSection, render_sections
 from mesalens.reports.summary import format_count, format_path, format_share
 
 __all__ = [
@@ -997,6 +998,7 @@ def render_check_report(
     distributions: dict[str, Any] | None = None,
     dags: list[Any] | None = None,
     result: CheckResult | None = None,
+    sections: Sequence[ReportSection] = (),
 ) -> str:
     """Render the self-contained HTML report of a check (or of a run).
 
@@ -1018,6 +1020,9 @@ def render_check_report(
     result : CheckResult, optional
         The check itself, when at hand: gives the node order (isolated nodes
         included) and each parent set's witness graph for the path arrows.
+    sections : sequence of ReportSection, optional
+        Further evidence (:mod:`mesalens.reports.sections`), shown after the
+        data and before the provenance.
 
     Returns
     -------
@@ -1216,6 +1221,7 @@ def render_check_report(
         "dag_limit": DAG_LIST_LIMIT,
         "dags_per_page": DAGS_PER_PAGE,
         "sigma": SIGMA,
+        "sections": list(sections),
     }
     return _environment().get_template("report.html.j2").render(context)
 
@@ -1375,6 +1381,7 @@ def render_run_report(run_document: dict[str, Any], result: CheckResult, data: L
         distributions=distributions,
         dags=class_dags(result),
         result=result,
+        sections=render_sections(run_document),
     )
 
 
