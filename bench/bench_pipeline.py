@@ -21,6 +21,8 @@ Run from the repository root::
     .venv/bin/python bench/bench_pipeline.py --sizes 1M     # quick
     .venv/bin/python bench/bench_pipeline.py --sizes 1M,10M,30M --snapshot --blas1 --repeat 2
     .venv/bin/python bench/bench_pipeline.py --snapshot --stages 30M   # where (i)'s time goes
+    .venv/bin/python bench/bench_pipeline.py --sizes 10M --run-arg=--no-direct-test  # (i) without
+                                                                    # the direct-test evidence stage
 
 ``--snapshot`` runs mesalens from a frozen copy of its code (for a tree that
 others are editing); ``--blas1`` adds (i) with ``OPENBLAS_NUM_THREADS=1``;
@@ -207,19 +209,22 @@ def child_stages(root: str) -> None:
     wrap(run_cli, "load_regimes", "load_regimes (connectors/loader.py)")
     wrap(loader, "plan_files", "  plan_files: list, footers, fingerprints (connectors/files.py)")
     wrap(
-        files._FileInspector, "_fingerprint", "    _FileInspector._fingerprint: sha256 of each file"
+        files._FileInspector,
+        "_fingerprint",
+        "    _FileInspector._fingerprint: size, mtime, sha256 of the Parquet footer",
     )
-    wrap(loader, "_scan", "  _scan: validation pass over every partition")
-    wrap(analysis, "compute_statistics", "compute_statistics: statistics pass")
+    wrap(loader, "_scan", "  _scan: the one pass (validation + statistics + report data)")
+    wrap(analysis, "compute_statistics", "compute_statistics: from the pass's moments")
     wrap(analysis, "discover", "discover: PC on the statistics")
     wrap(analysis, "check", "check: the criterion")
     wrap(run_cli, "write_run_outputs", "write_run_outputs (reports/run_cli.py)")
-    wrap(html, "regime_distributions", "  regime_distributions: report histograms, 2 passes")
+    wrap(html, "regime_distributions", "  regime_distributions: from the pass's profile")
     cmd = [
         "--regime", f"train={root}/train/*.parquet",
         "--regime", f"deploy={root}/deploy/*.parquet",
         "--base", "reward", "--mesa", "value", "--decision", "action",
         "--policy-inputs", "obs_0,obs_1", "--out", f"{root}.stages-out", "--quiet",
+        *json.loads(os.environ.get("BENCH_RUN_ARGS", "[]")),
     ]  # fmt: skip
     try:
         run_cli.run_command.main(args=cmd, standalone_mode=False)
@@ -374,6 +379,7 @@ def run_size(rows: int, args: argparse.Namespace, baseline_peaks: dict[int, floa
             "--regime", f"deploy={root}/deploy/*.parquet",
             "--base", "reward", "--mesa", "value", "--decision", "action",
             "--policy-inputs", "obs_0,obs_1", "--out", str(out), "--quiet",
+            *args.run_arg,
         ]  # fmt: skip
         run = run_mesalens(cmd, out, args.env)
         if "mesalens" not in best or run["wall"] < best["mesalens"]["wall"]:
@@ -507,7 +513,8 @@ def table(results: list[dict[str, Any]]) -> str:
 def print_stages(rows: int, args: argparse.Namespace) -> None:
     root = Path(args.root) / f"logs_{label(rows)}"
     measure([PYTHON, __file__, "--child", "pyarrow", str(root)])  # warm the page cache
-    run = measure([PYTHON, __file__, "--child", "stages", str(root)], env=args.env)
+    env = {**args.env, "BENCH_RUN_ARGS": json.dumps(args.run_arg)}
+    run = measure([PYTHON, __file__, "--child", "stages", str(root)], env=env)
     if run["rc"] != 0:
         raise SystemExit(f"stages run failed: {run['stderr_tail']}")
     stages = json.loads(run["stdout"][-1])
@@ -557,6 +564,13 @@ def main() -> None:
     )
     parser.add_argument(
         "--stages", metavar="SIZE", help="time the stages of (i) at this size, then stop"
+    )
+    parser.add_argument(
+        "--run-arg",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="extra argument for (i), repeatable (e.g. --run-arg=--no-direct-test)",
     )
     parser.add_argument("--child", choices=["pyarrow", "pandas-pc", "lean-pc", "stages"])
     parser.add_argument("target", nargs="?")

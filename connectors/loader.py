@@ -13,20 +13,28 @@ How it works, in three steps:
    reconciled: the same columns in every file of every regime, the regime
    column not already taken, and one type per column -- a column with
    numbers in one regime and text in another is a *type clash*.
-2. **Scan** (one parallel pass). A single ``dask.compute`` reads every
-   partition of every regime at once and returns, per partition, the row
+2. **Scan** (the one parallel pass). A single ``dask.compute`` reads every
+   partition of every regime once and returns, per partition, the row
    count, missing values per column, which rows are incomplete, the distinct
-   values of each column (capped for numbers) and whether numbers are whole.
-   Everything the validation needs comes out of this one pass; values that
-   do not parse (``"abc"`` in a numeric column) fail it with a message
-   naming regime, file and column.
+   values of each column (capped for numbers) and whether numbers are whole
+   -- and, from the same decoded rows, the summary that discovery and the
+   report need (:class:`DataProfile`): the complete rows' moments and
+   discrete cell counts (:mod:`.moments`), each numeric column's range, and
+   a uniform sample per regime for histograms. The column kinds are not
+   known yet, so a whole-number column that may still be discrete is
+   summarised both as values and as level indicators (a few small columns);
+   what is not needed is dropped later. Values that do not parse (``"abc"``
+   in a numeric column) fail the pass with a message naming regime, file
+   and column; nothing has been written by then.
 3. **Decide and build.** From the statistics: empty regimes, all-missing and
    constant columns are rejected; the missing-value policy is applied
    (``"drop"`` complete-case rows, reported with counts, or ``"error"``);
    each column gets its final dtype and its *kind*; and the pooled frame is
    built with ``dask.dataframe.from_map`` over the same partitions. Nothing
    is held in memory: computing the frame reads the sources again, out of
-   core and in parallel.
+   core and in parallel -- but ``mesalens run`` does not need to, since
+   :func:`mesalens.pipeline.statistics.compute_statistics` takes the
+   profile as ``precomputed=`` and the report's distributions come from it.
 
 Dtypes and kinds
 ----------------
@@ -67,13 +75,24 @@ from pandas.api import types as ptypes
 
 from mesalens.connectors.errors import DataError, InputError
 from mesalens.connectors.files import FilePlan, SourceSchema, plan_files
+from mesalens.connectors.moments import (
+    VALUE,
+    Moments,
+    blas_single_thread,
+    cell_counts,
+    merge_moments,
+    moments_of,
+)
 from mesalens.connectors.regime import DEFAULT_REGIME_NAME, RegimeSpec, check_regimes
 from mesalens.connectors.sql import SqlPlan, is_sql_location, plan_sql
 
 __all__ = [
     "DISCRETE_MAX_LEVELS",
     "DTYPE_OVERRIDES",
+    "INDICATOR_CAP",
     "MISSING_POLICIES",
+    "SAMPLE_SIZE",
+    "DataProfile",
     "LoadedData",
     "RegimeSummary",
     "load_regimes",
@@ -83,6 +102,20 @@ logger = logging.getLogger(__name__)
 
 #: A whole-number column with at most this many distinct values is discrete.
 DISCRETE_MAX_LEVELS = 20
+
+#: Text columns get indicator columns in the loader's summary up to this many
+#: levels per partition (discovery refuses more than 100 anyway).
+INDICATOR_CAP = 100
+
+#: Rows per regime in the uniform sample the report's histograms are drawn from.
+SAMPLE_SIZE = 25_000
+
+# Whole-number and fraction checks look at this many rows first.
+_PREFIX = 4096
+# Merge this many partition results per task, in at most this many trees per
+# regime (one dask.compute returns their roots).
+_SPLIT_EVERY = 8
+_ROOTS_PER_REGIME = 4
 
 #: What ``missing=`` accepts: drop incomplete rows (reported), or refuse them.
 MISSING_POLICIES = ("drop", "error")
@@ -190,6 +223,9 @@ class LoadedData:
         to tell later whether the data changed.
     missing : str
         The missing-value policy applied.
+    profile : DataProfile or None
+        Moments, ranges and a sample of the kept rows from the pass that
+        validated them (``None`` when built otherwise).
     """
 
     frame: dd.DataFrame
@@ -200,6 +236,7 @@ class LoadedData:
     summary: dict[str, RegimeSummary]
     fingerprints: tuple[dict[str, Any], ...]
     missing: str = "drop"
+    profile: DataProfile | None = field(default=None, repr=False)
 
     @property
     def variables(self) -> tuple[str, ...]:
@@ -264,6 +301,70 @@ class _FramePlan:
     strict: bool
 
 
+@dataclass
+class _Sample:
+    """A uniform sample of rows: those with the smallest random keys (bottom-k)."""
+
+    keys: np.ndarray
+    values: dict[str, np.ndarray]
+
+
+@dataclass
+class _PartResult:
+    """What the single pass returns for a partition, or for a regime once merged."""
+
+    stats: _Stats
+    moments: Moments | None = None
+    sample: _Sample | None = None
+    # Over complete rows, numeric columns only.
+    low: dict[str, float] = field(default_factory=dict)
+    high: dict[str, float] = field(default_factory=dict)
+    # The most levels a column had in one partition (text and whole-number
+    # columns that may be discrete).
+    partition_levels: dict[str, int] = field(default_factory=dict)
+    nonfinite: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, eq=False)
+class DataProfile:
+    """What the loader's single pass learnt about the kept rows besides validation.
+
+    Everything here comes from the same read that validated the data, so
+    that neither the statistics for discovery nor the report's per-regime
+    distributions need to read the data again.
+
+    Attributes
+    ----------
+    moments : Moments or None
+        Count, means, centred cross-products and discrete cells of all kept
+        rows, labelled as in :mod:`mesalens.connectors.moments`: every
+        numeric column's values, and an indicator per level of every column
+        that may be discrete. Pass the profile as ``precomputed=`` to
+        :func:`mesalens.pipeline.statistics.compute_statistics`.
+    regimes : tuple of Moments
+        The same per regime, by code.
+    partition_levels : dict of str to int
+        The most levels a text or whole-number column had in one partition.
+    indicator_cap : int
+        Text columns with more levels than this in a partition got no
+        indicators (the statistics then read the frame themselves).
+    low, high : dict of str to float
+        Each numeric column's minimum and maximum over the kept rows.
+    samples : tuple of dict of str to ndarray
+        Per regime, the numeric columns' values on a uniform sample of at
+        most :data:`SAMPLE_SIZE` kept rows (all rows when there are fewer):
+        the report's histograms are drawn from it.
+    """
+
+    moments: Moments | None
+    regimes: tuple[Moments, ...]
+    partition_levels: dict[str, int]
+    indicator_cap: int
+    low: dict[str, float]
+    high: dict[str, float]
+    samples: tuple[dict[str, np.ndarray], ...]
+
+
 def load_regimes(
     specs: Sequence[RegimeSpec],
     *,
@@ -320,7 +421,8 @@ def load_regimes(
     classes = _column_classes(sources, analysis, overrides)
     strict = selected is None
 
-    stats = _scan(sources, analysis, classes, strict)
+    scanned = _scan(sources, analysis, classes, strict, regime_name)
+    stats = {name: result.stats for name, result in scanned.items()}
     rows_dropped = _check_rows(sources, stats, analysis, missing)
     final_dtypes, kinds = _decide(sources, stats, analysis, classes, overrides)
 
@@ -374,6 +476,7 @@ def load_regimes(
         frame.npartitions,
     )
     return LoadedData(
+        profile=_profile(sources, scanned),
         frame=frame,
         regime_name=regime_name,
         regime_labels=tuple(source.name for source in sources),
@@ -660,51 +763,189 @@ def _as_flags(series: pd.Series, column: str, part: _Part) -> pd.Series:
     return series.map(flag, na_action="ignore").astype("float64")
 
 
-def _part_stats(
-    part: _Part, columns: tuple[str, ...], classes: dict[str, str], strict: bool
-) -> _Stats:
-    """Read one partition and return everything the validation needs from it."""
-    frame = _read_part(part, columns, classes, strict)
-    stats = _Stats(rows=len(frame))
-    missing = frame.isna()
-    counts = missing.sum()
-    stats.missing.update({c: int(counts[c]) for c in columns if counts[c]})
-    stats.missing_where.update({c: part.where for c in columns if counts[c]})
-    incomplete = missing.any(axis=1)
+def _part_pass(
+    part: _Part,
+    index: int,
+    code: int,
+    regime_name: str,
+    columns: tuple[str, ...],
+    classes: dict[str, str],
+    strict: bool,
+) -> _PartResult:
+    """Read one partition once: what the validation needs, and its summary.
+
+    The summary is taken before the columns' kinds are known, so it covers
+    every way a column may end up: the values of every numeric column, and
+    also indicators (and cell counts) for a whole-number column with at most
+    :data:`DISCRETE_MAX_LEVELS` values here, which may still turn out
+    discrete; what is not needed is dropped after the pass.
+    """
+    raw = part.read(columns, frozenset(c for c in columns if classes[c] == "string"), strict)
+    arrays = {c: _convert(raw[c], classes[c], c, part).to_numpy() for c in columns}
+    del raw
+    stats = _Stats(rows=len(next(iter(arrays.values()))) if arrays else 0)
+    incomplete = np.zeros(stats.rows, dtype=bool)
+    for column, array in arrays.items():
+        absent = np.isnan(array) if array.dtype.kind == "f" else pd.isna(array)
+        count = int(absent.sum())
+        if count:
+            stats.missing[column] = count
+            stats.missing_where[column] = part.where
+            incomplete |= absent
     stats.incomplete = int(incomplete.sum())
-    complete = frame[~incomplete]
-    for column in columns:
-        values = complete[column]
-        if classes[column] == "string":
-            stats.levels[column] = set(pd.unique(values.to_numpy()))
-            continue
-        array = values.to_numpy(dtype="float64")
-        distinct = pd.unique(array)
-        stats.levels[column] = (
-            set(distinct.tolist()) if len(distinct) <= DISCRETE_MAX_LEVELS else None
-        )
+    if stats.incomplete:
+        arrays = {c: a[~incomplete] for c, a in arrays.items()}
+    rows = stats.rows - stats.incomplete
+
+    result = _PartResult(stats=stats)
+    labels: list[tuple[str, Any]] = [(regime_name, code)]
+    blocks: list[np.ndarray] = [np.ones(rows)]
+    cell_codes: list[np.ndarray | None] = [np.zeros(rows, dtype=np.int64)]
+    cell_levels: list[list[Any]] = [[code]]
+    with np.errstate(invalid="ignore"):
+        for column in columns:
+            codes, levels = _summarise_column(column, arrays[column], classes[column], part, result)
+            if codes is not None:
+                labels.extend((column, level) for level in levels)
+                blocks.extend(codes == k for k in range(len(levels)))
+            if classes[column] != "string":
+                labels.append((column, VALUE))
+                blocks.append(arrays[column])
+            cell_codes.append(codes)
+            cell_levels.append(levels)
+    cells = cell_counts(cell_codes, cell_levels) if rows else {}
+    result.moments = moments_of(
+        rows, labels, blocks, cells, (regime_name, *columns), nonfinite=result.nonfinite
+    )
+    numeric = [c for c in columns if classes[c] != "string"]
+    result.sample = _bottom_k(
+        np.random.default_rng(index).random(rows), {c: arrays[c] for c in numeric}
+    )
+    return result
+
+
+def _summarise_column(
+    column: str, array: np.ndarray, klass: str, part: _Part, result: _PartResult
+) -> tuple[np.ndarray | None, list[Any]]:
+    """Record one column's validation facts; return its level codes if it may be discrete."""
+    stats = result.stats
+    if klass == "string":
+        codes, uniques = pd.factorize(array)
+        stats.levels[column] = set(uniques.tolist())
+        result.partition_levels[column] = len(uniques)
+        if len(uniques) > INDICATOR_CAP:
+            return None, []  # discovery refuses it anyway (statistics' max_levels)
+        return codes, list(uniques.tolist())
+    if not len(array):
+        stats.levels[column] = set()
+        return None, []
+    low, high = float(array.min()), float(array.max())
+    result.low[column], result.high[column] = low, high
+    # A value with a fraction makes the column continuous: look at a prefix
+    # first, which settles a float column without touching the rest. (np.mod
+    # of an infinity is NaN, which counts as a fraction, as before.)
+    head = array[:_PREFIX]
+    fractional = head[np.mod(head, 1) != 0]
+    if not len(fractional) and len(array) > _PREFIX:
         fractional = array[np.mod(array, 1) != 0]
-        if len(fractional):
-            stats.fractions[column] = (float(fractional[0]), part.where)
-    return stats
+    if len(fractional):
+        stats.fractions[column] = (float(fractional[0]), part.where)
+        infinite = int(np.isinf(array).sum())
+        if infinite:
+            result.nonfinite[column] = infinite
+        # The level set of a continuous column only answers "constant?".
+        stats.levels[column] = {low} if low == high else None
+        return None, []
+    if len(pd.unique(array[:_PREFIX])) > DISCRETE_MAX_LEVELS:
+        stats.levels[column] = None
+        return None, []
+    codes, uniques = pd.factorize(array)
+    if len(uniques) > DISCRETE_MAX_LEVELS:
+        stats.levels[column] = None
+        return None, []
+    stats.levels[column] = set(uniques.tolist())
+    result.partition_levels[column] = len(uniques)
+    # Whole numbers: the pooled frame holds them as int64, so are their levels.
+    return codes, [int(u) for u in uniques.tolist()]
+
+
+def _bottom_k(keys: np.ndarray, columns: dict[str, np.ndarray]) -> _Sample:
+    """Keep the rows with the :data:`SAMPLE_SIZE` smallest keys (a mergeable uniform sample)."""
+    if len(keys) > SAMPLE_SIZE:
+        # Sorted positions: the gathers below then run through memory in order.
+        keep = np.sort(np.argpartition(keys, SAMPLE_SIZE)[:SAMPLE_SIZE])
+        return _Sample(keys[keep], {c: a[keep] for c, a in columns.items()})
+    return _Sample(keys, dict(columns))
+
+
+def _merge_samples(samples: Sequence[_Sample]) -> _Sample:
+    """The bottom-k sample of the union of the samples' rows."""
+    keys = np.concatenate([s.keys for s in samples])
+    names = samples[0].values.keys()
+    values = {c: np.concatenate([s.values[c] for s in samples]) for c in names}
+    return _bottom_k(keys, values)
+
+
+def _merge_results(*results: _PartResult) -> _PartResult:
+    """Merge the results of partitions of one regime."""
+    merged = _PartResult(stats=_Stats())
+    for result in results:
+        merged.stats.merge(result.stats)
+        for column, low in result.low.items():
+            merged.low[column] = min(low, merged.low.get(column, low))
+        for column, high in result.high.items():
+            merged.high[column] = max(high, merged.high.get(column, high))
+        for column, count in result.partition_levels.items():
+            merged.partition_levels[column] = max(count, merged.partition_levels.get(column, 0))
+    moments = [r.moments for r in results if r.moments is not None]
+    merged.moments = merge_moments(*moments) if moments else None
+    samples = [r.sample for r in results if r.sample is not None]
+    merged.sample = _merge_samples(samples) if samples else None
+    return merged
 
 
 def _scan(
-    sources: list[_Source], columns: tuple[str, ...], classes: dict[str, str], strict: bool
-) -> dict[str, _Stats]:
-    """Compute every regime's statistics in one parallel pass."""
-    tasks = [
-        dask.delayed(_part_stats, pure=True)(part, columns, classes, strict)
-        for source in sources
-        for part in source.plan.parts
-    ]
-    owners = [source.name for source in sources for _ in source.plan.parts]
-    logger.info("scanning %d partition(s) of %d regime(s) in one pass", len(tasks), len(sources))
-    results = dask.compute(*tasks)
-    merged = {source.name: _Stats() for source in sources}
+    sources: list[_Source],
+    columns: tuple[str, ...],
+    classes: dict[str, str],
+    strict: bool,
+    regime_name: str = DEFAULT_REGIME_NAME,
+) -> dict[str, _PartResult]:
+    """Read every partition of every regime once: validation facts and summaries.
+
+    One ``dask.compute`` call: a task per partition, then per regime a few
+    trees of merges (their roots come back; the last merges run here, so
+    what reaches this process stays small however many partitions there are).
+    """
+    run = dask.delayed(_part_pass, pure=True)
+    merge = dask.delayed(_merge_results, pure=True)
+    roots: list[Any] = []
+    owners: list[str] = []
+    index = 0
+    for source in sources:
+        tasks = []
+        for part in source.plan.parts:
+            tasks.append(run(part, index, source.code, regime_name, columns, classes, strict))
+            index += 1
+        step = -(-len(tasks) // _ROOTS_PER_REGIME)
+        for start in range(0, len(tasks), step):
+            layer = tasks[start : start + step]
+            while len(layer) > 1:
+                layer = [
+                    merge(*layer[i : i + _SPLIT_EVERY]) for i in range(0, len(layer), _SPLIT_EVERY)
+                ]
+            roots.extend(layer)
+            owners.extend(source.name for _ in layer)
+    logger.info("reading %d partition(s) of %d regime(s) in one pass", index, len(sources))
+    with blas_single_thread():
+        results = dask.compute(*roots)
+    grouped: dict[str, list[_PartResult]] = {source.name: [] for source in sources}
     for owner, result in zip(owners, results, strict=True):
-        merged[owner].merge(result)
-    return merged
+        grouped[owner].append(result)
+    return {
+        name: _merge_results(*parts) if parts else _PartResult(stats=_Stats())
+        for name, parts in grouped.items()
+    }
 
 
 def _read_final(code: int, part: _Part, plan: _FramePlan) -> pd.DataFrame:
@@ -714,6 +955,31 @@ def _read_final(code: int, part: _Part, plan: _FramePlan) -> pd.DataFrame:
     data: dict[str, Any] = {plan.regime_name: np.full(len(frame), code, dtype=np.int64)}
     data.update({c: frame[c].astype(plan.dtypes[c]) for c in plan.columns})
     return pd.DataFrame(data, index=pd.RangeIndex(len(frame)))
+
+
+def _profile(sources: list[_Source], scanned: dict[str, _PartResult]) -> DataProfile:
+    """Gather the pass's summaries (built once the data passed every check)."""
+    results = [scanned[source.name] for source in sources]
+    regimes = tuple(r.moments for r in results if r.moments is not None)
+    partition_levels: dict[str, int] = {}
+    low: dict[str, float] = {}
+    high: dict[str, float] = {}
+    for result in results:
+        for column, count in result.partition_levels.items():
+            partition_levels[column] = max(count, partition_levels.get(column, 0))
+        for column, value in result.low.items():
+            low[column] = min(value, low.get(column, value))
+        for column, value in result.high.items():
+            high[column] = max(value, high.get(column, value))
+    return DataProfile(
+        moments=merge_moments(*regimes) if len(regimes) == len(results) else None,
+        regimes=regimes,
+        partition_levels=partition_levels,
+        indicator_cap=INDICATOR_CAP,
+        low=low,
+        high=high,
+        samples=tuple({} if r.sample is None else r.sample.values for r in results),
+    )
 
 
 # --------------------------------------------------------------------------- deciding

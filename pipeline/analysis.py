@@ -25,11 +25,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from mesalens.connectors.loader import LoadedData
+from mesalens.pipeline.bootstrap import DEFAULT_THRESHOLD, BootstrapResult, bootstrap
 from mesalens.pipeline.checker import CheckResult, check
+from mesalens.pipeline.direct_test import DirectTestResult, DirectTestSettings, direct_test
 from mesalens.pipeline.discovery import DiscoveryResult, discover
-from mesalens.pipeline.errors import GraphError, RoleError
+from mesalens.pipeline.errors import RoleError
 from mesalens.pipeline.knowledge import Knowledge
 from mesalens.pipeline.roles import Roles
+from mesalens.pipeline.sensitivity import SensitivityResult, sensitivity_analysis
 from mesalens.pipeline.statistics import SufficientStatistics, compute_statistics
 
 __all__ = [
@@ -56,6 +59,21 @@ class DiscoverySettings:
 class EvidenceSettings:
     """Which evidence beyond the structural verdict to gather, and how."""
 
+    # Bootstrap the whole discovery + check on this many Poisson resamples
+    # (0: off); the verdict is stable when at least `stability_threshold` of
+    # them reproduce it (mesalens.pipeline.bootstrap).
+    bootstrap: int = 0
+    stability_threshold: float = DEFAULT_THRESHOLD
+
+    # Linear-Gaussian sensitivity analysis per σ-graph (mesalens.pipeline.sensitivity).
+    sensitivity: bool = True
+
+    # The direct finite-sample test of Y_b ⊥ s | Y_m and the alignment gap on the
+    # pooled logs, its regression estimators on a seeded sample of at most
+    # `direct_test_rows` rows (mesalens.pipeline.direct_test).
+    direct_test: bool = True
+    direct_test_rows: int = 100_000
+
 
 @dataclass
 class AnalysisResult:
@@ -66,6 +84,9 @@ class AnalysisResult:
     discovery: DiscoveryResult
     check: CheckResult
     timings: dict[str, float] = field(default_factory=dict)
+    bootstrap: BootstrapResult | None = None
+    sensitivity: SensitivityResult | None = None
+    direct_test: DirectTestResult | None = None
 
 
 def require_role_columns(roles: Roles, columns: tuple[str, ...], regime_name: str) -> None:
@@ -112,7 +133,8 @@ def analyze(
         The evidence to gather after the check (defaults: see the class).
     on_stage : callable, optional
         Called with ``"statistics"``, ``"discovery"`` and ``"check"`` as each
-        stage starts (for progress displays).
+        stage starts (for progress displays), then with the name of each
+        evidence stage (``"bootstrap"`` and its sub-stages, ...).
     on_test : callable, optional
         Passed to discovery: called after each CI test.
 
@@ -132,7 +154,8 @@ def analyze(
         return time.perf_counter()
 
     start = stage("statistics")
-    statistics = compute_statistics(data.frame, data.kinds, data.columns)
+    # The loader's pass already summarised the data: no second read.
+    statistics = compute_statistics(data.frame, data.kinds, data.columns, precomputed=data.profile)
     timings["statistics"] = time.perf_counter() - start
 
     start = stage("discovery")
@@ -150,11 +173,7 @@ def analyze(
     timings["discovery"] = time.perf_counter() - start
 
     start = stage("check")
-    if learned.graph.kind() == "pag":
-        raise GraphError(
-            f"{settings.method.upper()} learned a PAG (latent confounding), and checking the "
-            "criterion over a PAG's MAGs is not supported yet; use --method pc or ges"
-        )
+    # A PAG (FCI) is checked over its MAGs (mesalens.pipeline.pag_checker).
     result = check(learned.graph, roles)
     timings["check"] = time.perf_counter() - start
     analysis = AnalysisResult(
@@ -162,4 +181,41 @@ def analyze(
     )
 
     # Evidence beyond the graph: each stage fills its own field of `analysis`.
+    if evidence.bootstrap:
+        start = stage("bootstrap")
+        analysis.bootstrap = bootstrap(
+            data.frame,
+            data.kinds,
+            data.columns,
+            roles,
+            main_graph=learned.graph,
+            main_check=result,
+            replicates=evidence.bootstrap,
+            seed=settings.seed,
+            threshold=evidence.stability_threshold,
+            method=settings.method,
+            test=settings.test,
+            alpha=settings.alpha,
+            max_depth=settings.max_depth,
+            knowledge=knowledge,
+            on_stage=on_stage,
+        )
+        timings["bootstrap"] = time.perf_counter() - start
+    if evidence.sensitivity:
+        start = stage("sensitivity")
+        analysis.sensitivity = sensitivity_analysis(
+            statistics, result, regime_labels=data.regime_labels
+        )
+        timings["sensitivity"] = time.perf_counter() - start
+    if evidence.direct_test:
+        start = stage("direct test")
+        analysis.direct_test = direct_test(
+            data,
+            base=roles.base,
+            mesa=roles.mesa,
+            statistics=statistics,
+            settings=DirectTestSettings(rows=evidence.direct_test_rows, seed=settings.seed),
+            too_few_rows="skip",
+        )
+        timings["direct_test"] = time.perf_counter() - start
     return analysis

@@ -35,6 +35,8 @@ needs no validity split), so the verdict is ``all`` or ``none``.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import itertools
 from collections import deque
 from collections.abc import Iterator
@@ -48,8 +50,12 @@ from mesalens.pipeline.errors import ClassTooLargeError, GraphError, Inconsisten
 from mesalens.pipeline.graph import CausalGraph
 from mesalens.pipeline.pdag import (
     Pdag,
+    closed_chordal_search,
     consistent_extension,
+    has_pag_marks,
+    mcs_earlier_neighbours,
     meek_closure,
+    orient_and_close,
     require_extendable,
 )
 from mesalens.pipeline.roles import Roles
@@ -213,10 +219,13 @@ def restricted_class(graph: CausalGraph, roles: Roles) -> Pdag:
         For PAG marks, a directed cycle, an edge into the regime, or a PDAG
         without a consistent extension.
     """
-    if graph.kind() == "pag":
-        graph.require_marks(("-->", "---"), "check-graph (DAGs, CPDAGs and MPDAGs)")
+    return _restricted_class(graph, roles)[0]
+
+
+def _restricted_class(graph: CausalGraph, roles: Roles) -> tuple[Pdag, dict[int, set[int]] | None]:
+    """:func:`restricted_class`, and for a CPDAG-like input the search that orients its leaves."""
+    g = Pdag.from_graph(graph, "check-graph (DAGs, CPDAGs and MPDAGs)")
     roles.validate(graph)
-    g = Pdag.from_graph(graph)
     s = graph.index[roles.regime]
     if g.parents[s]:
         parent = graph.nodes[min(g.parents[s])]
@@ -224,14 +233,23 @@ def restricted_class(graph: CausalGraph, roles: Roles) -> Pdag:
             f"the edge {parent} --> {roles.regime} points into the regime; nothing can cause "
             "which regime a row was logged in: reverse the edge or fix the graph"
         )
-    require_extendable(g, graph.nodes)
-    meek_closure(g)
+    # A CPDAG (the usual input) is recognised in linear time; anything else
+    # gets Dor-Tarsi and the full closure.
+    earlier = closed_chordal_search(g)
+    closed = earlier is not None
+    if not closed:
+        require_extendable(g, graph.nodes)
+        meek_closure(g)
     if g.parents[s]:  # Meek's rules forced an edge into the regime
         parent = graph.nodes[min(g.parents[s])]
         raise GraphError(
             f"every DAG of this graph has {parent} --> {roles.regime}, an edge into the regime; "
             "nothing can cause the regime: check the graph's orientations around it"
         )
+    if closed:
+        # The empty parent set is a clique: the result has an extension.
+        orient_and_close(g, s, ())
+        return g, earlier
     g.orient_all_at(s, ())
     meek_closure(g, touched=[s])
     # In product form the empty parent set is always valid (it is a clique).
@@ -240,7 +258,7 @@ def restricted_class(graph: CausalGraph, roles: Roles) -> Pdag:
             f"no DAG of this graph has {roles.regime!r} as a root (nothing pointing into it); "
             "check the orientations around the regime"
         )
-    return g
+    return g, None
 
 
 def _cliques_of(g: Pdag, candidates: list[int]) -> Iterator[tuple[int, ...]]:
@@ -289,12 +307,17 @@ def _orientations_at(g: Pdag, node: int, product_form: bool) -> Iterator[Pdag]:
         return
     for clique in _cliques_of(g, siblings):
         h = g.copy()
+        # In product form (chain components chordal and independent) every
+        # clique is valid (Maathuis, Kalisch & Bühlmann 2009), and R1/R2
+        # propagated from the new edges close the graph; otherwise the MPDAG
+        # test is whether an extension survives the full closure.
+        if product_form:
+            orient_and_close(h, node, clique)
+            yield h
+            continue
         h.orient_all_at(node, clique)
         meek_closure(h, touched=[node])
-        # In product form (chain components chordal and independent) every
-        # clique is valid (Maathuis, Kalisch & Bühlmann 2009); otherwise the
-        # MPDAG test is whether an extension survives.
-        if product_form or consistent_extension(h) is not None:
+        if consistent_extension(h) is not None:
             yield h
 
 
@@ -316,8 +339,27 @@ def valid_parent_sets(g: Pdag, decisions: list[int]) -> Iterator[Pdag]:
     yield from assign(g, 0)
 
 
-def _one_dag(g: Pdag) -> Pdag:
-    """One DAG extending the Meek-closed, extendable ``g`` (the first the lister yields)."""
+def _one_dag(g: Pdag, earlier: dict[int, set[int]] | None = None) -> Pdag:
+    """One DAG extending the Meek-closed, extendable ``g``.
+
+    In product form, any acyclic moral orientation of each chain component
+    will do: one maximum cardinality search gives them all. ``earlier`` may
+    hold the earlier neighbours of such a search on a product-form graph
+    that ``g`` refines (same skeleton, more directed edges): its order,
+    restricted to a component of ``g`` (an induced subgraph of one of its
+    components), is still a perfect elimination order reversed. Otherwise,
+    the first DAG the lister yields.
+    """
+    if is_product_form(g):
+        search = mcs_earlier_neighbours(g, range(g.n)) if earlier is None else (None, earlier)
+        if search is not None:
+            parents, children, earlier = g.parents, g.children, search[1]
+            dag_parents, dag_children = [], []
+            for v, around in enumerate(g.undirected):
+                mine = around & earlier[v]
+                dag_parents.append(parents[v] | mine)
+                dag_children.append(children[v] | (around - mine))
+            return Pdag.from_sets(dag_parents, dag_children, [set() for _ in range(g.n)])
     order = next(iter_topological_orders(g))
     position = [0] * g.n
     for k, v in enumerate(order):
@@ -351,12 +393,17 @@ def _reach(h: Pdag, sources: set[int], blocked: set[int], definite: bool) -> dic
     in ``blocked`` are neither entered nor left.
     """
     previous: dict[int, int | None] = {v: None for v in sources}
+    # Set differences against the reached and blocked nodes keep the
+    # per-edge work in C; only newly reached nodes are touched in Python.
+    closed = set(previous) | blocked
+    children, undirected = h.children, h.undirected
     queue = deque(sorted(sources))
     while queue:
         v = queue.popleft()
-        steps = h.children[v] if definite else h.children[v] | h.undirected[v]
-        for w in sorted(steps):
-            if w not in previous and w not in blocked:
+        new = children[v] - closed if definite else (children[v] | undirected[v]) - closed
+        if new:
+            closed |= new
+            for w in sorted(new):
                 previous[w] = v
                 queue.append(w)
     return previous
@@ -389,7 +436,13 @@ def _answer(h: Pdag, q: _Question) -> tuple[bool | None, list[int] | None]:
 
 # ---------------------------------------------------------------- the check
 class _Checker:
-    def __init__(self, graph: CausalGraph, roles: Roles, restricted: Pdag):
+    def __init__(
+        self,
+        graph: CausalGraph,
+        roles: Roles,
+        restricted: Pdag,
+        earlier: dict[int, set[int]] | None = None,
+    ):
         self.graph = graph
         self.names = graph.nodes
         self.roles = roles
@@ -402,8 +455,15 @@ class _Checker:
             None if roles.policy_inputs is None else tuple(idx[n] for n in roles.policy_inputs)
         )
         self.restricted = restricted
-        self.counter = ExtensionCounter()
+        # Every graph counted here refines the restricted class: one skeleton.
+        self.counter = ExtensionCounter(one_skeleton=True)
         self.product_form = is_product_form(restricted)
+        # One search orients every leaf's chain components (see _one_dag).
+        # (the input's, when it was a closed chordal chain graph: see _one_dag).
+        if earlier is None and self.product_form:
+            search = mcs_earlier_neighbours(restricted, range(restricted.n))
+            earlier = None if search is None else search[1]
+        self.earlier = earlier if self.product_form else None
 
     # Questions whose answers must be constant on a leaf.
     def validity_questions(self) -> list[_Question]:
@@ -447,14 +507,12 @@ class _Checker:
                 return
             budget[0] -= 1
         # The first undirected edge on the possibly directed path.
-        branch_node = next(
-            a for a, b in itertools.pairwise(open_path) if b in sigma.undirected[a]
-        )
+        branch_node = next(a for a, b in itertools.pairwise(open_path) if b in sigma.undirected[a])
         for child in _orientations_at(h, branch_node, self.product_form):
             yield from self.refine(child, questions, budget)
 
     def evaluate_leaf(self, leaf: Pdag) -> tuple[bool, Witness]:
-        dag = _one_dag(leaf)
+        dag = _one_dag(leaf, self.earlier)
         sigma = _sigma_edges(dag, set(self.decisions), self.inputs)
         path = d_connecting_path(sigma, {self.s}, self.base, self.mesa)
         witness = Witness(
@@ -560,7 +618,8 @@ def check(graph: CausalGraph, roles: Roles) -> CheckResult:
     Parameters
     ----------
     graph : CausalGraph
-        A DAG, CPDAG or MPDAG (``-->`` and ``---`` edges).
+        A DAG, CPDAG or MPDAG (``-->`` and ``---`` edges), or a PAG, which
+        :func:`mesalens.pipeline.pag_checker.check_pag` checks over its MAGs.
     roles : Roles
         The regime, base, mesa and decision nodes and the policy inputs.
 
@@ -575,5 +634,29 @@ def check(graph: CausalGraph, roles: Roles) -> CheckResult:
     RoleError, GraphError, InconsistentGraphError
         For roles that do not fit the graph and graphs with no valid class.
     """
-    restricted = restricted_class(graph, roles)
-    return _Checker(graph, roles, restricted).run()
+    if has_pag_marks(graph):  # graph.kind() == "pag", without its slow scan of every mark
+        # Latent confounding: the class is a PAG's MAGs (pag_checker imports this module).
+        from mesalens.pipeline.pag_checker import check_pag
+
+        return check_pag(graph, roles)
+    with _cyclic_gc_paused():
+        restricted, earlier = _restricted_class(graph, roles)
+        return _Checker(graph, roles, restricted, earlier).run()
+
+
+@contextlib.contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector for the duration of a check.
+
+    A check on a large class allocates tens of thousands of adjacency sets
+    that live until it ends and form no reference cycles; the collector would
+    walk all of them again and again (up to half the time at 3,000 nodes)
+    and free nothing. Reference counting still frees everything as usual.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()

@@ -22,36 +22,45 @@ but takes time proportional to the count.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 import cliquepicking
-import networkx as nx
 
 from mesalens.pipeline.enumeration import iter_topological_orders
-from mesalens.pipeline.pdag import Pdag, chain_components
+from mesalens.pipeline.pdag import (
+    Pdag,
+    chain_structure,
+    mcs_earlier_neighbours,
+)
 
 __all__ = ["ExtensionCounter", "is_product_form"]
 
 
-def is_product_form(g: Pdag, components: list[list[int]] | None = None) -> bool:
+def is_product_form(g: Pdag, components: Iterable[Iterable[int]] | None = None) -> bool:
     """Whether the DAGs of ``g`` are independent AMOs of its chain components.
 
     True when no directed edge joins two nodes of one chain component and
     the components, with the directed edges between them, form no cycle
-    (chordality is checked per component by the counter).
+    (chordality is checked per component by the counter). ``components``
+    defaults to the chain components of ``g``.
     """
-    components = components if components is not None else chain_components(g)
+    if components is None:
+        return chain_structure(g).chain_graph
+    parts = [set(c) for c in components]
+    children = g.children
     owner = [0] * g.n
-    for k, component in enumerate(components):
+    for k, component in enumerate(parts):
         for v in component:
             owner[v] = k
-    successors: list[set[int]] = [set() for _ in components]
-    for i in range(g.n):
-        for j in g.children[i]:
-            if owner[i] == owner[j]:
-                return False
-            successors[owner[i]].add(owner[j])
+    successors: list[set[int]] = [set() for _ in parts]
+    for k, component in enumerate(parts):
+        for v in component:
+            if children[v]:
+                if not children[v].isdisjoint(component):
+                    return False
+                successors[k].update([owner[w] for w in children[v]])
     # Kahn's algorithm on the quotient graph of the components.
-    indegree = [0] * len(components)
+    indegree = [0] * len(parts)
     for succ in successors:
         for b in succ:
             indegree[b] += 1
@@ -64,54 +73,73 @@ def is_product_form(g: Pdag, components: list[list[int]] | None = None) -> bool:
             indegree[b] -= 1
             if indegree[b] == 0:
                 ready.append(b)
-    return seen == len(components)
+    return seen == len(parts)
 
 
 class ExtensionCounter:
-    """Counts DAGs extending Meek-closed, extendable PDAGs; caches per component."""
+    """Counts DAGs extending Meek-closed, extendable PDAGs; caches per component.
 
-    def __init__(self) -> None:
-        self._cache: dict[frozenset[tuple[int, int]], int] = {}
+    Parameters
+    ----------
+    one_skeleton : bool
+        The caller promises that every graph counted has the same skeleton
+        and is Meek-closed and extendable (as within one check). A chain
+        component's edges are then the skeleton's edges among its nodes,
+        so its nodes alone key the cache, and it is chordal (an extendable
+        closed chain graph orients each component acyclically without
+        v-structures), so the chordality guard in front of Clique-Picking
+        is skipped. Default: key by the edges and guard every component.
+    """
+
+    def __init__(self, one_skeleton: bool = False) -> None:
+        self._cache: dict[frozenset, int] = {}
+        self._one_skeleton = one_skeleton
         self.listed_counts = 0  # how many counts had to be taken by listing
 
     def count(self, g: Pdag) -> int:
         """The exact number of DAGs extending ``g`` (an arbitrary-precision int)."""
-        components = chain_components(g)
-        if not is_product_form(g, components):
+        structure = chain_structure(g)
+        if not structure.chain_graph:
             self.listed_counts += 1
             return sum(1 for _ in iter_topological_orders(g))
         total = 1
-        for component in components:
-            total *= self.component_count(g, component)
+        for component in structure.components:
+            if len(component) > 1:
+                total *= self.component_count(g, component)
         return total
 
-    def component_count(self, g: Pdag, component: list[int]) -> int:
+    def component_count(self, g: Pdag, component: Iterable[int]) -> int:
         """The number of AMOs of one chordal chain component of ``g``."""
-        size = len(component)
+        nodes = component if isinstance(component, set) else set(component)
+        size = len(nodes)
         if size <= 2:
             return size if size == 2 else 1
-        edges = frozenset((a, b) for a in component for b in g.undirected[a] if a < b)
-        cached = self._cache.get(edges)
+        undirected = g.undirected
+        if self._one_skeleton:
+            key = frozenset(nodes)
+        else:
+            # The component's edges, exactly: each node with its neighbours.
+            key = frozenset([(v, frozenset(undirected[v])) for v in nodes])
+        cached = self._cache.get(key)
         if cached is not None:
             return cached
-        if len(edges) == size * (size - 1) // 2:
+        n_edges = sum(map(len, map(undirected.__getitem__, nodes))) // 2
+        if n_edges == size * (size - 1) // 2:
             result = math.factorial(size)
-        elif len(edges) == size - 1:
+        elif n_edges == size - 1:
             result = size  # a tree: one AMO per choice of source
         else:
-            result = self._clique_picking(component, edges)
-        self._cache[edges] = result
+            result = self._clique_picking(g, sorted(nodes), guard=not self._one_skeleton)
+        self._cache[key] = result
         return result
 
     @staticmethod
-    def _clique_picking(component: list[int], edges: frozenset[tuple[int, int]]) -> int:
-        local = {v: k for k, v in enumerate(component)}
-        undirected = nx.Graph()
-        undirected.add_nodes_from(range(len(component)))
-        undirected.add_edges_from((local[a], local[b]) for a, b in edges)
-        if not nx.is_chordal(undirected):
+    def _clique_picking(g: Pdag, nodes: list[int], guard: bool) -> int:
+        if guard and mcs_earlier_neighbours(g, nodes) is None:
             # Cannot happen for a Meek-closed extendable PDAG; guard anyway,
             # because Clique-Picking silently miscounts non-chordal input.
             raise ValueError("internal error: a chain component is not chordal")
-        arcs = [(a, b) for a, b in undirected.edges()] + [(b, a) for a, b in undirected.edges()]
+        local = {v: k for k, v in enumerate(nodes)}
+        undirected = g.undirected
+        arcs = [(local[a], local[b]) for a in nodes for b in undirected[a]]
         return int(cliquepicking.mec_size(arcs))

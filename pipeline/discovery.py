@@ -151,6 +151,7 @@ from mesalens.pipeline.errors import InputError
 from mesalens.pipeline.formats.causallearn import from_causallearn
 from mesalens.pipeline.graph import CausalGraph, Edge, Mark
 from mesalens.pipeline.knowledge import Knowledge
+from mesalens.pipeline.orientation_repair import is_consistent_pattern, repair_orientations
 from mesalens.pipeline.pdag import Pdag, meek_closure
 from mesalens.pipeline.statistics import CONTINUOUS, DISCRETE, SufficientStatistics
 
@@ -894,6 +895,8 @@ def discover(
     graph = _remove_mutual(graph, mutual, notes)
     graph = _enforce_required(graph, full, method, notes)
     _check_regime_root(graph, regime, method)
+    if method == "pc" and graph.kind() != "pag" and not is_consistent_pattern(graph, regime):
+        graph = _repair_orientations(graph, full, session.records, regime, notes)
     return DiscoveryResult(graph=graph, ci_tests=session.records, settings=settings, notes=notes)
 
 
@@ -961,6 +964,56 @@ def _enforce_required(
     pdag = Pdag.from_graph(graph)
     meek_closure(pdag)
     return pdag.to_graph(graph.nodes)
+
+
+def _repair_orientations(
+    graph: CausalGraph,
+    knowledge: Knowledge,
+    records: Sequence[CITestRecord],
+    regime: str,
+    notes: list[str],
+) -> CausalGraph:
+    """PC's colliders contradict each other: keep the strongest consistent ones, say which went."""
+    forced = []
+    for edge in graph.edges():
+        for a, b in ((edge.u, edge.v), (edge.v, edge.u)):
+            if knowledge.is_required(a, b) or (
+                knowledge.is_forbidden(b, a) and not knowledge.is_forbidden(a, b)
+            ):
+                forced.append((a, b))
+    # Dependence of x and y given a set with z is the evidence for x --> z <-- y.
+    evidence: dict[tuple[frozenset[str], str], float] = {}
+    for record in records:
+        pair = frozenset((record.x, record.y))
+        for z in record.conditioning_set:
+            key = (pair, z)
+            evidence[key] = min(evidence.get(key, 1.0), record.p_value)
+    repair = repair_orientations(
+        graph,
+        regime=regime,
+        forced=forced,
+        collider_evidence=lambda x, z, y: evidence.get((frozenset((x, y)), z), 1.0),
+    )
+
+    def listed(triples: Sequence[tuple[str, str, str]]) -> str:
+        return "; ".join(f"{x} --> {z} <-- {y}" for x, z, y in triples) or "none"
+
+    outcome = (
+        "the orientations were rebuilt from its colliders, strongest first, keeping those a "
+        f"DAG can have together; colliders dropped: {listed(repair.dropped)}"
+    )
+    if repair.added:
+        outcome += (
+            "; the skeleton needed colliders no test had found, added by the strength of "
+            f"the evidence: {listed(repair.added)}"
+        )
+    if not repair.extendable:
+        outcome += "; no DAG extends the graph even so, so the check cannot run on it"
+    notes.append(
+        "PC's orientations contradicted each other (no DAG extends them, a finite-sample "
+        f"error): {outcome}"
+    )
+    return repair.graph
 
 
 def _check_regime_root(graph: CausalGraph, regime: str, method: str) -> None:

@@ -43,14 +43,15 @@ _UP, _DOWN = 0, 1  # reached from a child / from a parent
 
 def ancestors(dag: Pdag, nodes: Iterable[int]) -> set[int]:
     """The nodes with a directed path into ``nodes``, including ``nodes`` themselves."""
+    parents = dag.parents
     found = set(nodes)
-    stack = list(found)
-    while stack:
-        v = stack.pop()
-        for p in dag.parents[v]:
-            if p not in found:
-                found.add(p)
-                stack.append(p)
+    frontier = found
+    while frontier:
+        reached: set[int] = set()
+        for v in frontier:
+            reached |= parents[v]
+        frontier = reached - found
+        found |= frontier
     return found
 
 
@@ -64,28 +65,38 @@ def d_connecting_path(
     """
     targets = set(y)
     given = set(z)
+    children, parents = dag.children, dag.parents
     open_colliders = ancestors(dag, given)
+    # The states reached in each direction; set differences against them
+    # keep the per-edge work inside set operations.
+    reached = ({*()}, {*()})  # (_UP, _DOWN)
     came_from: dict[tuple[int, int], tuple[int, int] | None] = {}
     queue: deque[tuple[int, int]] = deque()
     for source in sorted(set(x)):
         came_from[(source, _UP)] = None
+        reached[_UP].add(source)
         queue.append((source, _UP))
     while queue:
         state = queue.popleft()
         node, direction = state
         if node in targets:
             return _simple_path(_trail(came_from, state))
-        moves: list[tuple[int, int]] = []
         if node not in given:
-            moves.extend((c, _DOWN) for c in sorted(dag.children[node]))
+            moves = [(children[node] - reached[_DOWN], _DOWN)]
             if direction == _UP:
-                moves.extend((p, _UP) for p in sorted(dag.parents[node]))
-        if direction == _DOWN and node in open_colliders:
-            moves.extend((p, _UP) for p in sorted(dag.parents[node]))
-        for nxt in moves:
-            if nxt not in came_from:
-                came_from[nxt] = state
-                queue.append(nxt)
+                moves.append((parents[node] - reached[_UP], _UP))
+        elif direction == _DOWN and node in open_colliders:
+            moves = [(parents[node] - reached[_UP], _UP)]
+        else:
+            continue
+        if direction == _DOWN and node in open_colliders and node not in given:
+            moves.append((parents[node] - reached[_UP], _UP))
+        for new, towards in moves:
+            if new:
+                reached[towards].update(new)
+                for w in sorted(new):
+                    came_from[(w, towards)] = state
+                    queue.append((w, towards))
     return None
 
 

@@ -335,7 +335,7 @@ class CausalGraph:
                     path.pop()
                     state[node] = 2
                 elif state[nxt] == 1:
-                    cycle = [*path[path.index(nxt):], nxt]
+                    cycle = [*path[path.index(nxt) :], nxt]
                     return [self.nodes[k] for k in cycle]
                 elif state[nxt] == 0:
                     state[nxt] = 1

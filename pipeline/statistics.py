@@ -28,6 +28,15 @@ not lose precision when a column's mean is large against its spread. A level
 missing from a partition has an all-zero indicator there, so padding the
 partition's summary with zeros is exact.
 
+The per-partition arithmetic lives in :mod:`mesalens.connectors.moments`,
+shared with the loader: ``mesalens run`` takes these moments in the same
+pass that validates the data, and passes them as ``precomputed=`` (the
+loader's :class:`~mesalens.connectors.loader.DataProfile`), so that the
+data are decoded once in all. Cells may then count more columns than the
+discrete ones (numeric columns that might have been discrete); those are
+summed out. The Gram matrices run with one BLAS thread (dask already runs
+a task per core; see ``blas_single_thread``).
+
 The plain covariance (a discrete column counted as its numeric value, or as
 its level index when the levels are not numbers) and the ``k - 1`` expanded
 covariance are both linear images of the all-indicator covariance, so they
@@ -51,14 +60,23 @@ from __future__ import annotations
 import functools
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import dask
 import dask.dataframe as dd
 import numpy as np
 import pandas as pd
+from dask.delayed import Delayed
 
 from mesalens.connectors.errors import DataError
+from mesalens.connectors.moments import (
+    VALUE,
+    Moments,
+    blas_single_thread,
+    cell_counts,
+    merge_moments,
+    moments_of,
+)
 
 __all__ = [
     "CONTINUOUS",
@@ -66,6 +84,7 @@ __all__ = [
     "StatisticsError",
     "SufficientStatistics",
     "compute_statistics",
+    "statistics_delayed",
 ]
 
 CONTINUOUS = "continuous"
@@ -73,6 +92,14 @@ DISCRETE = "discrete"
 _KINDS = (CONTINUOUS, DISCRETE)
 # Merge this many partition summaries per task: a shallow tree with small tasks.
 _SPLIT_EVERY = 8
+
+
+class Precomputed(Protocol):
+    """Moments taken while the data were read (see ``compute_statistics(precomputed=)``)."""
+
+    moments: Moments | None
+    partition_levels: Mapping[str, int]
+    indicator_cap: int
 
 
 class StatisticsError(DataError):
@@ -190,28 +217,10 @@ def _correlation(cov: np.ndarray) -> np.ndarray:
 
 
 # --------------------------------------------------------------------- one pass
-# Label of an expanded column: (column, level) for an indicator, (column,
-# _VALUE) for a continuous column. A tuple wrapper keeps _VALUE distinct from
-# any level a user's column could hold.
-_VALUE = ("<value>",)
-
-
-@dataclass
-class _Summary:
-    """The sufficient statistics of a set of rows, mergeable with another set's."""
-
-    n: int
-    labels: list[tuple[str, Hashable]]
-    # The mean is kept as shift + offset: the shift is the first partition's
-    # rounded mean, the offset (small against the shift) carries the rest,
-    # so differences of means stay exact when a column's mean is large
-    # against its spread (e.g. 1e6 +- 1).
-    shift: np.ndarray
-    offset: np.ndarray
-    m2: np.ndarray  # centred cross-products: sum over rows of (x - mean)(x - mean)^T
-    cells: dict[tuple[Hashable, ...], int]
-    missing: dict[str, int]
-    nonfinite: dict[str, int]
+# The arithmetic (mergeable moments and cell counts) is shared with the
+# loader, which summarises the data in the same pass that validates it.
+_VALUE = VALUE
+_Summary = Moments
 
 
 def _plain(value: Any) -> Hashable:
@@ -221,7 +230,7 @@ def _plain(value: Any) -> Hashable:
 
 def _summarise(
     part: pd.DataFrame, continuous: Sequence[str], discrete: Sequence[str], max_levels: int
-) -> _Summary:
+) -> Moments:
     """The summary of one partition (runs inside the dask graph)."""
     n = len(part)
     labels: list[tuple[str, Hashable]] = []
@@ -238,7 +247,7 @@ def _summarise(
             nonfinite[name] = infinite
         labels.append((name, _VALUE))
         blocks.append(values)
-    codes_per_column: list[np.ndarray] = []
+    codes_per_column: list[np.ndarray | None] = []
     uniques_per_column: list[list[Hashable]] = []
     for name in discrete:
         codes, uniques = pd.factorize(part[name], sort=False, use_na_sentinel=True)
@@ -253,85 +262,16 @@ def _summarise(
             missing[name] = absent
         for k, level in enumerate(uniques):
             labels.append((name, level))
-            blocks.append((codes == k).astype(np.float64))
+            blocks.append(codes == k)
         codes_per_column.append(codes)
         uniques_per_column.append(uniques)
-
-    width = len(labels)
-    if n == 0:
-        zeros = np.zeros(width)
-        return _Summary(0, labels, zeros, zeros.copy(), np.zeros((width, width)), {}, {}, {})
-    matrix = np.column_stack(blocks) if blocks else np.zeros((n, 0))
-    # Missing or infinite values are reported after the pass; until then
-    # they may only turn moments into NaN, quietly.
-    with np.errstate(invalid="ignore", over="ignore"):
-        shift = matrix.mean(axis=0)
-        centred = matrix - shift
-        # The classic two-pass correction: the centred columns' mean is the
-        # rounding error of the first mean.
-        offset = centred.mean(axis=0)
-        m2 = centred.T @ centred - n * np.outer(offset, offset)
-
-    cells: dict[tuple[Hashable, ...], int] = {}
-    if discrete:
-        joint = np.column_stack(codes_per_column)
-        joint = joint[(joint >= 0).all(axis=1)]
-        if len(joint):
-            combos, counts = np.unique(joint, axis=0, return_counts=True)
-            for combo, count in zip(combos, counts, strict=True):
-                key = tuple(uniques_per_column[j][c] for j, c in enumerate(combo))
-                cells[key] = int(count)
-    return _Summary(n, labels, shift, offset, m2, cells, missing, nonfinite)
+    cells = cell_counts(codes_per_column, uniques_per_column) if n else {}
+    return moments_of(n, labels, blocks, cells, tuple(discrete), missing, nonfinite)
 
 
-def _merge(*parts: _Summary) -> _Summary:
+def _merge(*parts: Moments) -> Moments:
     """Merge summaries of disjoint row sets (Chan, Golub & LeVeque's pairwise update)."""
-    total = parts[0]
-    for other in parts[1:]:
-        total = _merge_two(total, other)
-    return total
-
-
-def _merge_two(a: _Summary, b: _Summary) -> _Summary:
-    labels = list(a.labels)
-    position = {label: i for i, label in enumerate(labels)}
-    for label in b.labels:
-        if label not in position:
-            position[label] = len(labels)
-            labels.append(label)
-    width = len(labels)
-
-    def widen(s: _Summary) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        # A level absent from these rows has an all-zero indicator here:
-        # mean 0 and no centred cross-products, so zero padding is exact.
-        idx = [position[label] for label in s.labels]
-        shift, offset, m2 = np.zeros(width), np.zeros(width), np.zeros((width, width))
-        shift[idx], offset[idx] = s.shift, s.offset
-        m2[np.ix_(idx, idx)] = s.m2
-        return shift, offset, m2
-
-    shift_a, offset_a, m2_a = widen(a)
-    shift_b, offset_b, m2_b = widen(b)
-    n = a.n + b.n
-    if a.n == 0 or b.n == 0:
-        shift, offset, m2 = (shift_b, offset_b, m2_b) if a.n == 0 else (shift_a, offset_a, m2_a)
-    else:
-        # b's mean relative to a's shift; shift_b - shift_a is exact when the
-        # two are within a factor of two (Sterbenz), the case that matters.
-        delta = (shift_b - shift_a) + offset_b - offset_a
-        shift = shift_a
-        offset = offset_a + delta * (b.n / n)
-        m2 = m2_a + m2_b + np.outer(delta, delta) * (a.n * b.n / n)
-    cells = dict(a.cells)
-    for key, count in b.cells.items():
-        cells[key] = cells.get(key, 0) + count
-    missing = dict(a.missing)
-    for key, count in b.missing.items():
-        missing[key] = missing.get(key, 0) + count
-    nonfinite = dict(a.nonfinite)
-    for key, count in b.nonfinite.items():
-        nonfinite[key] = nonfinite.get(key, 0) + count
-    return _Summary(n, labels, shift, offset, m2, cells, missing, nonfinite)
+    return merge_moments(*parts)
 
 
 # --------------------------------------------------------------------- checking
@@ -401,6 +341,7 @@ def compute_statistics(
     columns: Sequence[str] | None = None,
     *,
     max_levels: int = 100,
+    precomputed: Precomputed | None = None,
 ) -> SufficientStatistics:
     """Summarise ``frame`` for discovery, reading each partition once.
 
@@ -417,6 +358,12 @@ def compute_statistics(
     max_levels : int, optional
         Refuse a discrete column with more levels than this in one partition
         (each level becomes an indicator column of the expanded data).
+    precomputed : object, optional
+        The moments of exactly this frame, already taken in the pass that
+        read and validated it (:attr:`mesalens.connectors.LoadedData.profile`,
+        whose ``moments`` and ``partition_levels`` it uses): then nothing is
+        read again. Ignored (the frame is read) when it cannot serve, e.g.
+        when a column has more levels than it summarised.
 
     Returns
     -------
@@ -431,15 +378,52 @@ def compute_statistics(
         frame has no rows, or a value is missing or infinite (the message
         names the columns and how many).
     """
-    if isinstance(frame, pd.DataFrame):
-        frame = dd.from_pandas(frame, npartitions=1)
-    if not isinstance(frame, dd.DataFrame):
-        raise StatisticsError(f"expected a dask or pandas DataFrame; got {type(frame).__name__}")
+    frame = _as_dask(frame)
+    if precomputed is not None and precomputed.moments is not None:
+        chosen, resolved = _check_request(frame, kinds, columns)
+        discrete = [c for c in chosen if resolved[c] == DISCRETE]
+        dtypes = {c: frame.dtypes[c] for c in chosen}
+        counts = precomputed.partition_levels
+        for name in discrete:
+            if counts.get(name, 0) > max_levels:
+                raise StatisticsError(
+                    f"discrete column {name!r} has more than {max_levels} levels "
+                    f"({counts[name]} in one partition); declare it continuous, or bin it"
+                )
+        if all(counts.get(name, 0) <= precomputed.indicator_cap for name in discrete):
+            return _assemble(precomputed.moments, chosen, resolved, dtypes)
+
+    lazy = statistics_delayed(frame, kinds, columns, max_levels=max_levels)
+    with blas_single_thread():
+        (statistics,) = dask.compute(lazy)
+    return statistics
+
+
+def statistics_delayed(
+    frame: dd.DataFrame | pd.DataFrame,
+    kinds: Mapping[str, str],
+    columns: Sequence[str] | None = None,
+    *,
+    max_levels: int = 100,
+) -> Delayed:
+    """:func:`compute_statistics` as a lazy dask object, to compute together with others.
+
+    Computing several of these in one ``dask.compute`` call reads the
+    partitions their frames share once (the bootstrap summarises ``B``
+    resamples of the same partitions this way). The arguments are checked
+    now; errors about the values (missing, infinite, too few rows) are
+    raised when it is computed.
+
+    Returns
+    -------
+    dask.delayed.Delayed
+        Computes to the :class:`SufficientStatistics` of ``frame``.
+    """
+    frame = _as_dask(frame)
     chosen, resolved = _check_request(frame, kinds, columns)
     continuous = [c for c in chosen if resolved[c] == CONTINUOUS]
     discrete = [c for c in chosen if resolved[c] == DISCRETE]
     dtypes = {c: frame.dtypes[c] for c in chosen}
-
     # One task per partition, then a tree of merges, all in one graph: one
     # dask.compute call reads every partition exactly once.
     summarise = dask.delayed(_summarise, pure=True)
@@ -449,8 +433,15 @@ def compute_statistics(
     ]
     while len(layer) > 1:
         layer = [merge(*layer[i : i + _SPLIT_EVERY]) for i in range(0, len(layer), _SPLIT_EVERY)]
-    (total,) = dask.compute(layer[0])
-    return _assemble(total, chosen, resolved, dtypes)
+    return dask.delayed(_assemble, pure=True)(layer[0], chosen, resolved, dtypes)
+
+
+def _as_dask(frame: dd.DataFrame | pd.DataFrame) -> dd.DataFrame:
+    if isinstance(frame, pd.DataFrame):
+        frame = dd.from_pandas(frame, npartitions=1)
+    if not isinstance(frame, dd.DataFrame):
+        raise StatisticsError(f"expected a dask or pandas DataFrame; got {type(frame).__name__}")
+    return frame
 
 
 def _assemble(
@@ -473,6 +464,7 @@ def _assemble(
     levels: dict[str, tuple[Any, ...]] = {}
     for name in discrete:
         observed = {level for column, level in total.labels if column == name}
+        observed.discard(_VALUE)  # the loader also keeps a numeric column's values
         levels[name] = _ordered_levels(observed, dtypes[name])
 
     # The all-indicator ("full") layout, in column order.
@@ -522,14 +514,18 @@ def _assemble(
                 expanded_columns.append(f"{name}={level}")
         expanded_index[name] = tuple(range(start, len(keep)))
 
-    # Joint discrete table as codes, lexicographically sorted.
+    # Joint discrete table as codes, lexicographically sorted. The cells may
+    # count more columns than the discrete ones (the loader's candidates):
+    # those are summed out.
     code_of = {name: {level: k for k, level in enumerate(levels[name])} for name in discrete}
     if discrete:
-        codes = np.array(
-            [[code_of[name][key[j]] for j, name in enumerate(discrete)] for key in total.cells],
-            dtype=np.int64,
-        ).reshape(len(total.cells), len(discrete))
-        counts = np.fromiter(total.cells.values(), dtype=np.int64, count=len(total.cells))
+        at_cell = [total.cell_columns.index(name) for name in discrete]
+        cells: dict[tuple[int, ...], int] = {}
+        for key, count in total.cells.items():
+            coded = tuple(code_of[name][key[j]] for name, j in zip(discrete, at_cell, strict=True))
+            cells[coded] = cells.get(coded, 0) + count
+        codes = np.array(list(cells), dtype=np.int64).reshape(len(cells), len(discrete))
+        counts = np.fromiter(cells.values(), dtype=np.int64, count=len(cells))
         order = np.lexsort(codes.T[::-1]) if len(codes) else np.arange(0)
         codes, counts = codes[order], counts[order]
     else:

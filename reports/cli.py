@@ -34,6 +34,7 @@ from mesalens.pipeline.checker import CheckResult, check, restricted_class
 from mesalens.pipeline.enumeration import iter_dag_edges
 from mesalens.pipeline.formats import FORMATS, read_graph
 from mesalens.pipeline.graph import CausalGraph
+from mesalens.pipeline.pag_checker import PagCheckResult, pag_note
 from mesalens.pipeline.roles import Roles
 from mesalens.reports.cli_common import (
     CONTEXT,
@@ -47,12 +48,20 @@ from mesalens.reports.examples import example_description, example_names, load_e
 from mesalens.reports.html import class_dags, render_check_report, write_report
 from mesalens.reports.result_json import check_result_to_dict, dumps, mesalens_version
 from mesalens.reports.run_cli import demo_command, run_command
+from mesalens.reports.sections import render_sections
+from mesalens.reports.simulate_cli import simulate_command
 from mesalens.reports.summary import EXIT_CODES, render_summary
 
 __all__ = ["EXIT_BAD_INPUT", "cli", "main"]
 
+
 def _list_dags(graph: CausalGraph, roles: Roles, limit: int) -> list[list[tuple[str, str]]]:
     """Up to ``limit`` DAGs of the restricted class, as sorted ``(tail, head)`` name pairs."""
+    if graph.kind() == "pag":
+        raise BadInput(
+            "--list-dags lists DAGs, but GRAPH is a PAG whose class is MAGs; they are listed "
+            "in the JSON ('latent', 'mags') and the HTML report: use --json or --html instead"
+        )
     names = graph.nodes
     dags = []
     for edges in itertools.islice(iter_dag_edges(restricted_class(graph, roles)), limit):
@@ -134,8 +143,9 @@ def check_graph(
     """Decide the inner-alignment criterion over the equivalence class of GRAPH.
 
     GRAPH is a DAG, CPDAG or MPDAG file in the Tetrad (.txt), DOT (.dot) or
-    JSON (.json) format. Exit code: 0 verdict all, 3 some, 4 none, 5 invalid,
-    1 bad input, 2 usage error.
+    JSON (.json) format, or a PAG (latent confounding), checked over its
+    MAGs. Exit code: 0 verdict all, 3 some, 4 none, 5 invalid, 1 bad input,
+    2 usage error.
     """
     if (graph is None) == (example is None):
         raise click.UsageError("give either a GRAPH file or --example NAME (not both)")
@@ -176,7 +186,10 @@ def check_graph(
         html = None
         if html_out is not None and document is not None:
             html = render_check_report(
-                document, dags=dags if dags is not None else class_dags(result), result=result
+                document,
+                dags=dags if dags is not None else class_dags(result),
+                result=result,
+                sections=render_sections(document),
             )
         if json_out is not None and document is not None:
             write_json(dumps(document), json_out)
@@ -210,6 +223,8 @@ def _print_summary(
         console.print(f"JSON written to {json_out}", soft_wrap=True)
     if html_out is not None:
         console.print(f"HTML report written to {html_out}", soft_wrap=True)
+    if isinstance(result, PagCheckResult):
+        console.print(pag_note(result), soft_wrap=True)
     render_summary(result, console, graph_source=source, dags=dags)
 
 
@@ -226,6 +241,7 @@ def examples_command(names_only: bool) -> None:
 
 cli.add_command(run_command)
 cli.add_command(demo_command)
+cli.add_command(simulate_command)
 
 
 def main() -> None:

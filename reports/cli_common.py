@@ -65,5 +65,3 @@ def fail(ctx: click.Context, message: str) -> NoReturn:
     """Report a bad input on one line and exit with code 1."""
     click.echo(f"mesalens: error: {one_line(message)}", err=True)
     ctx.exit(EXIT_BAD_INPUT)
-
-

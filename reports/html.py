@@ -36,16 +36,15 @@ import os
 from collections import deque
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from functools import cache
 from typing import Any
 
 import dask
 import numpy as np
 import pandas as pd
-from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup, escape
 
 from mesalens.connectors.loader import LoadedData
+from mesalens.connectors.moments import VALUE as _VALUE_LABEL
 from mesalens.connectors.regime import redact_url
 from mesalens.pipeline.checker import CheckResult
 from mesalens.pipeline.enumeration import iter_dag_edges
@@ -61,6 +60,7 @@ from mesalens.reports.layout import (
 )
 from mesalens.reports.sections import ReportSection, render_sections
 from mesalens.reports.summary import format_count, format_path, format_share
+from mesalens.reports.templating import template_asset, template_environment
 
 __all__ = [
     "DAG_LIST_LIMIT",
@@ -185,7 +185,8 @@ def verdict_segments(document: Mapping[str, Any], class_source: str) -> list[tup
     verdict = document["verdict"]
     criterion = f"{base} ⊥ {regime} | {mesa} in G_{SIGMA}"
     policy = _policy_phrase(roles["policy_inputs"])
-    dags = "DAG" if n_dags == 1 else "DAGs"
+    unit = "MAG" if document.get("latent") else "DAG"  # a PAG's class is counted in MAGs
+    dags = unit if n_dags == 1 else f"{unit}s"
     if verdict == "invalid":
         return [
             (
@@ -589,7 +590,14 @@ def regime_distributions(
     first: Sequence[str] = (),
     max_columns: int = MAX_DISTRIBUTION_COLUMNS,
 ) -> dict[str, Any]:
-    """Per-regime histograms and mean/std shifts of the columns, in two dask passes.
+    """Per-regime histograms and mean/std shifts of the columns, from the loader's pass.
+
+    When ``data.profile`` is there (:func:`mesalens.connectors.load_regimes`
+    sets it), nothing is read: ranges, per-regime moments and category
+    counts come from the loader's single pass, and the histograms from its
+    uniform sample (exact up to
+    :data:`mesalens.connectors.loader.SAMPLE_SIZE` rows per regime). Without
+    it, two dask passes compute the same, as follows.
 
     The first pass takes each numeric column's minimum and maximum (for bin
     edges shared by all regimes) and each categorical column's counts per
@@ -633,15 +641,24 @@ def regime_distributions(
     categorical = [c for c in columns if str(frame[c].dtype) == "category"]
     numeric = [c for c in columns if c not in categorical]
 
+    # The loader's single pass already took what both passes below compute
+    # (ranges, moments and cells per regime, and a sample for histograms).
+    profile = getattr(data, "profile", None)
+    if profile is not None and len(profile.regimes) != len(codes):
+        profile = None
+
     # Pass 1: min/max of the numeric columns; counts of the categorical ones.
-    lazy: dict[str, Any] = {}
-    if numeric:
-        lazy["min"] = frame[numeric].min()
-        lazy["max"] = frame[numeric].max()
-    for column in categorical:
-        lazy[f"cat:{column}"] = frame.groupby([regime, column], observed=True).size()
-    lazy["rows"] = frame.groupby(regime).size()
-    (first_pass,) = dask.compute(lazy)
+    if profile is not None:
+        first_pass = _profile_first_pass(profile, regime, numeric, categorical)
+    else:
+        lazy: dict[str, Any] = {}
+        if numeric:
+            lazy["min"] = frame[numeric].min()
+            lazy["max"] = frame[numeric].max()
+        for column in categorical:
+            lazy[f"cat:{column}"] = frame.groupby([regime, column], observed=True).size()
+        lazy["rows"] = frame.groupby(regime).size()
+        (first_pass,) = dask.compute(lazy)
     rows_per_regime = {int(k): int(v) for k, v in first_pass["rows"].items()}
 
     # Pass 2: histograms with common edges, and moments, per regime.
@@ -656,7 +673,9 @@ def regime_distributions(
         else:
             edges[column] = np.array([low - 0.5, low + 0.5])
     second: dict[str, Any] = {}
-    if numeric:
+    if numeric and profile is not None:
+        layout = [(code, column) for code in codes for column in numeric]
+    elif numeric:
         grouped = frame[[regime, *numeric]].groupby(regime)
         second["mean"] = grouped.mean()
         second["std"] = grouped.std()
@@ -678,7 +697,10 @@ def regime_distributions(
             )
             .sum()
         )
-    (second_pass,) = dask.compute(second) if second else ({},)
+    if numeric and profile is not None:
+        second_pass = _profile_second_pass(profile, codes, numeric, edges, layout)
+    else:
+        (second_pass,) = dask.compute(second) if second else ({},)
 
     out_columns = []
     for column in columns:
@@ -730,6 +752,63 @@ def regime_distributions(
     }
 
 
+def _profile_first_pass(
+    profile: Any, regime: str, numeric: Sequence[str], categorical: Sequence[str]
+) -> dict[str, Any]:
+    """Pass 1's results (ranges, category counts, rows) from the loader's profile."""
+    out: dict[str, Any] = {
+        "min": pd.Series({c: profile.low.get(c, math.nan) for c in numeric}, dtype="float64"),
+        "max": pd.Series({c: profile.high.get(c, math.nan) for c in numeric}, dtype="float64"),
+        "rows": pd.Series({code: m.n for code, m in enumerate(profile.regimes)}),
+    }
+    for column in categorical:
+        table: dict[tuple[int, Any], int] = {}
+        for code, moments in enumerate(profile.regimes):
+            at = moments.cell_columns.index(column)
+            for key, count in moments.cells.items():
+                table[(code, key[at])] = table.get((code, key[at]), 0) + count
+        out[f"cat:{column}"] = pd.Series(table, dtype="int64")
+    return out
+
+
+def _profile_second_pass(
+    profile: Any,
+    codes: Sequence[int],
+    numeric: Sequence[str],
+    edges: Mapping[str, np.ndarray],
+    layout: Sequence[tuple[int, str]],
+) -> dict[str, Any]:
+    """Pass 2's results: moments per regime, and histograms of the pass's uniform sample.
+
+    The counts are exact up to the sample's size per regime
+    (:data:`mesalens.connectors.loader.SAMPLE_SIZE`), a uniform sample
+    beyond it; the report draws shares, not counts.
+    """
+    moments = profile.regimes
+    mean = pd.DataFrame(
+        {c: [moments[code].mean((c, _VALUE_LABEL)) for code in codes] for c in numeric},
+        index=list(codes),
+    )
+    std = pd.DataFrame(
+        {
+            c: [math.sqrt(moments[code].variance((c, _VALUE_LABEL))) for code in codes]
+            for c in numeric
+        },
+        index=list(codes),
+    )
+    hist: dict[str, int] = {}
+    for k, (code, column) in enumerate(layout):
+        values = profile.samples[code].get(column, np.zeros(0))
+        column_edges = edges[column]
+        values = values[np.isfinite(values)]
+        # Uniform edges: bins + range counts without sorting (same counts).
+        counts = np.histogram(
+            values, bins=len(column_edges) - 1, range=(column_edges[0], column_edges[-1])
+        )[0]
+        hist.update({f"{k}:{i}": int(v) for i, v in enumerate(counts)})
+    return {"mean": mean, "std": std, "hist": pd.Series(hist, dtype="int64")}
+
+
 def _partition_histograms(
     part: pd.DataFrame,
     regime: str,
@@ -742,7 +821,10 @@ def _partition_histograms(
     codes = part[regime].to_numpy()
     for code, column in layout:
         values = part[column].to_numpy(dtype="float64")[codes == code]
-        counts.append(np.histogram(values[np.isfinite(values)], bins=edges[column])[0])
+        bounds = edges[column]
+        # The edges are uniform: bins + range counts the same without sorting.
+        finite = values[np.isfinite(values)]
+        counts.append(np.histogram(finite, bins=len(bounds) - 1, range=(bounds[0], bounds[-1]))[0])
     flat = np.concatenate(counts) if counts else np.zeros(0, dtype="int64")
     return pd.DataFrame([flat.astype("int64")], columns=list(labels))
 
@@ -890,9 +972,10 @@ def class_dags(
     Returns
     -------
     list of edge lists or None
-        None when the class has more than ``limit`` DAGs.
+        None when the class has more than ``limit`` DAGs, or is a PAG's
+        class of MAGs (listed in its own report section instead).
     """
-    if result.n_dags > limit:
+    if result.n_dags > limit or result.restricted_pdag is None:
         return None
     names = result.node_names
     return [
@@ -966,25 +1049,6 @@ def _dag_pages(
 
 
 # ------------------------------------------------------------------ assets
-@cache
-def _environment() -> Environment:
-    return Environment(
-        loader=PackageLoader("mesalens.reports", "templates"),
-        autoescape=True,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-
-
-def _asset(name: str) -> str:
-    loader = _environment().loader
-    assert loader is not None
-    source, _filename, _uptodate = loader.get_source(_environment(), name)
-    return source
-
-
 def _csp_hash(text: str) -> str:
     digest = hashlib.sha256(text.encode("utf-8")).digest()
     return "sha256-" + base64.b64encode(digest).decode("ascii")
@@ -1132,7 +1196,11 @@ def render_check_report(
     means, not_means = _meaning(document, is_run)
     verdict = document["verdict"]
     counts = [
-        {"label": "DAGs in the class", "value": _count(n_dags), "share": ""},
+        {
+            "label": "MAGs in the class" if document.get("latent") else "DAGs in the class",
+            "value": _count(n_dags),
+            "share": "",
+        },
         {
             "label": "criterion holds",
             "value": _count(document["n_hold"]),
@@ -1168,8 +1236,8 @@ def render_check_report(
     dag_listing = _dag_pages(document, dags) if dags is not None else None
 
     provenance = _provenance(document, run, source)
-    script = _asset("report.js")
-    style = _asset("report.css")
+    script = template_asset("report.js")
+    style = template_asset("report.css")
     csp = (
         "default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
         f"script-src '{_csp_hash(script)}'; base-uri 'none'; form-action 'none'"
@@ -1191,6 +1259,7 @@ def render_check_report(
         "keep_note": roles["policy_inputs"] == "keep",
         "notes": list(((run or {}).get("discovery") or {}).get("notes") or []),
         "verdict_change": (run or {}).get("verdict_change"),
+        "unstable": _instability(run),
         "disagreeing": disagreeing,
         "parent_sets_complete": document.get("parent_sets_complete", True),
         "graph_svg": Markup(drawing.svg),
@@ -1222,8 +1291,21 @@ def render_check_report(
         "dags_per_page": DAGS_PER_PAGE,
         "sigma": SIGMA,
         "sections": list(sections),
+        "latent": bool(document.get("latent")),
     }
-    return _environment().get_template("report.html.j2").render(context)
+    return template_environment().get_template("report.html.j2").render(context)
+
+
+def _instability(run: Mapping[str, Any] | None) -> str | None:
+    """One sentence for the verdict card when the bootstrap found the verdict unstable."""
+    part = (run or {}).get("bootstrap")
+    if not part or part.get("stable", True):
+        return None
+    share = part["share"]
+    return (
+        f"UNSTABLE: only {share:.0%} of {part['replicates']} bootstrap resamples give this "
+        f"verdict (threshold {part['threshold']:.0%}); see Stability below."
+    )
 
 
 def _graph_origin(run: Mapping[str, Any] | None, source: str) -> str:
@@ -1269,6 +1351,11 @@ def _graph_caption(
                 else ""
             )
         )
+    elif document.get("latent"):
+        parts.append(
+            "The class that was checked: the given PAG, with every edge at the regime "
+            "oriented out of it (exogenous and unconfounded); its members are MAGs."
+        )
     else:
         parts.append(
             "The class that was checked: the given graph closed under Meek's rules, with the "
@@ -1276,8 +1363,9 @@ def _graph_caption(
         )
     if fail_path:
         where = f" (parent set #{row})" if row is not None else ""
+        unit = "MAG" if document.get("latent") else "DAG"
         parts.append(
-            f"In red: the open path {format_path(fail_path, sigma)} of a failing DAG{where}, "
+            f"In red: the open path {format_path(fail_path, sigma)} of a failing {unit}{where}, "
             f"from the regime to the base objective given the mesa objective in G_{SIGMA}. "
             "Choose another parent set's path in the table below."
         )
@@ -1363,8 +1451,8 @@ def render_run_report(run_document: dict[str, Any], result: CheckResult, data: L
     result : CheckResult
         The check of the run (its class is listed when small enough).
     data : LoadedData
-        The pooled regimes; read twice more for the per-column distributions
-        (:func:`regime_distributions`, role variables first).
+        The pooled regimes: the per-column distributions come from the
+        loader's pass (:func:`regime_distributions`, role variables first).
 
     Returns
     -------

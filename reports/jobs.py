@@ -124,7 +124,7 @@ import traceback
 import urllib.parse
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -137,7 +137,7 @@ from mesalens.connectors.regime import (
     parse_regime_option,
     redact_url,
 )
-from mesalens.pipeline.analysis import DiscoverySettings
+from mesalens.pipeline.analysis import DiscoverySettings, EvidenceSettings
 from mesalens.pipeline.roles import Roles
 from mesalens.reports.atomic import atomic_write_text
 from mesalens.reports.cli_common import BadInput, build_roles, one_line
@@ -145,6 +145,7 @@ from mesalens.reports.summary import EXIT_CODES, format_count
 
 __all__ = [
     "CHECK_KEYS",
+    "EVIDENCE_KEYS",
     "EXIT_BUSY",
     "EXIT_CHANGED",
     "EXIT_FAILED",
@@ -154,12 +155,14 @@ __all__ = [
     "TOP_ONLY_KEYS",
     "CheckOutcome",
     "CheckSpec",
+    "ConfigValueError",
     "JobFile",
     "JobsOutcome",
     "PreviousRun",
     "RunOutcome",
     "build_index",
     "collect_runs",
+    "evidence_settings",
     "is_job_file",
     "is_job_path",
     "jobs_exit_code",
@@ -198,6 +201,14 @@ _RESERVED = frozenset({INDEX_HTML, INDEX_JSON, LOG_FILE, INDEX_LOCK})
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
 _URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s'\"]+")
 
+# The keys of the evidence beyond the graph (see evidence_settings).
+EVIDENCE_KEYS = (
+    "sensitivity",
+    "bootstrap",
+    "stability_threshold",
+    "direct_test",
+    "direct_test_rows",
+)
 # The single-check keys a [[check]] table (or the top level, as defaults) may hold;
 # a single-check config (`run --config`) takes these and TOP_ONLY_KEYS.
 CHECK_KEYS = (
@@ -216,6 +227,7 @@ CHECK_KEYS = (
     "dtypes",
     "missing",
     "seed",
+    *EVIDENCE_KEYS,
 )
 TOP_ONLY_KEYS = ("scheduler", "out")
 # Worst first, for the exit code of several verdicts.
@@ -278,6 +290,8 @@ class CheckSpec:
         ``"drop"`` or ``"error"``.
     previous : PreviousRun or None
         Filled in by :func:`run_jobs` before ``run_one`` is called.
+    evidence : EvidenceSettings
+        The evidence beyond the graph to gather (key ``sensitivity``, ...).
     """
 
     name: str
@@ -290,6 +304,7 @@ class CheckSpec:
     dtypes: Mapping[str, str] | None = None
     missing: str = "drop"
     previous: PreviousRun | None = None
+    evidence: EvidenceSettings = field(default_factory=EvidenceSettings)
 
     def load_knowledge(self) -> Any:
         """The background knowledge (a :class:`~mesalens.pipeline.knowledge.Knowledge`) or None.
@@ -496,19 +511,64 @@ def parse_job(
         merged = {**defaults, **{k: v for k, v in table.items() if k != "name"}}
         try:
             checks.append(_check_spec(name, merged, base))
-        except _KeyProblem as exc:
+        except ConfigValueError as exc:
             raise InputError(f"{label}: key {exc.key!r} {exc}") from None
         except (MesalensError, BadInput) as exc:
             raise InputError(f"{label}: {one_line(str(exc))}") from None
     return JobFile(checks=tuple(checks), source=source, scheduler=scheduler, out=out)
 
 
-class _KeyProblem(Exception):
+class ConfigValueError(Exception):
     """A value of the wrong type or range, to be prefixed with the check and key."""
 
     def __init__(self, key: str, message: str):
         super().__init__(message)
         self.key = key
+
+
+def evidence_settings(config: Mapping[str, Any]) -> EvidenceSettings:
+    """The evidence settings of one check from its config keys (absent keys: the defaults).
+
+    The one place that reads ``sensitivity``, ``bootstrap``,
+    ``stability_threshold``, ``direct_test`` and ``direct_test_rows`` from a
+    config table; ``run``'s options arrive here too, already merged with it.
+
+    Raises
+    ------
+    ConfigValueError
+        For a value of the wrong type or range (the caller names the key).
+    """
+    defaults = EvidenceSettings()
+    sensitivity = config.get("sensitivity", defaults.sensitivity)
+    if not isinstance(sensitivity, bool):
+        raise ConfigValueError("sensitivity", f"must be true or false, got {sensitivity!r}")
+    replicates = config.get("bootstrap", defaults.bootstrap)
+    if isinstance(replicates, bool) or not isinstance(replicates, int) or replicates < 0:
+        raise ConfigValueError(
+            "bootstrap",
+            f"must be a number of resamples >= 0, got {replicates!r}; e.g. 100 (0: off)",
+        )
+    threshold = config.get("stability_threshold", defaults.stability_threshold)
+    share = isinstance(threshold, int | float) and not isinstance(threshold, bool)
+    if not share or not 0 < threshold <= 1:
+        raise ConfigValueError(
+            "stability_threshold", f"must be a share in (0, 1], got {threshold!r}; e.g. 0.95"
+        )
+    direct = config.get("direct_test", defaults.direct_test)
+    if not isinstance(direct, bool):
+        raise ConfigValueError("direct_test", f"must be true or false, got {direct!r}")
+    rows = config.get("direct_test_rows", defaults.direct_test_rows)
+    if isinstance(rows, bool) or not isinstance(rows, int) or rows < 100:
+        raise ConfigValueError(
+            "direct_test_rows", f"must be an integer >= 100, got {rows!r}; e.g. 100000"
+        )
+    return EvidenceSettings(
+        sensitivity=sensitivity,
+        bootstrap=replicates,
+        stability_threshold=float(threshold),
+        direct_test=direct,
+        direct_test_rows=rows,
+    )
 
 
 def _names_text(config: Mapping[str, Any], key: str) -> str | None:
@@ -518,7 +578,7 @@ def _names_text(config: Mapping[str, Any], key: str) -> str | None:
         return value
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return ",".join(value)
-    raise _KeyProblem(key, 'must be a name or a list of names, e.g. ["a", "b"]')
+    raise ConfigValueError(key, 'must be a name or a list of names, e.g. ["a", "b"]')
 
 
 def _resolve_path(location: str, base: Path) -> str:
@@ -539,10 +599,10 @@ def _check_spec(name: str, config: Mapping[str, Any], base: Path) -> CheckSpec:
 
     for key in ("base", "mesa", "decision", "regimes"):
         if key not in config:
-            raise _KeyProblem(key, "is missing: give it in the [[check]] table or at the top")
+            raise ConfigValueError(key, "is missing: give it in the [[check]] table or at the top")
     table = config["regimes"]
     if not isinstance(table, dict) or not all(isinstance(v, str) for v in table.values()):
-        raise _KeyProblem(
+        raise ConfigValueError(
             "regimes", "must be a table of NAME = \"LOCATION\", e.g. [check.regimes] train = '...'"
         )
     specs = []
@@ -553,14 +613,14 @@ def _check_spec(name: str, config: Mapping[str, Any], base: Path) -> CheckSpec:
 
     regime_name = config.get("regime_name", DEFAULT_REGIME_NAME)
     if not isinstance(regime_name, str) or not regime_name.strip():
-        raise _KeyProblem("regime_name", "must be a column name such as 'regime'")
+        raise ConfigValueError("regime_name", "must be a column name such as 'regime'")
     policy = config.get("policy_inputs", "keep")
     if isinstance(policy, list):
         policy_text = _names_text(config, "policy_inputs") if policy else "none"
     elif isinstance(policy, str):
         policy_text = policy
     else:
-        raise _KeyProblem("policy_inputs", "must be 'keep', 'none' or a list of names")
+        raise ConfigValueError("policy_inputs", "must be 'keep', 'none' or a list of names")
     roles = build_roles(
         regime_name,
         _names_text(config, "base") or "",
@@ -571,24 +631,24 @@ def _check_spec(name: str, config: Mapping[str, Any], base: Path) -> CheckSpec:
 
     method = config.get("method", "pc")
     if method not in METHODS:
-        raise _KeyProblem("method", f"must be one of {', '.join(METHODS)}, got {method!r}")
+        raise ConfigValueError("method", f"must be one of {', '.join(METHODS)}, got {method!r}")
     test = config.get("test", "auto")
     if test not in TESTS:
-        raise _KeyProblem("test", f"must be one of {', '.join(TESTS)}, got {test!r}")
+        raise ConfigValueError("test", f"must be one of {', '.join(TESTS)}, got {test!r}")
     alpha = config.get("alpha", 0.01)
     if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not 0 < alpha < 1:
-        raise _KeyProblem("alpha", f"must be a number strictly between 0 and 1, got {alpha!r}")
+        raise ConfigValueError("alpha", f"must be a number strictly between 0 and 1, got {alpha!r}")
     max_depth = config.get("max_depth", -1)
     if isinstance(max_depth, bool) or not isinstance(max_depth, int) or max_depth < -1:
-        raise _KeyProblem(
+        raise ConfigValueError(
             "max_depth", f"must be an integer >= -1 (-1: no limit), got {max_depth!r}"
         )
     seed = config.get("seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, int):
-        raise _KeyProblem("seed", f"must be an integer, got {seed!r}")
+        raise ConfigValueError("seed", f"must be an integer, got {seed!r}")
     missing = config.get("missing", "drop")
     if missing not in MISSING_POLICIES:
-        raise _KeyProblem(
+        raise ConfigValueError(
             "missing", f"must be one of {', '.join(MISSING_POLICIES)}, got {missing!r}"
         )
 
@@ -597,27 +657,29 @@ def _check_spec(name: str, config: Mapping[str, Any], base: Path) -> CheckSpec:
     if columns_text is not None:
         columns = tuple(part.strip() for part in columns_text.split(","))
         if not all(columns):
-            raise _KeyProblem("columns", "has an empty name; give a list of column names")
+            raise ConfigValueError("columns", "has an empty name; give a list of column names")
 
     dtypes = config.get("dtypes")
     if dtypes is not None:
         if not isinstance(dtypes, dict) or not all(
             isinstance(v, str) and v in DTYPE_OVERRIDES for v in dtypes.values()
         ):
-            raise _KeyProblem(
+            raise ConfigValueError(
                 "dtypes",
                 f"must be a table of COLUMN = TYPE with TYPE one of {', '.join(DTYPE_OVERRIDES)}",
             )
 
+    evidence = evidence_settings(config)
+
     knowledge = config.get("knowledge")
     if isinstance(knowledge, str):
         if not knowledge.strip():
-            raise _KeyProblem("knowledge", "must be a knowledge file path or a table")
+            raise ConfigValueError("knowledge", "must be a knowledge file path or a table")
         knowledge = _resolve_path(knowledge, base)
     elif isinstance(knowledge, dict):
         Knowledge.from_mapping(knowledge, source=f"check {name!r} knowledge")
     elif knowledge is not None:
-        raise _KeyProblem("knowledge", "must be a knowledge file path or a table")
+        raise ConfigValueError("knowledge", "must be a knowledge file path or a table")
 
     return CheckSpec(
         name=name,
@@ -631,6 +693,7 @@ def _check_spec(name: str, config: Mapping[str, Any], base: Path) -> CheckSpec:
         columns=columns,
         dtypes=dtypes,
         missing=missing,
+        evidence=evidence,
     )
 
 
@@ -859,6 +922,7 @@ def run_check(
         check.roles,
         check.settings,
         knowledge=check.load_knowledge(),
+        evidence=check.evidence,
         on_stage=on_stage,
         on_test=on_test,
     )

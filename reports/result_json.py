@@ -32,6 +32,11 @@ Schema (``schema_version`` 1)::
                              "open_path": [str]} | null},
       "restricted_graph": [[u, kind, v]],
       "dags": [[[u, v]]]            (only when a listing was requested)
+      "latent": {...}               (only for a PAG: see _latent_dict; the
+                                     counts above are then over MAGs, and
+                                     MAG witnesses add "mag"/"sigma_mag"
+                                     triples, "dag"/"sigma_graph" keep
+                                     their --> edges)
     }
 
 ``c1``/``c2`` are null when the condition varies across the DAGs of the
@@ -49,6 +54,7 @@ from typing import Any
 
 from mesalens.pipeline.checker import CheckResult, ParentSetResult, Witness
 from mesalens.pipeline.graph import CausalGraph
+from mesalens.pipeline.pag_checker import MagWitness, PagCheckResult
 
 __all__ = ["SCHEMA_VERSION", "check_result_to_dict", "dumps", "mesalens_version"]
 
@@ -65,7 +71,44 @@ def mesalens_version() -> str:
 
 def _edge_pairs(graph: CausalGraph) -> list[list[str]]:
     """List the ``-->`` edges of a DAG as ``[tail, head]`` pairs, in the graph's edge order."""
-    return [[edge.u, edge.v] for edge in graph.edges()]
+    # A MAG's <-> edges are not pairs: they are in the witness's "mag" triples.
+    return [[edge.u, edge.v] for edge in graph.edges() if edge.kind == "-->"]
+
+
+def _triples(graph: CausalGraph) -> list[list[str]]:
+    return [[edge.u, edge.kind, edge.v] for edge in graph.edges()]
+
+
+def _latent_dict(result: PagCheckResult) -> dict[str, Any]:
+    """The PAG part of the document: unit, assumptions, Zhang's MAG, the listed MAGs."""
+    latent = result.latent
+    assert latent is not None
+    return {
+        "class": "pag",
+        "unit": "MAG",
+        "enumerated": latent.enumerated,
+        "n_mags": latent.n_mags,
+        "sound": True,
+        "complete": latent.complete,
+        "assumptions": list(latent.assumptions),
+        "manipulation": latent.manipulation,
+        "references": list(latent.references),
+        "pag": _triples(latent.pag),
+        "zhang_mag": _triples(latent.reference_mag),
+        "mags": [
+            {
+                "edges": _triples(record.mag),
+                "status": record.status,
+                "open_path": (
+                    None if record.witness.open_path is None else list(record.witness.open_path)
+                ),
+                "violation": (
+                    None if record.witness.violation is None else list(record.witness.violation)
+                ),
+            }
+            for record in latent.mags
+        ],
+    }
 
 
 def _witness_dict(witness: Witness | None, failing: bool) -> dict[str, Any] | None:
@@ -75,6 +118,10 @@ def _witness_dict(witness: Witness | None, failing: bool) -> dict[str, Any] | No
     if failing:
         out["sigma_graph"] = _edge_pairs(witness.sigma_graph)
         out["open_path"] = None if witness.open_path is None else list(witness.open_path)
+    if isinstance(witness, MagWitness):
+        out["mag"] = _triples(witness.dag)
+        if failing:
+            out["sigma_mag"] = _triples(witness.sigma_graph)
     return out
 
 
@@ -159,6 +206,8 @@ def check_result_to_dict(
     }
     if dags is not None:
         document["dags"] = [[[u, v] for u, v in dag] for dag in dags]
+    if isinstance(result, PagCheckResult):
+        document["latent"] = _latent_dict(result)
     return document
 
 

@@ -37,15 +37,23 @@ from mesalens.connectors import DEFAULT_REGIME_NAME, MesalensError, load_regimes
 from mesalens.connectors.loader import LoadedData
 from mesalens.connectors.regime import RegimeSpec, check_regimes, parse_regime_option
 from mesalens.connectors.simulator import SCENARIOS, scenario_names, write_logs
-from mesalens.pipeline.analysis import AnalysisResult, DiscoverySettings, analyze
+from mesalens.pipeline.analysis import (
+    AnalysisResult,
+    DiscoverySettings,
+    analyze,
+)
 from mesalens.pipeline.formats.tetrad import write_tetrad
 from mesalens.pipeline.knowledge import Knowledge, read_tetrad_knowledge
+from mesalens.pipeline.pag_checker import PagCheckResult, pag_note
 from mesalens.reports.atomic import atomic_write_text
 from mesalens.reports.cli_common import CONTEXT, BadInput, build_roles, fail
 from mesalens.reports.html import render_run_report, write_report
 from mesalens.reports.jobs import (
     CHECK_KEYS,
+    EVIDENCE_KEYS,
     TOP_ONLY_KEYS,
+    ConfigValueError,
+    evidence_settings,
     is_job_path,
     run_check,
     run_job_file,
@@ -53,7 +61,8 @@ from mesalens.reports.jobs import (
 from mesalens.reports.progress import run_progress
 from mesalens.reports.result_json import dumps
 from mesalens.reports.run_document import run_result_to_dict
-from mesalens.reports.summary import EXIT_CODES, render_summary
+from mesalens.reports.sections.direct_test import direct_test_line
+from mesalens.reports.summary import EXIT_CODES, bootstrap_line, render_summary
 
 __all__ = ["demo_command", "run_command", "write_run_outputs"]
 
@@ -140,6 +149,36 @@ def _knowledge(path: str | None, config: dict[str, Any]) -> Knowledge | None:
 @click.option(
     "--out", "out_dir", metavar="DIR", help="Folder for result.json, graph.txt and report.html."
 )
+@click.option(
+    "--sensitivity/--no-sensitivity",
+    default=None,
+    help="Linear-Gaussian sensitivity analysis per σ-graph.  [default: on]",
+)
+@click.option(
+    "--bootstrap",
+    type=click.IntRange(min=0),
+    metavar="B",
+    help="Rerun discovery and check on B Poisson resamples: verdict shares, edge "
+    "frequencies.  [default: 0, off]",
+)
+@click.option(
+    "--stability-threshold",
+    type=click.FloatRange(0, 1, min_open=True),
+    metavar="SHARE",
+    help="With --bootstrap: the verdict is stable when this share of resamples give it.  "
+    "[default: 0.95]",
+)
+@click.option(
+    "--direct-test/--no-direct-test",
+    default=None,
+    help="Test Y_b ⊥ s | Y_m on the logs and estimate the alignment gap.  [default: on]",
+)
+@click.option(
+    "--direct-test-rows",
+    type=click.IntRange(min=100),
+    metavar="N",
+    help="Sample at most N rows for the direct test's regressions.  [default: 100000]",
+)
 @click.option("--quiet", "-q", is_flag=True, help="Print no summary.")
 @click.pass_context
 def run_command(ctx: click.Context, **options: Any) -> None:
@@ -176,6 +215,12 @@ def run_command(ctx: click.Context, **options: Any) -> None:
             max_depth=int(pick("max_depth", -1)),
             seed=int(pick("seed", 0)),
         )
+        try:
+            evidence = evidence_settings(
+                {key: value for key in EVIDENCE_KEYS if (value := pick(key)) is not None}
+            )
+        except ConfigValueError as exc:
+            raise BadInput(f"{exc.key} {exc}") from None
         knowledge = _knowledge(options["knowledge"], config)
         columns = _as_text(pick("columns"))
         scheduler = pick("scheduler")
@@ -194,6 +239,7 @@ def run_command(ctx: click.Context, **options: Any) -> None:
                 knowledge=knowledge,
                 on_stage=progress.stage,
                 on_test=progress.ci_test,
+                evidence=evidence,
             )
         out = write_run_outputs(Path(out_dir), analysis, data, settings)
     except (MesalensError, BadInput) as exc:
@@ -208,7 +254,14 @@ def run_command(ctx: click.Context, **options: Any) -> None:
         )
         for note in analysis.discovery.notes:
             console.print(f"note: {note}", soft_wrap=True)
+        if isinstance(analysis.check, PagCheckResult):  # FCI: counts are over MAGs
+            console.print(pag_note(analysis.check), soft_wrap=True)
         render_summary(analysis.check, console, graph_source="discovery")
+        if analysis.bootstrap is not None:
+            console.print(bootstrap_line(analysis.bootstrap), soft_wrap=True)
+        if analysis.direct_test is not None:
+            part = analysis.direct_test.as_dict()
+            console.print(direct_test_line(part), soft_wrap=True)
     ctx.exit(EXIT_CODES[analysis.check.verdict])
 
 
@@ -228,6 +281,11 @@ _CHECK_OPTIONS = {
     "columns": "--columns",
     "missing": "--missing",
     "seed": "--seed",
+    "bootstrap": "--bootstrap",
+    "stability_threshold": "--stability-threshold",
+    "sensitivity": "--sensitivity/--no-sensitivity",
+    "direct_test": "--direct-test/--no-direct-test",
+    "direct_test_rows": "--direct-test-rows",
 }
 
 

@@ -15,6 +15,61 @@ keys, same meaning) with these keys added::
     "versions":       {package: version}
     "timings":        {stage: seconds}
     "seed":           int
+    "sensitivity":    {...} | null      (linear-Gaussian sensitivity analysis per
+                                         σ-graph, :mod:`mesalens.pipeline.sensitivity`;
+                                         null when turned off. "status": "done" |
+                                         "skipped", "notes": [str],
+                                         "reference_regime", "regimes": [str],
+                                         "lambdas": [float], "mesa_at": {Y_m: float},
+                                         "parent_sets": [{"parents": {D_m: [str]},
+                                           "status", "n_dags", "complete",
+                                           "contrasts": [{"regime", "base",
+                                             "direct_effects": [{"mesa_parents",
+                                               "n_dags", "estimate",
+                                               "standard_error"}],
+                                             "gap", "gap_standard_error",
+                                             "implied_gap", "slope_change",
+                                             "curve": [float per lambda]}]}],
+                                         "possible_direct_effects": [{"regime",
+                                           "base", "values": [{"estimate",
+                                           "n_dags"}]}])
+    "bootstrap":      {...} | null      (stability of the verdict under Poisson
+                                         resampling, :mod:`mesalens.pipeline.bootstrap`;
+                                         null unless --bootstrap B. "replicates": B,
+                                         "seed", "resampling": "poisson", "threshold",
+                                         "verdict" (the main one), "share" (its share
+                                         of the B resamples), "share_interval" (95%
+                                         Clopper-Pearson), "stable": bool,
+                                         "verdict_counts" / "verdict_shares":
+                                         {all, some, none, invalid, error},
+                                         "errors": [{"replicate", "message"}],
+                                         "edge_frequencies": [{"u", "v", "reasons"
+                                           ("open path" | "decision" | "regime"),
+                                           "main" (kind u..v in the learned graph, or
+                                           "absent"), "main_share", "present",
+                                           "learned" (resamples with a graph),
+                                           "counts" / "shares": {kind: ...}}])
+    "direct_test":    {...} | null      (the direct finite-sample test of
+                                         Y_b ⊥ s | Y_m and the alignment gap on the
+                                         pooled logs, :mod:`mesalens.pipeline.direct_test`;
+                                         null when turned off. "status": "done" |
+                                         "skipped" (too few rows; the reason in
+                                         "notes"), "reference", "regimes",
+                                         "mesa", "reject" (Holm over the deciding
+                                         tests), "alpha", "level", "rows", "rows_used",
+                                         "sampled", "seed", "settings", "clipped_share",
+                                         "notes": [str], "outcomes": [{"base", "column",
+                                           "kind", "method" ("fisherz" | "gcm"),
+                                           "method_reason", "nonlinearity_p", "reject",
+                                           "tests": [{"method", "regime", "reference",
+                                             "statistic", "p_value", "p_holm", "reject",
+                                             "rows"}],
+                                           "gaps": [{"estimator" ("linear" | "flexible"),
+                                             "regime", "reference", "estimate", "se",
+                                             "lower", "upper", "covers_zero"}],
+                                           "curve": {"mesa", "x": [float], "series":
+                                             [{"regime", "mean", "lower", "upper"}]}
+                                             | null}])
     "verdict_change": str | null        (scheduled jobs: the change against the
                                          previous run, in one sentence)
 """
@@ -80,4 +135,10 @@ def run_result_to_dict(
     document["versions"] = package_versions()
     document["timings"] = {k: round(v, 4) for k, v in analysis.timings.items()}
     document["seed"] = settings.seed
+    sensitivity = analysis.sensitivity
+    document["sensitivity"] = None if sensitivity is None else sensitivity.as_dict()
+    resampled = analysis.bootstrap
+    document["bootstrap"] = None if resampled is None else resampled.as_dict()
+    direct = analysis.direct_test
+    document["direct_test"] = None if direct is None else direct.as_dict()
     return document

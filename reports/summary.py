@@ -19,11 +19,13 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from mesalens.pipeline.bootstrap import BootstrapResult
 from mesalens.pipeline.checker import CheckResult, ParentSetResult
 from mesalens.pipeline.graph import CausalGraph, Mark
 
 __all__ = [
     "EXIT_CODES",
+    "bootstrap_line",
     "exit_code_line",
     "format_count",
     "format_path",
@@ -84,6 +86,32 @@ def format_share(part: int, whole: int) -> str:
         return ">99.9%"
     text = f"{percent:.1f}".removesuffix(".0")
     return f"{text}%"
+
+
+def bootstrap_line(result: BootstrapResult) -> Text:
+    """One line on the verdict's stability under resampling; loud when it is unstable."""
+    counts, total = result.counts, result.replicates
+    share = format_share(counts[result.verdict], total)
+    others = [
+        f"{format_share(count, total)} {'errors' if outcome == 'error' else repr(outcome)}"
+        for outcome, count in counts.items()
+        if count and outcome != result.verdict
+    ]
+    rest = f" ({', '.join(others)})" if others else ""
+    threshold = f"{round(result.threshold * 100, 6):g}%"
+    if result.stable:
+        return Text(
+            f"Bootstrap: the verdict {result.verdict!r} came back in {share} of {total} "
+            f"resamples{rest}: stable at the {threshold} threshold."
+        )
+    line = Text("UNSTABLE", style="bold white on red")
+    line.append(
+        f": the verdict {result.verdict!r} came back in only {share} of {total} bootstrap "
+        f"resamples{rest}, below the {threshold} threshold; it flips under resampling, "
+        "so do not rely on it (see the report's stability section).",
+        style="bold red",
+    )
+    return line
 
 
 def format_path(path: Sequence[str], graph: CausalGraph | None = None) -> str:

@@ -289,10 +289,11 @@ BAD_INPUTS = {
         "g.txt, line 6: unknown edge mark '==>'",
     ),
     "duplicate node": (tetrad("s;D;Ym;Yb;D", "s --> D"), [], "duplicate node name 'D'"),
+    # PAGs are checked over their MAGs (pipeline/pag_checker.py); selection bias is not.
     "PAG edge": (
-        tetrad("s;D;Ym;Yb", "s --> D", "D o-> Ym", "Ym --> Yb"),
+        tetrad("s;D;Ym;Yb", "s --> D", "D --o Ym", "Ym --> Yb"),
         [],
-        "edge D o-> Ym has marks that check-graph",
+        "edge D --o Ym has a tail without an arrowhead",
     ),
     "missing file": (None, [], "cannot read the graph file: No such file or directory"),
     "two regimes": (ALL, ["--regime", "s,D"], "the regime is a single node"),

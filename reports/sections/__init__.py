@@ -17,11 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
+
+from mesalens.reports.templating import template_environment
 
 __all__ = ["ReportSection", "render_sections", "render_template", "section_renderers"]
 
@@ -38,27 +38,27 @@ class ReportSection:
 SectionRenderer = Callable[[Mapping[str, Any]], "ReportSection | None"]
 
 
-@cache
-def _environment() -> Environment:
-    return Environment(
-        loader=PackageLoader("mesalens.reports", "templates"),
-        autoescape=True,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-
-
 def render_template(name: str, context: Mapping[str, Any]) -> Markup:
     """Render ``templates/sections/NAME`` with autoescaping (data strings stay text)."""
-    return Markup(_environment().get_template(f"sections/{name}").render(dict(context)))
+    return Markup(template_environment().get_template(f"sections/{name}").render(dict(context)))
 
 
 def section_renderers() -> tuple[SectionRenderer, ...]:
     """The section renderers in page order (a new section module adds itself here)."""
     # Imported here: the section modules import this package for ReportSection.
     renderers: list[SectionRenderer] = []
+    from mesalens.reports.sections.latent import render_latent
+
+    renderers.append(render_latent)
+    from mesalens.reports.sections.bootstrap import render_bootstrap
+
+    renderers.append(render_bootstrap)
+    from mesalens.reports.sections.sensitivity import render_sensitivity
+
+    renderers.append(render_sensitivity)
+    from mesalens.reports.sections.direct_test import render_direct_test
+
+    renderers.append(render_direct_test)
     return tuple(renderers)
 
 

@@ -1,0 +1,306 @@
+"""Mergeable moments of a block of rows: counts, means, centred cross-products, cells.
+
+This is the arithmetic core shared by the loader's single pass over the data
+(:func:`mesalens.connectors.load_regimes`, which validates the data and
+summarises it in the same read) and by
+:func:`mesalens.pipeline.statistics.compute_statistics` (which summarises any
+dask frame). It lives with the connectors because connectors never import
+the pipeline; the pipeline imports it.
+
+A block of ``n`` rows is summarised by :class:`Moments`: the row count, the
+column means, the centred cross-product matrix ``M2 = Σ (x - x̄)(x - x̄)ᵀ``
+of a set of labelled columns (a numeric column's values, or the 0/1
+indicator of one level of a discrete column), and the counts of the
+distinct combinations of the discrete columns' levels (*cells*). Two
+summaries of disjoint row sets merge exactly with the pairwise update of
+Chan, Golub & LeVeque ("Algorithms for computing the sample variance",
+1983)::
+
+    δ  = x̄_b - x̄_a
+    x̄  = x̄_a + δ · n_b / n
+    M2 = M2_a + M2_b + δ δᵀ · n_a n_b / n
+
+which, unlike the textbook ``Σx² - n x̄²``, does not lose precision when a
+column's mean is large against its spread. A label absent from one side (a
+level not seen in those rows) is an all-zero column there: zero mean and no
+cross-products, so padding with zeros is exact.
+
+A cell key holds one level per *cell column*; ``None`` in a position means
+that the column was not counted in that block (the loader counts a numeric
+column only while it may still turn out discrete, see
+:mod:`mesalens.connectors.loader`), and such a column is summed out later.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "VALUE",
+    "Moments",
+    "blas_single_thread",
+    "cell_counts",
+    "merge_moments",
+    "moments_of",
+]
+
+#: The level part of the label of a numeric column's values: ``(name, VALUE)``.
+#: A tuple, so that it can never equal a level a user's column holds.
+VALUE = ("<value>",)
+
+# Combine the discrete codes into one integer (and count with bincount)
+# while the product of the cardinalities stays below this; else sort rows.
+_BINCOUNT_LIMIT = 1 << 22
+
+
+@dataclass
+class Moments:
+    """The sufficient statistics of a set of rows, mergeable with another set's.
+
+    Attributes
+    ----------
+    n : int
+        Rows.
+    labels : list of (str, hashable)
+        One per summarised column: ``(name, VALUE)`` for values, ``(name,
+        level)`` for the indicator of a level.
+    shift, offset : ndarray
+        The mean, kept as shift + offset: the shift is the first block's
+        mean, the offset (small against it) carries the rest, so that
+        differences of means stay exact when a mean is large against its
+        spread (e.g. 1e6 ± 1).
+    m2 : ndarray
+        Centred cross-products, in ``labels`` order.
+    cells : dict of tuple to int
+        Rows per combination of the levels of ``cell_columns``.
+    cell_columns : tuple of str
+        The columns of a cell key.
+    missing, nonfinite : dict of str to int
+        Missing and infinite values per column (reported after the pass).
+    """
+
+    n: int
+    labels: list[tuple[str, Hashable]]
+    shift: np.ndarray
+    offset: np.ndarray
+    m2: np.ndarray
+    cells: dict[tuple[Hashable, ...], int]
+    cell_columns: tuple[str, ...]
+    missing: dict[str, int]
+    nonfinite: dict[str, int]
+
+    def mean(self, label: tuple[str, Hashable]) -> float:
+        """The mean of one labelled column (0 for a label these rows never saw)."""
+        try:
+            i = self.labels.index(label)
+        except ValueError:
+            return 0.0
+        return float(self.shift[i] + self.offset[i])
+
+    def variance(self, label: tuple[str, Hashable]) -> float:
+        """The unbiased variance of one labelled column (NaN below two rows)."""
+        if self.n < 2 or label not in self.labels:
+            return math.nan
+        i = self.labels.index(label)
+        return float(self.m2[i, i] / (self.n - 1))
+
+
+def moments_of(
+    n: int,
+    labels: list[tuple[str, Hashable]],
+    blocks: Sequence[np.ndarray],
+    cells: dict[tuple[Hashable, ...], int],
+    cell_columns: tuple[str, ...],
+    missing: dict[str, int] | None = None,
+    nonfinite: dict[str, int] | None = None,
+) -> Moments:
+    """Summarise ``n`` rows given as one float array per label.
+
+    Parameters
+    ----------
+    n : int
+        Rows; every block has this length.
+    labels : list of (str, hashable)
+        One label per block.
+    blocks : sequence of ndarray
+        The columns' values (indicators as 0/1). Missing or infinite values
+        only turn moments into NaN, quietly: the caller counts and reports them.
+    cells : dict
+        From :func:`cell_counts`.
+    cell_columns : tuple of str
+        The columns of a cell key.
+    missing, nonfinite : dict of str to int, optional
+        Counts to carry along.
+
+    Returns
+    -------
+    Moments
+        The summary.
+    """
+    width = len(labels)
+    missing, nonfinite = dict(missing or {}), dict(nonfinite or {})
+    if n == 0 or width == 0:
+        zeros = np.zeros(width)
+        return Moments(
+            n, labels, zeros, zeros.copy(), np.zeros((width, width)), cells, cell_columns,
+            missing, nonfinite,
+        )  # fmt: skip
+    # One row per labelled column (contiguous writes), centred in place; the
+    # Gram matrix X Xᵀ is then one BLAS call (the caller limits its threads).
+    matrix = np.empty((width, n))
+    for i, block in enumerate(blocks):
+        matrix[i] = block
+    with np.errstate(invalid="ignore", over="ignore"):
+        shift = matrix.mean(axis=1)
+        matrix -= shift[:, None]
+        # The classic two-pass correction: the centred columns' mean is the
+        # rounding error of the first mean.
+        offset = matrix.mean(axis=1)
+        m2 = matrix @ matrix.T - n * np.outer(offset, offset)
+    return Moments(n, labels, shift, offset, m2, cells, cell_columns, missing, nonfinite)
+
+
+def cell_counts(
+    codes: Sequence[np.ndarray | None], levels: Sequence[Sequence[Hashable]]
+) -> dict[tuple[Hashable, ...], int]:
+    """Count the rows per combination of discrete levels.
+
+    Parameters
+    ----------
+    codes : sequence of ndarray or None
+        Per cell column, each row's level code (negative = missing: the row
+        is not counted), or ``None`` for a column not counted here.
+    levels : sequence of sequences
+        Per cell column, the level of each code.
+
+    Returns
+    -------
+    dict of tuple to int
+        Rows per key; a key holds a level per column (``None`` where the
+        column was not counted).
+    """
+    present = [j for j, c in enumerate(codes) if c is not None]
+    if not present:
+        return {}
+    joint = [np.asarray(codes[j], dtype=np.int64) for j in present]
+    keep = np.ones(len(joint[0]), dtype=bool)
+    for column in joint:
+        keep &= column >= 0
+    if not keep.all():
+        joint = [column[keep] for column in joint]
+    if not len(joint[0]):
+        return {}
+    sizes = tuple(max(len(levels[j]), 1) for j in present)
+    if math.prod(sizes) <= _BINCOUNT_LIMIT:
+        # Linear time: one integer per row, counted with bincount.
+        flat = np.ravel_multi_index(tuple(joint), sizes)
+        counts = np.bincount(flat, minlength=math.prod(sizes))
+        seen = np.flatnonzero(counts)
+        combos = np.column_stack(np.unravel_index(seen, sizes))
+        counts = counts[seen]
+    else:
+        combos, counts = np.unique(np.column_stack(joint), axis=0, return_counts=True)
+    cells: dict[tuple[Hashable, ...], int] = {}
+    for combo, count in zip(combos.tolist(), counts.tolist(), strict=True):
+        key: list[Hashable] = [None] * len(codes)
+        for j, code in zip(present, combo, strict=True):
+            key[j] = levels[j][code]
+        cells[tuple(key)] = int(count)
+    return cells
+
+
+def merge_moments(*parts: Moments) -> Moments:
+    """Merge summaries of disjoint row sets (Chan, Golub & LeVeque's pairwise update).
+
+    Parameters
+    ----------
+    *parts : Moments
+        Summaries with the same ``cell_columns``.
+
+    Returns
+    -------
+    Moments
+        The summary of all their rows.
+    """
+    total = parts[0]
+    for other in parts[1:]:
+        total = _merge_two(total, other)
+    return total
+
+
+def _merge_two(a: Moments, b: Moments) -> Moments:
+    labels = list(a.labels)
+    position = {label: i for i, label in enumerate(labels)}
+    for label in b.labels:
+        if label not in position:
+            position[label] = len(labels)
+            labels.append(label)
+    width = len(labels)
+
+    def widen(s: Moments) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if s.labels == labels:
+            return s.shift, s.offset, s.m2
+        idx = [position[label] for label in s.labels]
+        shift, offset, m2 = np.zeros(width), np.zeros(width), np.zeros((width, width))
+        shift[idx], offset[idx] = s.shift, s.offset
+        m2[np.ix_(idx, idx)] = s.m2
+        return shift, offset, m2
+
+    shift_a, offset_a, m2_a = widen(a)
+    shift_b, offset_b, m2_b = widen(b)
+    n = a.n + b.n
+    if a.n == 0 or b.n == 0:
+        shift, offset, m2 = (shift_b, offset_b, m2_b) if a.n == 0 else (shift_a, offset_a, m2_a)
+    else:
+        # b's mean relative to a's shift; shift_b - shift_a is exact when the
+        # two are within a factor of two (Sterbenz), the case that matters.
+        delta = (shift_b - shift_a) + offset_b - offset_a
+        shift = shift_a
+        offset = offset_a + delta * (b.n / n)
+        m2 = m2_a + m2_b + np.outer(delta, delta) * (a.n * b.n / n)
+    return Moments(
+        n,
+        labels,
+        shift,
+        offset,
+        m2,
+        _add(a.cells, b.cells),
+        a.cell_columns or b.cell_columns,
+        _add(a.missing, b.missing),
+        _add(a.nonfinite, b.nonfinite),
+    )
+
+
+def _add(a: dict, b: dict) -> dict:
+    out = dict(a)
+    for key, count in b.items():
+        out[key] = out.get(key, 0) + count
+    return out
+
+
+def blas_single_thread() -> AbstractContextManager[Any]:
+    """Hold BLAS to one thread in this process, e.g. around a threaded ``dask.compute``.
+
+    dask already runs one task per core; a Gram matrix that OpenBLAS then
+    spreads over every core again oversubscribes them, which on a busy
+    machine made the statistics pass up to 16 times slower (bench/RESULTS.md).
+    The limit is process-wide (threadpoolctl is not per thread), so it is taken
+    once around the whole computation, never inside concurrent tasks; the
+    workers of a dask.distributed cluster already run with one BLAS thread.
+
+    Returns
+    -------
+    context manager
+        A ``threadpoolctl`` limit, or a no-op when threadpoolctl is absent.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - installed with scikit-learn
+        return nullcontext()
+    return threadpool_limits(1, user_api="blas")

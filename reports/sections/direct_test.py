@@ -1,0 +1,244 @@
+"""The report's direct-test section: what the logs say about this shift, next to the verdict.
+
+Renders the ``"direct_test"`` part of ``result.json`` (built by
+:mod:`mesalens.pipeline.direct_test`): the test of ``Y_b ⊥ s | Y_m`` on the
+pooled logs per base objective and regime comparison (Fisher-z and/or the
+generalised covariance measure, Holm-adjusted), the alignment gap
+``E[E[Y_b | Y_m, regime] - E[Y_b | Y_m, reference]]`` with linear and
+flexible (cross-fitted AIPW) estimates and confidence intervals, and a chart
+of the binned ``E[Y_b | Y_m]`` per regime.
+
+The structural verdict and the direct test answer different questions: the
+verdict is about *any* shift of the regime's mechanisms through the learned
+graph, the test about *this* shift in these logs. The section says in plain
+words what it means when they disagree (:func:`explain`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from markupsafe import Markup
+
+from mesalens.reports.charts import Series, line_chart_svg
+from mesalens.reports.sections import ReportSection, render_template
+
+__all__ = ["direct_test_line", "explain", "render_direct_test"]
+
+_METHOD_NAMES = {
+    "fisherz": "Fisher-z (partial correlation, all rows)",
+    "gcm": "GCM (cross-fitted gradient boosting)",
+}
+
+
+def _number(value: float | None, digits: int = 3) -> str:
+    if value is None:
+        return "–"
+    return f"{value:+.{digits}g}" if value else "0"
+
+
+def _p(value: float | None) -> str:
+    if value is None:
+        return "–"
+    return "< 1e-16" if value < 1e-16 else f"{value:.2g}"
+
+
+def _intervals_disagree(gaps: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Regimes whose linear and flexible intervals do not overlap."""
+    by_regime: dict[str, dict[str, Mapping[str, Any]]] = {}
+    for gap in gaps:
+        by_regime.setdefault(gap["regime"], {})[gap["estimator"]] = gap
+    out = []
+    for regime, pair in by_regime.items():
+        linear, flexible = pair.get("linear"), pair.get("flexible")
+        if not linear or not flexible or None in (linear["lower"], flexible["lower"]):
+            continue
+        if linear["upper"] < flexible["lower"] or flexible["upper"] < linear["lower"]:
+            out.append(regime)
+    return out
+
+
+def explain(
+    verdict: str, part: Mapping[str, Any], mesa: str, base: str = "base"
+) -> tuple[str, str]:
+    """The plain-words reading of the structural verdict next to the direct test.
+
+    Parameters
+    ----------
+    verdict : str
+        The structural verdict (``all``, ``some``, ``none``, ``invalid``).
+    part : mapping
+        The ``direct_test`` part of ``result.json``.
+    mesa : str
+        The mesa objective's name(s), for the text.
+    base : str
+        The base objective's name(s), for the text.
+
+    Returns
+    -------
+    kind : str
+        ``"agree"``, ``"disagree"`` or ``"other"`` (for styling).
+    text : str
+        One paragraph.
+    """
+    rejected = bool(part["reject"])
+    level = f"{part['level']:.0%}"
+    if verdict == "invalid":
+        return "other", (
+            "No DAG of the learned class admits the declared policy, so there is no structural "
+            "verdict to compare with; the direct test still describes these logs."
+        )
+    if verdict == "all" and rejected:
+        return "disagree", (
+            f"They disagree. The learned class says {mesa} screens the regime off from the base "
+            f"objective in every DAG, yet in the logs E[{base} | "
+            f"{mesa}] moves with the regime. Either the learned graph is wrong (discovery "
+            "missed an edge that carries the shift around the mesa objective: a finite-sample "
+            "error of its CI tests, or a hidden common cause), or the distribution is not "
+            "faithful to the graph; or the test itself is off (a false alarm happens with "
+            f"probability {part['alpha']} when nothing moves, and Fisher-z assumes a linear "
+            f"E[{base} | {mesa}]: compare with GCM and the flexible gap). Do not rely on the "
+            "structural 'all' until this is resolved."
+        )
+    if verdict in ("none", "some") and not rejected:
+        where = "every DAG" if verdict == "none" else "some DAGs"
+        return "disagree", (
+            f"They disagree, and both can be right. In {where} of the learned class a path from "
+            f"the regime to the base objective stays open given {mesa}, but this shift shows no "
+            f"detectable gap (the {level} intervals below bound it). This shift does not excite "
+            "the open path, or moves it too little for this sample to see. The structural "
+            "verdict is about any shift through the same graph: a deployment that changes the "
+            "same mechanisms differently, or more, can open a gap that these logs do not show."
+        )
+    if rejected:
+        return "agree", (
+            f"They agree: the graph leaves a path from the regime to the base objective open "
+            f"given {mesa}, and in these logs E[{base} | {mesa}] does move with the regime "
+            "(sizes below)."
+        )
+    return "agree", (
+        f"They agree: {mesa} screens the regime off in every DAG of the class, and the logs "
+        f"show no detectable gap (the {level} intervals below bound it)."
+    )
+
+
+def direct_test_line(part: Mapping[str, Any]) -> str:
+    """One line for the terminal: the direct test's decision and each flexible gap.
+
+    Examples
+    --------
+    >>> gap = {"estimator": "flexible", "regime": "deploy", "reference": "train",
+    ...        "estimate": -1.8, "lower": -1.9, "upper": -1.7}
+    >>> direct_test_line({"reject": True, "level": 0.95,
+    ...                   "outcomes": [{"base": "reward", "method": "gcm", "gaps": [gap]}]})
+    'direct test: independence rejected; reward: gap deploy vs train -1.8 (95% CI -1.9 to -1.7)'
+    """
+    if part.get("status") == "skipped":
+        return "direct test: skipped; " + "; ".join(part.get("notes", []))
+    decision = "independence rejected" if part["reject"] else "no detectable gap"
+    pieces = [
+        f"{o['base']}: gap {g['regime']} vs {g['reference']} {_number(g['estimate']).lstrip('+')} "
+        f"({part['level']:.0%} CI {_number(g['lower']).lstrip('+')} to "
+        f"{_number(g['upper']).lstrip('+')})"
+        for o in part["outcomes"]
+        for g in o["gaps"]
+        if g["estimator"] == "flexible"
+    ]
+    return f"direct test: {decision}; " + "; ".join(pieces)
+
+
+def _chart(outcome: Mapping[str, Any], level: float) -> Markup | None:
+    curve = outcome.get("curve")
+    if not curve:
+        return None
+    x = [float(v) for v in curve["x"]]
+
+    def floats(values: Sequence[float | None]) -> list[float]:
+        return [float("nan") if v is None else float(v) for v in values]
+
+    series = [
+        Series(
+            label=line["regime"],
+            x=x,
+            y=floats(line["mean"]),
+            lower=floats(line["lower"]),
+            upper=floats(line["upper"]),
+        )
+        for line in curve["series"]
+    ]
+    return line_chart_svg(
+        series,
+        x_label=f"{curve['mesa']} (median of its quantile bin)",
+        y_label=f"mean {outcome['base']}",
+        title=f"E[{outcome['base']} | {curve['mesa']}] per regime, {level:.0%} band",
+    )
+
+
+def render_direct_test(document: Mapping[str, Any]) -> ReportSection | None:
+    """The direct-test section of a run document (None when the run has no such part)."""
+    part = document.get("direct_test")
+    if not part:
+        return None
+    roles = document.get("roles", {})
+    mesa = ", ".join(part.get("mesa") or roles.get("mesa", [])) or "Y_m"
+    base = ", ".join(roles.get("base", [])) or "Y_b"
+    verdict = str(document.get("verdict", ""))
+    if part.get("status") == "skipped":
+        body = render_template("direct_test.html.j2", {"part": part, "skipped": True})
+        return ReportSection(id="direct-test", title="Direct test", body=body)
+    kind, reading = explain(verdict, part, mesa, base)
+    outcomes = []
+    for outcome in part["outcomes"]:
+        tests = [
+            {
+                "method": _METHOD_NAMES.get(t["method"], t["method"]),
+                "deciding": t["method"] == outcome["method"],
+                "comparison": f"{t['regime']} vs {t['reference']}",
+                "statistic": _number(t["statistic"]),
+                "p_value": _p(t["p_value"]),
+                "p_holm": _p(t["p_holm"]),
+                "reject": t["reject"],
+                "rows": f"{t['rows']:,}",
+            }
+            for t in outcome["tests"]
+        ]
+        gaps = [
+            {
+                "estimator": g["estimator"],
+                "comparison": f"{g['regime']} vs {g['reference']}",
+                "estimate": _number(g["estimate"]),
+                "se": _number(g["se"], 2).lstrip("+"),
+                "interval": f"[{_number(g['lower'])}, {_number(g['upper'])}]",
+                "covers_zero": g["covers_zero"],
+            }
+            for g in outcome["gaps"]
+        ]
+        outcomes.append(
+            {
+                "base": outcome["base"],
+                "method": _METHOD_NAMES.get(outcome["method"], outcome["method"]),
+                "method_reason": outcome["method_reason"],
+                "reject": outcome["reject"],
+                "tests": tests,
+                "gaps": gaps,
+                "estimators_disagree": _intervals_disagree(outcome["gaps"]),
+                "chart": _chart(outcome, float(part["level"])),
+            }
+        )
+    body = render_template(
+        "direct_test.html.j2",
+        {
+            "part": part,
+            "skipped": False,
+            "verdict": verdict,
+            "kind": kind,
+            "reading": reading,
+            "mesa": mesa,
+            "base": base,
+            "outcomes": outcomes,
+            "rows": f"{part['rows']:,}",
+            "rows_used": f"{part['rows_used']:,}",
+        },
+    )
+    return ReportSection(id="direct-test", title="Direct test", body=body)

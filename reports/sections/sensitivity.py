@@ -1,0 +1,135 @@
+"""The report's sensitivity section: direct effects per σ-graph and the λ curves.
+
+Renders the ``"sensitivity"`` part of ``result.json`` (built by
+:mod:`mesalens.pipeline.sensitivity`): an IDA-style table with the regime's
+direct effect on the base objective (the part that does not pass through the
+mesa objective) in every distinct σ-graph of the class, and one chart per
+regime contrast and base column with the gap
+``E[Y_b | Y_m, deploy] - E[Y_b | Y_m, train]`` as the regime's mechanism
+changes are scaled by λ from 0 to 1, one line per parent set of ``D_m``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from markupsafe import Markup
+
+from mesalens.reports.charts import Series, line_chart_svg
+from mesalens.reports.sections import ReportSection, render_template
+
+__all__ = ["render_sensitivity"]
+
+# More lines than this make an unreadable chart; the table keeps every parent set.
+_MAX_LINES = 8
+_Z95 = 1.959963984540054
+
+
+def _number(value: float | None) -> str:
+    if value is None:
+        return "–"
+    return f"{value:+.4g}" if value else "0"
+
+
+def _count(value: int) -> str:
+    text = str(value)
+    return text if len(text) <= 12 else f"≈{float(value):.3g}" if len(text) < 300 else "huge"
+
+
+def _parents(parents: Mapping[str, Sequence[str]]) -> str:
+    return "; ".join(f"{node} ← {{{', '.join(names)}}}" for node, names in parents.items())
+
+
+def _chart(
+    document: Mapping[str, Any], regime: str, base: str, reference: str, mesa: str
+) -> tuple[Markup, int]:
+    """The λ chart of one contrast and base column, and how many parent sets it leaves out."""
+    lambdas = [float(x) for x in document["lambdas"]]
+    series = []
+    for number, entry in enumerate(document["parent_sets"], start=1):
+        for contrast in entry["contrasts"]:
+            if contrast["regime"] != regime or contrast["base"] != base:
+                continue
+            half = _Z95 * float(contrast["gap_standard_error"] or 0.0)
+            gap = float(contrast["gap"])
+            series.append(
+                Series(
+                    label=f"#{number} {_parents(entry['parents'])}",
+                    x=lambdas,
+                    y=[float(v) for v in contrast["curve"]],
+                    lower=[lam * (gap - half) for lam in lambdas],
+                    upper=[lam * (gap + half) for lam in lambdas],
+                )
+            )
+    shown = series[:_MAX_LINES]
+    svg = line_chart_svg(
+        shown,
+        x_label="λ (share of the regime's mechanism change)",
+        y_label=f"gap in E[{base} | {mesa}]",
+        title=f"{regime} vs {reference}",
+        reference_y=0.0,
+    )
+    return svg, len(series) - len(shown)
+
+
+def render_sensitivity(document: Mapping[str, Any]) -> ReportSection | None:
+    """The sensitivity section of a run document (None when the run has no such part)."""
+    part = document.get("sensitivity")
+    if not part:
+        return None
+    roles = document.get("roles", {})
+    mesa = ", ".join(roles.get("mesa", [])) or "Y_m"
+    decision = ", ".join(roles.get("decision", [])) or "D_m"
+    rows = []
+    for number, entry in enumerate(part.get("parent_sets", []), start=1):
+        for contrast in entry["contrasts"]:
+            for effect in contrast["direct_effects"]:
+                se = effect["standard_error"]
+                rows.append(
+                    {
+                        "number": number,
+                        "parents": _parents(entry["parents"]),
+                        "status": entry["status"],
+                        "regime": contrast["regime"],
+                        "base": contrast["base"],
+                        "mesa_parents": _parents(effect["mesa_parents"]),
+                        "n_dags": _count(int(effect["n_dags"])),
+                        "n_dags_exact": str(effect["n_dags"]),
+                        "effect": _number(effect["estimate"]),
+                        "effect_se": f"{se:.2g}" if se is not None else "–",
+                        "gap": _number(contrast["gap"]),
+                        "gap_se": f"{contrast['gap_standard_error']:.2g}",
+                    }
+                )
+    possible = [
+        {
+            "regime": item["regime"],
+            "base": item["base"],
+            "text": ", ".join(
+                f"{_number(v['estimate'])} ({_count(int(v['n_dags']))} DAGs)"
+                for v in item["values"]
+            ),
+        }
+        for item in part.get("possible_direct_effects", [])
+    ]
+    charts = []
+    if part.get("status") == "done":
+        bases = list(dict.fromkeys(c["base"] for e in part["parent_sets"] for c in e["contrasts"]))
+        for regime in part["regimes"]:
+            for base in bases:
+                svg, hidden = _chart(part, regime, base, part["reference_regime"], mesa)
+                charts.append({"svg": svg, "hidden": hidden, "regime": regime, "base": base})
+    body = render_template(
+        "sensitivity.html.j2",
+        {
+            "part": part,
+            "rows": rows,
+            "possible": possible,
+            "charts": charts,
+            "mesa": mesa,
+            "decision": decision,
+            "mesa_at": ", ".join(f"{k} = {v:.4g}" for k, v in part.get("mesa_at", {}).items()),
+        },
+    )
+    return ReportSection(id="sensitivity", title="Sensitivity", body=body)
