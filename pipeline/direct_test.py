@@ -549,21 +549,32 @@ def _regressions(
     settings: DirectTestSettings,
 ) -> np.ndarray:
     """Cross-fitted ``μ_l(Y_m)`` (boosted within regime ``l``) for every row, shape (n, k)."""
-    from sklearn.ensemble import HistGradientBoostingRegressor
-
     out = np.empty((len(y), k))
     for f in range(settings.folds):
         held = fold == f
         for level in range(k):
             train = ~held & (codes == level)
-            model = HistGradientBoostingRegressor(
-                max_iter=settings.trees,
-                categorical_features=categorical,
-                early_stopping=bool(train.sum() >= _EARLY_STOPPING_ROWS),
-                random_state=settings.seed,
-            ).fit(x[train], y[train])
+            model = _boosted_regression(x, y, train, categorical, settings)
             out[held, level] = model.predict(x[held])
     return out
+
+
+def _boosted_regression(
+    x: np.ndarray,
+    y: np.ndarray,
+    train: np.ndarray,
+    categorical: np.ndarray,
+    settings: DirectTestSettings,
+) -> Any:
+    """Gradient boosting of ``y`` on ``x`` fitted on the rows ``train`` selects."""
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    return HistGradientBoostingRegressor(
+        max_iter=settings.trees,
+        categorical_features=categorical,
+        early_stopping=bool(train.sum() >= _EARLY_STOPPING_ROWS),
+        random_state=settings.seed,
+    ).fit(x[train], y[train])
 
 
 def _pair_regressions(
@@ -580,20 +591,13 @@ def _pair_regressions(
     A direct regression on the pair's rows: it is less biased where the regimes'
     ``Y_m`` ranges differ than mixing the per-regime fits with the propensities.
     """
-    from sklearn.ensemble import HistGradientBoostingRegressor
-
     out = np.full((len(y), k), np.nan)
     for j in range(1, k):
         pair = (codes == 0) | (codes == j)
         for f in range(settings.folds):
             held = pair & (fold == f)
             train = pair & (fold != f)
-            model = HistGradientBoostingRegressor(
-                max_iter=settings.trees,
-                categorical_features=categorical,
-                early_stopping=bool(train.sum() >= _EARLY_STOPPING_ROWS),
-                random_state=settings.seed,
-            ).fit(x[train], y[train])
+            model = _boosted_regression(x, y, train, categorical, settings)
             out[held, j] = model.predict(x[held])
     return out
 

@@ -4,9 +4,11 @@ A *job file* is a TOML file with one ``[[check]]`` table per check. Each check
 takes the keys of the single-check ``mesalens run --config`` file (``regimes``,
 ``regime_name``, ``base``, ``mesa``, ``decision``, ``policy_inputs``, ``method``,
 ``test``, ``alpha``, ``max_depth``, ``knowledge``, ``columns``, ``dtypes``,
-``missing``, ``seed``) plus a ``name``; the same keys at the top level are defaults that
-every check inherits (a check's own ``regimes`` table replaces the default one
-whole). ``scheduler`` (a dask.distributed address) and ``out`` (the output
+``missing``, ``seed``, and the evidence keys ``sensitivity``, ``bootstrap``,
+``stability_threshold``, ``direct_test``, ``direct_test_rows``) plus a
+``name``; the same keys at the top level are defaults that every check
+inherits (a check's own ``regimes`` table replaces the default one whole).
+``scheduler`` (a dask.distributed address) and ``out`` (the output
 folder when ``--out`` is not given) are top-level only::
 
     method = "pc"

@@ -22,6 +22,7 @@ from rich.text import Text
 from mesalens.pipeline.bootstrap import BootstrapResult
 from mesalens.pipeline.checker import CheckResult, ParentSetResult
 from mesalens.pipeline.graph import CausalGraph, Mark
+from mesalens.pipeline.pag_checker import PagCheckResult
 
 __all__ = [
     "EXIT_CODES",
@@ -142,7 +143,7 @@ def verdict_sentence(result: CheckResult) -> str:
     """
     roles = result.roles
     n_dags = result.n_dags
-    dags = "DAG" if n_dags == 1 else "DAGs"
+    dags = _unit(result) if n_dags == 1 else f"{_unit(result)}s"
     return (
         f"The criterion ({_names(roles.base)} ⊥ {roles.regime} | {_names(roles.mesa)} "
         f"in G_{SIGMA}) "
@@ -152,26 +153,32 @@ def verdict_sentence(result: CheckResult) -> str:
     )
 
 
+def _unit(result: CheckResult) -> str:
+    """What the class is made of: DAGs, or MAGs for a PAG (latent confounding)."""
+    return "MAG" if isinstance(result, PagCheckResult) else "DAG"
+
+
 def _verdict_explanation(result: CheckResult) -> str:
     roles = result.roles
+    unit = _unit(result)
     base, mesa, decision = _names(roles.base), _names(roles.mesa), _names(roles.decision)
     if result.verdict == "all":
         return (
-            f"inner aligned in every valid DAG of the class: given {mesa}, the regime "
+            f"inner aligned in every valid {unit} of the class: given {mesa}, the regime "
             f"tells nothing more about {base}."
         )
     if result.verdict == "some":
         return (
-            "inner aligned in some DAGs of the class and not in others: the graph does not "
+            f"inner aligned in some {unit}s of the class and not in others: the graph does not "
             f"decide it; the table shows which parents of {decision} make the difference."
         )
     if result.verdict == "none":
         return (
-            f"not inner aligned in any valid DAG of the class: a path from {roles.regime} to "
+            f"not inner aligned in any valid {unit} of the class: a path from {roles.regime} to "
             f"{base} stays open given {mesa}."
         )
     return (
-        f"no DAG of the class admits the policy: every one has a policy input that is a "
+        f"no {unit} of the class admits the policy: every one has a policy input that is a "
         f"descendant of {decision}, so reading it would create a cycle."
     )
 
@@ -208,7 +215,7 @@ def _parent_set_table(result: CheckResult) -> Table:
     # parent set's status says which of the two its valid DAGs are.
     widest = max((len(_parents_text(entry)) for entry in shown), default=8)
     table.add_column(f"parents of {decision} in G", overflow="fold", min_width=min(widest, 24))
-    table.add_column("DAGs", justify="right")
+    table.add_column(f"{_unit(result)}s", justify="right")
     table.add_column("invalid", justify="right")
     table.add_column("status", min_width=7)
     table.add_column("C1")
@@ -291,7 +298,7 @@ def render_summary(
         console.print(
             Text(
                 "With policy inputs 'keep' the intervened graph is the graph itself, so the "
-                "criterion is the same in every DAG of the class."
+                f"criterion is the same in every {_unit(result)} of the class."
             ),
             soft_wrap=True,
         )

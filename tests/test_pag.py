@@ -517,6 +517,7 @@ def test_check_graph_on_a_pag_file_reports_counts_over_mags(tmp_path):
     result = CliRunner().invoke(cli, [*args, "--json", str(out), "--html", str(html)])
     assert result.exit_code == 3, result.output
     assert "every count below is over MAGs" in result.output
+    assert "holds in 4 of 5 MAGs" in " ".join(result.output.split())
     document = json.loads(out.read_text())
     assert document["verdict"] == "some"
     assert (document["n_dags"], document["n_hold"], document["n_fail"]) == (5, 4, 1)
