@@ -63,6 +63,7 @@ from mesalens.pipeline.roles import Roles
 __all__ = [
     "CheckResult",
     "ParentSetResult",
+    "PolicyPartCounter",
     "Witness",
     "check",
     "restricted_class",
@@ -610,6 +611,38 @@ class _Checker:
                 entry.n_c2 += part_count * c2
             if entry.n_conjecture_disagrees is not None and (c1 and c2) != holds:
                 entry.n_conjecture_disagrees += part_count
+
+
+class PolicyPartCounter:
+    """The DAGs that admit the policy within parts of a check's restricted class.
+
+    A *part* is the restricted PDAG with more edges oriented (for example the
+    edges at ``D_m`` for one valid parent set, then those at ``Y_m``), closed
+    under Meek's rules. The checker's own refinement splits it into leaves on
+    which the policy is either possible or not, so the count is exact.
+
+    Parameters
+    ----------
+    result : CheckResult
+        A check of a DAG/CPDAG/MPDAG (not a PAG): its restricted class.
+    """
+
+    def __init__(self, result: CheckResult):
+        if result.restricted_pdag is None:
+            raise GraphError("PolicyPartCounter needs the check of a DAG, CPDAG or MPDAG")
+        self._checker = _Checker(result.restricted, result.roles, result.restricted_pdag)
+
+    def sigma_graph_and_count(self, part: Pdag) -> tuple[CausalGraph | None, int]:
+        """A σ-graph of the DAGs of ``part`` that admit the policy (or None), and their number."""
+        checker = self._checker
+        graph, count = None, 0
+        for leaf, validity in checker.refine(part, checker.validity_questions(), None):
+            if any(validity.values()):
+                continue  # the policy is impossible in these DAGs
+            count += checker.counter.count(leaf)
+            if graph is None:
+                graph = checker.evaluate_leaf(leaf)[1].sigma_graph
+        return graph, count
 
 
 def check(graph: CausalGraph, roles: Roles) -> CheckResult:

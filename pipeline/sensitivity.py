@@ -84,9 +84,12 @@ from typing import Any
 
 import numpy as np
 
-# _Checker: its refinement splits a part into the DAGs that admit the policy and those
-# that do not, with exact counts; the sensitivity analysis needs exactly that split.
-from mesalens.pipeline.checker import CheckResult, ParentSetResult, _Checker, valid_parent_sets
+from mesalens.pipeline.checker import (
+    CheckResult,
+    ParentSetResult,
+    PolicyPartCounter,
+    valid_parent_sets,
+)
 from mesalens.pipeline.errors import InputError
 from mesalens.pipeline.graph import CausalGraph
 from mesalens.pipeline.pdag import Pdag
@@ -609,20 +612,14 @@ def _oriented_parts(check: CheckResult) -> dict[tuple[tuple[str, tuple[str, ...]
 
 
 def _mesa_parts(
-    checker: _Checker, oriented: Pdag, mesa: list[int]
+    counter: PolicyPartCounter, oriented: Pdag, mesa: list[int]
 ) -> tuple[list[tuple[CausalGraph, int]], bool]:
     """One σ-graph and the valid DAG count per valid parent set of ``Y_m`` in a part."""
     found: list[tuple[CausalGraph, int]] = []
     for number, sub in enumerate(valid_parent_sets(oriented, mesa)):
         if number == MAX_MESA_PARENT_SETS:
             return found, False
-        graph, count = None, 0
-        for leaf, validity in checker.refine(sub, checker.validity_questions(), None):
-            if any(validity.values()):
-                continue  # the policy is impossible in these DAGs
-            count += checker.counter.count(leaf)
-            if graph is None:
-                graph = checker.evaluate_leaf(leaf)[1].sigma_graph
+        graph, count = counter.sigma_graph_and_count(sub)
         if graph is not None:
             found.append((graph, count))
     return found, True
@@ -712,7 +709,7 @@ def sensitivity_analysis(
     mesa_at = {m: float(means[layout.positions[m][0]]) for m in roles.mesa}
 
     # The checker's own refinement gives the valid DAGs of each part and their counts.
-    checker = _Checker(check.restricted, roles, check.restricted_pdag)
+    counter = PolicyPartCounter(check)
     mesa_index = [check.node_names.index(m) for m in roles.mesa]
     parts = _oriented_parts(check)
     entries: list[ParentSetSensitivity] = []
@@ -720,7 +717,7 @@ def sensitivity_analysis(
         if entry.status not in ("hold", "fail") or entry.witness is None:
             continue
         key = tuple((d, tuple(entry.parents[d])) for d in roles.decision)
-        sub_parts, complete = _mesa_parts(checker, parts[key], mesa_index)
+        sub_parts, complete = _mesa_parts(counter, parts[key], mesa_index)
         if not complete:
             notes.append(
                 f"with decision parents {_describe(entry.parents)} the mesa objective has more "
