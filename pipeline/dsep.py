@@ -36,7 +36,7 @@ from collections.abc import Iterable
 
 from mesalens.pipeline.pdag import Pdag
 
-__all__ = ["ancestors", "d_connecting_path", "is_d_separated"]
+__all__ = ["ancestors", "cut_loops", "d_connecting_path", "is_d_separated", "walk_back"]
 
 _UP, _DOWN = 0, 1  # reached from a child / from a parent
 
@@ -80,7 +80,7 @@ def d_connecting_path(
         state = queue.popleft()
         node, direction = state
         if node in targets:
-            return _simple_path(_trail(came_from, state))
+            return cut_loops(walk_back(came_from, state))
         if node not in given:
             moves = [(children[node] - reached[_DOWN], _DOWN)]
             if direction == _UP:
@@ -105,9 +105,14 @@ def is_d_separated(dag: Pdag, x: Iterable[int], y: Iterable[int], z: Iterable[in
     return d_connecting_path(dag, x, y, z) is None
 
 
-def _trail(came_from: dict, state: tuple[int, int]) -> list[int]:
+def walk_back(came_from: dict, state: tuple) -> list[int]:
+    """The nodes of a search's walk to ``state``, first to last.
+
+    ``came_from`` maps each search state ``(node, ...)`` to the state it was
+    reached from (None for a start).
+    """
     nodes = []
-    current: tuple[int, int] | None = state
+    current: tuple | None = state
     while current is not None:
         nodes.append(current[0])
         current = came_from[current]
@@ -115,7 +120,8 @@ def _trail(came_from: dict, state: tuple[int, int]) -> list[int]:
     return nodes
 
 
-def _simple_path(trail: list[int]) -> list[int]:
+def cut_loops(trail: list[int]) -> list[int]:
+    """The walk ``trail`` with every loop cut back to the first visit of its node."""
     path: list[int] = []
     position: dict[int, int] = {}
     for node in trail:

@@ -72,6 +72,7 @@ from dataclasses import dataclass
 
 import networkx as nx
 
+from mesalens.pipeline.dsep import cut_loops, walk_back
 from mesalens.pipeline.errors import ClassTooLargeError, GraphError
 from mesalens.pipeline.graph import CausalGraph, Mark
 
@@ -200,34 +201,13 @@ def _m_connecting_index(g: MixedGraph, x: set[int], y: set[int], z: set[int]) ->
                     queue.append(nxt)
     if found is None:
         return None
-    trail = []
-    current: tuple[int, bool] | None = found
-    while current is not None:
-        trail.append(current[0])
-        current = came_from[current]
-    trail.reverse()
-    path = _cut_loops(trail)
+    path = cut_loops(walk_back(came_from, found))
     if _is_m_connecting(g, path, z, open_colliders):
         return path
     # Cutting a loop can turn an open collider into a closed non-collider in
     # a mixed graph; a connecting path exists (the walk proves it), so search
     # the simple paths for one, shortest first.
     return _simple_connecting_path(g, x, y, z, open_colliders)
-
-
-def _cut_loops(trail: list[int]) -> list[int]:
-    path: list[int] = []
-    position: dict[int, int] = {}
-    for node in trail:
-        if node in position:
-            cut = position[node]
-            for dropped in path[cut + 1 :]:
-                del position[dropped]
-            del path[cut + 1 :]
-        else:
-            position[node] = len(path)
-            path.append(node)
-    return path
 
 
 def _is_m_connecting(g: MixedGraph, path: list[int], z: set[int], open_colliders: set[int]) -> bool:
