@@ -522,17 +522,10 @@ def _propensities(
     settings: DirectTestSettings,
 ) -> np.ndarray:
     """Cross-fitted ``P(s = l | Y_m)`` for every row and regime, shape (n, k)."""
-    from sklearn.ensemble import HistGradientBoostingClassifier
-
     out = np.empty((len(codes), k))
     for f in range(settings.folds):
         train = fold != f
-        model = HistGradientBoostingClassifier(
-            max_iter=settings.trees,
-            categorical_features=categorical,
-            early_stopping=bool(train.sum() >= _EARLY_STOPPING_ROWS),
-            random_state=settings.seed,
-        ).fit(x[train], codes[train])
+        model = _boosted(x, codes, train, categorical, settings, classify=True)
         proba = model.predict_proba(x[~train])
         out[~train] = 0.0
         out[np.ix_(~train, model.classes_)] = proba
@@ -554,22 +547,25 @@ def _regressions(
         held = fold == f
         for level in range(k):
             train = ~held & (codes == level)
-            model = _boosted_regression(x, y, train, categorical, settings)
+            model = _boosted(x, y, train, categorical, settings)
             out[held, level] = model.predict(x[held])
     return out
 
 
-def _boosted_regression(
+def _boosted(
     x: np.ndarray,
     y: np.ndarray,
     train: np.ndarray,
     categorical: np.ndarray,
     settings: DirectTestSettings,
+    *,
+    classify: bool = False,
 ) -> Any:
-    """Gradient boosting of ``y`` on ``x`` fitted on the rows ``train`` selects."""
-    from sklearn.ensemble import HistGradientBoostingRegressor
+    """Gradient boosting of ``y`` on ``x`` (classifier if ``classify``) on the rows ``train``."""
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
-    return HistGradientBoostingRegressor(
+    model = HistGradientBoostingClassifier if classify else HistGradientBoostingRegressor
+    return model(
         max_iter=settings.trees,
         categorical_features=categorical,
         early_stopping=bool(train.sum() >= _EARLY_STOPPING_ROWS),
@@ -597,7 +593,7 @@ def _pair_regressions(
         for f in range(settings.folds):
             held = pair & (fold == f)
             train = pair & (fold != f)
-            model = _boosted_regression(x, y, train, categorical, settings)
+            model = _boosted(x, y, train, categorical, settings)
             out[held, j] = model.predict(x[held])
     return out
 
