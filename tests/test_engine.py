@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from mesalens.pipeline.counting import ExtensionCounter
 from mesalens.pipeline.dsep import d_connecting_path
 from mesalens.pipeline.enumeration import iter_dag_edges, iter_topological_orders
-from mesalens.pipeline.pdag import Pdag, consistent_extension, extension_dag, meek_closure
+from mesalens.pipeline.pdag import consistent_extension, extension_dag, meek_closure
+from tests.builders import make_pdag
 from tests.reference import (
     all_extensions,
     assert_d_connecting,
@@ -23,15 +24,6 @@ from tests.reference import (
 )
 
 SETTINGS = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
-
-def make_pdag(n, directed, undirected):
-    g = Pdag(n)
-    for a, b in directed:
-        g.add_directed(a, b)
-    for a, b in undirected:
-        g.add_undirected(a, b)
-    return g
 
 
 @st.composite

@@ -34,18 +34,10 @@ from mesalens.pipeline.pdag import (
     orient_and_close,
 )
 from mesalens.reports.cli import cli
+from tests.builders import make_pdag
 from tests.reference import all_extensions, cpdag_of, moral_dags, random_dags
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
-
-def make_pdag(n, directed, undirected):
-    g = Pdag(n)
-    for a, b in directed:
-        g.add_directed(a, b)
-    for a, b in undirected:
-        g.add_undirected(a, b)
-    return g
 
 
 def dags_of_orders(g, orders):
