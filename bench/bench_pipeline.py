@@ -217,6 +217,8 @@ def child_stages(root: str) -> None:
     wrap(analysis, "compute_statistics", "compute_statistics: from the pass's moments")
     wrap(analysis, "discover", "discover: PC on the statistics")
     wrap(analysis, "check", "check: the criterion")
+    wrap(analysis, "sensitivity_analysis", "sensitivity_analysis: from the statistics")
+    wrap(analysis, "direct_test", "direct_test: on the pass's sample")
     wrap(run_cli, "write_run_outputs", "write_run_outputs (reports/run_cli.py)")
     wrap(html, "regime_distributions", "  regime_distributions: from the pass's profile")
     cmd = [

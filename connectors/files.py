@@ -38,6 +38,7 @@ unless the regime names a format explicitly.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
@@ -45,11 +46,12 @@ import logging
 import os
 import posixpath
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -202,19 +204,73 @@ class FilePart:
         DataError
             If the file cannot be read; the message names regime and file.
         """
-        try:
+        with self._reader_errors():
             frame = self._read(columns, text_columns, strict)
-        except (DataError, MemoryError):
-            raise
-        except Exception as exc:  # any reader failure becomes one named line
-            raise DataError(
-                f"regime {self.regime!r}: cannot read {self.where} "
-                f"({self._describe()}): {_first_line(exc)}"
-            ) from exc
         for key, value in self.partition_values:
             if key in columns:
                 frame[key] = pd.Series([value] * len(frame), index=frame.index, dtype=object)
         return frame.loc[:, list(columns)]
+
+    def read_numbers(
+        self, columns: Sequence[str], flags: frozenset[str] = frozenset()
+    ) -> dict[str, np.ndarray] | None:
+        """Read ``columns`` of a Parquet part straight from Arrow, as float64 arrays.
+
+        The fast path of the loader's pass: numeric Parquet columns need no
+        pandas frame and no per-value conversion, and a float column without
+        nulls is not even copied. It applies when every column is stored as
+        integers, floats or booleans (``flags``: the columns read as flags,
+        which must be stored as booleans); otherwise, and for other formats,
+        it returns ``None`` and the caller reads through :meth:`read`.
+
+        Parameters
+        ----------
+        columns : sequence of str
+            The analysis columns, all present in this file.
+        flags : frozenset of str, default empty
+            Columns whose reading class is ``bool``.
+
+        Returns
+        -------
+        dict of str to ndarray or None
+            Per column, its values as float64 (NaN where the file has a
+            null; booleans as 0.0 and 1.0), or ``None`` if this part does not
+            qualify.
+
+        Raises
+        ------
+        DataError
+            If the file cannot be read; the message names regime and file.
+        """
+        if self.format != "parquet" or not self.row_groups:
+            return None
+        if self._file_columns(columns) != list(columns):
+            return None  # hive partition values are text
+        with self._reader_errors(), self.fs.open(self.path, "rb") as handle:
+            parquet = pq.ParquetFile(handle)
+            schema = parquet.schema_arrow
+            if not all(_float_compatible(schema.field(c).type, c in flags) for c in columns):
+                return None
+            # One thread, as in _read: dask already reads a partition per core.
+            table = parquet.read_row_groups(
+                list(self.row_groups), columns=list(columns), use_threads=False
+            )
+            # A float64 column without nulls comes back as a view of Arrow's buffer.
+            # safe=False: huge integers round to the nearest float, as pandas' astype does.
+            return {c: table.column(c).cast(pa.float64(), safe=False).to_numpy() for c in columns}
+
+    @contextlib.contextmanager
+    def _reader_errors(self) -> Iterator[None]:
+        """Turn any reader failure into one line that names the regime and the file."""
+        try:
+            yield
+        except (DataError, MemoryError):
+            raise
+        except Exception as exc:
+            raise DataError(
+                f"regime {self.regime!r}: cannot read {self.where} "
+                f"({self._describe()}): {_first_line(exc)}"
+            ) from exc
 
     def _describe(self) -> str:
         return _describe(self.format, self.compression)
@@ -651,6 +707,17 @@ def _arrow_kind(arrow_type: pa.DataType) -> str:
     if pa.types.is_null(arrow_type):
         return "empty"
     return f"unsupported:{arrow_type}"
+
+
+def _float_compatible(arrow_type: pa.DataType, flag: bool) -> bool:
+    """Whether an Arrow column converts to the loader's float64 exactly as pandas would."""
+    if flag:
+        return pa.types.is_boolean(arrow_type)
+    return (
+        pa.types.is_boolean(arrow_type)
+        or pa.types.is_integer(arrow_type)
+        or pa.types.is_floating(arrow_type)
+    )
 
 
 def _partition_values(path: str, root: str) -> tuple[tuple[str, str | None], ...]:

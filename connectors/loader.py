@@ -60,21 +60,21 @@ overrides the decision for a column (``float`` is always continuous).
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import dask
-import dask.dataframe as dd
 import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
 
 from mesalens.connectors.errors import DataError, InputError
-from mesalens.connectors.files import FilePlan, SourceSchema, plan_files
+from mesalens.connectors.files import FilePart, FilePlan, SourceSchema, plan_files
 from mesalens.connectors.moments import (
     VALUE,
     Moments,
@@ -85,6 +85,9 @@ from mesalens.connectors.moments import (
 )
 from mesalens.connectors.regime import DEFAULT_REGIME_NAME, RegimeSpec, check_regimes
 from mesalens.connectors.sql import SqlPlan, is_sql_location, plan_sql
+
+if TYPE_CHECKING:
+    import dask.dataframe as dd
 
 __all__ = [
     "DISCRETE_MAX_LEVELS",
@@ -204,9 +207,10 @@ class LoadedData:
 
     Attributes
     ----------
-    frame : dask.dataframe.DataFrame
-        One row per complete source row; columns ``columns`` with the regime
-        column first as ``int64`` codes. Lazy: computing it reads the sources.
+    build_frame : callable
+        Returns the pooled dask DataFrame (:attr:`frame`): one row per
+        complete source row; columns ``columns`` with the regime column first
+        as ``int64`` codes. Lazy: computing it reads the sources.
     regime_name : str
         The regime column's name.
     regime_labels : tuple of str
@@ -228,7 +232,7 @@ class LoadedData:
         validated them (``None`` when built otherwise).
     """
 
-    frame: dd.DataFrame
+    build_frame: Callable[[], dd.DataFrame]
     regime_name: str
     regime_labels: tuple[str, ...]
     columns: tuple[str, ...]
@@ -237,6 +241,16 @@ class LoadedData:
     fingerprints: tuple[dict[str, Any], ...]
     missing: str = "drop"
     profile: DataProfile | None = field(default=None, repr=False)
+
+    @functools.cached_property
+    def frame(self) -> dd.DataFrame:
+        """The pooled frame, built by ``build_frame`` on first use.
+
+        Built lazily because only what reads the data again needs it (the
+        bootstrap, a statistics or sample fallback); importing
+        ``dask.dataframe`` alone costs a run about 0.7 s.
+        """
+        return self.build_frame()
 
     @property
     def variables(self) -> tuple[str, ...]:
@@ -301,6 +315,14 @@ class _FramePlan:
     strict: bool
 
 
+@dataclass(frozen=True)
+class _Sampling:
+    """How the pass samples rows: keys seeded by ``(seed, partition)``, ``size`` kept per regime."""
+
+    seed: int
+    size: int
+
+
 @dataclass
 class _Sample:
     """A uniform sample of rows: those with the smallest random keys (bottom-k)."""
@@ -354,6 +376,16 @@ class DataProfile:
         Per regime, the numeric columns' values on a uniform sample of at
         most :data:`SAMPLE_SIZE` kept rows (all rows when there are fewer):
         the report's histograms are drawn from it.
+    pooled_sample : pandas.DataFrame or None
+        A uniform sample without replacement of at most ``sample_rows`` kept
+        rows of all regimes (all rows when there are fewer), columns and
+        dtypes as in the frame; ``None`` unless ``sample_rows`` was asked for.
+        Bottom-k: every row's key comes from a generator seeded by ``(seed,
+        partition)`` and the rows with the smallest keys are kept, in key
+        order -- the same rows as drawing the sample from the frame with the
+        same seed (:func:`mesalens.pipeline.direct_test.direct_test` relies on it).
+    sample_seed : int
+        The seed of the samples' keys.
     """
 
     moments: Moments | None
@@ -363,6 +395,8 @@ class DataProfile:
     low: dict[str, float]
     high: dict[str, float]
     samples: tuple[dict[str, np.ndarray], ...]
+    pooled_sample: pd.DataFrame | None = field(default=None, repr=False)
+    sample_seed: int = 0
 
 
 def load_regimes(
@@ -372,6 +406,8 @@ def load_regimes(
     columns: Sequence[str] | None = None,
     dtypes: Mapping[str, str] | None = None,
     missing: str = "drop",
+    sample_rows: int = 0,
+    seed: int = 0,
 ) -> LoadedData:
     """Read, check and pool the data of every regime.
 
@@ -391,6 +427,11 @@ def load_regimes(
     missing : {"drop", "error"}, default "drop"
         ``"drop"`` removes rows with any missing value (counts are in the
         summary and the log); ``"error"`` refuses data with missing values.
+    sample_rows : int, default 0
+        Also keep a uniform sample of this many kept rows of all regimes
+        (:attr:`DataProfile.pooled_sample`), drawn in the same pass; 0 for none.
+    seed : int, default 0
+        Seeds the samples' keys (the report's histograms and ``sample_rows``).
 
     Returns
     -------
@@ -421,7 +462,13 @@ def load_regimes(
     classes = _column_classes(sources, analysis, overrides)
     strict = selected is None
 
-    scanned = _scan(sources, analysis, classes, strict, regime_name)
+    if isinstance(sample_rows, bool) or not isinstance(sample_rows, int) or sample_rows < 0:
+        raise InputError(
+            f"sample_rows must be a whole number >= 0, got {sample_rows!r}; "
+            "pass 0 for no pooled sample"
+        )
+    sampling = _Sampling(seed=seed, size=max(SAMPLE_SIZE, sample_rows))
+    scanned = _scan(sources, analysis, classes, strict, regime_name, sampling)
     stats = {name: result.stats for name, result in scanned.items()}
     rows_dropped = _check_rows(sources, stats, analysis, missing)
     final_dtypes, kinds = _decide(sources, stats, analysis, classes, overrides)
@@ -435,21 +482,6 @@ def load_regimes(
     )
     codes = [source.code for source in sources for _ in source.plan.parts]
     parts = [part for source in sources for part in source.plan.parts]
-    meta = pd.DataFrame(
-        {
-            regime_name: pd.Series([], dtype=np.int64),
-            **{c: pd.Series([], dtype=final_dtypes[c]) for c in analysis},
-        }
-    )
-    frame = dd.from_map(
-        _read_final,
-        codes,
-        parts,
-        args=(plan,),
-        meta=meta,
-        label="mesalens-read",
-        enforce_metadata=False,
-    )
     dtype_names = {regime_name: "int64", **{c: str(final_dtypes[c]) for c in analysis}}
     summary = {
         source.name: RegimeSummary(
@@ -473,11 +505,11 @@ def load_regimes(
         "loaded %d regime(s), %d column(s), %d partition(s)",
         len(sources),
         len(analysis),
-        frame.npartitions,
+        len(parts),
     )
     return LoadedData(
-        profile=_profile(sources, scanned),
-        frame=frame,
+        profile=_profile(sources, scanned, plan, sampling, sample_rows),
+        build_frame=functools.partial(_pooled_frame, codes, parts, plan),
         regime_name=regime_name,
         regime_labels=tuple(source.name for source in sources),
         columns=(regime_name, *analysis),
@@ -771,6 +803,7 @@ def _part_pass(
     columns: tuple[str, ...],
     classes: dict[str, str],
     strict: bool,
+    sampling: _Sampling,
 ) -> _PartResult:
     """Read one partition once: what the validation needs, and its summary.
 
@@ -780,13 +813,23 @@ def _part_pass(
     :data:`DISCRETE_MAX_LEVELS` values here, which may still turn out
     discrete; what is not needed is dropped after the pass.
     """
-    raw = part.read(columns, frozenset(c for c in columns if classes[c] == "string"), strict)
-    arrays = {c: _convert(raw[c], classes[c], c, part).to_numpy() for c in columns}
-    del raw
+    arrays: dict[str, np.ndarray] | None = None
+    if isinstance(part, FilePart) and all(classes[c] != "string" for c in columns):
+        arrays = part.read_numbers(columns, frozenset(c for c in columns if classes[c] == "bool"))
+    if arrays is None:
+        raw = part.read(columns, frozenset(c for c in columns if classes[c] == "string"), strict)
+        arrays = {c: _convert(raw[c], classes[c], c, part).to_numpy() for c in columns}
+        del raw
     stats = _Stats(rows=len(next(iter(arrays.values()))) if arrays else 0)
     incomplete = np.zeros(stats.rows, dtype=bool)
     for column, array in arrays.items():
-        absent = np.isnan(array) if array.dtype.kind == "f" else pd.isna(array)
+        if array.dtype.kind == "f":
+            with np.errstate(invalid="ignore", over="ignore"):
+                if np.isfinite(np.add.reduce(array)):
+                    continue  # a finite sum: no NaN here, without a pass of isnan
+            absent = np.isnan(array)
+        else:
+            absent = pd.isna(array)
         count = int(absent.sum())
         if count:
             stats.missing[column] = count
@@ -817,10 +860,8 @@ def _part_pass(
     result.moments = moments_of(
         rows, labels, blocks, cells, (regime_name, *columns), nonfinite=result.nonfinite
     )
-    numeric = [c for c in columns if classes[c] != "string"]
-    result.sample = _bottom_k(
-        np.random.default_rng(index).random(rows), {c: arrays[c] for c in numeric}
-    )
+    keys = np.random.default_rng([sampling.seed, index]).random(rows)
+    result.sample = _bottom_k(keys, arrays, sampling.size)
     return result
 
 
@@ -869,25 +910,25 @@ def _summarise_column(
     return codes, [int(u) for u in uniques.tolist()]
 
 
-def _bottom_k(keys: np.ndarray, columns: dict[str, np.ndarray]) -> _Sample:
-    """Keep the rows with the :data:`SAMPLE_SIZE` smallest keys (a mergeable uniform sample)."""
-    if len(keys) > SAMPLE_SIZE:
+def _bottom_k(keys: np.ndarray, columns: dict[str, np.ndarray], size: int) -> _Sample:
+    """Keep the rows with the ``size`` smallest keys (a mergeable uniform sample)."""
+    if len(keys) > size:
         # Sorted positions: the gathers below then run through memory in order.
-        keep = np.sort(np.argpartition(keys, SAMPLE_SIZE)[:SAMPLE_SIZE])
+        keep = np.sort(np.argpartition(keys, size)[:size])
         return _Sample(keys[keep], {c: a[keep] for c, a in columns.items()})
     return _Sample(keys, dict(columns))
 
 
-def _merge_samples(samples: Sequence[_Sample]) -> _Sample:
-    """The bottom-k sample of the union of the samples' rows."""
+def _merge_samples(samples: Sequence[_Sample], size: int) -> _Sample:
+    """The bottom-``size`` sample of the union of the samples' rows."""
     keys = np.concatenate([s.keys for s in samples])
     names = samples[0].values.keys()
     values = {c: np.concatenate([s.values[c] for s in samples]) for c in names}
-    return _bottom_k(keys, values)
+    return _bottom_k(keys, values, size)
 
 
-def _merge_results(*results: _PartResult) -> _PartResult:
-    """Merge the results of partitions of one regime."""
+def _merge_results(size: int, *results: _PartResult) -> _PartResult:
+    """Merge the results of partitions of one regime (samples kept to ``size`` rows)."""
     merged = _PartResult(stats=_Stats())
     for result in results:
         merged.stats.merge(result.stats)
@@ -899,8 +940,14 @@ def _merge_results(*results: _PartResult) -> _PartResult:
             merged.partition_levels[column] = max(count, merged.partition_levels.get(column, 0))
     moments = [r.moments for r in results if r.moments is not None]
     merged.moments = merge_moments(*moments) if moments else None
-    samples = [r.sample for r in results if r.sample is not None]
-    merged.sample = _merge_samples(samples) if samples else None
+    # Two at a time: a merge then holds two samples of `size` rows, not eight.
+    for result in results:
+        if result.sample is not None:
+            merged.sample = (
+                result.sample
+                if merged.sample is None
+                else _merge_samples([merged.sample, result.sample], size)
+            )
     return merged
 
 
@@ -909,7 +956,8 @@ def _scan(
     columns: tuple[str, ...],
     classes: dict[str, str],
     strict: bool,
-    regime_name: str = DEFAULT_REGIME_NAME,
+    regime_name: str,
+    sampling: _Sampling,
 ) -> dict[str, _PartResult]:
     """Read every partition of every regime once: validation facts and summaries.
 
@@ -925,14 +973,17 @@ def _scan(
     for source in sources:
         tasks = []
         for part in source.plan.parts:
-            tasks.append(run(part, index, source.code, regime_name, columns, classes, strict))
+            tasks.append(
+                run(part, index, source.code, regime_name, columns, classes, strict, sampling)
+            )
             index += 1
         step = -(-len(tasks) // _ROOTS_PER_REGIME)
         for start in range(0, len(tasks), step):
             layer = tasks[start : start + step]
             while len(layer) > 1:
                 layer = [
-                    merge(*layer[i : i + _SPLIT_EVERY]) for i in range(0, len(layer), _SPLIT_EVERY)
+                    merge(sampling.size, *layer[i : i + _SPLIT_EVERY])
+                    for i in range(0, len(layer), _SPLIT_EVERY)
                 ]
             roots.extend(layer)
             owners.extend(source.name for _ in layer)
@@ -943,9 +994,30 @@ def _scan(
     for owner, result in zip(owners, results, strict=True):
         grouped[owner].append(result)
     return {
-        name: _merge_results(*parts) if parts else _PartResult(stats=_Stats())
+        name: _merge_results(sampling.size, *parts) if parts else _PartResult(stats=_Stats())
         for name, parts in grouped.items()
     }
+
+
+def _pooled_frame(codes: list[int], parts: list[_Part], plan: _FramePlan) -> dd.DataFrame:
+    """The lazy pooled frame: one partition per part, read again when computed."""
+    import dask.dataframe as dd  # only for what reads the frame again (~0.7 s to import)
+
+    meta = pd.DataFrame(
+        {
+            plan.regime_name: pd.Series([], dtype=np.int64),
+            **{c: pd.Series([], dtype=plan.dtypes[c]) for c in plan.columns},
+        }
+    )
+    return dd.from_map(
+        _read_final,
+        codes,
+        parts,
+        args=(plan,),
+        meta=meta,
+        label="mesalens-read",
+        enforce_metadata=False,
+    )
 
 
 def _read_final(code: int, part: _Part, plan: _FramePlan) -> pd.DataFrame:
@@ -957,9 +1029,23 @@ def _read_final(code: int, part: _Part, plan: _FramePlan) -> pd.DataFrame:
     return pd.DataFrame(data, index=pd.RangeIndex(len(frame)))
 
 
-def _profile(sources: list[_Source], scanned: dict[str, _PartResult]) -> DataProfile:
+def _profile(
+    sources: list[_Source],
+    scanned: dict[str, _PartResult],
+    plan: _FramePlan,
+    sampling: _Sampling,
+    sample_rows: int,
+) -> DataProfile:
     """Gather the pass's summaries (built once the data passed every check)."""
     results = [scanned[source.name] for source in sources]
+    numeric = [c for c in plan.columns if plan.classes[c] != "string"]
+    histogram_samples = []
+    for result in results:
+        if result.sample is None:
+            histogram_samples.append({})
+            continue
+        values = {c: result.sample.values[c] for c in numeric}
+        histogram_samples.append(_bottom_k(result.sample.keys, values, SAMPLE_SIZE).values)
     regimes = tuple(r.moments for r in results if r.moments is not None)
     partition_levels: dict[str, int] = {}
     low: dict[str, float] = {}
@@ -978,8 +1064,29 @@ def _profile(sources: list[_Source], scanned: dict[str, _PartResult]) -> DataPro
         indicator_cap=INDICATOR_CAP,
         low=low,
         high=high,
-        samples=tuple({} if r.sample is None else r.sample.values for r in results),
+        samples=tuple(histogram_samples),
+        pooled_sample=_pooled_sample(sources, results, plan, sample_rows) if sample_rows else None,
+        sample_seed=sampling.seed,
     )
+
+
+def _pooled_sample(
+    sources: list[_Source], results: list[_PartResult], plan: _FramePlan, size: int
+) -> pd.DataFrame:
+    """The bottom-``size`` rows of all regimes, in key order, as the frame holds them.
+
+    Each regime's sample holds its rows with the smallest keys, at least
+    ``size`` of them, so the union holds the pooled bottom-``size`` rows.
+    """
+    regimes = [(s.code, r.sample) for s, r in zip(sources, results, strict=True) if r.sample]
+    keys = np.concatenate([sample.keys for _, sample in regimes])
+    codes = np.concatenate([np.full(len(sample.keys), code) for code, sample in regimes])
+    keep = np.argsort(keys, kind="stable")[:size]
+    data: dict[str, Any] = {plan.regime_name: codes[keep].astype(np.int64)}
+    for column in plan.columns:
+        values = np.concatenate([sample.values[column] for _, sample in regimes])[keep]
+        data[column] = pd.Series(values).astype(plan.dtypes[column])
+    return pd.DataFrame(data)
 
 
 # --------------------------------------------------------------------------- deciding

@@ -61,6 +61,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -452,7 +453,7 @@ def loaded_from_frames(
     pooled = pd.concat(parts, ignore_index=True)
     kinds = {regime_name: "discrete", **dict.fromkeys(columns, "continuous")}
     return LoadedData(
-        frame=dd.from_pandas(pooled, npartitions=len(labels), sort=False),
+        build_frame=functools.partial(dd.from_pandas, pooled, npartitions=len(labels), sort=False),
         regime_name=regime_name,
         regime_labels=labels,
         columns=(regime_name, *columns),

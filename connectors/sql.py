@@ -55,19 +55,23 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, unquote_plus, urlencode
 
 import numpy as np
 import pandas as pd
-import sqlalchemy as sa
-from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.pool import NullPool
 
 from mesalens.connectors import files
 from mesalens.connectors.errors import DataError
 from mesalens.connectors.files import SourceSchema
 from mesalens.connectors.regime import redact_url
+
+# SQLAlchemy (~0.4 s to import) is imported inside the functions that talk to
+# a database, so that reading files, or any command that reads no SQL, never
+# loads it.
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+    from sqlalchemy.engine import Engine
 
 __all__ = ["SqlPart", "SqlPlan", "is_sql_location", "plan_sql"]
 
@@ -176,6 +180,8 @@ class SqlPart:
         DataError
             If the database refuses; the message names regime and source.
         """
+        import sqlalchemy as sa
+
         del text_columns, strict
         source = _source(self.table, self.query)
         statement = sa.select(*(sa.column(c) for c in columns)).select_from(source)
@@ -256,6 +262,8 @@ def plan_sql(location: str, *, regime: str) -> SqlPlan:
         If the URL is malformed, the database unreachable, the table missing,
         or the query fails. No message contains the password.
     """
+    import sqlalchemy as sa
+
     where = redact_url(location)
     prefix = f"regime {regime!r}: {where}"
     url, table, query, index_col = _parse_location(location, prefix)
@@ -347,6 +355,8 @@ def _parse_location(location: str, prefix: str) -> tuple[str, str | None, str | 
     base = f"{scheme}{sep}{rest}"
     if params:
         base = f"{base}?{urlencode(params)}"
+    from sqlalchemy.engine import make_url
+
     try:
         url = make_url(base)
     except Exception as exc:
@@ -363,6 +373,9 @@ def _parse_location(location: str, prefix: str) -> tuple[str, str | None, str | 
 
 def _engine(url: str, where: str, regime: str) -> Engine:
     """Create an engine without a pool: parts may run in any thread or process."""
+    import sqlalchemy as sa
+    from sqlalchemy.pool import NullPool
+
     try:
         return sa.create_engine(url, poolclass=NullPool)
     except Exception as exc:  # missing driver, bad options
@@ -371,6 +384,8 @@ def _engine(url: str, where: str, regime: str) -> Engine:
 
 def _source(table: str | None, query: str | None) -> Any:
     """Return a selectable for a table name (``schema.table`` allowed) or a query."""
+    import sqlalchemy as sa
+
     if table is not None:
         schema, _, name = table.rpartition(".")
         return sa.table(name, schema=schema or None)
@@ -381,6 +396,8 @@ def _check_table(
     connection: sa.Connection, table: str, index_col: str | None, prefix: str
 ) -> str | None:
     """Check the table exists and return its index column (given or primary key)."""
+    import sqlalchemy as sa
+
     schema, _, name = table.rpartition(".")
     inspector = sa.inspect(connection)
     if not inspector.has_table(name, schema=schema or None):
@@ -412,6 +429,8 @@ def _partition(
     index_col: str,
 ) -> tuple[int, list[SqlPart]]:
     """Cut the index column's range into intervals sized by the estimated data volume."""
+    import sqlalchemy as sa
+
     index = sa.column(index_col)
     count, low, high = connection.execute(
         sa.select(sa.func.count(), sa.func.min(index), sa.func.max(index)).select_from(
@@ -473,6 +492,8 @@ def _scrub(exc: BaseException | str, url: str, *, whole: bool = False) -> str:
     line = text.strip() if whole else ""
     if not line:
         line = next((ln.strip() for ln in text.splitlines() if ln.strip()), type(exc).__name__)
+    from sqlalchemy.engine import make_url
+
     try:
         password = make_url(url).password
     except Exception:  # a URL too broken to parse: fall back to the textual redaction

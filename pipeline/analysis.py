@@ -74,6 +74,16 @@ class EvidenceSettings:
     direct_test: bool = True
     direct_test_rows: int = 100_000
 
+    @property
+    def sample_rows(self) -> int:
+        """Rows the loader's pass should sample for these stages (0: none).
+
+        Pass it as ``load_regimes(sample_rows=..., seed=...)`` with the
+        analysis seed: the direct test then takes its sample from the pass
+        instead of reading the data again.
+        """
+        return self.direct_test_rows if self.direct_test else 0
+
 
 @dataclass
 class AnalysisResult:

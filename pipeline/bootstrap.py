@@ -62,6 +62,7 @@ process), else one after the other.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import multiprocessing
 import os
@@ -70,27 +71,17 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import dask
-import dask.dataframe as dd
 import numpy as np
-import pandas as pd
-from scipy import stats as scipy_stats
 
 from mesalens.connectors.errors import InputError
 from mesalens.connectors.moments import blas_single_thread
 from mesalens.pipeline.checker import VERDICTS, CheckResult, check
 from mesalens.pipeline.dask_client import active_client
-from mesalens.pipeline.discovery import discover
 from mesalens.pipeline.graph import EDGE_KINDS, CausalGraph
 from mesalens.pipeline.knowledge import Knowledge
 from mesalens.pipeline.roles import Roles
-from mesalens.pipeline.statistics import (
-    StatisticsError,
-    SufficientStatistics,
-    statistics_delayed,
-)
 
 __all__ = [
     "DEFAULT_THRESHOLD",
@@ -104,6 +95,16 @@ __all__ = [
     "resampled_statistics",
 ]
 
+# The terminal summary imports this module for BootstrapResult, and so does
+# `mesalens check-graph`, which never resamples: pandas, dask, scipy and the
+# discovery and statistics modules (over 1 s of imports together) are
+# imported by the functions that use them.
+if TYPE_CHECKING:
+    import dask.dataframe as dd
+    import pandas as pd
+
+    from mesalens.pipeline.statistics import StatisticsError, SufficientStatistics
+
 #: A verdict is stable when at least this share of resamples reproduce it.
 DEFAULT_THRESHOLD = 0.95
 
@@ -116,9 +117,15 @@ ABSENT = "absent"
 # Why an edge is in the frequency table.
 REASON_PATH, REASON_DECISION, REASON_REGIME = "open path", "decision", "regime"
 
+
 # Poisson(1) quantiles: P(K > 19) < 1e-18, below the resolution of a double
 # uniform, so the table covers every count that can be drawn.
-_POISSON_CDF = scipy_stats.poisson.cdf(np.arange(20), 1.0)
+@functools.cache
+def _poisson_cdf() -> np.ndarray:
+    from scipy.special import pdtr  # the Poisson CDF: scipy.stats.poisson.cdf calls it
+
+    return pdtr(np.arange(20), 1.0)
+
 
 # A local process pool costs a few seconds of imports per worker; use one
 # only when the replicates would take longer than this one after the other.
@@ -158,7 +165,7 @@ def poisson_counts(seed: int, replicate: int, start: int, length: int) -> np.nda
     generator = np.random.Generator(bits)
     generator.random(start % 4)
     uniforms = generator.random(length)
-    return np.searchsorted(_POISSON_CDF, uniforms, side="right").astype(np.int64)
+    return np.searchsorted(_poisson_cdf(), uniforms, side="right").astype(np.int64)
 
 
 def resample_partition(part: pd.DataFrame, seed: int, replicate: int, start: int) -> pd.DataFrame:
@@ -203,6 +210,12 @@ def resampled_statistics(
         Per replicate, its statistics, or the :class:`StatisticsError` that
         summarising it raised (e.g. a resample of fewer than two rows).
     """
+    import dask
+    import dask.dataframe as dd
+    import pandas as pd
+
+    from mesalens.pipeline.statistics import StatisticsError, statistics_delayed
+
     if isinstance(frame, pd.DataFrame):
         frame = dd.from_pandas(frame, npartitions=1)
     frame = frame[list(columns)]
@@ -347,6 +360,8 @@ class BootstrapResult:
     @property
     def main_share_interval(self) -> tuple[float, float]:
         """A 95% Clopper-Pearson interval for :attr:`main_share` (small ``B`` is imprecise)."""
+        from scipy import stats as scipy_stats
+
         test = scipy_stats.binomtest(self.counts[self.verdict], self.replicates)
         interval = test.proportion_ci(confidence_level=0.95, method="exact")
         return float(interval.low), float(interval.high)
@@ -421,6 +436,8 @@ def _run_replicate(job: _Job) -> ReplicateOutcome:
     """Discovery and check of one resample; a failure is an outcome, not an exception."""
     if job.statistics is None:
         return ReplicateOutcome(job.replicate, "error", f"statistics: {job.failure}")
+    from mesalens.pipeline.discovery import discover
+
     # Any failure of one resample (an inconsistent graph, a singular
     # covariance, a bug) must be counted, not end the other B - 1.
     try:

@@ -99,13 +99,14 @@ difference of probabilities).
 
 Examples
 --------
->>> import numpy as np, pandas as pd, dask.dataframe as dd
+>>> import functools, numpy as np, pandas as pd, dask.dataframe as dd
 >>> from mesalens.connectors.loader import LoadedData
 >>> rng = np.random.default_rng(0)
 >>> s = np.repeat([0, 1], 400); ym = rng.normal(size=800) + s
 >>> yb = ym + rng.normal(size=800)                       # Y_b ⊥ s | Y_m holds
->>> frame = dd.from_pandas(pd.DataFrame({"regime": s, "ym": ym, "yb": yb}), npartitions=2)
->>> data = LoadedData(frame, "regime", ("train", "deploy"), ("regime", "ym", "yb"),
+>>> frame = pd.DataFrame({"regime": s, "ym": ym, "yb": yb})
+>>> data = LoadedData(functools.partial(dd.from_pandas, frame, npartitions=2), "regime",
+...                   ("train", "deploy"), ("regime", "ym", "yb"),
 ...                   {"regime": "discrete", "ym": "continuous", "yb": "continuous"}, {}, ())
 >>> result = direct_test(data, base=("yb",), mesa=("ym",),
 ...                      settings=DirectTestSettings(folds=2, trees=20))
@@ -118,18 +119,24 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dask
 import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
-from scipy import stats as sps
+
+# Normal tail areas and quantiles through scipy.special (scipy.stats's
+# norm.sf(x) is ndtr(-x), norm.ppf is ndtri), which imports in a fraction of
+# scipy.stats's time; scikit-learn is imported inside the functions that fit.
+from scipy.special import ndtr, ndtri
 from threadpoolctl import threadpool_limits
 
 from mesalens.connectors.errors import DataError, InputError
-from mesalens.connectors.loader import LoadedData
 from mesalens.pipeline.statistics import CONTINUOUS, SufficientStatistics
+
+if TYPE_CHECKING:
+    from mesalens.connectors.loader import LoadedData
 
 __all__ = [
     "DIRECT_TEST_METHODS",
@@ -441,7 +448,12 @@ def _sample(data: LoadedData, columns: list[str], k: int, seed: int) -> tuple[in
     Every row gets a uniform key from a generator seeded by ``(seed,
     partition)``; the ``k`` smallest keys form a uniform sample without
     replacement (bottom-k sampling), the same for the same seed and sources.
+    The loader's pass draws the same sample when asked (``sample_rows``);
+    then it is taken from there and the data are not read again.
     """
+    pooled = _sample_from_the_pass(data, k, seed)
+    if pooled is not None:
+        return pooled[0], pooled[1][columns]
     parts = [
         dask.delayed(_bottom_k)(part, i, seed, k)
         for i, part in enumerate(data.frame[columns].to_delayed())
@@ -454,6 +466,18 @@ def _sample(data: LoadedData, columns: list[str], k: int, seed: int) -> tuple[in
     ((rows, frame),) = dask.compute(parts[0])
     frame = frame.sort_values("_key", kind="stable").drop(columns="_key")
     return int(rows), frame.reset_index(drop=True)
+
+
+def _sample_from_the_pass(data: LoadedData, k: int, seed: int) -> tuple[int, pd.DataFrame] | None:
+    """The loader's pooled sample cut to ``k`` rows, if drawn with ``seed`` and big enough."""
+    profile = data.profile
+    if profile is None or profile.pooled_sample is None or profile.sample_seed != seed:
+        return None
+    rows = sum(summary.rows_kept for summary in data.summary.values())
+    pooled = profile.pooled_sample
+    if len(pooled) < min(k, rows):
+        return None  # drawn for fewer rows than asked for now
+    return rows, pooled.iloc[:k].reset_index(drop=True)
 
 
 # ------------------------------------------------------------------ features
@@ -633,7 +657,7 @@ def _fisher_z(
     r = -precision[0, 1] / math.sqrt(precision[0, 0] * precision[1, 1])
     r = float(np.clip(r, -1 + 1e-12, 1 - 1e-12))
     z = math.atanh(r) * math.sqrt(max(statistics.n - len(conditioning) - 3, 1))
-    return z, float(2 * sps.norm.sf(abs(z)))
+    return z, float(2 * ndtr(-abs(z)))
 
 
 def _gcm(
@@ -649,7 +673,7 @@ def _gcm(
     n = len(r)
     sd = r.std()
     t = math.sqrt(n) * r.mean() / sd if sd > 0 else 0.0
-    return float(t), float(2 * sps.norm.sf(abs(t))), int(n)
+    return float(t), float(2 * ndtr(-abs(t))), int(n)
 
 
 # ------------------------------------------------------------------ gaps
@@ -720,7 +744,7 @@ def _curve(
     if len(edges) < 3:
         return None
     which = np.clip(np.searchsorted(edges, values, side="right") - 1, 0, len(edges) - 2)
-    quantile = sps.norm.ppf(0.5 + level / 2)
+    quantile = ndtri(0.5 + level / 2)
     x = [float(np.median(values[which == b])) for b in range(len(edges) - 1)]
     series = []
     for code, label in enumerate(labels):
@@ -851,7 +875,7 @@ def _direct_test(
     fold = _folds(codes, settings.folds, settings.seed)
     pi = _propensities(x, categorical, codes, k, fold, settings)
     clipped = float((pi[np.arange(len(codes)), codes] < settings.clip).mean())
-    quantile = float(sps.norm.ppf(0.5 + settings.level / 2))
+    quantile = float(ndtri(0.5 + settings.level / 2))
     notes = []
     if rows > len(frame):
         notes.append(
@@ -884,7 +908,7 @@ def _direct_test(
                 diff = (y - linear) ** 2 - (y - flexible) ** 2
                 spread = diff.std(ddof=1)
                 t = math.sqrt(len(diff)) * diff.mean() / spread if spread > 0 else 0.0
-                nonlinearity_p = float(sps.norm.sf(t))
+                nonlinearity_p = float(ndtr(-t))
             if settings.method == "gcm":
                 method, reason = "gcm", "GCM was asked for"
             elif not fisher_ok:

@@ -28,7 +28,10 @@ dask pass over the data, see :mod:`mesalens.pipeline.statistics`) and
 plugged into causal-learn through its custom-test registry
 (:func:`causallearn.utils.cit.register_ci_test`): the search receives a
 placeholder matrix of the right width and a test object that answers from
-the statistics. The tests:
+the statistics. That causal-learn side of the bridge is
+:mod:`mesalens.pipeline.causallearn_bridge`, imported when a search runs:
+causal-learn takes seconds to import, and ``mesalens check-graph`` never
+needs it. The tests:
 
 ==========  ===========  ===================================================
 name        data         computed from
@@ -141,14 +144,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from causallearn.graph.Edge import Edge as ClEdge
-from causallearn.graph.Endpoint import Endpoint
-from causallearn.graph.GraphNode import GraphNode
-from causallearn.utils.cit import CIT_Base, register_ci_test
-from scipy.stats import chi2, norm
+
+# p-values through scipy.special (norm.cdf is ndtr, chi2.sf is chdtrc: the
+# same functions scipy.stats calls), which imports in a fraction of the time.
+from scipy.special import chdtrc, ndtr
 
 from mesalens.pipeline.errors import InputError
-from mesalens.pipeline.formats.causallearn import from_causallearn
 from mesalens.pipeline.graph import CausalGraph, Edge, Mark
 from mesalens.pipeline.knowledge import Knowledge
 from mesalens.pipeline.orientation_repair import is_consistent_pattern, repair_orientations
@@ -277,6 +278,11 @@ class IndependenceTest(abc.ABC):
         """
 
 
+def _chi2_sf(statistic: float, dof: int) -> float:
+    """``scipy.stats.chi2.sf(statistic, dof)``: 1 below the support, where ``chdtrc`` is NaN."""
+    return 1.0 if statistic < 0 else float(chdtrc(dof, statistic))
+
+
 def _names(stats: SufficientStatistics, indices: Sequence[int]) -> str:
     return ", ".join(repr(stats.columns[i]) for i in indices)
 
@@ -330,7 +336,7 @@ class FisherZTest(IndependenceTest):
                 "conditioning variables; collect more rows or lower max_depth"
             )
         statistic = math.sqrt(dof) * abs(z)
-        return statistic, float(2 * (1 - norm.cdf(abs(statistic))))
+        return statistic, float(2 * (1 - ndtr(abs(statistic))))
 
 
 class ChiSquareTest(IndependenceTest):
@@ -388,7 +394,7 @@ class ChiSquareTest(IndependenceTest):
         zero_rows = zero.all(axis=2).sum(axis=1)
         zero_cols = zero.all(axis=1).sum(axis=1)
         dof = int(np.sum((card_x - 1 - zero_rows) * (card_y - 1 - zero_cols)))
-        return statistic, 1.0 if dof <= 0 else float(chi2.sf(statistic, dof))
+        return statistic, 1.0 if dof <= 0 else _chi2_sf(statistic, dof)
 
 
 class DegenerateGaussianTest(IndependenceTest):
@@ -449,7 +455,7 @@ class DegenerateGaussianTest(IndependenceTest):
             - self._logdet(c, variables)
         )
         lr = max(lr, 0.0)
-        return lr, float(chi2.sf(lr, len(a) * len(b)))
+        return lr, _chi2_sf(lr, len(a) * len(b))
 
 
 class KCITest(IndependenceTest):
@@ -594,26 +600,6 @@ class _Session:
         return answer
 
 
-_CIT_NAME = "mesalens-sufficient-statistics"
-
-
-class _SessionCIT(CIT_Base):
-    """causal-learn's view of a :class:`_Session`: a ``CIT_Base`` over a placeholder matrix."""
-
-    def __init__(self, data: np.ndarray, session: _Session | None = None, **kwargs: Any):
-        if session is None:
-            raise DiscoveryError("internal: the statistics test was created without a session")
-        super().__init__(data, **kwargs)
-        self.check_cache_method_consistent(_CIT_NAME, "session")
-        self.session = session
-
-    def __call__(self, X: Any, Y: Any, condition_set: Any = None) -> float:
-        xs, ys, conditioning, _ = self.get_formatted_XYZ_and_cachekey(X, Y, condition_set)
-        return self.session(xs[0], ys[0], tuple(conditioning))
-
-
-register_ci_test(_CIT_NAME, _SessionCIT)
-
 # causal-learn's searches use process-wide state here (the stdout redirection,
 # FCI's knowledge-orientation function), so one search runs at a time.
 _CAUSALLEARN_LOCK = threading.Lock()
@@ -661,66 +647,6 @@ def _quiet(notes: list[str], seed: int) -> Iterator[None]:
         np.random.set_state(state)
 
 
-def _set_edge(graph: Any, a: Any, b: Any, at_a: Endpoint, at_b: Endpoint) -> None:
-    edge = graph.get_edge(a, b)
-    if edge is not None:
-        graph.remove_edge(edge)
-    graph.add_edge(ClEdge(a, b, at_a, at_b))
-
-
-def _tetrad_fci_orient_bk(exogenous: frozenset[str]) -> Callable[[Any, Any], None]:
-    """A replacement for causal-learn's ``FCI.fci_orient_bk`` (issue #266).
-
-    It follows Tetrad's ``FciOrient.fciOrientbk``: forbidding ``a --> b``
-    licenses only an arrowhead at ``a`` (``b *-> a``); requiring ``a --> b``
-    licenses ``a --> b``. An exogenous node (the regime) has no cause,
-    observed or latent, so each of its edges is ``regime --> x``.
-    """
-
-    def orient(bk: Any, graph: Any) -> None:
-        if bk is None:
-            return
-        for edge in graph.get_graph_edges():
-            a, b = edge.get_node1(), edge.get_node2()
-            a_root, b_root = a.get_name() in exogenous, b.get_name() in exogenous
-            if a_root != b_root:
-                root, other = (a, b) if a_root else (b, a)
-                _set_edge(graph, root, other, Endpoint.TAIL, Endpoint.ARROW)
-            elif bk.is_required(a, b):
-                _set_edge(graph, a, b, Endpoint.TAIL, Endpoint.ARROW)
-            elif bk.is_required(b, a):
-                _set_edge(graph, b, a, Endpoint.TAIL, Endpoint.ARROW)
-            else:
-                at_a = edge.get_proximal_endpoint(a)
-                at_b = edge.get_proximal_endpoint(b)
-                if bk.is_forbidden(a, b):
-                    at_a = Endpoint.ARROW
-                if bk.is_forbidden(b, a):
-                    at_b = Endpoint.ARROW
-                if (at_a, at_b) != (edge.get_proximal_endpoint(a), edge.get_proximal_endpoint(b)):
-                    _set_edge(graph, a, b, at_a, at_b)
-
-    return orient
-
-
-@contextlib.contextmanager
-def _patched_fci_orientation(exogenous: frozenset[str]) -> Iterator[None]:
-    from causallearn.search.ConstraintBased import FCI
-
-    if not hasattr(FCI, "fci_orient_bk"):
-        raise DiscoveryError(
-            "this causal-learn version has no FCI.fci_orient_bk to correct (issue #266); "
-            "install causal-learn 0.1.4.x or use method='pc'"
-        )
-    original = FCI.fci_orient_bk
-    FCI.fci_orient_bk = _tetrad_fci_orient_bk(exogenous)
-    try:
-        yield
-    finally:
-        FCI.fci_orient_bk = original
-
-
-# ======================================================================== discover
 def _check_arguments(
     stats: SufficientStatistics, method: str, alpha: float, max_depth: int, regime: str
 ) -> None:
@@ -841,6 +767,13 @@ def discover(
     search_knowledge, mutual = full.split_mutual(names)
     required = {frozenset((names.index(a), names.index(b))) for a, b in full.required}
     session = _Session(tester, names, float(alpha), required, progress)
+    # causal-learn is imported here, not at module level: it takes seconds to
+    # import, and the commands that never search should not pay for it.
+    from causallearn.graph.GraphNode import GraphNode
+
+    from mesalens.pipeline.causallearn_bridge import CIT_NAME, patched_fci_orientation
+    from mesalens.pipeline.formats.causallearn import from_causallearn
+
     nodes = [GraphNode(name) for name in names]
     bk = search_knowledge.to_causallearn(nodes)
     # A placeholder of the right width: the searches read only its shape.
@@ -854,7 +787,7 @@ def discover(
             cg = pc(
                 placeholder,
                 float(alpha),
-                _CIT_NAME,
+                CIT_NAME,
                 stable=True,
                 uc_rule=0,
                 uc_priority=2,
@@ -870,10 +803,10 @@ def discover(
             from causallearn.search.ConstraintBased.FCI import fci
 
             settings.update(max_path_length=-1)
-            with _patched_fci_orientation(frozenset(full.exogenous)):
+            with patched_fci_orientation(frozenset(full.exogenous)):
                 general, _ = fci(
                     placeholder,
-                    _CIT_NAME,
+                    CIT_NAME,
                     float(alpha),
                     depth=int(max_depth),
                     max_path_length=-1,
@@ -1030,6 +963,8 @@ def _check_regime_root(graph: CausalGraph, regime: str, method: str) -> None:
 def _run_ges(stats: SufficientStatistics, regime: str, notes: list[str], seed: int) -> CausalGraph:
     """GES with the BIC score on the covariance matrix (no rows needed)."""
     from causallearn.search.ScoreBased.GES import ges
+
+    from mesalens.pipeline.formats.causallearn import from_causallearn
 
     if not _binary_or_continuous(stats):
         wide = [c for c in stats.discrete_columns if stats.cardinality(c) > 2]

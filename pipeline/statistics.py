@@ -60,13 +60,11 @@ from __future__ import annotations
 import functools
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import dask
-import dask.dataframe as dd
 import numpy as np
 import pandas as pd
-from dask.delayed import Delayed
 
 from mesalens.connectors.errors import DataError
 from mesalens.connectors.moments import (
@@ -86,6 +84,13 @@ __all__ = [
     "compute_statistics",
     "statistics_delayed",
 ]
+
+# dask.dataframe (~1 s to import) is imported where a frame is converted, so
+# that importing this module (the checker's CLI does, through the report
+# code) does not load it.
+if TYPE_CHECKING:
+    import dask.dataframe as dd
+    from dask.delayed import Delayed
 
 CONTINUOUS = "continuous"
 DISCRETE = "discrete"
@@ -437,6 +442,8 @@ def statistics_delayed(
 
 
 def _as_dask(frame: dd.DataFrame | pd.DataFrame) -> dd.DataFrame:
+    import dask.dataframe as dd
+
     if isinstance(frame, pd.DataFrame):
         frame = dd.from_pandas(frame, npartitions=1)
     if not isinstance(frame, dd.DataFrame):

@@ -20,11 +20,23 @@ leaves a JSON file behind, and the JSON file itself is written atomically.
 Errors that mesalens raises on purpose (:class:`MesalensError`) and failures
 to read or write files are reported on one line; any other exception is a
 bug and keeps its traceback.
+
+Start-up time
+-------------
+``run``, ``demo`` and ``simulate`` are *lazy* subcommands (click's
+documented "Lazily Loading Subcommands" pattern, :class:`LazyGroup`): their
+modules, which import dask.dataframe, causal-learn, scikit-learn and the
+rest of the data pipeline, are imported only when one of them is invoked,
+so ``mesalens --help`` and ``mesalens check-graph`` start in a fraction of
+the time. ``tests/test_imports.py`` checks which modules each path loads.
 """
 
 from __future__ import annotations
 
+import importlib
 import itertools
+from collections.abc import Mapping
+from typing import Any
 
 import click
 from rich.console import Console
@@ -45,14 +57,92 @@ from mesalens.reports.cli_common import (
     write_json,
 )
 from mesalens.reports.examples import example_description, example_names, load_example
-from mesalens.reports.html import class_dags, render_check_report, write_report
 from mesalens.reports.result_json import check_result_to_dict, dumps, mesalens_version
-from mesalens.reports.run_cli import demo_command, run_command
-from mesalens.reports.sections import render_sections
-from mesalens.reports.simulate_cli import simulate_command
 from mesalens.reports.summary import EXIT_CODES, render_summary
 
-__all__ = ["EXIT_BAD_INPUT", "cli", "main"]
+__all__ = ["EXIT_BAD_INPUT", "LAZY_COMMANDS", "LazyGroup", "cli", "main"]
+
+#: The lazily imported subcommands: name -> ("module:attribute", the short
+#: help ``mesalens --help`` shows, so that listing them imports nothing;
+#: tests/test_imports.py checks it against the command's own).
+LAZY_COMMANDS: dict[str, tuple[str, str]] = {
+    "run": (
+        "mesalens.reports.run_cli:run_command",
+        "Learn the causal class from logs and decide the criterion over it.",
+    ),
+    "demo": (
+        "mesalens.reports.run_cli:demo_command",
+        "Simulate agent logs and run the whole pipeline on them.",
+    ),
+    "simulate": (
+        "mesalens.reports.simulate_cli:simulate_command",
+        "Simulate random agent models and measure how often the learned verdict is right.",
+    ),
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose listed subcommands are imported on first use.
+
+    Parameters
+    ----------
+    *args, **kwargs
+        As for :class:`click.Group`.
+    lazy_subcommands : mapping, optional
+        Command name -> ``("module:attribute", short help)``.
+    """
+
+    def __init__(
+        self,
+        *args: Any,
+        lazy_subcommands: Mapping[str, tuple[str, str]] | None = None,
+        **kwargs: Any,
+    ):
+        super().__init__(*args, **kwargs)
+        self.lazy_subcommands = dict(lazy_subcommands or {})
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """The eager and the lazy commands, sorted by name."""
+        return sorted({*super().list_commands(ctx), *self.lazy_subcommands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """The command ``cmd_name``, importing its module if it is lazy."""
+        if cmd_name in self.commands or cmd_name not in self.lazy_subcommands:
+            return super().get_command(ctx, cmd_name)
+        target, _ = self.lazy_subcommands[cmd_name]
+        module_name, _, attribute = target.partition(":")
+        command = getattr(importlib.import_module(module_name), attribute)
+        if not isinstance(command, click.Command):  # a wrong table entry: a bug, not bad input
+            raise TypeError(f"{target} is a {type(command).__name__}, not a click command")
+        self.add_command(command, cmd_name)  # later look-ups skip the import
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """List the commands as :class:`click.Group` does, without importing the lazy ones."""
+        # name -> the command, or its stored short help if it is not imported yet
+        entries: dict[str, click.Command | str] = {}
+        for name in self.list_commands(ctx):
+            if name in self.commands:
+                if not self.commands[name].hidden:
+                    entries[name] = self.commands[name]
+            else:
+                entries[name] = self.lazy_subcommands[name][1]
+        if not entries:
+            return
+        # The width click.Group.format_commands allows a short help.
+        limit = formatter.width - 6 - max(map(len, entries))
+        rows = [
+            (
+                name,
+                # A stand-in command shortens the stored text as the real one would.
+                click.Command(name, help=entry).get_short_help_str(limit)
+                if isinstance(entry, str)
+                else entry.get_short_help_str(limit),
+            )
+            for name, entry in entries.items()
+        ]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
 
 def _list_dags(graph: CausalGraph, roles: Roles, limit: int) -> list[list[tuple[str, str]]]:
@@ -69,7 +159,7 @@ def _list_dags(graph: CausalGraph, roles: Roles, limit: int) -> list[list[tuple[
     return dags
 
 
-@click.group(context_settings=CONTEXT)
+@click.group(cls=LazyGroup, context_settings=CONTEXT, lazy_subcommands=LAZY_COMMANDS)
 @click.version_option(mesalens_version(), "-V", "--version", prog_name="mesalens")
 def cli() -> None:
     """Check whether a model's own objective screens off the regime shift.
@@ -185,6 +275,10 @@ def check_graph(
         # Both outputs are complete before either is written.
         html = None
         if html_out is not None and document is not None:
+            # The report code (pandas, dask, templates) loads only when asked for.
+            from mesalens.reports.html import class_dags, render_check_report
+            from mesalens.reports.sections import render_sections
+
             html = render_check_report(
                 document,
                 dags=dags if dags is not None else class_dags(result),
@@ -194,6 +288,8 @@ def check_graph(
         if json_out is not None and document is not None:
             write_json(dumps(document), json_out)
         if html_out is not None and html is not None:
+            from mesalens.reports.html import write_report
+
             try:
                 write_report(html_out, html)
             except OSError as exc:
@@ -237,11 +333,6 @@ def examples_command(names_only: bool) -> None:
             click.echo(name)
         else:
             click.echo(f"{name:<12} {example_description(name)}")
-
-
-cli.add_command(run_command)
-cli.add_command(demo_command)
-cli.add_command(simulate_command)
 
 
 def main() -> None:

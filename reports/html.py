@@ -36,14 +36,13 @@ import os
 from collections import deque
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dask
 import numpy as np
 import pandas as pd
 from markupsafe import Markup, escape
 
-from mesalens.connectors.loader import LoadedData
 from mesalens.connectors.moments import VALUE as _VALUE_LABEL
 from mesalens.connectors.regime import redact_url
 from mesalens.pipeline.checker import CheckResult
@@ -61,6 +60,9 @@ from mesalens.reports.layout import (
 from mesalens.reports.sections import ReportSection, render_sections
 from mesalens.reports.summary import format_count, format_path, format_share
 from mesalens.reports.templating import template_asset, template_environment
+
+if TYPE_CHECKING:  # the loader (dask.dataframe) is not needed to draw a report
+    from mesalens.connectors.loader import LoadedData
 
 __all__ = [
     "DAG_LIST_LIMIT",

@@ -140,6 +140,7 @@ from mesalens.connectors.regime import (
     redact_url,
 )
 from mesalens.pipeline.analysis import DiscoverySettings, EvidenceSettings
+from mesalens.pipeline.dask_client import connected_client
 from mesalens.pipeline.roles import Roles
 from mesalens.reports.atomic import atomic_write_text
 from mesalens.reports.cli_common import BadInput, build_roles, one_line
@@ -918,6 +919,8 @@ def run_check(
         columns=None if check.columns is None else list(check.columns),
         dtypes=None if check.dtypes is None else dict(check.dtypes),
         missing=check.missing,
+        sample_rows=check.evidence.sample_rows,
+        seed=check.settings.seed,
     )
     analysis = analyze(
         data,
@@ -978,7 +981,7 @@ def run_job_file(
                     f"no output folder: give --out DIR or out = 'DIR' in {os.fspath(config_path)!r}"
                 )
             target = Path(job.out)
-        with _dask_client(scheduler or job.scheduler):
+        with connected_client(scheduler or job.scheduler):
             return run_jobs(job, target, run_one=run_one, now=now)
     except InputError as exc:
         if target is not None:
@@ -1633,22 +1636,3 @@ def _job_logger(out: Path) -> Iterator[logging.Logger]:
     finally:
         logger.removeHandler(handler)
         handler.close()
-
-
-@contextlib.contextmanager
-def _dask_client(address: str | None) -> Iterator[None]:
-    """A dask.distributed client for ``address`` while the block runs (none without one)."""
-    if not address:
-        yield
-        return
-    from distributed import Client
-
-    try:
-        client = Client(address, timeout="10s", set_as_default=True)
-    except (OSError, TimeoutError) as exc:
-        raise InputError(
-            f"cannot reach the dask scheduler at {redact_url(address)!r} ({exc}); "
-            "check the address (e.g. tcp://HOST:8786) and that the scheduler is running"
-        ) from None
-    with client:
-        yield

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import functools
 import tomllib
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +39,10 @@ from mesalens.connectors.simulator import SCENARIOS, scenario_names, write_logs
 from mesalens.pipeline.analysis import (
     AnalysisResult,
     DiscoverySettings,
+    EvidenceSettings,
     analyze,
 )
+from mesalens.pipeline.dask_client import connected_client
 from mesalens.pipeline.formats.tetrad import write_tetrad
 from mesalens.pipeline.knowledge import Knowledge, read_tetrad_knowledge
 from mesalens.pipeline.pag_checker import PagCheckResult, pag_note
@@ -224,13 +225,15 @@ def run_command(ctx: click.Context, **options: Any) -> None:
         knowledge = _knowledge(options["knowledge"], config)
         columns = _as_text(pick("columns"))
         scheduler = pick("scheduler")
-        with _client(scheduler), run_progress(console, not options["quiet"]) as progress:
+        with connected_client(scheduler), run_progress(console, not options["quiet"]) as progress:
             data = load_regimes(
                 specs,
                 regime_name=regime_name,
                 columns=None if columns is None else [c.strip() for c in columns.split(",")],
                 missing=pick("missing", "drop"),
                 dtypes=config.get("dtypes"),
+                sample_rows=evidence.sample_rows,
+                seed=settings.seed,
             )
             analysis = analyze(
                 data,
@@ -388,8 +391,10 @@ def demo_command(
                 RegimeSpec(regime, str(out / "logs" / name / regime / "*.parquet"))
                 for regime in written
             ]
-            data = load_regimes(specs)
             settings = DiscoverySettings(seed=seed)
+            data = load_regimes(
+                specs, sample_rows=EvidenceSettings().sample_rows, seed=settings.seed
+            )
             analysis = analyze(data, roles, settings)
             target = write_run_outputs(out / name, analysis, data, settings)
             console.print(
@@ -399,18 +404,3 @@ def demo_command(
             )
     except (MesalensError, BadInput) as exc:
         fail(ctx, str(exc))
-
-
-def _client(address: str | None) -> Any:
-    """A dask.distributed client for ``address`` while the block runs (none without one)."""
-    if not address:
-        return nullcontext()
-    from distributed import Client
-
-    try:
-        return Client(address, timeout="10s", set_as_default=True)
-    except (OSError, TimeoutError) as exc:
-        raise BadInput(
-            f"cannot reach the dask scheduler at {address!r} ({exc}); "
-            "check the address (e.g. tcp://HOST:8786) and that the scheduler is running"
-        ) from None

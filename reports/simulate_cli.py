@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 import shlex
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,7 @@ from rich.table import Table
 
 from mesalens.connectors.errors import MesalensError
 from mesalens.connectors.random_scm import SCMFamily
+from mesalens.pipeline.dask_client import connected_client
 from mesalens.pipeline.simulation import (
     LOCAL_SCHEDULERS,
     METHODS,
@@ -354,22 +355,6 @@ def _progress(console: Console, enabled: bool) -> Iterator[Any]:
         yield progress
 
 
-def _client(address: str | None) -> Any:
-    """A dask.distributed client for a scheduler address while the block runs."""
-    if address is None:
-        return nullcontext()
-    from distributed import Client
-
-    try:
-        return Client(address, timeout="10s", set_as_default=True)
-    except (OSError, TimeoutError, ValueError) as exc:
-        raise BadInput(
-            f"--scheduler: cannot reach the dask scheduler at {address!r} ({exc}); give "
-            f"{', '.join(LOCAL_SCHEDULERS)} or a scheduler address such as tcp://HOST:8786; "
-            "check the address (e.g. tcp://HOST:8786) and that the scheduler is running"
-        ) from None
-
-
 # The terminal table leaves out the interval and the gap (they are in table.md),
 # and its headings are short enough for 80 columns.
 _TERMINAL_COLUMNS = {
@@ -487,7 +472,7 @@ def simulate_command(
         out = Path(out_dir)
         if out.exists() and not out.is_dir():
             raise BadInput(f"--out {out_dir!r} is a file; give a folder for the results")
-        with _client(address), _progress(console, not quiet) as progress:
+        with connected_client(address), _progress(console, not quiet) as progress:
             task = None if progress is None else progress.add_task("simulating", total=replicates)
 
             def on_progress(done: int, total: int) -> None:

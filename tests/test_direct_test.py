@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -32,7 +33,7 @@ def loaded(frame: pd.DataFrame, labels: tuple[str, ...], kinds: dict[str, str]) 
     """Pooled logs as the loader returns them (regime codes first), without files."""
     kinds = {"regime": "discrete", **kinds}
     return LoadedData(
-        dd.from_pandas(frame, npartitions=3),
+        functools.partial(dd.from_pandas, frame, npartitions=3),
         "regime",
         labels,
         tuple(frame.columns),

@@ -218,3 +218,22 @@ def test_demo_learned_verdicts_equal_the_true_graphs_verdicts(tmp_path):
         assert learned["verdict"] == true_verdict, name
         shards = list((tmp_path / "logs" / name).glob("*/part-*.parquet"))
         assert len(shards) == 8
+
+
+@pytest.mark.parametrize("address", ["nowhere:x", "tcp://127.0.0.1:9"])
+def test_an_unreachable_scheduler_leaves_the_local_schedulers_working(address):
+    # distributed's Client makes itself dask's default before it connects; a
+    # failed connection used to leave `scheduler: dask.distributed` behind,
+    # and every later compute in the process failed.
+    import dask
+
+    from mesalens.pipeline.dask_client import SchedulerError, active_client, connected_client
+
+    before = dask.config.get("scheduler", None)
+    with pytest.raises(SchedulerError, match="cannot reach the dask scheduler at") as failure:
+        with connected_client(address, timeout="1s"):
+            pass
+    assert failure.value.__context__ is None  # no traceback keeps the failed client alive
+    assert dask.config.get("scheduler", None) == before
+    assert active_client() is None
+    assert dask.delayed(sum)([1, 2]).compute() == 3

@@ -11,8 +11,11 @@ shard.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +26,8 @@ from click.testing import CliRunner
 
 import mesalens.connectors.files as files_module
 import mesalens.connectors.loader as loader_module
-from mesalens.connectors import DataError, load_regimes
+import mesalens.connectors.moments as moments_module
+from mesalens.connectors import DataError, InputError, load_regimes
 from mesalens.connectors.regime import RegimeSpec
 from mesalens.pipeline.statistics import StatisticsError, compute_statistics
 from mesalens.reports import html as html_module
@@ -119,9 +123,7 @@ def test_report_distributions_from_the_pass_equal_the_two_passes(tmp_path, monke
     monkeypatch.setattr(files_module, "BLOCK_SIZE", 16384)
     data = load(tmp_path)
     fast = html_module.regime_distributions(data, bins=10)
-    slow = html_module.regime_distributions(
-        loader_module.LoadedData(**{**data.__dict__, "profile": None}), bins=10
-    )
+    slow = html_module.regime_distributions(dataclasses.replace(data, profile=None), bins=10)
     assert [c["name"] for c in fast["columns"]] == [c["name"] for c in slow["columns"]]
     rows = data.frame.compute().groupby("regime")
     for mine, theirs in zip(fast["columns"], slow["columns"], strict=True):
@@ -242,3 +244,178 @@ def test_unparseable_value_names_regime_file_and_column(tmp_path):
                 RegimeSpec("deploy", str(tmp_path / "deploy.csv")),
             ]
         )
+
+
+# ------------------------------------------------------- Arrow-native Parquet reads
+
+
+def numeric_logs(rows: int, seed: int, shift: float = 0.0) -> pd.DataFrame:
+    """Only columns Arrow hands over as numbers: floats, ints with nulls, flags, huge ints."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(
+        {
+            "x": np.sort(rng.normal(size=rows)) * 1e-3 + 1e6 + shift,  # sorted: prefix ≠ mean
+            "k": pd.array(rng.integers(0, 4, rows), dtype="Int64"),
+            "many": rng.integers(0, 1000, rows).astype(np.uint16),
+            "big": rng.integers(2**60, 2**61, rows, dtype=np.int64),
+            "b": pd.array(rng.choice([True, False], rows), dtype="boolean"),
+            "y": rng.normal(size=rows) + shift,
+        }
+    )
+    frame.loc[rng.choice(rows, 4, replace=False), "k"] = pd.NA
+    frame.loc[rng.choice(rows, 3, replace=False), "b"] = pd.NA
+    frame.loc[rng.choice(rows, 2, replace=False), "y"] = np.nan
+    return frame
+
+
+def load_numeric(tmp_path: Path, *, sample_rows: int = 0, seed: int = 0) -> object:
+    specs = []
+    for code, name in enumerate(["train", "deploy"]):
+        path = tmp_path / f"{name}.parquet"
+        if not path.exists():
+            numeric_logs(1200, seed=code, shift=float(code)).to_parquet(path, row_group_size=100)
+        specs.append(RegimeSpec(name, str(path)))
+    return load_regimes(specs, sample_rows=sample_rows, seed=seed)
+
+
+def test_arrow_reads_equal_the_pandas_reads(tmp_path, monkeypatch):
+    monkeypatch.setattr(files_module, "BLOCK_SIZE", 3000)
+    arrow_reads: list[str] = []
+    real = files_module.FilePart.read_numbers
+
+    def counting(self, *args, **kwargs):
+        out = real(self, *args, **kwargs)
+        arrow_reads.append(self.path if out is not None else "declined")
+        return out
+
+    monkeypatch.setattr(files_module.FilePart, "read_numbers", counting)
+    fast = load_numeric(tmp_path)
+    assert len(arrow_reads) > 4 and "declined" not in arrow_reads
+    monkeypatch.setattr(files_module.FilePart, "read_numbers", lambda *a, **k: None)
+    slow = load_numeric(tmp_path)
+
+    assert fast.kinds == slow.kinds and fast.kinds["k"] == fast.kinds["b"] == "discrete"
+    for regime in ("train", "deploy"):
+        assert fast.summary[regime].as_dict() == slow.summary[regime].as_dict()
+    assert fast.summary["train"].rows_dropped == 9  # the 4 + 3 + 2 missing values
+    a, b = fast.profile, slow.profile
+    assert a.low == b.low and a.high == b.high
+    assert a.moments.labels == b.moments.labels and a.moments.cells == b.moments.cells
+    np.testing.assert_allclose(a.moments.m2, b.moments.m2, rtol=1e-12)
+    assert_same_statistics(
+        compute_statistics(fast.frame, fast.kinds, fast.columns, precomputed=a),
+        compute_statistics(slow.frame, slow.kinds, slow.columns),
+    )
+
+
+def test_read_numbers_declines_what_arrow_cannot_convert_as_pandas_does(tmp_path):
+    frame = pd.DataFrame({"f": [1.5, 2.5], "t": ["a", "b"], "flag": [0, 1]})
+    frame.to_parquet(tmp_path / "a.parquet")
+    (part,) = files_module.plan_files(str(tmp_path / "a.parquet"), regime="r").parts
+    assert part.read_numbers(["t"]) is None  # text
+    assert part.read_numbers(["flag"], frozenset({"flag"})) is None  # flags stored as ints
+    np.testing.assert_array_equal(part.read_numbers(["f", "flag"])["flag"], [0.0, 1.0])
+    csv = tmp_path / "a.csv"
+    frame.to_csv(csv, index=False)
+    (text_part,) = files_module.plan_files(str(csv), regime="r").parts
+    assert text_part.read_numbers(["f"]) is None
+
+
+def test_shifted_moments_keep_a_large_mean_with_a_sorted_prefix(tmp_path, monkeypatch):
+    # A short prefix of a sorted column: its mean is ~3 standard deviations off.
+    monkeypatch.setattr(moments_module, "_SHIFT_PREFIX", 10)
+    data = load_numeric(tmp_path)
+    kept = data.frame.compute()
+    statistics = compute_statistics(data.frame, data.kinds, data.columns, precomputed=data.profile)
+    x = statistics.columns.index("x")
+    for column in ("x", "y", "big"):
+        i = statistics.columns.index(column)
+        np.testing.assert_allclose(
+            statistics.covariance[i, i], kept[column].astype(float).var(), rtol=1e-9
+        )
+    np.testing.assert_allclose(statistics.means[x], kept["x"].mean(), rtol=1e-15)
+
+
+# ------------------------------------------------------- the direct test's sample
+
+
+@pytest.mark.parametrize("size", [50, 700, 5000])
+def test_pooled_sample_of_the_pass_is_the_frames_bottom_k_sample(tmp_path, monkeypatch, size):
+    from mesalens.pipeline import direct_test as direct_test_module
+
+    monkeypatch.setattr(files_module, "BLOCK_SIZE", 16384)
+    data = load(tmp_path, "csv")
+    data = load_regimes(
+        [
+            RegimeSpec("train", str(tmp_path / "train.csv")),
+            RegimeSpec("deploy", str(tmp_path / "deploy.csv")),
+        ],
+        sample_rows=size,
+        seed=7,
+    )
+    assert data.frame.npartitions > 2
+    columns = list(data.columns)
+    rows, from_pass = direct_test_module._sample(data, columns, size, seed=7)
+    read_again = direct_test_module._sample(
+        dataclasses.replace(data, profile=None), columns, size, 7
+    )
+    assert rows == read_again[0] == 2990
+    pd.testing.assert_frame_equal(from_pass, read_again[1])
+    assert len(from_pass) == min(size, 2990)
+    assert from_pass["c"].dtype == "category" and from_pass["k"].dtype == "int64"
+    # Another seed, or more rows than were sampled: the frame is read instead.
+    assert direct_test_module._sample_from_the_pass(data, size, seed=8) is None
+    if size < 2990:
+        assert direct_test_module._sample_from_the_pass(data, size + 1, seed=7) is None
+
+
+def test_default_run_with_the_direct_test_reads_every_partition_once(tmp_path, monkeypatch):
+    monkeypatch.setattr(files_module, "BLOCK_SIZE", 2000)
+    paths = {}
+    for code, name in enumerate(["train", "deploy"]):
+        paths[name] = tmp_path / f"{name}.parquet"
+        numeric_logs(1500, seed=code, shift=float(code)).to_parquet(paths[name], row_group_size=200)
+    reads: list[str] = []
+    for method in ("read", "read_numbers"):
+        real = getattr(files_module.FilePart, method)
+
+        def counting(self, *args, _real=real, **kwargs):
+            reads.append(f"{self.path}:{self.row_groups}")
+            return _real(self, *args, **kwargs)
+
+        monkeypatch.setattr(files_module.FilePart, method, counting)
+    out = tmp_path / "out"
+    args = [
+        "run",
+        "--regime", f"train={paths['train']}", "--regime", f"deploy={paths['deploy']}",
+        "--base", "y", "--mesa", "x", "--decision", "k", "--policy-inputs", "many",
+        "--out", str(out), "--quiet",
+    ]  # fmt: skip
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code in (0, 3, 4), result.output
+    assert len(reads) == len(set(reads)) > 2  # every partition read exactly once
+    document = json.loads((out / "result.json").read_text())
+    assert document["direct_test"]["rows_used"] == sum(
+        r["rows_kept"] for r in document["data"]["regimes"]
+    )
+
+
+def test_loading_does_not_import_dask_dataframe(tmp_path):
+    numeric_logs(100, seed=0).to_parquet(tmp_path / "a.parquet")
+    numeric_logs(100, seed=1).to_parquet(tmp_path / "b.parquet")
+    code = (
+        "import sys\n"
+        "from mesalens.connectors import load_regimes\n"
+        "from mesalens.connectors.regime import RegimeSpec\n"
+        f"data = load_regimes([RegimeSpec('a', {str(tmp_path / 'a.parquet')!r}),"
+        f" RegimeSpec('b', {str(tmp_path / 'b.parquet')!r})], sample_rows=50)\n"
+        "assert 'dask.dataframe' not in sys.modules, 'loading imported dask.dataframe'\n"
+        "assert data.frame.npartitions == 2 and 'dask.dataframe' in sys.modules\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def test_sample_rows_must_be_a_whole_number(tmp_path):
+    with pytest.raises(InputError, match="sample_rows must be a whole number >= 0, got -1"):
+        load_numeric(tmp_path, sample_rows=-1)
