@@ -33,6 +33,7 @@ the time. ``tests/test_imports.py`` checks which modules each path loads.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import itertools
 from collections.abc import Mapping
@@ -337,4 +338,12 @@ def examples_command(names_only: bool) -> None:
 
 def main() -> None:
     """Run the ``mesalens`` console script."""
-    cli(prog_name="mesalens")
+    try:
+        cli(prog_name="mesalens")
+    finally:
+        # The process ends next. Its last garbage collection would walk every
+        # object of the libraries a run loads (causal-learn, scipy, pandas,
+        # matplotlib) only to free memory the OS takes back anyway: ~0.9 s of
+        # a `mesalens run`, against ~0.1 s with the objects frozen.
+        # (Files and outputs are closed by then; atexit handlers still run.)
+        gc.freeze()
