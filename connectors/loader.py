@@ -19,8 +19,12 @@ How it works, in three steps:
    values of each column (capped for numbers) and whether numbers are whole
    -- and, from the same decoded rows, the summary that discovery and the
    report need (:class:`DataProfile`): the complete rows' moments and
-   discrete cell counts (:mod:`.moments`), each numeric column's range, and
-   a uniform sample per regime for histograms. The column kinds are not
+   discrete cell counts (:mod:`.moments`), each numeric column's range, a
+   uniform sample per regime for histograms and, when asked for
+   (``sample_rows``), a seeded uniform sample of all regimes for the direct
+   test. Numeric Parquet columns come straight from Arrow
+   (:meth:`.files.FilePart.read_numbers`), other sources through pandas.
+   The column kinds are not
    known yet, so a whole-number column that may still be discrete is
    summarised both as values and as level indicators (a few small columns);
    what is not needed is dropped later. Values that do not parse (``"abc"``
@@ -30,7 +34,8 @@ How it works, in three steps:
    constant columns are rejected; the missing-value policy is applied
    (``"drop"`` complete-case rows, reported with counts, or ``"error"``);
    each column gets its final dtype and its *kind*; and the pooled frame is
-   built with ``dask.dataframe.from_map`` over the same partitions. Nothing
+   built, on first use of :attr:`LoadedData.frame`, with
+   ``dask.dataframe.from_map`` over the same partitions. Nothing
    is held in memory: computing the frame reads the sources again, out of
    core and in parallel -- but ``mesalens run`` does not need to, since
    :func:`mesalens.pipeline.statistics.compute_statistics` takes the
