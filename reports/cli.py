@@ -277,7 +277,8 @@ def check_graph(
         html = None
         if html_out is not None and document is not None:
             # The report code (pandas, dask, templates) loads only when asked for.
-            from mesalens.reports.html import class_dags, render_check_report
+            from mesalens.reports.dag_pages import class_dags
+            from mesalens.reports.html import render_check_report
             from mesalens.reports.sections import render_sections
 
             html = render_check_report(

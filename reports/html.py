@@ -19,6 +19,12 @@ script (by hash). It shows, in order:
 
 and a paged list of the DAGs of the class when it is small enough.
 
+This module assembles the page; the parts with logic of their own live
+beside it: the per-regime distributions of the data and their plots in
+:mod:`mesalens.reports.distributions`, the listing of the class's DAGs in
+:mod:`mesalens.reports.dag_pages`, and the formatting of numbers both use
+in :mod:`mesalens.reports.formatting`.
+
 Everything is rendered with Jinja2 with autoescaping from the JSON documents
 (:mod:`mesalens.reports.result_json`, :mod:`mesalens.reports.run_document`),
 so names and values from data or configs are text, never markup. Source
@@ -30,25 +36,23 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import itertools
-import math
 import os
-from collections import deque
 from collections.abc import Mapping, Sequence
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-import dask
-import numpy as np
-import pandas as pd
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
-from mesalens.connectors.moments import VALUE as _VALUE_LABEL
 from mesalens.connectors.regime import redact_url
 from mesalens.pipeline.checker import CheckResult
-from mesalens.pipeline.enumeration import iter_dag_edges
 from mesalens.pipeline.graph import CausalGraph
 from mesalens.reports.atomic import atomic_write_text
+from mesalens.reports.dag_pages import DAG_LIST_LIMIT, DAGS_PER_PAGE, class_dags, dag_pages
+from mesalens.reports.distributions import (
+    REGIME_PALETTE,
+    distribution_rows,
+    regime_distributions,
+)
+from mesalens.reports.formatting import count_cell, format_bytes, format_number, format_p_value
 from mesalens.reports.layout import (
     EDGE_COLOR,
     HIGHLIGHT,
@@ -65,10 +69,6 @@ if TYPE_CHECKING:  # the loader (dask.dataframe) is not needed to draw a report
     from mesalens.connectors.loader import LoadedData
 
 __all__ = [
-    "DAG_LIST_LIMIT",
-    "MAX_DISTRIBUTION_COLUMNS",
-    "class_dags",
-    "regime_distributions",
     "render_check_report",
     "render_run_report",
     "verdict_segments",
@@ -76,24 +76,14 @@ __all__ = [
     "write_report",
 ]
 
-#: Classes with at most this many DAGs are listed in the report.
-DAG_LIST_LIMIT = 200
-#: DAGs per page of the listing.
-DAGS_PER_PAGE = 10
-#: Columns whose distributions are computed and drawn (role variables first).
-MAX_DISTRIBUTION_COLUMNS = 30
 #: Parent sets shown in the table (the JSON has them all).
 MAX_PARENT_SET_ROWS = 200
 #: Rows of the table of every CI test on the role pairs (the JSON has them all).
 MAX_CI_TEST_ROWS = 400
-#: Categories drawn per categorical column (the most frequent).
-MAX_CATEGORIES = 12
 
 # Written as escapes because ruff flags the characters as confusable.
 SIGMA = "\u03c3"
 ALPHA = "\u03b1"
-MINUS = "\u2212"
-REGIME_PALETTE = ("#2563eb", "#ea580c", "#16a34a", "#9333ea", "#db2777", "#0d9488")
 
 _VERDICT_LABEL = {
     "all": "holds in every valid DAG",
@@ -103,52 +93,9 @@ _VERDICT_LABEL = {
 }
 
 
-# ---------------------------------------------------------------- formatting
-def _exact(n: int) -> str:
-    """An integer's exact decimal digits, past the int-to-str limit too."""
-    try:
-        return str(n)
-    except ValueError:
-        return str(Decimal(n))
-
-
+# ------------------------------------------------------- names and policy
 def _names(names: Sequence[str]) -> str:
     return names[0] if len(names) == 1 else "{" + ", ".join(names) + "}"
-
-
-def _number(value: Any, digits: int = 3) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, float) and not math.isfinite(value):
-        return "–"
-    return f"{value:.{digits}g}"
-
-
-def _p_value(value: float | None) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    if value == 0:
-        return "< 1e-16"
-    return f"{value:.3g}"
-
-
-def _bytes(size: Any) -> str:
-    if not isinstance(size, int):
-        return "–"
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:,} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024  # type: ignore[assignment]
-    return f"{size}"  # pragma: no cover
-
-
-def _signed(value: float | None) -> str:
-    return "–" if value is None else f"{value:+.2f}".replace("-", MINUS)
-
-
-def _count(n: int) -> dict[str, str]:
-    """A count for display (approximate when huge) with its exact value for a tooltip."""
-    return {"text": format_count(n), "exact": _exact(n)}
 
 
 def _policy_phrase(policy: Any) -> list[tuple[str, bool]]:
@@ -428,12 +375,6 @@ def _parents_text(parents: Any) -> str:
     return ", ".join(parents) if parents else "(none)"
 
 
-def _parents_key(parents: Any) -> tuple[tuple[str, tuple[str, ...]], ...] | tuple[str, ...]:
-    if isinstance(parents, dict):
-        return tuple((d, tuple(sorted(names))) for d, names in sorted(parents.items()))
-    return tuple(sorted(parents))
-
-
 def _flag(value: bool | None, count: int | None, n_valid: int) -> dict[str, str]:
     if n_valid == 0:
         return {"text": "–", "cls": "muted"}
@@ -520,14 +461,14 @@ def _ci_evidence(run: Mapping[str, Any], roles: Mapping[str, Any]) -> dict[str, 
                 "removed": not kept,
                 "edge": edge_text.get(key, "no edge"),
                 "conditioning": ", ".join(deciding.get("conditioning_set") or []) or "∅",
-                "statistic": _number(deciding.get("statistic")),
-                "p_value": _p_value(deciding.get("p_value")),
+                "statistic": format_number(deciding.get("statistic")),
+                "p_value": format_p_value(deciding.get("p_value")),
                 "n_tests": len(group),
                 "all": [
                     {
                         "conditioning": ", ".join(t.get("conditioning_set") or []) or "∅",
-                        "statistic": _number(t.get("statistic")),
-                        "p_value": _p_value(t.get("p_value")),
+                        "statistic": format_number(t.get("statistic")),
+                        "p_value": format_p_value(t.get("p_value")),
                         "decision": t.get("decision", ""),
                     }
                     for t in group
@@ -584,472 +525,6 @@ def _data_summary(run: Mapping[str, Any]) -> dict[str, Any] | None:
     }
 
 
-# ---------------------------------------------------------- distributions
-def regime_distributions(
-    data: LoadedData,
-    bins: int = 20,
-    *,
-    first: Sequence[str] = (),
-    max_columns: int = MAX_DISTRIBUTION_COLUMNS,
-) -> dict[str, Any]:
-    """Per-regime histograms and mean/std shifts of the columns, from the loader's pass.
-
-    When ``data.profile`` is there (:func:`mesalens.connectors.load_regimes`
-    sets it), nothing is read: ranges, per-regime moments and category
-    counts come from the loader's single pass, and the histograms from its
-    uniform sample (exact up to
-    :data:`mesalens.connectors.loader.SAMPLE_SIZE` rows per regime). Without
-    it, two dask passes compute the same, as follows.
-
-    The first pass takes each numeric column's minimum and maximum (for bin
-    edges shared by all regimes) and each categorical column's counts per
-    regime; the second the per-regime histograms with those edges
-    (:func:`numpy.histogram` per partition, summed: what
-    :func:`dask.array.histogram` does, kept inside the dataframe graph so the
-    pass is one graph), means and standard deviations. Each pass is one
-    :func:`dask.compute`, so every partition is read once per pass.
-
-    Parameters
-    ----------
-    data : LoadedData
-        The pooled regimes (:func:`mesalens.connectors.load_regimes`).
-    bins : int
-        Histogram bins for continuous columns (a whole-number column with at
-        most ``bins`` values gets one bin per value).
-    first : sequence of str, optional
-        Columns to take first (the role variables), before the others in order.
-    max_columns : int
-        At most this many columns are summarised.
-
-    Returns
-    -------
-    dict
-        JSON-ready: ``regime_labels``, ``bins``, ``n_columns`` (all variables),
-        ``truncated`` and ``columns``, a list of per-column dicts with
-        ``name``, ``kind``, ``type`` (``numeric`` or ``categorical``),
-        ``rows`` per regime, and ``edges`` and ``counts`` (one list per regime)
-        or ``categories`` and ``counts``; numeric ones also ``mean``, ``std``
-        and ``smd`` (standardised mean difference of each regime against the
-        first), categorical ones ``tvd`` (total variation distance against
-        the first). ``shift`` is the largest absolute SMD or TVD.
-    """
-    frame = data.frame
-    regime = data.regime_name
-    codes = list(range(len(data.regime_labels)))
-    variables = list(data.variables)
-    chosen = list(dict.fromkeys(c for c in first if c in variables))  # roles may overlap
-    chosen += [c for c in variables if c not in chosen]
-    columns = chosen[:max_columns]
-    categorical = [c for c in columns if str(frame[c].dtype) == "category"]
-    numeric = [c for c in columns if c not in categorical]
-
-    # The loader's single pass already took what both passes below compute
-    # (ranges, moments and cells per regime, and a sample for histograms).
-    profile = getattr(data, "profile", None)
-    if profile is not None and len(profile.regimes) != len(codes):
-        profile = None
-
-    # Pass 1: min/max of the numeric columns; counts of the categorical ones.
-    if profile is not None:
-        first_pass = _profile_first_pass(profile, regime, numeric, categorical)
-    else:
-        lazy: dict[str, Any] = {}
-        if numeric:
-            lazy["min"] = frame[numeric].min()
-            lazy["max"] = frame[numeric].max()
-        for column in categorical:
-            lazy[f"cat:{column}"] = frame.groupby([regime, column], observed=True).size()
-        lazy["rows"] = frame.groupby(regime).size()
-        (first_pass,) = dask.compute(lazy)
-    rows_per_regime = {int(k): int(v) for k, v in first_pass["rows"].items()}
-
-    # Pass 2: histograms with common edges, and moments, per regime.
-    edges: dict[str, np.ndarray] = {}
-    for column in numeric:
-        low, high = float(first_pass["min"][column]), float(first_pass["max"][column])
-        whole = str(frame[column].dtype).startswith("int")
-        if whole and high - low + 1 <= bins:
-            edges[column] = np.arange(low - 0.5, high + 1.0, 1.0)
-        elif high > low:
-            edges[column] = np.linspace(low, high, bins + 1)
-        else:
-            edges[column] = np.array([low - 0.5, low + 0.5])
-    second: dict[str, Any] = {}
-    if numeric and profile is not None:
-        layout = [(code, column) for code in codes for column in numeric]
-    elif numeric:
-        grouped = frame[[regime, *numeric]].groupby(regime)
-        second["mean"] = grouped.mean()
-        second["std"] = grouped.std()
-        layout = [(code, column) for code in codes for column in numeric]
-        labels = [
-            f"{k}:{i}"
-            for k, (_code, column) in enumerate(layout)
-            for i in range(len(edges[column]) - 1)
-        ]
-        second["hist"] = (
-            frame[[regime, *numeric]]
-            .map_partitions(
-                _partition_histograms,
-                regime,
-                layout,
-                edges,
-                labels,
-                meta=pd.DataFrame({label: pd.Series(dtype="int64") for label in labels}),
-            )
-            .sum()
-        )
-    if numeric and profile is not None:
-        second_pass = _profile_second_pass(profile, codes, numeric, edges, layout)
-    else:
-        (second_pass,) = dask.compute(second) if second else ({},)
-
-    out_columns = []
-    for column in columns:
-        entry: dict[str, Any] = {
-            "name": column,
-            "kind": data.kinds.get(column, ""),
-            "rows": [rows_per_regime.get(code, 0) for code in codes],
-        }
-        if column in numeric:
-            means = [_float(second_pass["mean"], code, column) for code in codes]
-            stds = [_float(second_pass["std"], code, column) for code in codes]
-            smd = [_smd(means[0], stds[0], means[k], stds[k]) for k in range(len(codes))]
-            entry.update(
-                type="numeric",
-                edges=[float(e) for e in edges[column]],
-                counts=[_histogram(second_pass["hist"], layout, code, column) for code in codes],
-                mean=means,
-                std=stds,
-                smd=[None, *smd[1:]],
-                shift=max((abs(s) for s in smd[1:] if s is not None), default=None),
-            )
-        else:
-            table = first_pass[f"cat:{column}"]
-            per_regime: list[dict[str, int]] = [{} for _ in codes]
-            for (code, level), count in table.items():
-                per_regime[int(code)][str(level)] = int(count)
-            totals: dict[str, int] = {}
-            for counts_of in per_regime:
-                for level, count in counts_of.items():
-                    totals[level] = totals.get(level, 0) + count
-            levels = sorted(totals, key=lambda lv: (-totals[lv], lv))
-            shown = levels[:MAX_CATEGORIES]
-            tvd = [_tvd(per_regime[0], per_regime[k]) for k in range(len(codes))]
-            entry.update(
-                type="categorical",
-                categories=shown,
-                n_categories=len(levels),
-                counts=[[counts_of.get(level, 0) for level in shown] for counts_of in per_regime],
-                tvd=[None, *tvd[1:]],
-                shift=max((t for t in tvd[1:] if t is not None), default=None),
-            )
-        out_columns.append(entry)
-    return {
-        "regime_labels": list(data.regime_labels),
-        "bins": bins,
-        "n_columns": len(variables),
-        "truncated": len(variables) > len(columns),
-        "columns": out_columns,
-    }
-
-
-def _profile_first_pass(
-    profile: Any, regime: str, numeric: Sequence[str], categorical: Sequence[str]
-) -> dict[str, Any]:
-    """Pass 1's results (ranges, category counts, rows) from the loader's profile."""
-    out: dict[str, Any] = {
-        "min": pd.Series({c: profile.low.get(c, math.nan) for c in numeric}, dtype="float64"),
-        "max": pd.Series({c: profile.high.get(c, math.nan) for c in numeric}, dtype="float64"),
-        "rows": pd.Series({code: m.n for code, m in enumerate(profile.regimes)}),
-    }
-    for column in categorical:
-        table: dict[tuple[int, Any], int] = {}
-        for code, moments in enumerate(profile.regimes):
-            at = moments.cell_columns.index(column)
-            for key, count in moments.cells.items():
-                table[(code, key[at])] = table.get((code, key[at]), 0) + count
-        out[f"cat:{column}"] = pd.Series(table, dtype="int64")
-    return out
-
-
-def _profile_second_pass(
-    profile: Any,
-    codes: Sequence[int],
-    numeric: Sequence[str],
-    edges: Mapping[str, np.ndarray],
-    layout: Sequence[tuple[int, str]],
-) -> dict[str, Any]:
-    """Pass 2's results: moments per regime, and histograms of the pass's uniform sample.
-
-    The counts are exact up to the sample's size per regime
-    (:data:`mesalens.connectors.loader.SAMPLE_SIZE`), a uniform sample
-    beyond it; the report draws shares, not counts.
-    """
-    moments = profile.regimes
-    mean = pd.DataFrame(
-        {c: [moments[code].mean((c, _VALUE_LABEL)) for code in codes] for c in numeric},
-        index=list(codes),
-    )
-    std = pd.DataFrame(
-        {
-            c: [math.sqrt(moments[code].variance((c, _VALUE_LABEL))) for code in codes]
-            for c in numeric
-        },
-        index=list(codes),
-    )
-    hist: dict[str, int] = {}
-    for k, (code, column) in enumerate(layout):
-        values = profile.samples[code].get(column, np.zeros(0))
-        column_edges = edges[column]
-        values = values[np.isfinite(values)]
-        # Uniform edges: bins + range counts without sorting (same counts).
-        counts = np.histogram(
-            values, bins=len(column_edges) - 1, range=(column_edges[0], column_edges[-1])
-        )[0]
-        hist.update({f"{k}:{i}": int(v) for i, v in enumerate(counts)})
-    return {"mean": mean, "std": std, "hist": pd.Series(hist, dtype="int64")}
-
-
-def _partition_histograms(
-    part: pd.DataFrame,
-    regime: str,
-    layout: Sequence[tuple[int, str]],
-    edges: Mapping[str, np.ndarray],
-    labels: Sequence[str],
-) -> pd.DataFrame:
-    """One partition's histogram counts per (regime, column), flattened into one row."""
-    counts: list[np.ndarray] = []
-    codes = part[regime].to_numpy()
-    for code, column in layout:
-        values = part[column].to_numpy(dtype="float64")[codes == code]
-        bounds = edges[column]
-        # The edges are uniform: bins + range counts the same without sorting.
-        finite = values[np.isfinite(values)]
-        counts.append(np.histogram(finite, bins=len(bounds) - 1, range=(bounds[0], bounds[-1]))[0])
-    flat = np.concatenate(counts) if counts else np.zeros(0, dtype="int64")
-    return pd.DataFrame([flat.astype("int64")], columns=list(labels))
-
-
-def _histogram(
-    totals: pd.Series, layout: Sequence[tuple[int, str]], code: int, column: str
-) -> list[int]:
-    k = layout.index((code, column))
-    prefix = f"{k}:"
-    return [int(v) for label, v in totals.items() if str(label).startswith(prefix)]
-
-
-def _float(table: Any, code: int, column: str) -> float | None:
-    try:
-        value = float(table.loc[code, column])
-    except (KeyError, TypeError, ValueError):
-        return None
-    return value if math.isfinite(value) else None
-
-
-def _smd(m0: float | None, s0: float | None, m1: float | None, s1: float | None) -> float | None:
-    """Standardised mean difference ``(m1 - m0) / sqrt((s0² + s1²) / 2)``."""
-    if None in (m0, s0, m1, s1):
-        return None
-    pooled = math.sqrt((s0**2 + s1**2) / 2)  # type: ignore[operator]
-    if pooled == 0:
-        return None
-    return (m1 - m0) / pooled  # type: ignore[operator]
-
-
-def _tvd(p: Mapping[str, int], q: Mapping[str, int]) -> float | None:
-    total_p, total_q = sum(p.values()), sum(q.values())
-    if not total_p or not total_q:
-        return None
-    levels = set(p) | set(q)
-    return 0.5 * sum(abs(p.get(lv, 0) / total_p - q.get(lv, 0) / total_q) for lv in levels)
-
-
-def _histogram_svg(entry: Mapping[str, Any], labels: Sequence[str]) -> Markup:
-    """A small SVG of the per-regime distributions of one column (shares, overlaid)."""
-    width, height, pad = 176.0, 46.0, 2.0
-    counts = entry["counts"]
-    shares = []
-    for row in counts:
-        total = sum(row)
-        shares.append([c / total if total else 0.0 for c in row])
-    peak = max((max(row, default=0.0) for row in shares), default=0.0) or 1.0
-    n = max((len(row) for row in shares), default=0)
-    if n == 0:
-        return Markup("")
-    step = (width - 2 * pad) / n
-    parts = [
-        f'<svg class="dist" width="{width:.0f}" height="{height:.0f}" '
-        f'viewBox="0 0 {width:.0f} {height:.0f}" role="img" '
-        f'aria-label="distribution of {escape(entry["name"])} per regime">',
-        f'<line x1="0" y1="{height - 1:.1f}" x2="{width:.0f}" y2="{height - 1:.1f}" '
-        'stroke="#cbd5e1"/>',
-    ]
-    if entry["type"] == "categorical":
-        group = len(shares)
-        bar = step / (group + 0.6)
-        for k, row in enumerate(shares):
-            color = REGIME_PALETTE[k % len(REGIME_PALETTE)]
-            for i, share in enumerate(row):
-                h = (height - 2 * pad) * share / peak
-                x = pad + i * step + 0.3 * bar + k * bar
-                parts.append(
-                    f'<rect x="{x:.1f}" y="{height - 1 - h:.1f}" width="{bar:.1f}" '
-                    f'height="{h:.1f}" fill="{color}" fill-opacity="0.75"/>'
-                )
-    else:
-        for k, row in enumerate(shares):
-            color = REGIME_PALETTE[k % len(REGIME_PALETTE)]
-            points = [f"M{pad:.1f},{height - 1:.1f}"]
-            for i, share in enumerate(row):
-                y = height - 1 - (height - 2 * pad) * share / peak
-                points.append(f"L{pad + i * step:.1f},{y:.1f} L{pad + (i + 1) * step:.1f},{y:.1f}")
-            points.append(f"L{width - pad:.1f},{height - 1:.1f}")
-            fill = ' fill-opacity="0.18"' if k == 0 else ' fill-opacity="0.08"'
-            parts.append(
-                f'<path d="{" ".join(points)}" fill="{color}"{fill} stroke="{color}" '
-                'stroke-width="1.4" stroke-linejoin="round"/>'
-            )
-    title = "; ".join(str(label) for label in labels)
-    parts.append(f"<title>{escape(entry['name'])}: {escape(title)}</title></svg>")
-    return Markup("".join(parts))
-
-
-def _distribution_rows(
-    distributions: Mapping[str, Any], data: Mapping[str, Any] | None
-) -> list[dict[str, Any]]:
-    labels = distributions.get("regime_labels", [])
-    missing_per_regime = []
-    for summary in (data or {}).get("regimes", []):
-        missing_per_regime.append(summary.get("missing") or {})
-    rows = []
-    for entry in distributions.get("columns", []):
-        name = entry["name"]
-        missing = [str(m.get(name, 0)) for m in missing_per_regime] if missing_per_regime else []
-        if entry["type"] == "numeric":
-            stats = [
-                f"{_number(m)} ± {_number(s)}"
-                for m, s in zip(entry.get("mean", []), entry.get("std", []), strict=False)
-            ]
-            shift_label = "SMD"
-            shifts = [_signed(v) for v in entry.get("smd", [])[1:]]
-        else:
-            shown = len(entry.get("categories", []))
-            more = entry.get("n_categories", shown) - shown
-            stats = [
-                f"{entry.get('n_categories', shown)} levels" + (f" ({shown} drawn)" if more else "")
-            ]
-            shift_label = "TVD"
-            shifts = ["–" if v is None else f"{v:.2f}" for v in entry.get("tvd", [])[1:]]
-        shift = entry.get("shift")
-        level = "" if shift is None else ("high" if shift >= 0.5 else "mid" if shift >= 0.2 else "")
-        rows.append(
-            {
-                "name": name,
-                "kind": entry.get("kind", ""),
-                "missing": missing,
-                "stats": stats,
-                "shift_label": shift_label,
-                "shifts": shifts,
-                "shift_level": level,
-                "plot": _histogram_svg(entry, labels),
-            }
-        )
-    return rows
-
-
-# ----------------------------------------------------------------- the DAGs
-def class_dags(
-    result: CheckResult, limit: int = DAG_LIST_LIMIT
-) -> list[list[tuple[str, str]]] | None:
-    """Every DAG of the restricted class as ``(tail, head)`` name pairs, or None if too many.
-
-    Parameters
-    ----------
-    result : CheckResult
-        A finished check.
-    limit : int
-        List only when the class has at most this many DAGs.
-
-    Returns
-    -------
-    list of edge lists or None
-        None when the class has more than ``limit`` DAGs, or is a PAG's
-        class of MAGs (listed in its own report section instead).
-    """
-    if result.n_dags > limit or result.restricted_pdag is None:
-        return None
-    names = result.node_names
-    return [
-        [(names[i], names[j]) for i, j in sorted(edges)]
-        for edges in itertools.islice(iter_dag_edges(result.restricted_pdag), limit)
-    ]
-
-
-def _descendants(edges: Sequence[Sequence[str]], start: str) -> set[str]:
-    children: dict[str, list[str]] = {}
-    for u, v in edges:
-        children.setdefault(u, []).append(v)
-    seen: set[str] = set()
-    queue = deque([start])
-    while queue:
-        node = queue.popleft()
-        for child in children.get(node, ()):
-            if child not in seen:
-                seen.add(child)
-                queue.append(child)
-    return seen
-
-
-def _dag_pages(
-    document: Mapping[str, Any], dags: Sequence[Sequence[Sequence[str]]]
-) -> dict[str, Any]:
-    """The listed DAGs in pages: per DAG its status and the orientation of each free edge."""
-    roles = document["roles"]
-    decisions = list(roles["decision"])
-    policy = roles["policy_inputs"]
-    undirected = [(u, v) for u, kind, v in document["restricted_graph"] if kind == "---"]
-    status_of: dict[Any, tuple[int, str]] = {}
-    for number, entry in enumerate(document["parent_sets"], start=1):
-        status_of[_parents_key(entry["parents"])] = (number, entry["status"])
-    uniform = None
-    if policy == "keep" and document["verdict"] in ("all", "none"):
-        uniform = "hold" if document["verdict"] == "all" else "fail"
-    shown = list(dags[:DAG_LIST_LIMIT])
-    items = []
-    for index, dag in enumerate(shown, start=1):
-        pairs = [(str(u), str(v)) for u, v in dag]
-        present = set(pairs)
-        parents = {d: sorted(u for u, v in pairs if v == d) for d in decisions}
-        key = _parents_key(parents[decisions[0]] if len(decisions) == 1 else parents)
-        number, status = status_of.get(key, (None, uniform or "?"))
-        if isinstance(policy, list) and policy:
-            below: set[str] = set()
-            for d in decisions:
-                below |= _descendants(pairs, d)
-            if below & set(policy):
-                status = "invalid"
-        oriented = [f"{u} → {v}" if (u, v) in present else f"{v} → {u}" for u, v in undirected]
-        items.append(
-            {
-                "index": index,
-                "status": status,
-                "parent_set": number,
-                "oriented": oriented,
-                "n_edges": len(pairs),
-                "edges": [f"{u} → {v}" for u, v in pairs],
-            }
-        )
-    pages = [items[i : i + DAGS_PER_PAGE] for i in range(0, len(items), DAGS_PER_PAGE)]
-    return {
-        "pages": pages,
-        "n_listed": len(dags),
-        "n_shown": len(shown),
-        "n_undirected": len(undirected),
-        "n_fixed": len(document["restricted_graph"]) - len(undirected),
-    }
-
-
 # ------------------------------------------------------------------ assets
 def _csp_hash(text: str) -> str:
     digest = hashlib.sha256(text.encode("utf-8")).digest()
@@ -1078,11 +553,12 @@ def render_check_report(
         data and the provenance of the run. Without it, the graph was given
         by the user and there is no data section.
     distributions : dict, optional
-        From :func:`regime_distributions`: per-column plots and shifts.
+        From :func:`~mesalens.reports.distributions.regime_distributions`:
+        per-column plots and shifts.
     dags : list of edge lists, optional
         DAGs of the class to list (``(tail, head)`` pairs); defaults to the
-        document's ``dags`` when it has them. At most :data:`DAG_LIST_LIMIT`
-        are shown.
+        document's ``dags`` when it has them. At most
+        :data:`~mesalens.reports.dag_pages.DAG_LIST_LIMIT` are shown.
     result : CheckResult, optional
         The check itself, when at hand: gives the node order (isolated nodes
         included) and each parent set's witness graph for the path arrows.
@@ -1178,11 +654,11 @@ def render_check_report(
             {
                 "number": number,
                 "parents": _parents_text(entry["parents"]),
-                "n_dags": _count(entry["n_dags"]),
+                "n_dags": count_cell(entry["n_dags"]),
                 "share": format_share(entry["n_dags"], n_dags),
-                "n_hold": _count(entry["n_hold"]),
-                "n_fail": _count(entry["n_fail"]),
-                "n_invalid": _count(entry["n_invalid"]),
+                "n_hold": count_cell(entry["n_hold"]),
+                "n_fail": count_cell(entry["n_fail"]),
+                "n_invalid": count_cell(entry["n_invalid"]),
                 "status": entry["status"],
                 "path": path_text,
                 "path_ids": " ".join(drawing.path_ids[index]) if index is not None else "",
@@ -1200,24 +676,24 @@ def render_check_report(
     counts = [
         {
             "label": "MAGs in the class" if document.get("latent") else "DAGs in the class",
-            "value": _count(n_dags),
+            "value": count_cell(n_dags),
             "share": "",
         },
         {
             "label": "criterion holds",
-            "value": _count(document["n_hold"]),
+            "value": count_cell(document["n_hold"]),
             "share": format_share(document["n_hold"], n_dags),
             "cls": "hold",
         },
         {
             "label": "criterion fails",
-            "value": _count(document["n_fail"]),
+            "value": count_cell(document["n_fail"]),
             "share": format_share(document["n_fail"], n_dags),
             "cls": "fail",
         },
         {
             "label": "invalid for the policy",
-            "value": _count(document["n_invalid"]),
+            "value": count_cell(document["n_invalid"]),
             "share": format_share(document["n_invalid"], n_dags),
             "cls": "invalid",
         },
@@ -1232,10 +708,10 @@ def render_check_report(
 
     evidence = _ci_evidence(run, roles) if is_run else None
     data_summary = _data_summary(run) if is_run else None
-    distribution_rows = (
-        _distribution_rows(distributions, (run or {}).get("data")) if distributions else None
+    distribution_table = (
+        distribution_rows(distributions, (run or {}).get("data")) if distributions else None
     )
-    dag_listing = _dag_pages(document, dags) if dags is not None else None
+    dag_listing = dag_pages(document, dags) if dags is not None else None
 
     provenance = _provenance(document, run, source)
     script = template_asset("report.js")
@@ -1284,11 +760,11 @@ def render_check_report(
         "evidence": evidence,
         "data": data_summary,
         "distributions": distributions,
-        "distribution_rows": distribution_rows,
+        "distribution_rows": distribution_table,
         "palette": list(REGIME_PALETTE),
         "provenance": provenance,
         "dags": dag_listing,
-        "n_dags": _count(n_dags),
+        "n_dags": count_cell(n_dags),
         "dag_limit": DAG_LIST_LIMIT,
         "dags_per_page": DAGS_PER_PAGE,
         "sigma": SIGMA,
@@ -1402,7 +878,7 @@ def _provenance(
             {
                 "regime": fingerprint.get("regime", ""),
                 "source": redact_url(str(fingerprint.get("source", ""))),
-                "size": _bytes(fingerprint.get("size")),
+                "size": format_bytes(fingerprint.get("size")),
                 "mtime": str(fingerprint.get("mtime", "") or ""),
                 "sha256": sha,
                 "sha_short": sha[:16],
@@ -1454,7 +930,8 @@ def render_run_report(run_document: dict[str, Any], result: CheckResult, data: L
         The check of the run (its class is listed when small enough).
     data : LoadedData
         The pooled regimes: the per-column distributions come from the
-        loader's pass (:func:`regime_distributions`, role variables first).
+        loader's pass (role variables first;
+        :func:`~mesalens.reports.distributions.regime_distributions`).
 
     Returns
     -------

@@ -49,16 +49,15 @@ from mesalens.pipeline.pag_checker import PagCheckResult, pag_note
 from mesalens.reports.atomic import atomic_write_text
 from mesalens.reports.cli_common import CONTEXT, BadInput, build_roles, fail
 from mesalens.reports.html import render_run_report, write_report
-from mesalens.reports.jobs import (
+from mesalens.reports.job_files import (
     CHECK_KEYS,
     EVIDENCE_KEYS,
     TOP_ONLY_KEYS,
     ConfigValueError,
     evidence_settings,
     is_job_path,
-    run_check,
-    run_job_file,
 )
+from mesalens.reports.jobs import run_check, run_job_file
 from mesalens.reports.progress import run_progress
 from mesalens.reports.result_json import dumps
 from mesalens.reports.run_document import run_result_to_dict

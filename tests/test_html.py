@@ -20,11 +20,12 @@ from mesalens.connectors.regime import RegimeSpec
 from mesalens.pipeline.checker import check
 from mesalens.pipeline.graph import CausalGraph
 from mesalens.pipeline.roles import Roles
+from mesalens.reports import distributions as distributions_module
 from mesalens.reports import html as html_module
 from mesalens.reports.cli import cli
+from mesalens.reports.dag_pages import DAGS_PER_PAGE, class_dags
+from mesalens.reports.distributions import regime_distributions
 from mesalens.reports.html import (
-    class_dags,
-    regime_distributions,
     render_check_report,
     verdict_sentence,
     write_report,
@@ -199,7 +200,7 @@ def test_names_are_escaped_and_dags_are_paged(tmp_path):
     )
     assert page.count("<script") == 1  # the report's own script, nothing else
     assert SCRIPT_NAME not in page and ESCAPED_SCRIPT_NAME in page
-    assert page.count('class="dag-page"') == -(-len(dags) // html_module.DAGS_PER_PAGE)
+    assert page.count('class="dag-page"') == -(-len(dags) // DAGS_PER_PAGE)
     # The Content Security Policy allows exactly the page's own script, by its hash.
     script = page[page.index("<script>") + len("<script>") : page.index("</script>")]
     assert f"script-src &#39;{html_module._csp_hash(script)}&#39;" in page
@@ -236,13 +237,13 @@ def test_regime_distributions_two_computes(tmp_path, monkeypatch):
     paths = write_logs(tmp_path / "logs", rows=500, seed=3)
     data = load_regimes([RegimeSpec(k, v) for k, v in paths.items()])
     calls = []
-    real = html_module.dask.compute
+    real = distributions_module.dask.compute
 
     def counting(*args, **kwargs):
         calls.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(html_module.dask, "compute", counting)
+    monkeypatch.setattr(distributions_module.dask, "compute", counting)
     result = regime_distributions(data, bins=10, first=["reward", "obs", "reward"])
     assert len(calls) <= 2
     assert [c["name"] for c in result["columns"]][:3] == ["reward", "obs", "action"]
@@ -397,7 +398,7 @@ def test_check_graph_report_in_chromium_pages_and_escapes(browser, tmp_path):
     page, seen = open_page(browser, path)
     try:
         label = page.locator(".pager-label")
-        pages = -(-len(dags) // html_module.DAGS_PER_PAGE)
+        pages = -(-len(dags) // DAGS_PER_PAGE)
         assert label.inner_text() == f"page 1 of {pages}"
         assert page.locator(".dag-page:visible").count() == 1
         page.click("[data-step='1']")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import fcntl
 import functools
 import json
@@ -20,16 +21,13 @@ import pandas as pd
 import pytest
 
 from mesalens.connectors import InputError
-from mesalens.reports import jobs
+from mesalens.reports import job_files, job_index, jobs
+from mesalens.reports.job_files import CheckSpec, is_job_file, is_job_path, load_job_file
+from mesalens.reports.job_index import render_index_html
 from mesalens.reports.jobs import (
     CheckOutcome,
-    CheckSpec,
     RunOutcome,
-    is_job_file,
-    is_job_path,
     jobs_exit_code,
-    load_job_file,
-    render_index_html,
     run_check,
     run_jobs,
 )
@@ -397,7 +395,8 @@ def test_a_check_whose_lock_is_held_is_skipped_as_busy(tmp_path):
 _CHILD = """
 import sys, time
 from pathlib import Path
-from mesalens.reports.jobs import RunOutcome, load_job_file, run_jobs
+from mesalens.reports.job_files import load_job_file
+from mesalens.reports.jobs import RunOutcome, run_jobs
 
 job_path, out, marker = sys.argv[1:4]
 
@@ -610,3 +609,22 @@ def test_run_job_file_needs_an_output_folder_and_logs_bad_job_files(tmp_path):
     write_job(tmp_path, names=("a",), top='out = "results"')
     outcome = jobs.run_job_file(path, None, run_one=FakeRunner(["some"]), now=T0)
     assert outcome.exit_code == 3 and (tmp_path / "results" / "index.html").is_file()
+
+
+# --------------------------------------------------------------------------- module layout
+
+
+def test_job_modules_do_not_import_jobs():
+    """Data flows one way: jobs -> job_files -> job_index, never back."""
+
+    def imported(module) -> set[str]:
+        tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
+        return {
+            node.module if isinstance(node, ast.ImportFrom) else alias.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Import | ast.ImportFrom)
+            for alias in node.names
+        }
+
+    assert "mesalens.reports.jobs" not in imported(job_files)
+    assert not {"mesalens.reports.jobs", "mesalens.reports.job_files"} & imported(job_index)

@@ -30,8 +30,8 @@ import mesalens.connectors.moments as moments_module
 from mesalens.connectors import DataError, InputError, load_regimes
 from mesalens.connectors.regime import RegimeSpec
 from mesalens.pipeline.statistics import StatisticsError, compute_statistics
-from mesalens.reports import html as html_module
 from mesalens.reports.cli import cli
+from mesalens.reports.distributions import regime_distributions
 from mesalens.reports.run_cli import run_command
 
 
@@ -122,8 +122,8 @@ def test_precomputed_statistics_keep_the_level_limit(tmp_path):
 def test_report_distributions_from_the_pass_equal_the_two_passes(tmp_path, monkeypatch):
     monkeypatch.setattr(files_module, "BLOCK_SIZE", 16384)
     data = load(tmp_path)
-    fast = html_module.regime_distributions(data, bins=10)
-    slow = html_module.regime_distributions(dataclasses.replace(data, profile=None), bins=10)
+    fast = regime_distributions(data, bins=10)
+    slow = regime_distributions(dataclasses.replace(data, profile=None), bins=10)
     assert [c["name"] for c in fast["columns"]] == [c["name"] for c in slow["columns"]]
     rows = data.frame.compute().groupby("regime")
     for mine, theirs in zip(fast["columns"], slow["columns"], strict=True):
@@ -142,8 +142,8 @@ def test_report_distributions_from_the_pass_equal_the_two_passes(tmp_path, monke
 def test_histograms_beyond_the_sample_size_use_a_uniform_sample(tmp_path, monkeypatch):
     monkeypatch.setattr(loader_module, "SAMPLE_SIZE", 100)
     monkeypatch.setattr(files_module, "BLOCK_SIZE", 16384)
-    first = html_module.regime_distributions(load(tmp_path), bins=10)
-    again = html_module.regime_distributions(load(tmp_path), bins=10)
+    first = regime_distributions(load(tmp_path), bins=10)
+    again = regime_distributions(load(tmp_path), bins=10)
     x = next(c for c in first["columns"] if c["name"] == "x")
     assert [sum(counts) for counts in x["counts"]] == [100, 100]
     assert x["rows"] == [1495, 1495]  # rows stay exact

@@ -1,0 +1,77 @@
+"""How the HTML report writes numbers: one home for every formatter its modules share.
+
+The page assembly (:mod:`mesalens.reports.html`) and the per-regime
+distributions (:mod:`mesalens.reports.distributions`) show the same kinds of
+values, so they format them here, alike: a missing or non-finite value is an
+en dash, a p-value that underflowed to zero reads ``< 1e-16``, a signed shift
+carries a true minus sign, and a DAG count too large to read is shown
+rounded with its exact digits kept for a tooltip.
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+from typing import Any
+
+from mesalens.reports.summary import format_count
+
+__all__ = [
+    "MINUS",
+    "count_cell",
+    "exact_digits",
+    "format_bytes",
+    "format_number",
+    "format_p_value",
+    "format_signed",
+]
+
+# Written as an escape because ruff flags the character as confusable.
+MINUS = "\u2212"
+
+
+def exact_digits(n: int) -> str:
+    """An integer's exact decimal digits, past the int-to-str limit too."""
+    try:
+        return str(n)
+    except ValueError:
+        return str(Decimal(n))
+
+
+def format_number(value: Any, digits: int = 3) -> str:
+    """``value`` to ``digits`` significant digits; an en dash when missing or not finite."""
+    if value is None:
+        return "–"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "–"
+    return f"{value:.{digits}g}"
+
+
+def format_p_value(value: float | None) -> str:
+    """A p-value to three significant digits; ``< 1e-16`` when it underflowed to zero."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if value == 0:
+        return "< 1e-16"
+    return f"{value:.3g}"
+
+
+def format_bytes(size: Any) -> str:
+    """A size in bytes in the largest unit below 1024 of it (up to GB)."""
+    if not isinstance(size, int):
+        return "–"
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:,} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024  # type: ignore[assignment]
+    return f"{size}"  # pragma: no cover
+
+
+def format_signed(value: float | None) -> str:
+    """A shift to two decimals with its sign (a true minus sign); an en dash when missing."""
+    return "–" if value is None else f"{value:+.2f}".replace("-", MINUS)
+
+
+def count_cell(n: int) -> dict[str, str]:
+    """A count for display (approximate when huge) with its exact value for a tooltip."""
+    return {"text": format_count(n), "exact": exact_digits(n)}
