@@ -305,7 +305,7 @@ def gap(sem: LinearSem, source: int, base: int, mesa: Sequence[int]) -> tuple[fl
     tw, ta = t @ w, t @ a
     grad_b = np.outer(delta, tw) - np.outer(sigma @ w, ta) - np.outer(sigma @ a, tw)
     grad_w = -ta * tw
-    return _beyond_rounding(delta, w), _standard_error(sem, grad_b, grad_w)
+    return float(delta @ w), _standard_error(sem, grad_b, grad_w)
 
 
 def gap_line(
@@ -328,21 +328,7 @@ def gap_line(
     slope = np.linalg.lstsq(sigma[np.ix_(mesa, mesa)], sigma[mesa, base], rcond=None)[0]
     # E[base | mesa = y] = μ_b + slope (y - μ_m) in each regime, with the same slope.
     deploy_slope, reference_slope = slope, slope
-    weights = np.concatenate([[1.0], -slope])
-    value = _beyond_rounding(np.concatenate([[shift[base]], shift[mesa]]), weights)
-    return value, deploy_slope - reference_slope
-
-
-def _beyond_rounding(terms: np.ndarray, weights: np.ndarray) -> float:
-    """``terms @ weights``, or exactly 0 when it is below the rounding error of the sum.
-
-    Where the criterion holds in the σ-graph the gap is zero analytically, but
-    the sum of its non-zero terms leaves ~1e-16 behind; a λ curve drawn from
-    that noise would look like a signal.
-    """
-    value = float(terms @ weights)
-    bound = 64 * np.finfo(float).eps * float(np.abs(terms) @ np.abs(weights))
-    return 0.0 if abs(value) <= bound else value
+    return float(shift[base] - slope @ shift[mesa]), deploy_slope - reference_slope
 
 
 def implied_gap(sem: LinearSem, source: int, base: int, mesa: Sequence[int]) -> float:
@@ -780,9 +766,16 @@ def _parent_set_sensitivity(
                     )
                 )
             source, base, mesa = _roles_in(main, indicator, base_name, model)
-            value, value_se = gap(main, source, base, mesa)
             slope_change = gap_line(main, source, base, mesa, 1.0)[1]
-            curve = tuple(gap_line(main, source, base, mesa, lam)[0] for lam in model.grid)
+            if entry.status == "hold":
+                # Y_b ⊥ s | Y_m in this σ-graph: the gap is zero in every linear
+                # SEM on it, with no uncertainty. Computed, it would be rounding
+                # noise (~1e-17) that the λ chart would draw as a signal.
+                value, value_se = 0.0, 0.0
+                curve = (0.0,) * len(model.grid)
+            else:
+                value, value_se = gap(main, source, base, mesa)
+                curve = tuple(gap_line(main, source, base, mesa, lam)[0] for lam in model.grid)
             contrasts.append(
                 Contrast(
                     regime=model.labels[r + 1],

@@ -167,7 +167,8 @@ def test_a_graph_where_the_criterion_holds_gives_the_zero_curve():
             assert entry.status == "hold"
             for contrast in entry.contrasts:
                 # Exactly zero, not rounding noise the report's chart would draw.
-                assert contrast.curve == (0.0,) * len(sens.lambdas) and contrast.gap == 0.0
+                assert contrast.curve == (0.0,) * len(sens.lambdas)
+                assert contrast.gap == contrast.gap_standard_error == 0.0
                 assert contrast.implied_gap == pytest.approx(0.0, abs=1e-10)
                 assert all(
                     e.estimate == pytest.approx(0.0, abs=1e-12) for e in contrast.direct_effects
