@@ -66,7 +66,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import dask.dataframe as dd
 import numpy as np
 import pandas as pd
 
@@ -453,7 +452,7 @@ def loaded_from_frames(
     pooled = pd.concat(parts, ignore_index=True)
     kinds = {regime_name: "discrete", **dict.fromkeys(columns, "continuous")}
     return LoadedData(
-        build_frame=functools.partial(dd.from_pandas, pooled, npartitions=len(labels), sort=False),
+        build_frame=functools.partial(_as_dask, pooled, len(labels)),
         regime_name=regime_name,
         regime_labels=labels,
         columns=(regime_name, *columns),
@@ -461,3 +460,10 @@ def loaded_from_frames(
         summary=summary,
         fingerprints=(),
     )
+
+
+def _as_dask(frame: pd.DataFrame, npartitions: int) -> Any:
+    """The pooled frame as dask, built on first use (importing dask.dataframe only then)."""
+    import dask.dataframe as dd
+
+    return dd.from_pandas(frame, npartitions=npartitions, sort=False)
