@@ -381,6 +381,9 @@ class DataProfile:
         Per regime, the numeric columns' values on a uniform sample of at
         most :data:`SAMPLE_SIZE` kept rows (all rows when there are fewer):
         the report's histograms are drawn from it.
+    dtypes : dict of str to dtype
+        The pooled frame's columns and dtypes, the regime column first (its
+        schema, known without building it).
     pooled_sample : pandas.DataFrame or None
         A uniform sample without replacement of at most ``sample_rows`` kept
         rows of all regimes (all rows when there are fewer), columns and
@@ -400,6 +403,7 @@ class DataProfile:
     low: dict[str, float]
     high: dict[str, float]
     samples: tuple[dict[str, np.ndarray], ...]
+    dtypes: dict[str, Any] = field(default_factory=dict)
     pooled_sample: pd.DataFrame | None = field(default=None, repr=False)
     sample_seed: int = 0
 
@@ -1070,6 +1074,7 @@ def _profile(
         low=low,
         high=high,
         samples=tuple(histogram_samples),
+        dtypes={plan.regime_name: np.dtype(np.int64), **plan.dtypes},
         pooled_sample=_pooled_sample(sources, results, plan, sample_rows) if sample_rows else None,
         sample_seed=sampling.seed,
     )

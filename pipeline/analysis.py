@@ -165,7 +165,9 @@ def analyze(
 
     start = stage("statistics")
     # The loader's pass already summarised the data: no second read.
-    statistics = compute_statistics(data.frame, data.kinds, data.columns, precomputed=data.profile)
+    statistics = compute_statistics(
+        lambda: data.frame, data.kinds, data.columns, precomputed=data.profile
+    )
     timings["statistics"] = time.perf_counter() - start
 
     start = stage("discovery")

@@ -58,7 +58,7 @@ Examples
 from __future__ import annotations
 
 import functools
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -105,6 +105,7 @@ class Precomputed(Protocol):
     moments: Moments | None
     partition_levels: Mapping[str, int]
     indicator_cap: int
+    dtypes: Mapping[str, Any]
 
 
 class StatisticsError(DataError):
@@ -281,7 +282,7 @@ def _merge(*parts: Moments) -> Moments:
 
 # --------------------------------------------------------------------- checking
 def _check_request(
-    frame: dd.DataFrame, kinds: Mapping[str, str], columns: Sequence[str] | None
+    frame: dd.DataFrame | pd.DataFrame, kinds: Mapping[str, str], columns: Sequence[str] | None
 ) -> tuple[list[str], dict[str, str]]:
     available = [str(c) for c in frame.columns]
     chosen = list(available if columns is None else columns)
@@ -341,7 +342,7 @@ def _is_number(value: Any) -> bool:
 
 # --------------------------------------------------------------------- public
 def compute_statistics(
-    frame: dd.DataFrame | pd.DataFrame,
+    frame: dd.DataFrame | pd.DataFrame | Callable[[], dd.DataFrame],
     kinds: Mapping[str, str],
     columns: Sequence[str] | None = None,
     *,
@@ -352,9 +353,11 @@ def compute_statistics(
 
     Parameters
     ----------
-    frame : dask.dataframe.DataFrame or pandas.DataFrame
+    frame : dask.dataframe.DataFrame or pandas.DataFrame or callable
         The data: numeric columns, pandas categoricals, or integer codes (the
-        regime). A pandas frame is summarised as one partition.
+        regime). A pandas frame is summarised as one partition. A function
+        returning the frame is called only if the frame must be read (when
+        ``precomputed`` cannot serve).
     kinds : mapping of str to str
         ``"continuous"`` or ``"discrete"`` for every column used.
     columns : sequence of str, optional
@@ -366,8 +369,8 @@ def compute_statistics(
     precomputed : object, optional
         The moments of exactly this frame, already taken in the pass that
         read and validated it (:attr:`mesalens.connectors.LoadedData.profile`,
-        whose ``moments`` and ``partition_levels`` it uses): then nothing is
-        read again. Ignored (the frame is read) when it cannot serve, e.g.
+        whose ``moments``, ``partition_levels`` and ``dtypes`` it uses): then
+        nothing is read again. Ignored (the frame is read) when it cannot serve, e.g.
         when a column has more levels than it summarised.
 
     Returns
@@ -383,11 +386,12 @@ def compute_statistics(
         frame has no rows, or a value is missing or infinite (the message
         names the columns and how many).
     """
-    frame = _as_dask(frame)
     if precomputed is not None and precomputed.moments is not None:
-        chosen, resolved = _check_request(frame, kinds, columns)
+        # The frame's schema without the frame (building it imports dask.dataframe).
+        schema = pd.DataFrame({c: pd.Series([], dtype=t) for c, t in precomputed.dtypes.items()})
+        chosen, resolved = _check_request(schema, kinds, columns)
         discrete = [c for c in chosen if resolved[c] == DISCRETE]
-        dtypes = {c: frame.dtypes[c] for c in chosen}
+        dtypes = {c: schema.dtypes[c] for c in chosen}
         counts = precomputed.partition_levels
         for name in discrete:
             if counts.get(name, 0) > max_levels:
@@ -398,6 +402,7 @@ def compute_statistics(
         if all(counts.get(name, 0) <= precomputed.indicator_cap for name in discrete):
             return _assemble(precomputed.moments, chosen, resolved, dtypes)
 
+    frame = _as_dask(frame() if callable(frame) else frame)
     lazy = statistics_delayed(frame, kinds, columns, max_levels=max_levels)
     with blas_single_thread():
         (statistics,) = dask.compute(lazy)

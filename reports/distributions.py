@@ -102,26 +102,28 @@ def regime_distributions(
         first), categorical ones ``tvd`` (total variation distance against
         the first). ``shift`` is the largest absolute SMD or TVD.
     """
-    frame = data.frame
     regime = data.regime_name
     codes = list(range(len(data.regime_labels)))
     variables = list(data.variables)
     chosen = list(dict.fromkeys(c for c in first if c in variables))  # roles may overlap
     chosen += [c for c in variables if c not in chosen]
     columns = chosen[:max_columns]
-    categorical = [c for c in columns if str(frame[c].dtype) == "category"]
-    numeric = [c for c in columns if c not in categorical]
 
     # The loader's single pass already took what both passes below compute
-    # (ranges, moments and cells per regime, and a sample for histograms).
+    # (ranges, moments and cells per regime, and a sample for histograms),
+    # and knows the frame's dtypes: then the frame is not even built.
     profile = getattr(data, "profile", None)
-    if profile is not None and len(profile.regimes) != len(codes):
+    if profile is not None and (len(profile.regimes) != len(codes) or not profile.dtypes):
         profile = None
+    dtypes = profile.dtypes if profile is not None else data.frame.dtypes
+    categorical = [c for c in columns if str(dtypes[c]) == "category"]
+    numeric = [c for c in columns if c not in categorical]
 
     # Pass 1: min/max of the numeric columns; counts of the categorical ones.
     if profile is not None:
         first_pass = _profile_first_pass(profile, regime, numeric, categorical)
     else:
+        frame = data.frame
         lazy: dict[str, Any] = {}
         if numeric:
             lazy["min"] = frame[numeric].min()
@@ -136,7 +138,7 @@ def regime_distributions(
     edges: dict[str, np.ndarray] = {}
     for column in numeric:
         low, high = float(first_pass["min"][column]), float(first_pass["max"][column])
-        whole = str(frame[column].dtype).startswith("int")
+        whole = str(dtypes[column]).startswith("int")
         if whole and high - low + 1 <= bins:
             edges[column] = np.arange(low - 0.5, high + 1.0, 1.0)
         elif high > low:

@@ -400,20 +400,33 @@ def test_default_run_with_the_direct_test_reads_every_partition_once(tmp_path, m
     )
 
 
-def test_loading_does_not_import_dask_dataframe(tmp_path):
-    numeric_logs(100, seed=0).to_parquet(tmp_path / "a.parquet")
-    numeric_logs(100, seed=1).to_parquet(tmp_path / "b.parquet")
+def test_a_run_from_parquet_never_imports_dask_dataframe(tmp_path):
+    # Nothing in a default run reads the pooled frame, so it is never built:
+    # not by the loader, the statistics, the direct test or the report.
+    numeric_logs(400, seed=0).to_parquet(tmp_path / "a.parquet")
+    numeric_logs(400, seed=1, shift=1.0).to_parquet(tmp_path / "b.parquet")
+    a, b, out = tmp_path / "a.parquet", tmp_path / "b.parquet", tmp_path / "out"
     code = (
         "import sys\n"
         "from mesalens.connectors import load_regimes\n"
         "from mesalens.connectors.regime import RegimeSpec\n"
-        f"data = load_regimes([RegimeSpec('a', {str(tmp_path / 'a.parquet')!r}),"
-        f" RegimeSpec('b', {str(tmp_path / 'b.parquet')!r})], sample_rows=50)\n"
+        f"data = load_regimes([RegimeSpec('a', {str(a)!r}), RegimeSpec('b', {str(b)!r})],"
+        " sample_rows=50)\n"
         "assert 'dask.dataframe' not in sys.modules, 'loading imported dask.dataframe'\n"
+        "from mesalens.reports.cli import cli\n"
+        f"args = ['run', '--regime', 'a={a}', '--regime', 'b={b}', '--base', 'y', '--mesa', 'x',"
+        f" '--decision', 'k', '--policy-inputs', 'many', '--out', {str(out)!r}, '--quiet']\n"
+        "try:\n"
+        "    cli.main(args=args, standalone_mode=False)\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "assert 'dask.dataframe' not in sys.modules, 'the run imported dask.dataframe'\n"
         "assert data.frame.npartitions == 2 and 'dask.dataframe' in sys.modules\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+    document = json.loads((out / "result.json").read_text())
+    assert document["direct_test"] is not None and document["sensitivity"] is not None
 
 
 def test_sample_rows_must_be_a_whole_number(tmp_path):
