@@ -251,13 +251,18 @@ class FilePart:
             schema = parquet.schema_arrow
             if not all(_float_compatible(schema.field(c).type, c in flags) for c in columns):
                 return None
-            # One thread, as in _read: dask already reads a partition per core.
-            table = parquet.read_row_groups(
-                list(self.row_groups), columns=list(columns), use_threads=False
-            )
+            table = self._row_groups(parquet, columns)
             # A float64 column without nulls comes back as a view of Arrow's buffer.
             # safe=False: huge integers round to the nearest float, as pandas' astype does.
             return {c: table.column(c).cast(pa.float64(), safe=False).to_numpy() for c in columns}
+
+    def _row_groups(self, parquet: pq.ParquetFile, columns: Sequence[str]) -> pa.Table:
+        """Read the row groups of this part, only ``columns``."""
+        # One thread: dask already reads a partition per core, and pyarrow's
+        # own pool on top costs ~50% more CPU for nothing.
+        return parquet.read_row_groups(
+            list(self.row_groups or ()), columns=list(columns), use_threads=False
+        )
 
     @contextlib.contextmanager
     def _reader_errors(self) -> Iterator[None]:
@@ -287,11 +292,7 @@ class FilePart:
             with self.fs.open(self.path, "rb") as handle:
                 parquet = pq.ParquetFile(handle)
                 if self.row_groups:
-                    # One thread: dask already reads a partition per core, and
-                    # pyarrow's own pool on top costs ~50% more CPU for nothing.
-                    table = parquet.read_row_groups(
-                        list(self.row_groups), columns=wanted, use_threads=False
-                    )
+                    table = self._row_groups(parquet, wanted)
                 else:
                     table = parquet.schema_arrow.empty_table().select(wanted)
                 return table.to_pandas(use_threads=False)

@@ -458,7 +458,7 @@ def load_regimes(
     """
     specs = list(specs)
     check_regimes(specs, minimum=1)
-    selected, overrides = _check_options(regime_name, columns, dtypes, missing)
+    selected, overrides = _check_options(regime_name, columns, dtypes, missing, sample_rows)
 
     sources = [_plan(spec, code) for code, spec in enumerate(specs)]
     analysis = _analysis_columns(sources, selected, regime_name)
@@ -471,11 +471,6 @@ def load_regimes(
     classes = _column_classes(sources, analysis, overrides)
     strict = selected is None
 
-    if isinstance(sample_rows, bool) or not isinstance(sample_rows, int) or sample_rows < 0:
-        raise InputError(
-            f"sample_rows must be a whole number >= 0, got {sample_rows!r}; "
-            "pass 0 for no pooled sample"
-        )
     sampling = _Sampling(seed=seed, size=max(SAMPLE_SIZE, sample_rows))
     scanned = _scan(sources, analysis, classes, strict, regime_name, sampling)
     stats = {name: result.stats for name, result in scanned.items()}
@@ -537,10 +532,16 @@ def _check_options(
     columns: Sequence[str] | None,
     dtypes: Mapping[str, str] | None,
     missing: str,
+    sample_rows: int,
 ) -> tuple[tuple[str, ...] | None, dict[str, str]]:
     """Validate the keyword options; return the column selection and overrides."""
     if not isinstance(regime_name, str) or not regime_name.strip():
         raise InputError(f"regime_name must be a non-empty string, not {regime_name!r}")
+    if isinstance(sample_rows, bool) or not isinstance(sample_rows, int) or sample_rows < 0:
+        raise InputError(
+            f"sample_rows must be a whole number >= 0, got {sample_rows!r}; "
+            "pass 0 for no pooled sample"
+        )
     if missing not in MISSING_POLICIES:
         raise InputError(
             f"unknown missing-value policy {missing!r}; use one of {', '.join(MISSING_POLICIES)}"
