@@ -322,10 +322,15 @@ class _FramePlan:
 
 @dataclass(frozen=True)
 class _Sampling:
-    """How the pass samples rows: keys seeded by ``(seed, partition)``, ``size`` kept per regime."""
+    """How the pass samples rows: keys seeded by ``(seed, partition)``, ``size`` kept per regime.
+
+    ``pooled``: whether a pooled sample of every column was asked for; without
+    one, only the numeric columns the histograms need are kept.
+    """
 
     seed: int
     size: int
+    pooled: bool
 
 
 @dataclass
@@ -471,7 +476,7 @@ def load_regimes(
     classes = _column_classes(sources, analysis, overrides)
     strict = selected is None
 
-    sampling = _Sampling(seed=seed, size=max(SAMPLE_SIZE, sample_rows))
+    sampling = _Sampling(seed=seed, size=max(SAMPLE_SIZE, sample_rows), pooled=sample_rows > 0)
     scanned = _scan(sources, analysis, classes, strict, regime_name, sampling)
     stats = {name: result.stats for name, result in scanned.items()}
     rows_dropped = _check_rows(sources, stats, analysis, missing)
@@ -871,7 +876,9 @@ def _part_pass(
         rows, labels, blocks, cells, (regime_name, *columns), nonfinite=result.nonfinite
     )
     keys = np.random.default_rng([sampling.seed, index]).random(rows)
-    result.sample = _bottom_k(keys, arrays, sampling.size)
+    numeric = {c: arrays[c] for c in columns if classes[c] != "string"}
+    kept = arrays if sampling.pooled else numeric
+    result.sample = _bottom_k(keys, kept, sampling.size)
     return result
 
 

@@ -892,7 +892,9 @@ def _direct_test(
     if statistics is None and settings.method != "gcm":
         from mesalens.pipeline.statistics import compute_statistics
 
-        statistics = compute_statistics(data.frame, data.kinds, data.columns)
+        statistics = compute_statistics(
+            lambda: data.frame, data.kinds, data.columns, precomputed=data.profile
+        )
 
     drafts = []
     for column in base:
