@@ -78,6 +78,7 @@ import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
 
+from mesalens.connectors.dask_scheduler import compute_scheduler
 from mesalens.connectors.errors import DataError, InputError
 from mesalens.connectors.files import FilePart, FilePlan, SourceSchema, plan_files
 from mesalens.connectors.moments import (
@@ -1006,7 +1007,7 @@ def _scan(
             owners.extend(source.name for _ in layer)
     logger.info("reading %d partition(s) of %d regime(s) in one pass", index, len(sources))
     with blas_single_thread():
-        results = dask.compute(*roots)
+        results = dask.compute(*roots, scheduler=compute_scheduler())
     grouped: dict[str, list[_PartResult]] = {source.name: [] for source in sources}
     for owner, result in zip(owners, results, strict=True):
         grouped[owner].append(result)

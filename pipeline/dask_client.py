@@ -13,6 +13,7 @@ from typing import Any
 
 import dask
 
+from mesalens.connectors.dask_scheduler import client_may_exist
 from mesalens.connectors.regime import redact_url
 from mesalens.pipeline.errors import InputError
 
@@ -25,6 +26,8 @@ class SchedulerError(InputError):
 
 def active_client() -> Any | None:
     """The dask.distributed client in use (``Client(...)`` or ``--scheduler``), or None."""
+    if not client_may_exist():
+        return None
     try:
         from distributed import default_client
     except ImportError:  # pragma: no cover - distributed is a dependency

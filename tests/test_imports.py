@@ -167,8 +167,11 @@ def test_run_imports_causal_learn_only_when_it_searches(tmp_path):
         assert loaded == [False], loaded
         """
     )
-    modules, _ = _fresh_imports(code, cwd=tmp_path)
+    modules, importtime = _fresh_imports(code, cwd=tmp_path)
     assert "causallearn.search.ConstraintBased.PC" in modules
+    # Without --scheduler the run uses dask's threads: no dask.distributed
+    # (~0.25 s of imports) just to ask whether a client exists.
+    assert "distributed" not in modules, _importers(importtime, "distributed")
     document = json.loads((tmp_path / "out" / "result.json").read_text())
     assert document["discovery"]["settings"]["method"] == "pc"
     assert document["verdict"] in {"all", "some", "none"}

@@ -76,6 +76,46 @@ def assert_same_statistics(a, b) -> None:
     pd.testing.assert_frame_equal(a.counts, b.counts)
 
 
+def test_the_pass_runs_on_an_active_client_and_on_threads_without_one(tmp_path):
+    # The loader hands dask.compute its threads directly (no dask.distributed
+    # import to look for a client) only while no client can exist; a client
+    # the user started must still get the work.
+    from mesalens.connectors.dask_scheduler import compute_scheduler
+
+    threaded = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import dask.threaded, mesalens.connectors.dask_scheduler as d;"
+            "assert d.compute_scheduler() is dask.threaded.get",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert threaded.returncode == 0, threaded.stderr
+    from distributed import Client, LocalCluster, get_task_stream
+
+    for folder in ("alone", "client"):
+        (tmp_path / folder).mkdir()
+    alone = load(tmp_path / "alone", fmt="parquet")
+    with (
+        LocalCluster(
+            n_workers=1, processes=False, threads_per_worker=2, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        assert compute_scheduler() is None
+        with get_task_stream(client) as stream:
+            on_client = load(tmp_path / "client", fmt="parquet")
+    assert len(stream.data) >= 2  # a task per partition at least
+    assert_same_statistics(
+        *(
+            compute_statistics(data.frame, data.kinds, data.columns, precomputed=data.profile)
+            for data in (alone, on_client)
+        )
+    )
+
+
 @pytest.mark.parametrize(("fmt", "block"), [("csv", 16384), ("parquet", 2000), ("csv", None)])
 def test_precomputed_statistics_equal_a_pass_over_the_frame(tmp_path, monkeypatch, fmt, block):
     if block is not None:
