@@ -838,11 +838,15 @@ def _part_pass(
         del raw
     stats = _Stats(rows=len(next(iter(arrays.values()))) if arrays else 0)
     incomplete = np.zeros(stats.rows, dtype=bool)
+    finite: set[str] = set()  # float columns without NaN or infinity
     for column, array in arrays.items():
         if array.dtype.kind == "f":
             with np.errstate(invalid="ignore", over="ignore"):
                 if np.isfinite(np.add.reduce(array)):
-                    continue  # a finite sum: no NaN here, without a pass of isnan
+                    # A finite sum: no NaN and no infinity here, without a
+                    # pass of isnan (or, later, of isinf).
+                    finite.add(column)
+                    continue
             absent = np.isnan(array)
         else:
             absent = pd.isna(array)
@@ -863,7 +867,9 @@ def _part_pass(
     cell_levels: list[list[Any]] = [[code]]
     with np.errstate(invalid="ignore"):
         for column in columns:
-            codes, levels = _summarise_column(column, arrays[column], classes[column], part, result)
+            codes, levels = _summarise_column(
+                column, arrays[column], classes[column], part, result, column in finite
+            )
             if codes is not None:
                 labels.extend((column, level) for level in levels)
                 blocks.extend(codes == k for k in range(len(levels)))
@@ -884,9 +890,12 @@ def _part_pass(
 
 
 def _summarise_column(
-    column: str, array: np.ndarray, klass: str, part: _Part, result: _PartResult
+    column: str, array: np.ndarray, klass: str, part: _Part, result: _PartResult, finite: bool
 ) -> tuple[np.ndarray | None, list[Any]]:
-    """Record one column's validation facts; return its level codes if it may be discrete."""
+    """Record one column's validation facts; return its level codes if it may be discrete.
+
+    ``finite`` says the column is already known to hold no infinity.
+    """
     stats = result.stats
     if klass == "string":
         codes, uniques = pd.factorize(array)
@@ -909,7 +918,7 @@ def _summarise_column(
         fractional = array[np.mod(array, 1) != 0]
     if len(fractional):
         stats.fractions[column] = (float(fractional[0]), part.where)
-        infinite = int(np.isinf(array).sum())
+        infinite = 0 if finite else int(np.isinf(array).sum())
         if infinite:
             result.nonfinite[column] = infinite
         # The level set of a continuous column only answers "constant?".

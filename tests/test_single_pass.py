@@ -258,17 +258,26 @@ def test_run_reads_every_partition_once(tmp_path, monkeypatch):
         assert fingerprint["sha256"] in page
 
 
-def test_infinite_value_found_in_the_pass_is_reported_before_any_output(tmp_path):
+@pytest.mark.parametrize(
+    ("fmt", "values"), [("csv", [np.inf]), ("parquet", [np.inf]), ("parquet", [np.inf, -np.inf])]
+)
+def test_infinite_value_found_in_the_pass_is_reported_before_any_output(tmp_path, fmt, values):
+    # Parquet takes the Arrow path; +inf and -inf together sum to NaN, not inf.
     train, deploy = mixed(200, seed=0), mixed(200, seed=1, shift=1.0)
-    deploy.loc[3, "x"] = np.inf
-    train.to_csv(tmp_path / "train.csv", index=False)
-    deploy.to_csv(tmp_path / "deploy.csv", index=False)
+    for row, value in enumerate(values, start=3):
+        deploy.loc[row, "x"] = value
+    paths = []
+    for name, frame in (("train", train), ("deploy", deploy)):
+        path = tmp_path / f"{name}.{fmt}"
+        if fmt == "csv":
+            frame.to_csv(path, index=False)
+        else:
+            frame.to_parquet(path)
+        paths.append(str(path))
     out = tmp_path / "out"
-    result = CliRunner().invoke(
-        cli, run_args(str(tmp_path / "train.csv"), str(tmp_path / "deploy.csv"), out)
-    )
+    result = CliRunner().invoke(cli, run_args(*paths, out))
     assert result.exit_code == 1, result.output  # a data error, as before
-    assert "infinite values in 'x' (1)" in result.output
+    assert f"infinite values in 'x' ({len(values)})" in result.output
     assert not out.exists()
 
 
