@@ -5,7 +5,17 @@ distributions (:mod:`mesalens.reports.distributions`) show the same kinds of
 values, so they format them here, alike: a missing or non-finite value is an
 en dash, a p-value that underflowed to zero reads ``< 1e-16``, a signed shift
 carries a true minus sign, and a DAG count too large to read is shown
-rounded with its exact digits kept for a tooltip.
+rounded with its exact digits kept for a tooltip. The report's sections
+(direct test, sensitivity) use the same formatters.
+
+>>> format_estimate(0.012345), format_estimate(-2.5e-7, 2), format_estimate(0.0)
+('+0.0123', '-2.5e-07', '0')
+>>> format_estimate(float("nan")), format_estimate(0.5, signed=False)
+('–', '0.5')
+>>> format_p_value(0.0), format_p_value(3e-20), format_p_value(0.04321)
+('< 1e-16', '< 1e-16', '0.0432')
+>>> format_signed(-0.5) == MINUS + "0.50"
+True
 """
 
 from __future__ import annotations
@@ -21,6 +31,7 @@ __all__ = [
     "count_cell",
     "exact_digits",
     "format_bytes",
+    "format_estimate",
     "format_number",
     "format_p_value",
     "format_signed",
@@ -47,11 +58,25 @@ def format_number(value: Any, digits: int = 3) -> str:
     return f"{value:.{digits}g}"
 
 
+def format_estimate(value: float | None, digits: int = 3, *, signed: bool = True) -> str:
+    """An estimate (an effect, a gap, a bound) with its sign; exactly ``0`` when it is zero.
+
+    A zero is written ``0``, not ``+0``: the sensitivity analysis makes a gap
+    exactly zero where the criterion holds structurally, and the table should
+    say so plainly.
+    """
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    if not value:
+        return "0"
+    return f"{value:+.{digits}g}" if signed else f"{value:.{digits}g}"
+
+
 def format_p_value(value: float | None) -> str:
-    """A p-value to three significant digits; ``< 1e-16`` when it underflowed to zero."""
+    """A p-value to three significant digits; ``< 1e-16`` below what a double resolves near 1."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
-    if value == 0:
+    if value < 1e-16:
         return "< 1e-16"
     return f"{value:.3g}"
 

@@ -16,12 +16,14 @@ words what it means when they disagree (:func:`explain`).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from markupsafe import Markup
 
 from mesalens.reports.charts import Series, line_chart_svg
+from mesalens.reports.formatting import format_estimate, format_p_value
 from mesalens.reports.sections import ReportSection, render_template
 
 __all__ = ["direct_test_line", "explain", "render_direct_test"]
@@ -30,18 +32,6 @@ _METHOD_NAMES = {
     "fisherz": "Fisher-z (partial correlation, all rows)",
     "gcm": "GCM (cross-fitted gradient boosting)",
 }
-
-
-def _number(value: float | None, digits: int = 3) -> str:
-    if value is None:
-        return "–"
-    return f"{value:+.{digits}g}" if value else "0"
-
-
-def _p(value: float | None) -> str:
-    if value is None:
-        return "–"
-    return "< 1e-16" if value < 1e-16 else f"{value:.2g}"
 
 
 def _intervals_disagree(gaps: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -137,10 +127,10 @@ def direct_test_line(part: Mapping[str, Any]) -> str:
     if part.get("status") == "skipped":
         return "direct test: skipped; " + "; ".join(part.get("notes", []))
     decision = "independence rejected" if part["reject"] else "no detectable gap"
+    unsigned = functools.partial(format_estimate, signed=False)
     pieces = [
-        f"{o['base']}: gap {g['regime']} vs {g['reference']} {_number(g['estimate']).lstrip('+')} "
-        f"({part['level']:.0%} CI {_number(g['lower']).lstrip('+')} to "
-        f"{_number(g['upper']).lstrip('+')})"
+        f"{o['base']}: gap {g['regime']} vs {g['reference']} {unsigned(g['estimate'])} "
+        f"({part['level']:.0%} CI {unsigned(g['lower'])} to {unsigned(g['upper'])})"
         for o in part["outcomes"]
         for g in o["gaps"]
         if g["estimator"] == "flexible"
@@ -195,9 +185,9 @@ def render_direct_test(document: Mapping[str, Any]) -> ReportSection | None:
                 "method": _METHOD_NAMES.get(t["method"], t["method"]),
                 "deciding": t["method"] == outcome["method"],
                 "comparison": f"{t['regime']} vs {t['reference']}",
-                "statistic": _number(t["statistic"]),
-                "p_value": _p(t["p_value"]),
-                "p_holm": _p(t["p_holm"]),
+                "statistic": format_estimate(t["statistic"]),
+                "p_value": format_p_value(t["p_value"]),
+                "p_holm": format_p_value(t["p_holm"]),
                 "reject": t["reject"],
                 "rows": f"{t['rows']:,}",
             }
@@ -207,9 +197,9 @@ def render_direct_test(document: Mapping[str, Any]) -> ReportSection | None:
             {
                 "estimator": g["estimator"],
                 "comparison": f"{g['regime']} vs {g['reference']}",
-                "estimate": _number(g["estimate"]),
-                "se": _number(g["se"], 2).lstrip("+"),
-                "interval": f"[{_number(g['lower'])}, {_number(g['upper'])}]",
+                "estimate": format_estimate(g["estimate"]),
+                "se": format_estimate(g["se"], 2, signed=False),
+                "interval": f"[{format_estimate(g['lower'])}, {format_estimate(g['upper'])}]",
                 "covers_zero": g["covers_zero"],
             }
             for g in outcome["gaps"]

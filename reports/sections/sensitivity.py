@@ -17,24 +17,15 @@ from typing import Any
 from markupsafe import Markup
 
 from mesalens.reports.charts import Series, line_chart_svg
+from mesalens.reports.formatting import format_estimate
 from mesalens.reports.sections import ReportSection, render_template
+from mesalens.reports.summary import format_count
 
 __all__ = ["render_sensitivity"]
 
 # More lines than this make an unreadable chart; the table keeps every parent set.
 _MAX_LINES = 8
 _Z95 = 1.959963984540054
-
-
-def _number(value: float | None) -> str:
-    if value is None:
-        return "–"
-    return f"{value:+.4g}" if value else "0"
-
-
-def _count(value: int) -> str:
-    text = str(value)
-    return text if len(text) <= 12 else f"≈{float(value):.3g}" if len(text) < 300 else "huge"
 
 
 def _parents(parents: Mapping[str, Sequence[str]]) -> str:
@@ -94,11 +85,11 @@ def render_sensitivity(document: Mapping[str, Any]) -> ReportSection | None:
                         "regime": contrast["regime"],
                         "base": contrast["base"],
                         "mesa_parents": _parents(effect["mesa_parents"]),
-                        "n_dags": _count(int(effect["n_dags"])),
+                        "n_dags": format_count(int(effect["n_dags"])),
                         "n_dags_exact": str(effect["n_dags"]),
-                        "effect": _number(effect["estimate"]),
+                        "effect": format_estimate(effect["estimate"], 4),
                         "effect_se": f"{se:.2g}" if se is not None else "–",
-                        "gap": _number(contrast["gap"]),
+                        "gap": format_estimate(contrast["gap"], 4),
                         "gap_se": f"{contrast['gap_standard_error']:.2g}",
                     }
                 )
@@ -107,7 +98,7 @@ def render_sensitivity(document: Mapping[str, Any]) -> ReportSection | None:
             "regime": item["regime"],
             "base": item["base"],
             "text": ", ".join(
-                f"{_number(v['estimate'])} ({_count(int(v['n_dags']))} DAGs)"
+                f"{format_estimate(v['estimate'], 4)} ({format_count(int(v['n_dags']))} DAGs)"
                 for v in item["values"]
             ),
         }
