@@ -52,7 +52,6 @@ from mesalens.pipeline.pdag import (
     Pdag,
     closed_chordal_search,
     consistent_extension,
-    has_pag_marks,
     mcs_earlier_neighbours,
     meek_closure,
     orient_and_close,
@@ -667,7 +666,7 @@ def check(graph: CausalGraph, roles: Roles) -> CheckResult:
     RoleError, GraphError, InconsistentGraphError
         For roles that do not fit the graph and graphs with no valid class.
     """
-    if has_pag_marks(graph):  # graph.kind() == "pag", without its slow scan of every mark
+    if graph.kind() == "pag":
         # Latent confounding: the class is a PAG's MAGs (pag_checker imports this module).
         from mesalens.pipeline.pag_checker import check_pag
 

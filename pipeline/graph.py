@@ -35,6 +35,8 @@ Examples
 from __future__ import annotations
 
 import enum
+import itertools
+import operator
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -284,23 +286,40 @@ class CausalGraph:
             if i < j and mark == Mark.TAIL and self._marks[(j, i)] == Mark.TAIL
         ]
 
+    def arrowheads(self) -> list[tuple[int, int]] | None:
+        """Every ``(i, j)`` with an arrowhead at ``j``; None when an edge is not ``-->`` or ``---``.
+
+        With only ``-->`` and ``---`` edges, these are the directed edges and
+        every other edge is undirected. The scan of the marks runs in C
+        (``map`` and ``compress`` over the mark table): reading a CPDAG of
+        10^4 edges must not cost more than counting its DAGs.
+        """
+        marks = self._marks  # (i, j) -> the mark at j's end, both ways for every edge
+        if any(map(operator.is_, marks.values(), itertools.repeat(Mark.CIRCLE))):
+            return None
+        arrows = list(
+            itertools.compress(
+                marks.keys(), map(operator.is_, marks.values(), itertools.repeat(Mark.ARROW))
+            )
+        )
+        reversed_arrows = zip(
+            map(operator.itemgetter(1), arrows), map(operator.itemgetter(0), arrows), strict=True
+        )
+        if not set(arrows).isdisjoint(reversed_arrows):
+            return None  # an arrowhead at both ends: <->
+        return arrows
+
     def kind(self) -> str:
         """``"dag"``, ``"pdag"`` (some ``---``) or ``"pag"`` (some ``<->``, ``o``).
 
         A graph with only ``-->`` edges is reported as ``"dag"`` even when it
         has a cycle: :meth:`require_acyclic` checks that.
         """
-        marks = set(self._marks.values())
-        if Mark.CIRCLE in marks or any(
-            m == Mark.ARROW and self._marks[(j, i)] == Mark.ARROW
-            for (i, j), m in self._marks.items()
-        ):
+        heads = self.arrowheads()
+        if heads is None:
             return "pag"
-        if any(
-            m == Mark.TAIL and self._marks[(j, i)] == Mark.TAIL for (i, j), m in self._marks.items()
-        ):
-            return "pdag"
-        return "dag"
+        # Only --> and --- are left, and each --> has one arrowhead.
+        return "dag" if len(heads) == len(self._order) else "pdag"
 
     def require_marks(self, allowed: Iterable[str], operation: str) -> None:
         """Raise :class:`GraphError` naming the first edge whose kind is not allowed."""

@@ -37,13 +37,12 @@ removal yields one extension.
 from __future__ import annotations
 
 import itertools
-import operator
 from collections import Counter, deque
 from collections.abc import Iterable
 from typing import NamedTuple
 
 from mesalens.pipeline.errors import GraphError, InconsistentGraphError
-from mesalens.pipeline.graph import CausalGraph, Mark
+from mesalens.pipeline.graph import CausalGraph
 
 __all__ = [
     "ChainStructure",
@@ -52,7 +51,6 @@ __all__ = [
     "chain_structure",
     "closed_chordal_search",
     "consistent_extension",
-    "has_pag_marks",
     "is_closed_chordal_chain_graph",
     "is_extendable",
     "mcs_earlier_neighbours",
@@ -90,7 +88,7 @@ class Pdag:
         GraphError
             Naming the first edge of another kind, and ``operation``.
         """
-        arrows = _arrowheads(graph)
+        arrows = graph.arrowheads()
         if arrows is None:
             graph.require_marks(("-->", "---"), operation)
         pdag = cls(len(graph.nodes))
@@ -186,35 +184,6 @@ class Pdag:
     def key(self) -> tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]]:
         """A hashable, canonical form (for tests and caches)."""
         return tuple(self.directed_edges()), tuple(self.undirected_edges())
-
-
-def _arrowheads(graph: CausalGraph) -> list[tuple[int, int]] | None:
-    """Every ``(i, j)`` with an arrowhead at ``j``, or None when a mark is not a DAG/PDAG mark.
-
-    With only ``-->`` and ``---`` edges, these are the directed edges and
-    every other edge is undirected. The scan of the marks runs in C (``map``
-    and ``compress`` over the graph's mark table): reading a CPDAG of 10^4
-    edges must not cost more than counting its DAGs.
-    """
-    marks = graph._marks  # (i, j) -> the mark at j's end, both ways for every edge
-    if any(map(operator.is_, marks.values(), itertools.repeat(Mark.CIRCLE))):
-        return None
-    arrows = list(
-        itertools.compress(
-            marks.keys(), map(operator.is_, marks.values(), itertools.repeat(Mark.ARROW))
-        )
-    )
-    heads = set(arrows)
-    if not heads.isdisjoint(
-        zip(map(operator.itemgetter(1), arrows), map(operator.itemgetter(0), arrows), strict=True)
-    ):
-        return None  # an arrowhead at both ends: <->
-    return arrows
-
-
-def has_pag_marks(graph: CausalGraph) -> bool:
-    """Whether ``graph`` has an edge other than ``-->`` and ``---`` (``<->``, ``o->``, ``o-o``)."""
-    return _arrowheads(graph) is None
 
 
 def _meek_rule_applies(g: Pdag, a: int, b: int) -> bool:
