@@ -13,7 +13,7 @@ reports
 
 * the share of resamples that give each verdict (``all``, ``some``,
   ``none``, ``invalid``, or ``error`` when a resample's discovery or check
-  fails, e.g. an inconsistent graph);
+  fails, e.g. an inconsistent graph, or the worker running it dies);
 * the frequency of each kind of edge (``-->``, ``<--``, ``---``, ...,
   ``absent``) for the edges the verdict rests on: those on the open paths
   of the main result, every edge at a decision node ``D_m`` and every edge
@@ -69,7 +69,7 @@ import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import BrokenExecutor, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -508,7 +508,18 @@ def _execute(
         # spawn: the parent runs dask's threads, which fork would copy mid-flight.
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(min(cpus, len(rest)), mp_context=context) as pool:
-            outcomes.extend(finished(o) for o in pool.map(_run_replicate, rest))
+            futures = [pool.submit(_run_replicate, job) for job in rest]
+            for job, future in zip(rest, futures, strict=True):
+                try:
+                    outcome = future.result()
+                except BrokenExecutor as exc:
+                    # A worker died (killed, out of memory, a crash in native
+                    # code) and broke the pool: the replicates it left undone
+                    # are counted as errors, as a lost worker's are on a
+                    # cluster, rather than ending the whole run. Not rerun
+                    # here: a crash in native code would take this process.
+                    outcome = ReplicateOutcome(job.replicate, "error", f"worker: {_describe(exc)}")
+                outcomes.append(finished(outcome))
     else:
         outcomes.extend(finished(_run_replicate(job)) for job in rest)
     return outcomes

@@ -22,7 +22,11 @@ A *run record* (``run.json``, and the entries of ``history.json`` and
 per check: the order of the runs even if the clock moves back), ``status``
 (``ok`` or ``error``), ``started``/``finished`` (UTC, ISO 8601),
 ``verdict``, ``n_dags``, ``n_hold``, ``n_fail``, ``n_invalid`` (exact
-integers; ``null`` for an error), ``previous_run``/``previous_verdict`` (the
+integers; ``null`` for an error), ``stability`` (with ``bootstrap = B``:
+``{"stable", "share", "threshold", "replicates"}``, whether the share of
+bootstrap resamples that reproduce the verdict reaches the check's
+``stability_threshold``, as in ``result.json``'s ``bootstrap``; ``null``
+without a bootstrap or for an error), ``previous_run``/``previous_verdict`` (the
 newest earlier run with a verdict), ``changed`` (the verdict differs from
 ``previous_verdict``), ``error`` (the one-line message of a failed run),
 ``files`` (what the run folder holds) and ``config`` (the check as run,
@@ -50,7 +54,7 @@ from pathlib import Path
 from typing import Any
 
 from mesalens.reports.atomic import atomic_write_text
-from mesalens.reports.summary import EXIT_CODES, format_count
+from mesalens.reports.summary import EXIT_CODES, format_count, format_share
 
 __all__ = [
     "CHECK_NAME",
@@ -74,6 +78,7 @@ __all__ = [
     "previous_run",
     "remove_temporaries",
     "render_index_html",
+    "stability_words",
     "write_index",
 ]
 
@@ -195,8 +200,10 @@ def build_index(out_dir: Path) -> dict[str, Any]:
     -------
     dict
         ``{"schema_version", "generated", "checks": [{"name", "latest_run",
-        "latest_verdict", "status", "changed", "n_runs", "config", "runs"}]}``;
-        each run record also has ``path``, its folder relative to ``out_dir``.
+        "latest_verdict", "stability", "status", "changed", "n_runs", "config",
+        "runs"}]}``, ``stability`` being that of the latest verdict (the run
+        record's); each run record also has ``path``, its folder relative to
+        ``out_dir``.
     """
     checks = []
     folders = (
@@ -212,11 +219,15 @@ def build_index(out_dir: Path) -> dict[str, Any]:
             record["path"] = f"{folder.name}/{RUNS}/{record['run']}"
         newest = records[-1] if records else None
         latest = previous_run(records)
+        latest_record = next(
+            (r for r in records if latest is not None and r["run"] == latest.run), {}
+        )
         checks.append(
             {
                 "name": folder.name,
                 "latest_run": None if latest is None else latest.run,
                 "latest_verdict": None if latest is None else latest.verdict,
+                "stability": latest_record.get("stability"),
                 "status": None if newest is None else newest.get("status"),
                 "changed": bool(newest and newest.get("changed")),
                 "n_runs": len(records),
@@ -271,6 +282,7 @@ th{background:#f8fafc;font-weight:600}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
 .badge{display:inline-block;padding:1px 8px;border-radius:9px;color:#fff;font-weight:600}
 .changed{background:#fef2f2}.mark{color:#b91c1c;font-weight:700}
+.unstable{color:#b45309;font-weight:700;border:1px solid #f59e0b;border-radius:9px;padding:0 6px}
 .alert{border:1px solid #fecaca;background:#fef2f2;padding:8px 12px;border-radius:6px}
 .error{color:#b91c1c}code{font-size:12px;background:#f1f5f9;padding:0 3px;border-radius:3px}
 dl{display:grid;grid-template-columns:max-content auto;gap:2px 12px;margin:4px 0}
@@ -291,6 +303,35 @@ def _badge(label: str | None) -> str:
         return "&ndash;"
     color = _VERDICT_COLORS.get(label, "#475569")
     return f'<span class="badge" style="background:{color}">{_e(label)}</span>'
+
+
+def _is_unstable(stability: Any) -> bool:
+    return isinstance(stability, Mapping) and stability.get("stable") is False
+
+
+def stability_words(stability: Mapping[str, Any]) -> str:
+    """``"70% of 20 bootstrap resamples give this verdict, below the 95% threshold"``.
+
+    Tolerant of a malformed record (an older or hand-edited ``run.json``):
+    then a sentence without numbers.
+    """
+    share, replicates = stability.get("share"), stability.get("replicates")
+    threshold = stability.get("threshold")
+    numbers = (share, replicates, threshold)
+    if not all(isinstance(x, int | float) and not isinstance(x, bool) for x in numbers):
+        return "bootstrap resamples do not reproduce this verdict often enough"
+    agreeing = round(float(share) * int(replicates))
+    return (
+        f"{format_share(agreeing, int(replicates))} of {int(replicates)} bootstrap resamples "
+        f"give this verdict, below the {round(float(threshold) * 100, 6):g}% threshold"
+    )
+
+
+def _unstable_mark(stability: Any) -> str:
+    """The "unstable" marker after a verdict whose bootstrap share is below its threshold."""
+    if not _is_unstable(stability):
+        return ""
+    return f' <span class="unstable" title="{_e(stability_words(stability))}">unstable</span>'
 
 
 def _count(value: Any) -> str:
@@ -378,6 +419,14 @@ def render_index_html(entries: Sequence[Mapping[str, Any]], *, generated: str | 
             f"its newest run {_e(newest.get('run'))} failed: "
             f'<span class="error">{_e(newest.get("error"))}</span>'
         )
+    for entry in entries:
+        if _is_unstable(entry.get("stability")):
+            alerts.append(
+                f'check <a href="#check-{_e(entry["name"])}">{_e(entry["name"])}</a>: '
+                f"its latest verdict {_badge(entry.get('latest_verdict'))} is "
+                f'<span class="unstable">unstable</span> under the bootstrap '
+                f"({_e(stability_words(entry['stability']))}); do not rely on it"
+            )
     if alerts:
         out.append('<div class="alert">' + "<br>".join(alerts) + "</div>")
 
@@ -402,7 +451,8 @@ def render_index_html(entries: Sequence[Mapping[str, Any]], *, generated: str | 
         )
         out.append(
             f'<tr{row_class}><td><a href="#check-{_e(name)}">{_e(name)}</a></td>'
-            f"<td>{_badge(entry.get('latest_verdict'))}</td><td>{latest}</td>"
+            f"<td>{_badge(entry.get('latest_verdict'))}{_unstable_mark(entry.get('stability'))}"
+            f"</td><td>{latest}</td>"
             f"<td>{_e(newest.get('run'))} {newest_label}</td>"
             f'<td class="num">{_e(entry.get("n_runs", len(runs)))}</td></tr>'
         )
@@ -431,7 +481,8 @@ def render_index_html(entries: Sequence[Mapping[str, Any]], *, generated: str | 
             out.append(
                 f"<tr{row_class}><td>{_e(record.get('run'))}</td>"
                 f"<td>{_e(record.get('finished'))}</td>"
-                f"<td>{_badge(record.get('verdict') if ok else 'error')}</td>"
+                f"<td>{_badge(record.get('verdict') if ok else 'error')}"
+                f"{_unstable_mark(record.get('stability') if ok else None)}</td>"
                 + "".join(
                     f'<td class="num">{_count(record.get(key))}</td>'
                     for key in ("n_dags", "n_hold", "n_fail", "n_invalid")

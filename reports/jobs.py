@@ -22,6 +22,13 @@ code  meaning
 0     every check ran and every verdict is ``all``
 ====  ==================================================================
 
+A check run with ``bootstrap = B`` also records whether its verdict is
+stable under resampling (``stability`` in ``run.json``, ``history.json`` and
+``index.json``; an "unstable" marker in ``index.html``; a warning in the
+log). Stability does not change the exit code: as for a single
+``mesalens run``, the code says which verdict was reached, and the marker
+says how much to trust it.
+
 Guarantees, for running from cron or a workflow scheduler:
 
 * **Atomic runs.** A run is written into ``runs/.RUN.partial/`` and renamed to
@@ -96,6 +103,7 @@ from mesalens.reports.job_index import (
     json_text,
     previous_run,
     remove_temporaries,
+    stability_words,
     write_index,
 )
 from mesalens.reports.summary import EXIT_CODES
@@ -115,6 +123,7 @@ __all__ = [
     "run_check",
     "run_job_file",
     "run_jobs",
+    "stability_summary",
     "verdict_change_note",
 ]
 
@@ -145,6 +154,9 @@ class RunOutcome:
         The counts of the check (exact integers of any size).
     notes : tuple of str
         Remarks worth logging (discovery notes, for example).
+    stability : dict or None
+        The verdict's stability under the bootstrap (see
+        :func:`stability_summary`); None when the check ran no bootstrap.
     """
 
     verdict: str
@@ -153,10 +165,17 @@ class RunOutcome:
     n_fail: int = 0
     n_invalid: int = 0
     notes: tuple[str, ...] = ()
+    stability: dict[str, Any] | None = None
 
     @classmethod
-    def from_check_result(cls, result: Any, notes: Sequence[str] = ()) -> RunOutcome:
-        """Build from a :class:`~mesalens.pipeline.checker.CheckResult`."""
+    def from_check_result(
+        cls, result: Any, notes: Sequence[str] = (), bootstrap: Any = None
+    ) -> RunOutcome:
+        """Build from a :class:`~mesalens.pipeline.checker.CheckResult`.
+
+        ``bootstrap`` is the run's :class:`~mesalens.pipeline.bootstrap.BootstrapResult`,
+        if it ran one.
+        """
         return cls(
             verdict=result.verdict,
             n_dags=result.n_dags,
@@ -164,7 +183,32 @@ class RunOutcome:
             n_fail=result.n_fail,
             n_invalid=result.n_invalid,
             notes=tuple(notes),
+            stability=stability_summary(bootstrap),
         )
+
+
+def stability_summary(bootstrap: Any) -> dict[str, Any] | None:
+    """The ``stability`` of a run record: the bootstrap's verdict share against its threshold.
+
+    Parameters
+    ----------
+    bootstrap : BootstrapResult or None
+        The run's :class:`~mesalens.pipeline.bootstrap.BootstrapResult`.
+
+    Returns
+    -------
+    dict or None
+        ``{"stable", "share", "threshold", "replicates"}``, the same values
+        as the ``bootstrap`` part of ``result.json``; None without a bootstrap.
+    """
+    if bootstrap is None:
+        return None
+    return {
+        "stable": bool(bootstrap.stable),
+        "share": float(bootstrap.main_share),
+        "threshold": float(bootstrap.threshold),
+        "replicates": int(bootstrap.replicates),
+    }
 
 
 @dataclass(frozen=True)
@@ -206,6 +250,16 @@ class CheckOutcome:
     def changed(self) -> bool:
         """Whether the verdict differs from the previous run's."""
         return bool(self.record and self.record.get("changed"))
+
+    @property
+    def stability(self) -> dict[str, Any] | None:
+        """The verdict's stability under the bootstrap, or None if none ran."""
+        return None if self.record is None else self.record.get("stability")
+
+    @property
+    def unstable(self) -> bool:
+        """Whether a bootstrap ran and found the verdict unstable."""
+        return self.stability is not None and not self.stability.get("stable", True)
 
     @property
     def exit_code(self) -> int:
@@ -255,6 +309,8 @@ class JobsOutcome:
                 line = f"check {outcome.name}: verdict {outcome.verdict}"
                 if outcome.changed:
                     line += f" (CHANGED from {outcome.previous_verdict})"
+                if outcome.unstable:
+                    line += f" (UNSTABLE: {stability_words(outcome.stability)})"
                 lines.append(f"{line}; {outcome.folder}")
             else:
                 lines.append(f"check {outcome.name}: {outcome.status}: {outcome.message}")
@@ -363,7 +419,9 @@ def run_check(
     )
     change = verdict_change_note(check.previous, analysis.check.verdict)
     write_outputs(folder, analysis, data, check.settings, verdict_change=change)
-    return RunOutcome.from_check_result(analysis.check, notes=analysis.discovery.notes)
+    return RunOutcome.from_check_result(
+        analysis.check, notes=analysis.discovery.notes, bootstrap=analysis.bootstrap
+    )
 
 
 def run_job_file(
@@ -583,7 +641,19 @@ def _run_one_check(
         )
     else:
         log.info("check %s: run %s: verdict %s; %s", check.name, run_id, result.verdict, counts)
-    return CheckOutcome(name=check.name, status="ok", record=record, folder=final)
+    outcome = CheckOutcome(name=check.name, status="ok", record=record, folder=final)
+    if outcome.unstable:
+        log.warning(
+            "check %s: run %s: verdict %s is UNSTABLE: %s",
+            check.name,
+            run_id,
+            result.verdict,
+            stability_words(outcome.stability),
+        )
+    return outcome
+
+
+_STABILITY_NUMBERS = ("share", "threshold", "replicates")
 
 
 def _validate_outcome(result: Any) -> None:
@@ -595,6 +665,13 @@ def _validate_outcome(result: Any) -> None:
         value = getattr(result, name)
         if isinstance(value, bool) or not isinstance(value, int):
             raise TypeError(f"run_one returned {name}={value!r}, not an integer")
+    stability = result.stability
+    if stability is not None and not (
+        isinstance(stability, dict)
+        and isinstance(stability.get("stable"), bool)
+        and all(isinstance(stability.get(key), int | float) for key in _STABILITY_NUMBERS)
+    ):
+        raise TypeError(f"run_one returned stability={stability!r}, not a stability_summary")
 
 
 def _run_record(
@@ -623,6 +700,7 @@ def _run_record(
         "n_hold": result.n_hold if ok and result is not None else None,
         "n_fail": result.n_fail if ok and result is not None else None,
         "n_invalid": result.n_invalid if ok and result is not None else None,
+        "stability": result.stability if ok and result is not None else None,
         "previous_run": None if previous is None else previous.run,
         "previous_verdict": None if previous is None else previous.verdict,
         "changed": bool(ok and previous is not None and previous.verdict != verdict),
