@@ -99,6 +99,10 @@ _FORMAT_SUFFIXES = {
     ".ndjson": "jsonl",
 }
 _SEPARATORS = {"csv": ",", "tsv": "\t"}
+#: The column added to a CSV header line to catch rows with more fields
+#: than the header (an unlikely name; a file that has it is refused as having
+#: duplicate columns).
+_EXTRA_FIELDS = "__mesalens_extra_fields__"
 _HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
 _GLOB_CHARS = frozenset("*?[")
 _URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s'\"]+")
@@ -132,6 +136,33 @@ class SourceSchema:
     columns: tuple[str, ...]
     sample: pd.DataFrame
     kinds: dict[str, str] = field(default_factory=dict)
+
+
+class _JoinedStream(io.RawIOBase):
+    """``head`` followed by ``body`` as one readable stream, without copying ``body``.
+
+    A text block can be most of a file (a compressed file is read whole);
+    patching its header line must not cost a second copy of it.
+    """
+
+    def __init__(self, head: bytes, body: memoryview):
+        self._pieces = [memoryview(head), body]
+
+    def readable(self) -> bool:
+        """A read-only stream."""
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        """Fill ``buffer`` from the pieces in order; 0 at the end."""
+        while self._pieces and not len(self._pieces[0]):
+            self._pieces.pop(0)
+        if not self._pieces:
+            return 0
+        piece = self._pieces[0]
+        size = min(len(buffer), len(piece))
+        buffer[:size] = piece[:size]
+        self._pieces[0] = piece[size:]
+        return size
 
 
 @dataclass(frozen=True)
@@ -310,13 +341,32 @@ class FilePart:
                     "or select columns with columns=[...]"
                 )
             return frame.reindex(columns=wanted)
-        return pd.read_csv(
-            io.BytesIO(data),
+        # With usecols, pandas drops the fields of a row beyond the header's
+        # columns without a word. One more column named in the header line
+        # catches them: it is empty unless a row has a field too many.
+        end = data.find(b"\n")
+        end = len(data) if end < 0 else end
+        line = data[:end]
+        ending = b"\r" if line.endswith(b"\r") else b""
+        separator = _SEPARATORS[self.format].encode()
+        head = line.removesuffix(b"\r") + separator + _EXTRA_FIELDS.encode() + ending + b"\n"
+        frame = pd.read_csv(
+            _JoinedStream(head, memoryview(data)[end + 1 :]),
             sep=_SEPARATORS[self.format],
-            usecols=wanted or None,
-            dtype={c: str for c in wanted if c in text_columns},
+            usecols=[*wanted, _EXTRA_FIELDS],
+            dtype={_EXTRA_FIELDS: str, **{c: str for c in wanted if c in text_columns}},
             encoding="utf-8-sig",
         )
+        extra = frame.pop(_EXTRA_FIELDS)
+        ragged = np.flatnonzero(extra.notna().to_numpy())
+        if len(ragged):
+            block = f" of the block from byte {self.offset:,}" if self.offset else ""
+            raise DataError(
+                f"regime {self.regime!r}: data row {ragged[0] + 1}{block} of {self.where} has "
+                f"more fields than the header's {len(self.columns)} columns (the first extra "
+                f"field holds {extra.iloc[ragged[0]]!r}); fix the row or the header"
+            )
+        return frame[wanted]
 
     def _read_bytes(self) -> bytes:
         with self.fs.open(self.path, "rb", compression=self.compression) as handle:

@@ -549,6 +549,29 @@ def test_error_unparseable_value_beyond_the_sample(tmp_path, monkeypatch):
     assert "regime 'train'" in message and "column 'a'" in message and "train.csv" in message
 
 
+@pytest.mark.parametrize(("fmt", "block"), [("csv", None), ("csv", 256), ("tsv", 256)])
+@pytest.mark.parametrize("columns", [None, ["x", "c"]])
+def test_error_row_with_more_fields_than_the_header(tmp_path, monkeypatch, fmt, block, columns):
+    # pandas' usecols drops a row's fields beyond the header silently; whole
+    # files, later blocks and a column selection must all say so instead.
+    monkeypatch.setattr(files_module, "SAMPLE_ROWS", 5)
+    if block:
+        monkeypatch.setattr(files_module, "BLOCK_SIZE", block)
+    sep = "," if fmt == "csv" else "\t"
+    text = table(60).to_csv(sep=sep, index=False).splitlines()
+    text[51] += f"{sep}7{sep}8"  # data row 51
+    (tmp_path / f"deploy.{fmt}").write_text("\n".join(text) + "\n")
+    specs = [
+        RegimeSpec("train", write(table(10), tmp_path / "train.csv")),
+        RegimeSpec("deploy", str(tmp_path / f"deploy.{fmt}")),
+    ]
+    message = error_of(specs, columns=columns)
+    assert "regime 'deploy'" in message and f"deploy.{fmt}" in message
+    assert "more fields than the header's 3 columns" in message and "'7'" in message
+    if block is None:
+        assert "data row 51 of" in message
+
+
 def test_error_duplicate_column_names(tmp_path):
     (tmp_path / "deploy.csv").write_text("x,a,c,a\n1.0,1,u,2\n2.0,2,v,1\n")
     specs = [
