@@ -8,7 +8,11 @@ pooled, the regime column first), and
 2. computes the sufficient statistics in one pass over the data
    (:mod:`mesalens.pipeline.statistics`);
 3. learns the equivalence class with causal-learn
-   (:mod:`mesalens.pipeline.discovery`), the regime exogenous;
+   (:mod:`mesalens.pipeline.discovery`), the regime exogenous; the one test
+   that needs rows, KCI, gets the pooled complete rows (from the loader's
+   pooled sample when it holds them all, else read once from the frame),
+   and more than :data:`~mesalens.pipeline.discovery.KCI_MAX_ROWS` of them
+   are refused before discovery starts;
 4. decides the criterion over the class (:mod:`mesalens.pipeline.checker`);
 5. gathers the evidence beyond the graph that :class:`EvidenceSettings`
    asks for (each kind in its own module, each filling one field of
@@ -24,16 +28,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from mesalens.connectors.loader import LoadedData
 from mesalens.pipeline.bootstrap import DEFAULT_THRESHOLD, BootstrapResult, bootstrap
 from mesalens.pipeline.checker import CheckResult, check
 from mesalens.pipeline.direct_test import DirectTestResult, DirectTestSettings, direct_test
-from mesalens.pipeline.discovery import DiscoveryResult, discover
+from mesalens.pipeline.discovery import KCI_MAX_ROWS, DiscoveryError, DiscoveryResult, discover
 from mesalens.pipeline.errors import RoleError
 from mesalens.pipeline.knowledge import Knowledge
 from mesalens.pipeline.roles import Roles
 from mesalens.pipeline.sensitivity import SensitivityResult, sensitivity_analysis
-from mesalens.pipeline.statistics import SufficientStatistics, compute_statistics
+from mesalens.pipeline.statistics import DISCRETE, SufficientStatistics, compute_statistics
 
 __all__ = [
     "AnalysisResult",
@@ -151,7 +157,10 @@ def analyze(
     Raises
     ------
     RoleError, DataError, DiscoveryError, GraphError
-        With one-line messages naming the problem.
+        With one-line messages naming the problem; :class:`DiscoveryError`
+        before discovery when the KCI test is asked for on more than
+        :data:`~mesalens.pipeline.discovery.KCI_MAX_ROWS` rows or with the
+        bootstrap.
     """
     settings = settings or DiscoverySettings()
     evidence = evidence or EvidenceSettings()
@@ -170,6 +179,10 @@ def analyze(
     )
     timings["statistics"] = time.perf_counter() - start
 
+    # KCI reads rows, not statistics: refuse what it cannot do before any work.
+    raw_rows = _needs_rows(settings)
+    if raw_rows:
+        _check_kci(statistics.n, evidence)
     start = stage("discovery")
     learned = discover(
         statistics,
@@ -181,6 +194,7 @@ def analyze(
         regime=data.regime_name,
         seed=settings.seed,
         progress=on_test,
+        raw=_pooled_rows(data, statistics) if raw_rows else None,
     )
     timings["discovery"] = time.perf_counter() - start
 
@@ -231,3 +245,66 @@ def analyze(
         )
         timings["direct_test"] = time.perf_counter() - start
     return analysis
+
+
+def _needs_rows(settings: DiscoverySettings) -> bool:
+    """Whether discovery will run a test on the rows (KCI; GES uses no test)."""
+    return settings.test == "kci" and settings.method != "ges"
+
+
+def _check_kci(rows: int, evidence: EvidenceSettings) -> None:
+    """Refuse, in the user's terms, a KCI run that cannot work (before any output)."""
+    if rows > KCI_MAX_ROWS:
+        raise DiscoveryError(
+            f"the KCI test is limited to {KCI_MAX_ROWS:,} rows (it builds n x n kernel matrices) "
+            f'but the data have {rows:,}; use --test fisherz or --test dg (test = "fisherz" '
+            f"in a job file), or give it at most {KCI_MAX_ROWS:,} rows"
+        )
+    if evidence.bootstrap:
+        raise DiscoveryError(
+            "the bootstrap resamples sufficient statistics, not rows, so it cannot rerun the "
+            "KCI test; turn it off (--bootstrap 0) or use another test"
+        )
+
+
+def _pooled_rows(data: LoadedData, statistics: SufficientStatistics) -> np.ndarray:
+    """The pooled complete rows as an ``n x p`` array in the statistics' column order.
+
+    A discrete column is encoded as the statistics encode it: its value when
+    its levels are numbers, else its level index. The rows come from the
+    loader's pooled sample when that holds every row (``sample_rows`` at
+    least ``n``, as the direct test's default asks), else from reading the
+    frame once, so ``n`` must be small (KCI refuses more than
+    :data:`KCI_MAX_ROWS`). They are sorted, which makes the array the same
+    whichever way it was read.
+    """
+    columns = list(statistics.columns)
+    profile = data.profile
+    if (
+        profile is not None
+        and profile.pooled_sample is not None
+        and len(profile.pooled_sample) == statistics.n
+    ):
+        frame = profile.pooled_sample[columns]
+    else:
+        frame = data.frame[columns].compute()
+    if len(frame) != statistics.n:  # the statistics and the rows must describe the same data
+        raise DiscoveryError(
+            f"read {len(frame):,} rows for the KCI test but the statistics count "
+            f"{statistics.n:,}; did the data change during the run? Run it again"
+        )
+    blocks = []
+    for name in columns:
+        series = frame[name]
+        if statistics.kinds[name] == DISCRETE:
+            levels = statistics.levels[name]
+            if not all(_is_number(level) for level in levels):
+                codes = {level: k for k, level in enumerate(levels)}
+                series = series.astype(object).map(codes)
+        blocks.append(series.to_numpy(dtype=np.float64, na_value=np.nan))
+    raw = np.column_stack(blocks)
+    return raw[np.lexsort(raw.T[::-1])]
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float | np.number) and not isinstance(value, bool)

@@ -63,6 +63,16 @@ class SessionCIT(CIT_Base):
         self.check_cache_method_consistent(CIT_NAME, "session")
         self.session = session
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> SessionCIT:
+        """Share, do not copy: the test is a view on the run's one session.
+
+        causal-learn's PC deep-copies its ``CausalGraph``, test included
+        (``UCSepset.uc_sepset``). The session holds the statistics, the
+        answer cache and the progress display (whose locks cannot be
+        copied); a copy would also split the record of the tests run.
+        """
+        return self
+
     def __call__(self, X: Any, Y: Any, condition_set: Any = None) -> float:
         """Answer causal-learn's ``X ⟂ Y | condition_set`` with the session's p-value."""
         xs, ys, conditioning, _ = self.get_formatted_XYZ_and_cachekey(X, Y, condition_set)

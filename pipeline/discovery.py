@@ -54,7 +54,14 @@ otherwise. A binary column (the usual two-regime indicator) expands to one
 same partial correlation (one as a likelihood ratio, one through Fisher's
 transform; they agree asymptotically), so ``auto`` keeps ``fisherz`` there:
 it is what ``causal-learn``'s users run on such data, and the results can
-be reproduced with ``pc(data, alpha, fisherz)``.
+be reproduced with ``pc(data, alpha, fisherz)``. ``auto`` never picks
+``kci``: whether the relations are nonlinear is not visible in the
+sufficient statistics (a dependence with zero correlation, such as
+``y = x² + noise`` with ``x`` symmetric, leaves no trace in them), and
+finding out would cost the kernel tests themselves, which grow as ``n³``.
+Ask for it on small data you suspect of nonlinearity. KCI alone reads rows:
+:func:`mesalens.pipeline.analysis.analyze` passes the pooled rows as
+``raw=`` (refusing more than :data:`KCI_MAX_ROWS` before anything runs).
 
 **GES on the covariance.** causal-learn's ``ges`` accepts ``cov`` and ``n``
 for its BIC score (``local_score_BIC_from_cov``, the same formula as
@@ -69,8 +76,12 @@ oriented ``regime --> x``, which exogeneity licenses (a root with no latent
 parent is an ancestor of everything it is adjacent to in the MAG). GES has
 no knowledge: if the CPDAG it learns *compels* an edge into the regime (a
 ``-->``, not a ``---``), the data contradict an exogenous regime and
-:class:`DiscoveryError` says so; undirected edges at the regime are left for
-the checker, which makes the regime a root.
+:class:`DiscoveryError` says so; otherwise the knowledge is applied after
+the search, as the checker would: every ``regime --- x`` becomes
+``regime --> x`` and the graph is closed under Meek's rules
+(:func:`mesalens.pipeline.pdag.orient_and_close`), giving the MPDAG of the
+CPDAG's DAGs in which the regime is a root; a note lists the edges so
+oriented.
 
 Upstream defects worked around
 ------------------------------
@@ -153,7 +164,7 @@ from mesalens.pipeline.errors import InputError
 from mesalens.pipeline.graph import CausalGraph, Edge, Mark
 from mesalens.pipeline.knowledge import Knowledge
 from mesalens.pipeline.orientation_repair import is_consistent_pattern, repair_orientations
-from mesalens.pipeline.pdag import Pdag, meek_closure
+from mesalens.pipeline.pdag import Pdag, meek_closure, orient_and_close
 from mesalens.pipeline.statistics import CONTINUOUS, DISCRETE, SufficientStatistics
 
 __all__ = [
@@ -228,7 +239,8 @@ class DiscoveryResult:
     Attributes
     ----------
     graph : CausalGraph
-        A CPDAG (PC, GES; an MPDAG when knowledge oriented more) or a PAG (FCI).
+        A CPDAG (PC, GES; an MPDAG when knowledge, such as the regime being
+        a root, oriented more) or a PAG (FCI).
     ci_tests : list of CITestRecord
         Every distinct CI test performed, in the order performed (empty for GES).
     settings : dict
@@ -718,8 +730,10 @@ def discover(
     Raises
     ------
     DiscoveryError
-        On a bad argument, a test that does not fit the data, knowledge
-        with GES, or a GES result that compels an edge into the regime.
+        On a bad argument, a test that does not fit the data (``"kci"``
+        without ``raw`` or with more than :data:`KCI_MAX_ROWS` rows),
+        knowledge with GES, or a GES result that compels an edge into the
+        regime.
     KnowledgeError
         If the knowledge names unknown columns or contradicts itself.
     """
@@ -993,4 +1007,40 @@ def _run_ges(stats: SufficientStatistics, regime: str, notes: list[str], seed: i
                 "the regime; the data contradict an exogenous regime (check how the regime column "
                 "was recorded, or use method='pc', which imposes it)"
             )
-    return graph
+    return _orient_from_regime(graph, regime, notes)
+
+
+def _orient_from_regime(graph: CausalGraph, regime: str, notes: list[str]) -> CausalGraph:
+    """Impose the regime-root knowledge on a CPDAG: every ``regime --- x`` becomes ``regime --> x``.
+
+    The result is the MPDAG of the CPDAG's DAGs in which the regime has no
+    parents: orient the regime's undirected edges out of it, then close under
+    Meek's rules (the class restriction of the spec, "Over an equivalence
+    class"). Orienting every edge at one node of a CPDAG keeps an extension
+    (the empty parent set is a clique), so this cannot fail.
+    """
+    undirected = [
+        other
+        for other in graph.adjacent(regime)
+        if (edge := graph.edge(regime, other)) is not None and edge.kind == "---"
+    ]
+    if not undirected:
+        return graph
+    pdag = Pdag.from_graph(graph, "orienting GES's edges at the regime")
+    before = {(e.u, e.v) for e in graph.edges() if e.kind == "-->"}
+    orient_and_close(pdag, graph.nodes.index(regime), ())
+    result = pdag.to_graph(graph.nodes)
+    propagated = [
+        f"{e.u} --> {e.v}"
+        for e in result.edges()
+        if e.kind == "-->" and (e.u, e.v) not in before and e.u != regime
+    ]
+    oriented = ", ".join(f"{regime} --> {other}" for other in undirected)
+    note = (
+        "GES takes no background knowledge, so the regime-root knowledge (nothing causes the "
+        f"regime) oriented its undirected edges at the regime after the search: {oriented}"
+    )
+    if propagated:
+        note += f"; Meek's rules then oriented {', '.join(propagated)}"
+    notes.append(note)
+    return result
