@@ -471,8 +471,8 @@ def load_regimes(
     unknown = [c for c in overrides if c not in analysis]
     if unknown:
         raise DataError(
-            f"dtypes names column {unknown[0]!r}, which is not among the columns "
-            f"({', '.join(analysis)})"
+            f"a type override (--dtype, config: dtypes) names column {unknown[0]!r}, which "
+            f"is not among the columns ({', '.join(analysis)})"
         )
     classes = _column_classes(sources, analysis, overrides)
     strict = selected is None
@@ -558,24 +558,33 @@ def _check_options(
             raise InputError(f"columns must be a list of names, not the string {columns!r}")
         selected = tuple(columns)
         if not selected:
-            raise InputError("columns=[] selects nothing; name at least one column")
+            raise InputError(
+                "the column selection (--columns, config: columns) is empty and selects "
+                "nothing; name at least one column"
+            )
         twice = [c for c, n in Counter(selected).items() if n > 1]
         if twice:
-            raise InputError(f"columns lists {twice[0]!r} twice")
+            raise InputError(
+                f"the column selection (--columns, config: columns) lists {twice[0]!r} twice"
+            )
         if regime_name in selected:
             raise InputError(
-                f"columns lists {regime_name!r}, the name of the regime column that mesalens "
-                "adds; leave it out, or pass a different regime_name"
+                f"the column selection (--columns, config: columns) lists {regime_name!r}, "
+                "the name of the regime column that mesalens adds; leave it out, or name the "
+                "regime column differently with --regime-name (config: regime_name)"
             )
     overrides = dict(dtypes or {})
     for column, kind in overrides.items():
         if kind not in DTYPE_OVERRIDES:
             raise InputError(
-                f"dtypes[{column!r}] = {kind!r} is not a type; use one of "
-                f"{', '.join(DTYPE_OVERRIDES)}"
+                f"type override for column {column!r} (--dtype, config: dtypes): {kind!r} is "
+                f"not a type; use one of {', '.join(DTYPE_OVERRIDES)}"
             )
         if column == regime_name:
-            raise InputError(f"dtypes cannot change the regime column {regime_name!r}")
+            raise InputError(
+                "a type override (--dtype, config: dtypes) cannot change the regime column "
+                f"{regime_name!r}; leave it out"
+            )
     return selected, overrides
 
 
@@ -603,7 +612,8 @@ def _analysis_columns(
             if regime_name in schema.columns and (selected is None or regime_name in selected):
                 raise DataError(
                     f"column {regime_name!r} already exists in {schema.where} "
-                    f"(regime {source.name!r}); pass a different regime name"
+                    f"(regime {source.name!r}); pass a different regime name with "
+                    "--regime-name (config: regime_name)"
                 )
     if selected is not None:
         for source in sources:
@@ -612,7 +622,8 @@ def _analysis_columns(
                 if absent:
                     raise DataError(
                         f"regime {source.name!r}: {schema.where} has no column {absent[0]!r} "
-                        f"(asked for in columns=); its columns are {', '.join(schema.columns)}"
+                        f"(selected with --columns, config: columns); its columns are "
+                        f"{', '.join(schema.columns)}"
                     )
         return selected
     for source in sources:
@@ -639,16 +650,16 @@ def _analysis_columns(
             raise DataError(
                 f"regime {source.name!r} ({source.files}) lacks column {lacking[0]!r}, "
                 f"which regime {reference.name!r} ({reference.files}) has"
-                f"{_more(lacking)}; every regime needs the same columns "
-                "(or select some with columns=[...])"
+                f"{_more(lacking)}; every regime needs the same columns: select the ones "
+                "they share with --columns (config: columns)"
             )
         extra = [c for c in have if c not in wanted]
         if extra:
             raise DataError(
                 f"regime {source.name!r} ({source.files}) has column {extra[0]!r}, "
                 f"which regime {reference.name!r} ({reference.files}) lacks"
-                f"{_more(extra)}; every regime needs the same columns "
-                "(or select some with columns=[...])"
+                f"{_more(extra)}; every regime needs the same columns: select the ones "
+                "they share with --columns (config: columns)"
             )
     if not wanted:
         raise DataError(f"regime {reference.name!r} ({reference.files}) has no columns")
@@ -672,7 +683,8 @@ def _column_classes(
                     raise DataError(
                         f"column {column!r} in {schema.where} (regime {source.name!r}) holds "
                         f"{kind.partition(':')[2]} values, which mesalens cannot use; leave it "
-                        f"out with columns=[...] or convert it (dtypes={{{column!r}: 'float'}})"
+                        "out by selecting the other columns with --columns (config: columns), "
+                        f"or read it as numbers with --dtype {column}=float (config: dtypes)"
                     )
                 seen.append((source, schema, kind))
         numeric = [entry for entry in seen if entry[2] in ("number", "bool")]
@@ -682,7 +694,8 @@ def _column_classes(
             raise DataError(
                 f"column {column!r} holds numbers in {n_schema.where} (regime "
                 f"{n_source.name!r}) but text in {t_schema.where} (regime {t_source.name!r}); "
-                f"fix the data, or pass dtypes={{{column!r}: 'category'}} to treat it as a category"
+                f"fix the data, or treat it as a category with --dtype {column}=category "
+                "(config: dtypes)"
             )
         if text:
             classes[column] = "string"
@@ -773,8 +786,8 @@ def _convert(series: pd.Series, klass: str, column: str, part: _Part) -> pd.Seri
         value = series[bad].iloc[0]
         raise DataError(
             f"regime {part.regime!r}: column {column!r} of {part.where} is numeric but "
-            f"holds {value!r}, which is not a number; fix the value, or pass "
-            f"dtypes={{{column!r}: 'category'}} to treat the column as a category"
+            f"holds {value!r}, which is not a number; fix the value, or treat the column "
+            f"as a category with --dtype {column}=category (config: dtypes)"
         )
     return numbers
 
@@ -1135,7 +1148,8 @@ def _check_rows(
             if regime.missing.get(column, 0) == regime.rows:
                 raise DataError(
                     f"column {column!r} is missing in every row of regime {source.name!r} "
-                    f"({source.files}); fill it in or leave it out with columns=[...]"
+                    f"({source.files}); fill it in, or leave it out by selecting the other "
+                    "columns with --columns (config: columns)"
                 )
     dropped: dict[str, int] = {}
     for source in sources:
@@ -1145,7 +1159,8 @@ def _check_rows(
             raise DataError(
                 f"regime {source.name!r}: column {column!r} has {count} missing value(s) "
                 f"(first in {regime.missing_where[column]}) and the missing-value policy is "
-                "'error'; fill them in, or use missing='drop'"
+                "'error'; fill them in, or drop those rows with --missing drop "
+                "(config: missing = 'drop')"
             )
         if regime.incomplete == regime.rows:
             column, count = regime.missing.most_common(1)[0]
@@ -1187,7 +1202,8 @@ def _decide(
             raise DataError(
                 f"column {column!r} is constant (always {_as_text(value)!r}) across every "
                 f"regime ({where}); a variable that never varies cannot take part in "
-                "discovery: leave it out with columns=[...]"
+                "discovery: leave it out by selecting the other columns with --columns "
+                "(config: columns)"
             )
         override = overrides.get(column)
         klass = classes[column]
@@ -1206,7 +1222,8 @@ def _decide(
                 owner = next(s.name for s in sources if where in s.plan.sources)
                 raise DataError(
                     f"regime {owner!r}: column {column!r} of {where} holds {value!r}, which is "
-                    "not a whole number, but dtypes says 'int'; fix the value or use 'float'"
+                    "not a whole number, but its type override (--dtype, config: dtypes) "
+                    "says 'int'; fix the value or use float"
                 )
             dtypes[column] = np.dtype(np.float64)
             kinds[column] = "continuous"

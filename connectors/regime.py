@@ -12,7 +12,9 @@ This module is the single place that knows
 * the default name of the regime column (:data:`DEFAULT_REGIME_NAME`);
 * how a regime is described (:class:`RegimeSpec`) and how the command line
   spells one (:func:`parse_regime_option`, ``NAME=LOCATION`` or
-  ``NAME:FORMAT=LOCATION``);
+  ``NAME:FORMAT=LOCATION``; a regime without a format of its own takes
+  ``mesalens run --format`` or the config key ``format`` when given, else the
+  format its location implies: the file suffix, a directory, a database URL);
 * which formats exist (:data:`FORMATS`);
 * how a location is shown to a person (:func:`redact_url`): connection URLs
   may carry passwords, and a password must never reach an error message, a

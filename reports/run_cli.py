@@ -2,9 +2,10 @@ r"""``mesalens run``: from logged tables to a verdict, written into an output fo
 
 ::
 
-    mesalens run --regime train=PATH... --regime deploy=PATH... \
+    mesalens run --regime train=PATH... --regime deploy[:FORMAT]=PATH... \
         --base Yb --mesa Ym --decision Dm [--policy-inputs ...] \
         [--method pc|ges|fci] [--test ...] [--alpha A] [--knowledge FILE] \
+        [--format FMT] [--columns A,B] [--dtype COLUMN=KIND ...] \
         [--config job.toml] [--scheduler ADDRESS] --out DIR
 
 Reads every regime in parallel (dask), learns the class (causal-learn) with
@@ -19,13 +20,17 @@ the regime exogenous, decides the criterion over it, and writes into DIR:
 Exit codes are those of ``check-graph``. A config file (TOML) may hold any
 option under the same names (``regimes`` as a table ``{name = "path"}``, and
 ``dtypes`` as a table ``{column = "float"|"int"|"category"|"bool"}`` of type
-overrides); options on the command line win.
+overrides, merged column by column with ``--dtype``); options on the command
+line win. The config and the options are validated together by
+:func:`mesalens.reports.job_files.parse_run_config`, the validator of job
+files too, so a wrong value is one error line naming the file (or the
+option), the key and the value, and nothing is written.
 """
 
 from __future__ import annotations
 
 import functools
-import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +38,8 @@ import click
 from rich.console import Console
 
 from mesalens.connectors import DEFAULT_REGIME_NAME, MesalensError, load_regimes
-from mesalens.connectors.loader import LoadedData
-from mesalens.connectors.regime import RegimeSpec, check_regimes, parse_regime_option
+from mesalens.connectors.loader import DTYPE_OVERRIDES, LoadedData
+from mesalens.connectors.regime import FORMATS, RegimeSpec, parse_regime_option
 from mesalens.connectors.simulator import SCENARIOS, scenario_names, write_logs
 from mesalens.pipeline.analysis import (
     AnalysisResult,
@@ -44,18 +49,16 @@ from mesalens.pipeline.analysis import (
 )
 from mesalens.pipeline.dask_client import connected_client
 from mesalens.pipeline.formats.tetrad import write_tetrad
-from mesalens.pipeline.knowledge import Knowledge, read_tetrad_knowledge
 from mesalens.pipeline.pag_checker import PagCheckResult, pag_note
 from mesalens.reports.atomic import atomic_write_text
 from mesalens.reports.cli_common import CONTEXT, BadInput, build_roles, fail
 from mesalens.reports.html import render_run_report, write_report
 from mesalens.reports.job_files import (
-    CHECK_KEYS,
-    EVIDENCE_KEYS,
-    TOP_ONLY_KEYS,
-    ConfigValueError,
-    evidence_settings,
-    is_job_path,
+    RunConfig,
+    is_job_file,
+    parse_run_config,
+    read_knowledge,
+    read_toml,
 )
 from mesalens.reports.jobs import run_check, run_job_file
 from mesalens.reports.progress import run_progress
@@ -65,26 +68,6 @@ from mesalens.reports.sections.direct_test import direct_test_line
 from mesalens.reports.summary import EXIT_CODES, bootstrap_line, render_summary
 
 __all__ = ["demo_command", "run_command", "write_run_outputs"]
-
-# One list of keys for single-check configs and job files.
-_CONFIG_KEYS = {*CHECK_KEYS, *TOP_ONLY_KEYS}
-
-
-def _read_config(path: str) -> dict[str, Any]:
-    try:
-        with open(path, "rb") as handle:
-            config = tomllib.load(handle)
-    except OSError as exc:
-        raise BadInput(f"cannot read the config {path!r}: {exc.strerror or exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise BadInput(f"config {path!r} is not valid TOML: {exc}") from None
-    unknown = sorted(set(config) - _CONFIG_KEYS)
-    if unknown:
-        raise BadInput(
-            f"config {path!r} has unknown keys {', '.join(unknown)}; "
-            f"the keys are {', '.join(sorted(_CONFIG_KEYS))}"
-        )
-    return config
 
 
 def _as_text(value: Any) -> str | None:
@@ -96,31 +79,49 @@ def _as_text(value: Any) -> str | None:
     return str(value)
 
 
-def _regime_specs(options: tuple[str, ...], config: dict[str, Any]) -> list[RegimeSpec]:
-    if options:
-        specs = [parse_regime_option(text) for text in options]
-    else:
-        table = config.get("regimes", {})
-        if not isinstance(table, dict):
-            raise BadInput("config key 'regimes' must be a table: [regimes] train = 'PATH'")
-        specs = [parse_regime_option(f"{name}={location}") for name, location in table.items()]
-    check_regimes(specs, minimum=2)
-    return specs
+def _dtype_options(texts: tuple[str, ...]) -> dict[str, str]:
+    """The ``--dtype COLUMN=KIND`` options as a table of type overrides."""
+    kinds = ", ".join(DTYPE_OVERRIDES)
+    overrides: dict[str, str] = {}
+    for text in texts:
+        # The kind never holds "=", so the last one separates it from the column.
+        column, equals, kind = text.rpartition("=")
+        column, kind = column.strip(), kind.strip().lower()
+        if not equals or not column:
+            raise BadInput(
+                f"--dtype {text!r} is not COLUMN=KIND; write e.g. --dtype action=category "
+                f"(kinds: {kinds})"
+            )
+        if kind not in DTYPE_OVERRIDES:
+            raise BadInput(f"--dtype {text!r}: {kind!r} is not a type; use one of {kinds}")
+        if column in overrides and overrides[column] != kind:
+            raise BadInput(
+                f"--dtype gives column {column!r} two types ({overrides[column]!r} and "
+                f"{kind!r}); give it once"
+            )
+        overrides[column] = kind
+    return overrides
 
 
-def _knowledge(path: str | None, config: dict[str, Any]) -> Knowledge | None:
-    if path is not None:
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise BadInput(f"cannot read the knowledge file {path!r}: {exc.strerror}") from None
-        return read_tetrad_knowledge(text, source=path)
-    value = config.get("knowledge")
-    if isinstance(value, str):
-        return _knowledge(value, {})
-    if isinstance(value, dict):
-        return Knowledge.from_mapping(value, source="config [knowledge]")
-    return None
+def _run_config(
+    options: Mapping[str, Any], config: dict[str, Any], source: str | None
+) -> RunConfig:
+    """The command line's values merged over the config's, validated (see parse_run_config)."""
+    given: dict[str, Any] = {}
+    for name, value in options.items():
+        key = _OPTION_KEYS.get(name, name)
+        if key in _FLAGS and value not in (None, ()):
+            given[key] = value
+    if options["regimes"]:
+        given["regimes"] = [parse_regime_option(text) for text in options["regimes"]]
+    if options["dtype_options"]:
+        given["dtypes"] = _dtype_options(options["dtype_options"])
+    if not (given.get("out") or config.get("out")):
+        raise click.UsageError("missing option --out DIR")
+    missing = [f"--{k}" for k in ("base", "mesa", "decision") if {**config, **given}.get(k) is None]
+    if missing:
+        raise click.UsageError(f"missing option {', '.join(missing)}")
+    return parse_run_config(config, source=source, options=given, flags=_FLAGS)
 
 
 @click.command("run", context_settings=CONTEXT)
@@ -128,8 +129,17 @@ def _knowledge(path: str | None, config: dict[str, Any]) -> Knowledge | None:
     "--regime",
     "regimes",
     multiple=True,
-    metavar="NAME=PATH",
-    help="A regime and its logs (file, glob, hive folder, fsspec URL or SQL URL); repeat.",
+    metavar="NAME[:FORMAT]=PATH",
+    help="A regime and its logs (file, glob, hive folder, fsspec URL or SQL URL); repeat. "
+    "NAME:FORMAT=PATH names this regime's reader (e.g. deploy:csv=logs/deploy.log).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    metavar="FMT",
+    help=f"Reader ({'|'.join(FORMATS)}) for every regime that does not name its own "
+    "NAME:FORMAT, in place of telling it from the file suffix (.csv .tsv .tab .parquet .pq "
+    ".jsonl .ndjson, optionally .gz/.zst) or a database URL.  [default: from the suffix]",
 )
 @click.option("--regime-name", metavar="NAME", help="Name of the regime node.  [default: regime]")
 @click.option("--base", metavar="NAMES", help="The base objective Y_b (columns).")
@@ -142,9 +152,22 @@ def _knowledge(path: str | None, config: dict[str, Any]) -> Knowledge | None:
 @click.option("--max-depth", type=click.IntRange(min=-1), help="Largest conditioning set.")
 @click.option("--knowledge", metavar="FILE", help="Tetrad knowledge file (tiers, edges).")
 @click.option("--columns", metavar="A,B,...", help="Use only these columns.")
+@click.option(
+    "--dtype",
+    "dtype_options",
+    multiple=True,
+    metavar="COLUMN=KIND",
+    help=f"Read COLUMN as KIND ({'|'.join(DTYPE_OVERRIDES)}), e.g. action=category for an "
+    "int-coded category; repeat. Merged with the config's dtypes table; these win.",
+)
 @click.option("--missing", type=click.Choice(["drop", "error"]), help="Rows with missing values.")
 @click.option("--seed", type=int, help="Seed for everything random.  [default: 0]")
-@click.option("--config", "config_path", metavar="FILE", help="A TOML file with these options.")
+@click.option(
+    "--config",
+    "config_path",
+    metavar="FILE",
+    help="A TOML file with these options (or a job file of [[check]] tables).",
+)
 @click.option("--scheduler", metavar="ADDRESS", help="A dask.distributed scheduler address.")
 @click.option(
     "--out", "out_dir", metavar="DIR", help="Folder for result.json, graph.txt and report.html."
@@ -184,66 +207,40 @@ def _knowledge(path: str | None, config: dict[str, Any]) -> Knowledge | None:
 def run_command(ctx: click.Context, **options: Any) -> None:
     """Learn the causal class from logs and decide the criterion over it."""
     console = Console(stderr=True, markup=False, emoji=False, highlight=False)
-    if options["config_path"] and is_job_path(options["config_path"]):
+    source = options["config_path"]
+    try:
+        config = read_toml(source) if source else {}
+    except MesalensError as exc:
+        fail(ctx, str(exc))
+    if is_job_file(config):
         _run_job_file(ctx, console, options)
     try:
-        config = _read_config(options["config_path"]) if options["config_path"] else {}
-
-        def pick(name: str, default: Any = None) -> Any:
-            value = options.get(name)
-            return value if value is not None else config.get(name, default)
-
-        out_dir = pick("out_dir") or config.get("out")
-        if not out_dir:
-            raise click.UsageError("missing option --out DIR")
-        missing = [f"--{k}" for k in ("base", "mesa", "decision") if pick(k) is None]
-        if missing:
-            raise click.UsageError(f"missing option {', '.join(missing)}")
-        specs = _regime_specs(options["regimes"], config)
-        regime_name = pick("regime_name", DEFAULT_REGIME_NAME)
-        roles = build_roles(
-            regime_name,
-            _as_text(pick("base")),
-            _as_text(pick("mesa")),
-            _as_text(pick("decision")),
-            _as_text(pick("policy_inputs", "keep")),
-        )
-        settings = DiscoverySettings(
-            method=pick("method", "pc"),
-            test=pick("ci_test") or config.get("test", "auto"),
-            alpha=float(pick("alpha", 0.01)),
-            max_depth=int(pick("max_depth", -1)),
-            seed=int(pick("seed", 0)),
-        )
-        try:
-            evidence = evidence_settings(
-                {key: value for key in EVIDENCE_KEYS if (value := pick(key)) is not None}
-            )
-        except ConfigValueError as exc:
-            raise BadInput(f"{exc.key} {exc}") from None
-        knowledge = _knowledge(options["knowledge"], config)
-        columns = _as_text(pick("columns"))
-        scheduler = pick("scheduler")
-        with connected_client(scheduler), run_progress(console, not options["quiet"]) as progress:
+        run = _run_config(options, config, source)
+        check = run.check
+        knowledge = read_knowledge(check.knowledge)
+        with (
+            connected_client(run.scheduler),
+            run_progress(console, not options["quiet"]) as progress,
+        ):
             data = load_regimes(
-                specs,
-                regime_name=regime_name,
-                columns=None if columns is None else [c.strip() for c in columns.split(",")],
-                missing=pick("missing", "drop"),
-                dtypes=config.get("dtypes"),
-                sample_rows=evidence.sample_rows,
-                seed=settings.seed,
+                list(check.regimes),
+                regime_name=check.regime_name,
+                columns=None if check.columns is None else list(check.columns),
+                missing=check.missing,
+                dtypes=None if check.dtypes is None else dict(check.dtypes),
+                sample_rows=check.evidence.sample_rows,
+                seed=check.settings.seed,
             )
             analysis = analyze(
                 data,
-                roles,
-                settings,
+                check.roles,
+                check.settings,
                 knowledge=knowledge,
                 on_stage=progress.stage,
                 on_test=progress.ci_test,
-                evidence=evidence,
+                evidence=check.evidence,
             )
-        out = write_run_outputs(Path(out_dir), analysis, data, settings)
+        out = write_run_outputs(Path(str(run.out)), analysis, data, check.settings)
     except (MesalensError, BadInput) as exc:
         fail(ctx, str(exc))
     except OSError as exc:
@@ -270,6 +267,7 @@ def run_command(ctx: click.Context, **options: Any) -> None:
 # Options that describe one check: in a job file they belong in its [[check]] tables.
 _CHECK_OPTIONS = {
     "regimes": "--regime",
+    "fmt": "--format",
     "regime_name": "--regime-name",
     "base": "--base",
     "mesa": "--mesa",
@@ -281,6 +279,7 @@ _CHECK_OPTIONS = {
     "max_depth": "--max-depth",
     "knowledge": "--knowledge",
     "columns": "--columns",
+    "dtype_options": "--dtype",
     "missing": "--missing",
     "seed": "--seed",
     "bootstrap": "--bootstrap",
@@ -288,6 +287,16 @@ _CHECK_OPTIONS = {
     "sensitivity": "--sensitivity/--no-sensitivity",
     "direct_test": "--direct-test/--no-direct-test",
     "direct_test_rows": "--direct-test-rows",
+}
+
+
+# The config key of each option whose name differs from it.
+_OPTION_KEYS = {"fmt": "format", "ci_test": "test", "dtype_options": "dtypes", "out_dir": "out"}
+# The command-line option of each config key, for messages about values given there.
+_FLAGS = {
+    **{_OPTION_KEYS.get(name, name): flag for name, flag in _CHECK_OPTIONS.items()},
+    "scheduler": "--scheduler",
+    "out": "--out",
 }
 
 
@@ -324,6 +333,14 @@ def write_run_outputs(
 ) -> Path:
     """Write ``result.json``, ``graph.txt`` and ``report.html`` into ``out`` (each atomically).
 
+    ``result.json`` is the commit marker: an old one is removed before the
+    other two files are replaced, and the new one is written last. So when
+    ``out`` holds a ``result.json``, ``graph.txt`` and ``report.html`` are of
+    the same run; a failure part way leaves no ``result.json`` (and a message),
+    never a new report beside an old result. (Swapping in a whole temporary
+    folder would be atomic only for a fresh ``out``: a folder cannot be renamed
+    over a non-empty one, and other files a user keeps in ``out`` would go.)
+
     ``verdict_change`` (a sentence from a scheduled job, when the verdict
     differs from the previous run's) is called out in both. Returns ``out``.
     """
@@ -334,9 +351,12 @@ def write_run_outputs(
     graph_text = write_tetrad(analysis.discovery.graph)
     report = render_run_report(run_document, analysis.check, data)
     out.mkdir(parents=True, exist_ok=True)
+    # The next atomic write's directory fsync makes this removal durable
+    # before any new file appears under its final name.
+    (out / "result.json").unlink(missing_ok=True)
     atomic_write_text(out / "graph.txt", graph_text)
-    atomic_write_text(out / "result.json", document)
     write_report(out / "report.html", report)
+    atomic_write_text(out / "result.json", document)
     return out
 
 

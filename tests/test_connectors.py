@@ -422,7 +422,7 @@ def test_bad_options_are_input_errors(tmp_path, kwargs, needle):
 
 
 def test_override_for_an_unknown_column(tmp_path):
-    with pytest.raises(DataError, match="dtypes names column 'zz'"):
+    with pytest.raises(DataError, match="--dtype, config: dtypes\\) names column 'zz'"):
         two_regimes(tmp_path, table(10, seed=1), table(10, seed=2), dtypes={"zz": "int"})
 
 
@@ -476,7 +476,7 @@ def test_error_extra_column(tmp_path):
     deploy = table(10).assign(extra=1.5)
     message = error_of(regimes(tmp_path, table(10), deploy))
     assert "regime 'deploy'" in message and "has column 'extra'" in message
-    assert "deploy.csv" in message and "columns=[...]" in message
+    assert "deploy.csv" in message and "--columns (config: columns)" in message
 
 
 def test_error_shards_of_one_regime_disagree(tmp_path):

@@ -414,5 +414,5 @@ def test_config_and_job_file_keys(tmp_path):
     )
     result = CliRunner().invoke(cli, ["run", "--config", str(config), "--out", str(tmp_path / "o")])
     assert result.exit_code == 1
-    assert "direct_test_rows must be an integer >= 100, got 50" in result.output
+    assert "run.toml': key 'direct_test_rows' must be an integer >= 100, got 50" in result.output
     assert not (tmp_path / "o").exists()
