@@ -84,6 +84,10 @@ class Knowledge:
     exogenous : set of str
         Nodes that nothing causes, observed or latent (the regime): every edge
         into them is forbidden.
+    source : str, optional
+        Where the knowledge came from (a file name, ``config [knowledge]``),
+        named by the errors :meth:`validate` finds against the data. It takes
+        no part in comparisons.
     """
 
     tiers: list[list[str]] = field(default_factory=list)
@@ -91,6 +95,7 @@ class Knowledge:
     required: set[tuple[str, str]] = field(default_factory=set)
     forbidden_within: set[int] = field(default_factory=set)
     exogenous: set[str] = field(default_factory=set)
+    source: str | None = field(default=None, compare=False)
 
     # ------------------------------------------------------------------ queries
     def tier_of(self, name: str) -> int | None:
@@ -183,8 +188,9 @@ class Knowledge:
             forbidden=_pairs(mapping.get("forbidden") or [], "forbidden", source),
             required=_pairs(mapping.get("required") or [], "required", source),
             forbidden_within=set(within_value),
+            source=source,
         )
-        knowledge._check_tiers_disjoint(source)
+        knowledge._check_tiers_disjoint()
         return knowledge
 
     def with_regime_exogenous(self, regime: str) -> Knowledge:
@@ -201,6 +207,7 @@ class Knowledge:
             required=set(self.required),
             forbidden_within=set(self.forbidden_within),
             exogenous=self.exogenous | {regime},
+            source=self.source,
         )
 
     def split_mutual(self, names: Sequence[str]) -> tuple[Knowledge, list[tuple[str, str]]]:
@@ -243,11 +250,12 @@ class Knowledge:
             required=set(self.required),
             forbidden_within=set(),
             exogenous=set(self.exogenous),
+            source=self.source,
         )
         return reduced, pairs
 
     # ------------------------------------------------------------------ checking
-    def _check_tiers_disjoint(self, source: str | None = None) -> None:
+    def _check_tiers_disjoint(self) -> None:
         seen: dict[str, int] = {}
         for index, tier in enumerate(self.tiers):
             for name in tier:
@@ -255,7 +263,7 @@ class Knowledge:
                     raise KnowledgeError(
                         f"{name!r} is in tier {seen[name] + 1} and tier {index + 1}; "
                         "put each variable in one tier",
-                        source=source,
+                        source=self.source,
                     )
                 seen[name] = index
 
@@ -282,35 +290,42 @@ class Knowledge:
             raise KnowledgeError(
                 f"the knowledge names {', '.join(map(repr, unknown))}, which "
                 f"{'is not a column' if len(unknown) == 1 else 'are not columns'} of the data "
-                f"(columns: {shown}); fix the spelling or drop the variable from the knowledge"
+                f"(columns: {shown}); fix the spelling or drop the variable from the knowledge",
+                source=self.source,
             )
         self._check_tiers_disjoint()
         for a, b in sorted(self.required):
             if a == b:
-                raise KnowledgeError(f"required edge {a} --> {b} is a self-loop; remove it")
+                raise KnowledgeError(
+                    f"required edge {a} --> {b} is a self-loop; remove it", source=self.source
+                )
             tier_a, tier_b = self.tier_of(a), self.tier_of(b)
             if tier_a is not None and tier_b is not None and tier_a > tier_b:
                 raise KnowledgeError(
                     f"required edge {a} --> {b} runs against the tier order ({a!r} is in tier "
                     f"{tier_a + 1}, {b!r} in the earlier tier {tier_b + 1}); move one of them "
-                    "or drop the requirement"
+                    "or drop the requirement",
+                    source=self.source,
                 )
             if b in self.exogenous:
                 raise KnowledgeError(
                     f"required edge {a} --> {b} points into the regime {b!r}, which nothing can "
-                    "cause; drop the requirement or reverse it"
+                    "cause; drop the requirement or reverse it",
+                    source=self.source,
                 )
             if self.is_forbidden(a, b):
                 raise KnowledgeError(
                     f"the edge {a} --> {b} is both required and forbidden"
                     f"{' (inside a starred tier)' if (a, b) not in self.forbidden else ''}; "
-                    "drop one of the two"
+                    "drop one of the two",
+                    source=self.source,
                 )
         both = sorted((a, b) for a, b in self.required if (b, a) in self.required and a < b)
         if both:
             a, b = both[0]
             raise KnowledgeError(
-                f"both {a} --> {b} and {b} --> {a} are required; keep one direction"
+                f"both {a} --> {b} and {b} --> {a} are required; keep one direction",
+                source=self.source,
             )
         index = {name: i for i, name in enumerate(known)}
         cycle = CausalGraph.from_index_edges(
@@ -319,7 +334,8 @@ class Knowledge:
         if cycle is not None:
             raise KnowledgeError(
                 "the required edges form a directed cycle " + " --> ".join(cycle) + "; "
-                "drop one of them"
+                "drop one of them",
+                source=self.source,
             )
 
     # ------------------------------------------------------------------ export
@@ -502,4 +518,5 @@ def read_tetrad_knowledge(text: str, source: str = "<string>") -> Knowledge:
         forbidden=forbidden,
         required=required,
         forbidden_within={i for i, t in enumerate(ordered) if numbered[t][1]},
+        source=source,
     )

@@ -217,7 +217,7 @@ def run_command(ctx: click.Context, **options: Any) -> None:
     try:
         run = _run_config(options, config, source)
         check = run.check
-        knowledge = read_knowledge(check.knowledge)
+        knowledge = read_knowledge(check.knowledge, label=source and f"config {source!r}")
         with (
             connected_client(run.scheduler),
             run_progress(console, not options["quiet"]) as progress,

@@ -242,12 +242,6 @@ def knowledge_case(text: str) -> Callable[[Path], tuple[list[str], list[str]]]:
     return build
 
 
-KNOWLEDGE_NOT_NAMED = pytest.mark.xfail(
-    strict=True,
-    reason="bug: Knowledge.validate (pipeline/knowledge.py) raises KnowledgeError without the "
-    "source, so errors found against the data do not name the --knowledge file",
-)
-
 # (build, words): build(folder) writes the sources and returns the --regime values and
 # the files the error line must name; words are what else the line must hold (regimes
 # quoted, as the messages quote them, so that a file name alone does not count).
@@ -328,13 +322,11 @@ CASES = [
         knowledge_case("/knowledge\nforbiddirect\nobs zzz\n"),
         ["'zzz'"],
         id="knowledge-unknown-variable",
-        marks=KNOWLEDGE_NOT_NAMED,
     ),
     pytest.param(
         knowledge_case("/knowledge\nrequiredirect\nvalue regime\n"),
         ["value", "regime"],
         id="knowledge-required-into-regime",
-        marks=KNOWLEDGE_NOT_NAMED,
     ),
 ]
 
