@@ -42,6 +42,7 @@ import contextlib
 import csv
 import hashlib
 import io
+import json
 import logging
 import os
 import posixpath
@@ -136,6 +137,33 @@ class SourceSchema:
     columns: tuple[str, ...]
     sample: pd.DataFrame
     kinds: dict[str, str] = field(default_factory=dict)
+
+
+def _read_json_lines(data: bytes, prefix: str, where: str) -> pd.DataFrame:
+    """JSON Lines text as a frame; a malformed record is a :class:`DataError` naming its line.
+
+    pandas names a character offset at best, so on failure the lines are
+    parsed one by one to find the first that is not a JSON object. The
+    message reads ``f"{prefix}: line N{where} is not a JSON record (why)"``.
+    """
+    try:
+        return pd.read_json(io.BytesIO(data), **_JSON_OPTIONS)
+    except (ValueError, TypeError) as exc:  # TypeError: a record that is not an object
+        for number, line in enumerate(data.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError as error:
+                reason = str(error).split(":")[0]
+            else:
+                if isinstance(record, dict):
+                    continue
+                reason = f"a JSON {type(record).__name__}, not an object"
+            raise DataError(
+                f"{prefix}: line {number}{where} is not a JSON record ({reason}); fix or remove it"
+            ) from exc
+        raise
 
 
 class _JoinedStream(io.RawIOBase):
@@ -331,7 +359,8 @@ class FilePart:
         if not data.strip():
             return pd.DataFrame({c: pd.Series([], dtype=object) for c in wanted})
         if self.format == "jsonl":
-            frame = pd.read_json(io.BytesIO(data), **_JSON_OPTIONS)
+            block = f" of the block from byte {self.offset:,}" if self.offset else ""
+            frame = _read_json_lines(data, f"regime {self.regime!r}", f"{block} of {self.where}")
             unknown = [c for c in frame.columns if c not in self.columns]
             if unknown and strict:
                 raise DataError(
@@ -508,7 +537,8 @@ def plan_files(location: str, format: str | None = None, *, regime: str) -> File
         if fmt is None:
             raise DataError(
                 f"regime {regime!r}: cannot tell the format of {where} from its name; "
-                f"name it, e.g. --regime {regime}:csv=... (formats: {', '.join(FILE_FORMATS)})"
+                f"name it, e.g. --regime {regime}:csv=..., or --format csv for every regime "
+                f"(formats: {', '.join(FILE_FORMATS)})"
             )
         if fmt == "parquet" and compression is not None:
             raise DataError(
@@ -661,7 +691,7 @@ class _FileInspector:
         if not head.strip():
             raise DataError(f"{self.prefix}: the file holds no data (not even a header line)")
         if self.format == "jsonl":
-            sample = pd.read_json(io.BytesIO(head), **_JSON_OPTIONS)
+            sample = _read_json_lines(head, f"regime {self.regime!r}", f" of {self.where}")
             if not len(sample.columns):
                 raise DataError(f"{self.prefix}: the records have no keys")
             names = [str(c) for c in sample.columns]

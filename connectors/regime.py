@@ -278,9 +278,10 @@ def check_regimes(specs: Sequence[RegimeSpec], minimum: int = 2) -> None:
     if not specs:
         raise InputError("no regime given: name each with --regime NAME=LOCATION")
     if len(specs) < minimum:
+        given = ", ".join(f"{spec.name!r} ({spec.display})" for spec in specs)
         if minimum == 2:
             raise InputError(
-                "the analysis needs at least two regimes "
-                "(e.g. --regime train=... --regime deploy=...)"
+                f"the analysis needs at least two regimes, got only {given}: name the other "
+                "with another --regime (e.g. --regime train=... --regime deploy=...)"
             )
-        raise InputError(f"at least {minimum} regimes are needed, got {len(specs)}")
+        raise InputError(f"at least {minimum} regimes are needed, got {len(specs)}: {given}")

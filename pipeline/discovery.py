@@ -367,7 +367,7 @@ class ChiSquareTest(IndependenceTest):
             raise DiscoveryError(
                 f"the {'G²' if g_squared else 'χ²'} test needs discrete data, but "
                 f"{', '.join(map(repr, continuous))} {'is' if len(continuous) == 1 else 'are'} "
-                "continuous; use test='dg' (mixed data) or discretise them"
+                "continuous; use --test dg (config: test) for mixed data, or discretise them"
             )
         self.name = "gsq" if g_squared else "chisq"
         self.g_squared = g_squared
@@ -493,7 +493,8 @@ class KCITest(IndependenceTest):
         if array.shape[0] > KCI_MAX_ROWS:
             raise DiscoveryError(
                 f"KCI builds {array.shape[0]} x {array.shape[0]} kernel matrices; it is limited to "
-                f"{KCI_MAX_ROWS:,} rows. Subsample the data or use test='fisherz', 'dg' or 'gsq'"
+                f"{KCI_MAX_ROWS:,} rows. Subsample the data or use --test fisherz, dg or gsq "
+                "(config: test)"
             )
         if not np.isfinite(array).all():
             raise DiscoveryError("the raw data for KCI have missing or infinite values; drop them")
@@ -541,8 +542,8 @@ def make_test(
             wide = [c for c in stats.discrete_columns if stats.cardinality(c) > 2]
             raise DiscoveryError(
                 f"Fisher's z would treat the level codes of {', '.join(map(repr, wide))} "
-                "(more than two levels) as numbers; use test='dg' for mixed data or 'gsq' for "
-                "discrete data"
+                "(more than two levels) as numbers; use --test dg (config: test) for mixed data "
+                "or --test gsq for discrete data"
             )
         return FisherZTest(stats)
     if test in ("gsq", "chisq"):
@@ -764,7 +765,7 @@ def discover(
         if knowledge is not None and not knowledge.is_empty():
             raise DiscoveryError(
                 "causal-learn's GES takes no background knowledge (tiers, forbidden or required "
-                "edges); use method='pc' or 'fci', or drop the knowledge"
+                "edges); use --method pc or fci (config: method), or drop the knowledge"
             )
         if not (isinstance(test, str) and test == "auto"):
             notes.append("GES is score-based: the test setting was not used")
@@ -984,8 +985,8 @@ def _run_ges(stats: SufficientStatistics, regime: str, notes: list[str], seed: i
         wide = [c for c in stats.discrete_columns if stats.cardinality(c) > 2]
         raise DiscoveryError(
             f"GES here scores linear Gaussian models, which cannot use the level codes of "
-            f"{', '.join(map(repr, wide))} (more than two levels); use method='pc' with "
-            "test='dg' or 'gsq'"
+            f"{', '.join(map(repr, wide))} (more than two levels); use --method pc with "
+            "--test dg or gsq (config: method, test)"
         )
     _require_variance(stats, "BIC")
     names = list(stats.columns)
@@ -1005,7 +1006,7 @@ def _run_ges(stats: SufficientStatistics, regime: str, notes: list[str], seed: i
             raise DiscoveryError(
                 f"GES learned a CPDAG in which every DAG has {other} --> {regime}, an edge into "
                 "the regime; the data contradict an exogenous regime (check how the regime column "
-                "was recorded, or use method='pc', which imposes it)"
+                "was recorded, or use --method pc (config: method), which imposes it)"
             )
     return _orient_from_regime(graph, regime, notes)
 

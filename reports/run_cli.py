@@ -369,7 +369,13 @@ def write_run_outputs(
     help="A built-in scenario (repeatable).  [default: all]",
 )
 @click.option("--out", "out_dir", default="demo-out", show_default=True, metavar="DIR")
-@click.option("--rows", type=click.IntRange(min=100), default=20_000, show_default=True)
+@click.option(
+    "--rows",
+    type=click.IntRange(min=100),
+    default=20_000,
+    show_default=True,
+    help="Rows per scenario, over both regimes (half in each).",
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--logs-only", is_flag=True, help="Write the simulated logs and stop.")
 @click.pass_context

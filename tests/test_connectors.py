@@ -126,7 +126,7 @@ def test_check_regimes_needs_distinct_names_and_two_regimes():
     train, deploy = RegimeSpec("train", "a.csv"), RegimeSpec("deploy", "b.csv")
     check_regimes([train, deploy])
     check_regimes([train], minimum=1)
-    with pytest.raises(InputError, match=r"at least two regimes \(e\.g\. --regime train="):
+    with pytest.raises(InputError, match=r"at least two regimes, got only 'train' \(a\.csv\)"):
         check_regimes([train])
     with pytest.raises(InputError, match="regime 'train' is given twice"):
         check_regimes([train, RegimeSpec("train", "c.csv")])
@@ -570,6 +570,24 @@ def test_error_row_with_more_fields_than_the_header(tmp_path, monkeypatch, fmt, 
     assert "more fields than the header's 3 columns" in message and "'7'" in message
     if block is None:
         assert "data row 51 of" in message
+
+
+@pytest.mark.parametrize("bad", ['{"x": 1.0, "a": ', "[1, 2, 3]"])
+@pytest.mark.parametrize("row", [3, 51])  # inside the reader's sample, and beyond it
+def test_error_malformed_json_record_names_its_line(tmp_path, monkeypatch, bad, row):
+    monkeypatch.setattr(files_module, "SAMPLE_ROWS", 5 if row > 5 else 1000)
+    lines = table(60).to_json(orient="records", lines=True).splitlines()
+    lines[row - 1] = bad
+    (tmp_path / "deploy.jsonl").write_text("\n".join(lines) + "\n")
+    specs = [
+        RegimeSpec("train", write(table(10), tmp_path / "train.csv")),
+        RegimeSpec("deploy", str(tmp_path / "deploy.jsonl")),
+    ]
+    message = error_of(specs)
+    assert message.startswith(f"regime 'deploy': line {row} of ") and "deploy.jsonl" in message
+    assert "is not a JSON record" in message
+    if bad.startswith("["):
+        assert "a JSON list, not an object" in message
 
 
 def test_error_duplicate_column_names(tmp_path):

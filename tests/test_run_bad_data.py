@@ -299,7 +299,11 @@ CASES = [
     pytest.param(truncated_parquet, ["'deploy'", "Parquet"], id="truncated-parquet"),
     pytest.param(with_deploy(_garbage_parquet), ["'deploy'", "Parquet"], id="garbage-parquet"),
     pytest.param(with_deploy(_truncated_gzip_csv), ["'deploy'", "gzip"], id="truncated-csv-gz"),
-    pytest.param(with_deploy(_malformed_jsonl), ["'deploy'", "JSON"], id="malformed-jsonl"),
+    pytest.param(
+        with_deploy(_malformed_jsonl),
+        ["'deploy'", f"line {ROWS // 2 + 1} of", "not a JSON record"],
+        id="malformed-jsonl",
+    ),
     pytest.param(
         with_deploy(csv_of("deploy_alldrop.csv", _every_row_incomplete)),
         ["'deploy'", "obs", "row"],
