@@ -850,6 +850,38 @@ def _graph_caption(
     return " ".join(parts)
 
 
+def _listing(value: Any) -> str:
+    """A setting's value as text: a list as ``a, b``."""
+    return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
+def _knowledge_text(knowledge: dict[str, Any]) -> str:
+    """The discovery's background knowledge as a reviewer reads it.
+
+    ``tiers: a, b | c; forbidden: value → reward; exogenous: regime``, the
+    tiers in temporal order, a starred tier (no edges among its members)
+    marked ``(no edges within)``.
+    """
+    within = set(knowledge.get("forbidden_within") or [])
+    parts = []
+    tiers = knowledge.get("tiers") or []
+    if tiers:
+        parts.append(
+            "tiers: "
+            + " | ".join(
+                ", ".join(map(str, tier)) + (" (no edges within)" if i in within else "")
+                for i, tier in enumerate(tiers)
+            )
+        )
+    for name in ("forbidden", "required"):
+        edges = knowledge.get(name) or []
+        if edges:
+            parts.append(f"{name}: " + ", ".join(f"{a} → {b}" for a, b in edges))
+    if knowledge.get("exogenous"):
+        parts.append("exogenous: " + ", ".join(map(str, knowledge["exogenous"])))
+    return "; ".join(parts) or "none"
+
+
 def _provenance(
     document: Mapping[str, Any], run: Mapping[str, Any] | None, source: str
 ) -> dict[str, Any]:
@@ -887,17 +919,12 @@ def _provenance(
         )
     settings = []
     for key, value in ((run.get("discovery") or {}).get("settings") or {}).items():
-        if isinstance(value, dict):
-            value = (
-                "; ".join(
-                    f"{k}: {', '.join(map(str, v)) if isinstance(v, list) else v}"
-                    for k, v in value.items()
-                    if v
-                )
-                or "none"
-            )
+        if key == "knowledge" and isinstance(value, dict):
+            value = _knowledge_text(value)
+        elif isinstance(value, dict):
+            value = "; ".join(f"{k}: {_listing(v)}" for k, v in value.items() if v) or "none"
         elif isinstance(value, list):
-            value = ", ".join(map(str, value))
+            value = _listing(value)
         settings.append((str(key), str(value)))
     data = run.get("data") or {}
     if data.get("missing_policy"):
