@@ -36,6 +36,7 @@ from __future__ import annotations
 import gc
 import importlib
 import itertools
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -341,6 +342,15 @@ def main() -> None:
     """Run the ``mesalens`` console script."""
     try:
         cli(prog_name="mesalens")
+    except MemoryError:
+        # Outputs are written atomically, so nothing half-written is left behind.
+        click.echo(
+            "mesalens: error: out of memory: the data or a size asked for (--rows, --nodes, "
+            "--bootstrap, --direct-test-rows) needs more memory than this machine has; lower "
+            "it, or run on a dask cluster (--scheduler)",
+            err=True,
+        )
+        sys.exit(EXIT_BAD_INPUT)
     finally:
         # The process ends next. Its last garbage collection would walk every
         # object of the libraries a run loads (causal-learn, scipy, pandas,

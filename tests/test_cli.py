@@ -472,3 +472,22 @@ def test_atomic_write_failure_leaves_target_and_no_temp_file(tmp_path, monkeypat
         atomic_write_text(target, "new\n")
     assert target.read_text(encoding="utf-8") == "old\n"
     assert os.listdir(tmp_path) == ["out.txt"]
+
+
+def test_running_out_of_memory_is_one_error_line(monkeypatch, capsys):
+    # e.g. `mesalens simulate --rows 10000000000`: numpy cannot allocate the
+    # sample. The console script says so in one line, exit code 1.
+    import sys
+
+    import mesalens.reports.cli as cli_module
+
+    def exhausted(**_):
+        raise MemoryError("Unable to allocate 74.5 GiB")
+
+    monkeypatch.setattr(cli_module, "cli", exhausted)
+    monkeypatch.setattr(sys, "argv", ["mesalens", "simulate"])
+    with pytest.raises(SystemExit) as stopped:
+        cli_module.main()
+    assert stopped.value.code == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("mesalens: error: out of memory")
