@@ -364,11 +364,16 @@ def test_run_coinrun_shows_a_gap_and_aligned_does_not(tmp_path):
     # coinrun: coin_reward = progress - 0.6 coin_position, coin_position = 0.3 + 3 s + noise,
     # and nothing else the regime moves reaches value: the gap is -0.6 * 3 = -1.8 at every value.
     output, coinrun, page = run_scenario(tmp_path, "coinrun")
-    assert "direct test: independence rejected; coin_reward: gap deploy vs train -1." in output
     part = coinrun["direct_test"]
     assert part["reject"] and part["reference"] == "train" and not part["sampled"]
     (outcome,) = part["outcomes"]
     assert outcome["base"] == "coin_reward"
+    # The terminal shows the gap estimated as the deciding test reads the data.
+    shown = {"fisherz": "linear", "gcm": "flexible"}[outcome["method"]]
+    assert (
+        f"direct test: independence rejected; coin_reward: {shown} gap deploy vs train -1."
+        in output
+    )
     for estimate in outcome["gaps"]:
         assert estimate["lower"] <= -1.8 <= estimate["upper"], estimate
     assert 'id="direct-test"' in page and "Direct test" in page

@@ -113,28 +113,49 @@ def explain(
     )
 
 
+#: The gap estimator that goes with each test: the linear gap with Fisher-z
+#: (both read the partial correlation), the flexible one with the GCM.
+_GAP_OF_TEST = {"fisherz": "linear", "gcm": "flexible"}
+
+
 def direct_test_line(part: Mapping[str, Any]) -> str:
-    """One line for the terminal: the direct test's decision and each flexible gap.
+    """One line for the terminal: the direct test's decision and, per base, the matching gap.
+
+    The gap shown is the one estimated the way the deciding test reads the
+    data (linear with Fisher-z, flexible with the GCM), so the line never
+    pairs a rejection with an interval from the other estimator that covers
+    zero; the report shows both.
 
     Examples
     --------
     >>> gap = {"estimator": "flexible", "regime": "deploy", "reference": "train",
     ...        "estimate": -1.8, "lower": -1.9, "upper": -1.7}
-    >>> direct_test_line({"reject": True, "level": 0.95,
-    ...                   "outcomes": [{"base": "reward", "method": "gcm", "gaps": [gap]}]})
-    'direct test: independence rejected; reward: gap deploy vs train -1.8 (95% CI -1.9 to -1.7)'
+    >>> line = direct_test_line({"reject": True, "level": 0.95,
+    ...     "outcomes": [{"base": "reward", "method": "gcm", "gaps": [gap]}]})
+    >>> line.split("; ")[1]
+    'reward: flexible gap deploy vs train -1.8 (95% CI -1.9 to -1.7)'
+    >>> linear = {**gap, "estimator": "linear", "estimate": 0.45, "lower": 0.25, "upper": 0.64}
+    >>> line = direct_test_line({"reject": True, "level": 0.95,
+    ...     "outcomes": [{"base": "reward", "method": "fisherz", "gaps": [gap, linear]}]})
+    >>> line.split("; ")[1]
+    'reward: linear gap deploy vs train 0.45 (95% CI 0.25 to 0.64)'
     """
     if part.get("status") == "skipped":
         return "direct test: skipped; " + "; ".join(part.get("notes", []))
     decision = "independence rejected" if part["reject"] else "no detectable gap"
     unsigned = functools.partial(format_estimate, signed=False)
-    pieces = [
-        f"{o['base']}: gap {g['regime']} vs {g['reference']} {unsigned(g['estimate'])} "
-        f"({part['level']:.0%} CI {unsigned(g['lower'])} to {unsigned(g['upper'])})"
-        for o in part["outcomes"]
-        for g in o["gaps"]
-        if g["estimator"] == "flexible"
-    ]
+    pieces = []
+    for outcome in part["outcomes"]:
+        estimators = {g["estimator"] for g in outcome["gaps"]}
+        wanted = _GAP_OF_TEST.get(outcome.get("method", ""), "flexible")
+        shown = wanted if wanted in estimators else "flexible"
+        pieces.extend(
+            f"{outcome['base']}: {shown} gap {g['regime']} vs {g['reference']} "
+            f"{unsigned(g['estimate'])} ({part['level']:.0%} CI {unsigned(g['lower'])} to "
+            f"{unsigned(g['upper'])})"
+            for g in outcome["gaps"]
+            if g["estimator"] == shown
+        )
     return f"direct test: {decision}; " + "; ".join(pieces)
 
 
