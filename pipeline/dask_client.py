@@ -65,6 +65,10 @@ def connected_client(address: str | None, *, timeout: str = "10s") -> Iterator[A
         return
     from distributed import Client
 
+    seconds = float(dask.utils.parse_timedelta(timeout))
+    reason = _scheduler_problem(address, seconds)
+    if reason is not None:
+        raise SchedulerError(_unreachable(address, reason))
     saved, previous = dask.config.get("scheduler", None), active_client()
     try:
         client = Client(address, timeout=timeout, set_as_default=True)
@@ -85,7 +89,65 @@ def connected_client(address: str | None, *, timeout: str = "10s") -> Iterator[A
     stale = active_client()
     if stale is not None and stale is not previous:
         stale.close()
-    raise SchedulerError(
-        f"cannot reach the dask scheduler at {redact_url(address)!r} ({reason}); "
+    raise SchedulerError(_unreachable(address, reason))
+
+
+def _unreachable(address: str, reason: str) -> str:
+    """The one-line message for a scheduler that cannot be used, credentials hidden."""
+    shown = redact_url(address)
+    # distributed's reasons quote the address, sometimes without its scheme.
+    for raw, safe in ((address, shown), (address.split("://", 1)[-1], shown.split("://", 1)[-1])):
+        reason = reason.replace(raw, safe)
+    return (
+        f"cannot reach the dask scheduler at {shown!r} ({' '.join(reason.split())}); "
         "check the address (e.g. tcp://HOST:8786) and that the scheduler is running"
     )
+
+
+def _scheduler_problem(address: str, seconds: float) -> str | None:
+    """Ask ``address`` who it is, within ``seconds`` in all; why it cannot be used, or None.
+
+    ``Client(address, timeout=...)`` bounds only the TCP connection: a server
+    that accepts and never answers would hang the run (and a nightly job)
+    for good, and one that answers something else can make distributed try to
+    allocate exabytes. So the scheduler is asked for its identity first, on a
+    thread of its own with an overall deadline: anything but a dask
+    scheduler's reply in time is a reason.
+    """
+    import asyncio
+    import threading
+
+    from distributed.comm import connect
+
+    async def identity() -> Any:
+        comm = await connect(address, timeout=seconds)
+        try:
+            await comm.write({"op": "identity", "reply": True})
+            return await comm.read()
+        finally:
+            comm.abort()
+
+    outcome: dict[str, Any] = {}
+
+    def ask() -> None:
+        try:
+            outcome["reply"] = asyncio.run(asyncio.wait_for(identity(), seconds))
+        except BaseException as exc:  # every failure is a reason to report
+            outcome["error"] = exc
+
+    asking = threading.Thread(target=ask, name="mesalens-scheduler-probe", daemon=True)
+    asking.start()
+    asking.join(seconds + 5)
+    if asking.is_alive():
+        return f"no answer within {seconds:g} s"
+    error = outcome.get("error")
+    if isinstance(error, TimeoutError | asyncio.TimeoutError):
+        return f"no answer within {seconds:g} s"
+    if isinstance(error, OSError | ValueError):
+        return str(error) or type(error).__name__
+    if error is not None:
+        return "the server there does not speak dask's protocol"
+    reply = outcome.get("reply")
+    if not (isinstance(reply, dict) and reply.get("type") == "Scheduler"):
+        return "the server there is not a dask scheduler"
+    return None

@@ -220,6 +220,69 @@ def test_demo_learned_verdicts_equal_the_true_graphs_verdicts(tmp_path):
         assert len(shards) == 8
 
 
+@pytest.fixture
+def fake_server():
+    """A TCP server on localhost that accepts and then stays silent or sends ``banner``."""
+    import socket
+    import threading
+
+    servers = []
+
+    def start(banner: bytes = b"") -> str:
+        server = socket.socket()
+        server.bind(("127.0.0.1", 0))
+        server.listen(5)
+        servers.append(server)
+        accepted = []
+
+        def serve():
+            while True:
+                try:
+                    connection, _ = server.accept()
+                except OSError:
+                    return
+                accepted.append(connection)  # kept open: a silent peer
+                if banner:
+                    connection.sendall(banner)
+
+        threading.Thread(target=serve, daemon=True).start()
+        return f"tcp://127.0.0.1:{server.getsockname()[1]}"
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+@pytest.mark.parametrize(
+    ("banner", "reason"),
+    [(b"", "no answer within 2 s"), (b"SSH-2.0-OpenSSH_9.6\r\n" * 50, "does not speak dask")],
+)
+def test_a_server_that_is_not_a_scheduler_is_an_error_in_bounded_time(fake_server, banner, reason):
+    # A port that accepts and never answers used to hang the run (and a
+    # nightly job) for good: distributed's timeout bounds only the TCP
+    # connection. One that answers something else made distributed try to
+    # allocate exabytes.
+    import time
+
+    from mesalens.pipeline.dask_client import SchedulerError, connected_client
+
+    address = fake_server(banner)
+    start = time.perf_counter()
+    with pytest.raises(SchedulerError, match=reason):
+        with connected_client(address, timeout="2s"):
+            pass
+    assert time.perf_counter() - start < 10
+
+
+def test_a_scheduler_address_never_shows_its_credentials():
+    from mesalens.pipeline.dask_client import SchedulerError, connected_client
+
+    with pytest.raises(SchedulerError) as failure:
+        with connected_client("tcp://user:s3cret@nohost.invalid:1", timeout="1s"):
+            pass
+    assert "s3cret" not in str(failure.value) and "user:***@" in str(failure.value)
+
+
 @pytest.mark.parametrize("address", ["nowhere:x", "tcp://127.0.0.1:9"])
 def test_an_unreachable_scheduler_leaves_the_local_schedulers_working(address):
     # distributed's Client makes itself dask's default before it connects; a
