@@ -38,6 +38,7 @@ import importlib
 import itertools
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import click
@@ -205,7 +206,7 @@ def cli() -> None:
 )
 @click.option(
     "--list-dags",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=1, max=sys.maxsize),
     metavar="N",
     help="Also list up to N DAGs of the class (in the terminal and in the JSON).",
 )
@@ -274,7 +275,10 @@ def check_graph(
         document = None
         if json_out is not None or html_out is not None:
             document = check_result_to_dict(result, graph_source=source, dags=dags)
-        # Both outputs are complete before either is written.
+        # Both outputs are complete, and both destinations checked, before
+        # either is written: a bad --html must not leave a new JSON behind.
+        for option, path in (("--json", json_out), ("--html", html_out)):
+            _check_destination(option, path, None if graph is None else str(graph))
         html = None
         if html_out is not None and document is not None:
             # The report code (pandas, dask, templates) loads only when asked for.
@@ -307,6 +311,22 @@ def check_graph(
     if not quiet:
         _print_summary(result, source, dags, json_out, html_out)
     ctx.exit(EXIT_CODES[result.verdict])
+
+
+def _check_destination(option: str, path: str | None, graph: str | None) -> None:
+    """Refuse an output path whose folder is missing, or that is the input graph itself."""
+    if path is None or path == "-":
+        return
+    target = Path(path)
+    if not target.parent.is_dir():
+        raise BadInput(
+            f"{option} {path!r}: the folder {str(target.parent)!r} does not exist; create it "
+            "or write elsewhere"
+        )
+    if target.is_dir():
+        raise BadInput(f"{option} {path!r} is a folder; give a file name")
+    if graph is not None and target.exists() and target.resolve() == Path(graph).resolve():
+        raise BadInput(f"{option} {path!r} is the input graph itself; write elsewhere")
 
 
 def _print_summary(

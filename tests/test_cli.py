@@ -298,7 +298,11 @@ BAD_INPUTS = {
     "missing file": (None, [], "cannot read the graph file: No such file or directory"),
     "two regimes": (ALL, ["--regime", "s,D"], "the regime is a single node"),
     "empty name": (ALL, ["--base", "Yb,"], "has an empty name"),
-    "unwritable output": (ALL, ["--json", "no/dir/out.json"], "cannot write the JSON output"),
+    "unwritable output": (ALL, ["--json", "no/dir/out.json"], "the folder 'no/dir' does not exist"),
+    "unwritable report": (ALL, ["--html", "no/dir/r.html"], "the folder 'no/dir' does not exist"),
+    "output is the input": (ALL, ["--html", "g.txt"], "is the input graph itself"),
+    "deeply nested json": (None, ["--format", "json"], "nested too deeply"),
+    "huge --list-dags": (ALL, ["--list-dags", "99999999999999999999"], None),
 }  # fmt: skip
 
 
@@ -308,12 +312,18 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path, case):
     graph = tmp_path / "g.txt"
     if text is not None:
         graph.write_text(text, encoding="utf-8")
+    elif case == "deeply nested json":
+        graph.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
     before = set(os.listdir(tmp_path))
     out = tmp_path / "out.json"
     json_option = [] if "--json" in extra else ["--json", str(out)]
     proc = run("check-graph", "g.txt", *ROLES, *extra, *json_option, cwd=tmp_path)
-    assert proc.returncode == 1, proc.stderr
     assert "Traceback" not in proc.stderr
+    if message is None:  # a usage error (click's own message, exit code 2)
+        assert proc.returncode == 2, proc.stderr
+        assert not out.exists() and set(os.listdir(tmp_path)) == before
+        return
+    assert proc.returncode == 1, proc.stderr
     lines = proc.stderr.splitlines()
     assert len(lines) == 1, proc.stderr
     assert lines[0].startswith("mesalens: error: ")

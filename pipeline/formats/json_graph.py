@@ -268,6 +268,12 @@ def read_json(text: str, source: str = "<string>") -> CausalGraph:
         raise GraphFormatError(
             f"invalid JSON at column {exc.colno}: {exc.msg}", source=source, line=exc.lineno
         ) from None
+    except RecursionError:
+        raise GraphFormatError(
+            "the JSON is nested too deeply to read; a graph file is an object with 'nodes' "
+            "and 'edges' lists",
+            source=source,
+        ) from None
     if not isinstance(data, dict):
         raise GraphFormatError(
             "the JSON should be an object with 'nodes' and 'edges' (or networkx "
