@@ -80,10 +80,16 @@ KEEP_PARENT_SET_LIMIT = 64
 # many. Past this many candidates the check stops with advice instead.
 MAX_PARENT_SETS = 2**16
 
-# How many leaves the refinement for the diagnostics C1/C2 may create per
-# parent set before it gives up on them (they are then reported as unknown);
-# the validity split that the counts need is never cut short.
-DIAGNOSTICS_LEAF_BUDGET = 64
+# How many refinement nodes (each a PDAG whose questions are answered, and
+# counted when it is a leaf) the diagnostics C1/C2 may visit per parent set
+# before they give up (they are then reported as unknown). Counted per node,
+# not per branching: one branching at a node with k undirected edges can
+# have up to 2^k children. The validity split that the counts need is never
+# cut short.
+DIAGNOSTICS_LEAF_BUDGET = 256
+# And how many in all, over every parent set of a check: with explicit policy
+# inputs a class can have thousands of parent sets.
+DIAGNOSTICS_TOTAL_BUDGET = 16 * 1024
 
 
 class Witness:
@@ -464,6 +470,7 @@ class _Checker:
             search = mcs_earlier_neighbours(restricted, range(restricted.n))
             earlier = None if search is None else search[1]
         self.earlier = earlier if self.product_form else None
+        self.diagnostics_left = DIAGNOSTICS_TOTAL_BUDGET
 
     # Questions whose answers must be constant on a leaf.
     def validity_questions(self) -> list[_Question]:
@@ -487,9 +494,16 @@ class _Checker:
     ) -> Iterator[tuple[Pdag, dict[str, bool | None]]]:
         """Split the DAGs of ``h`` into leaves on which every question is settled.
 
-        With a ``budget`` (a one-item list, shared and decremented), a leaf
-        that would exceed it is yielded with its open questions as None.
+        With a ``budget`` (a one-item list, shared and decremented once per
+        node visited), a node that would exceed it is yielded with its open
+        questions as None.
         """
+        if budget is not None:
+            if budget[0] <= 0:
+                # Out of budget: every question of this part is unknown.
+                yield h, dict.fromkeys((q.name for q in questions), None)
+                return
+            budget[0] -= 1
         sigma = _sigma_edges(h, set(self.decisions), self.inputs)
         answers: dict[str, bool | None] = {}
         open_path: list[int] | None = None
@@ -501,11 +515,6 @@ class _Checker:
         if open_path is None:
             yield h, answers
             return
-        if budget is not None:
-            if budget[0] <= 0:
-                yield h, answers
-                return
-            budget[0] -= 1
         # The first undirected edge on the possibly directed path.
         branch_node = next(a for a, b in itertools.pairwise(open_path) if b in sigma.undirected[a])
         for child in _orientations_at(h, branch_node, self.product_form):
@@ -595,14 +604,17 @@ class _Checker:
                 result.fail_witness = result.fail_witness or witness
         if entry.witness is None or (not holds and entry.witness.open_path is None):
             entry.witness = witness
-        budget = [DIAGNOSTICS_LEAF_BUDGET]
+        granted = min(DIAGNOSTICS_LEAF_BUDGET, self.diagnostics_left)
+        budget = [granted]
         leaves = self.refine(leaf, self.diagnostic_questions(), budget)
         for part, answers in leaves:
-            part_count = count if part is leaf else self.counter.count(part)
             c1, c2_violated = answers["c1"], answers["c2_violated"]
             if c1 is None or c2_violated is None:
+                # Out of budget: the counts are unknown, so the remaining
+                # parts need neither refining nor counting.
                 entry.n_c1 = entry.n_c2 = entry.n_conjecture_disagrees = None
-                continue
+                break
+            part_count = count if part is leaf else self.counter.count(part)
             c2 = not c2_violated
             if entry.n_c1 is not None:
                 entry.n_c1 += part_count * c1
@@ -610,6 +622,7 @@ class _Checker:
                 entry.n_c2 += part_count * c2
             if entry.n_conjecture_disagrees is not None and (c1 and c2) != holds:
                 entry.n_conjecture_disagrees += part_count
+        self.diagnostics_left -= granted - max(budget[0], 0)
 
 
 class PolicyPartCounter:

@@ -284,3 +284,41 @@ def test_too_many_parent_sets_is_a_clear_error():
     result = check(g, chain_roles())
     assert result.n_dags == math.factorial(19)
     assert not result.parent_sets_complete
+
+
+@pytest.mark.parametrize("policy", [None, ()])  # keep, and explicit "none"
+def test_diagnostics_on_a_dense_class_stay_within_their_budget(monkeypatch, policy):
+    # A complete undirected graph: every parent set of D has up to 2^k
+    # orientations to refine for C1/C2. The diagnostics give up (None) when
+    # their budget is spent; the counts and the verdict stay exact. (This
+    # used to take minutes at 16 nodes: the budget counted branchings, and a
+    # branching at a clique node has exponentially many children.)
+    import itertools
+
+    import mesalens.pipeline.checker as checker_module
+
+    n = 10
+    names = ["s", "D", "Ym", "Yb"] + [f"x{i}" for i in range(n - 4)]
+    graph = CausalGraph(names)
+    for a, b in itertools.combinations(names, 2):
+        graph.add_edge(a, b, "---")
+    monkeypatch.setattr(checker_module, "DIAGNOSTICS_LEAF_BUDGET", 8)
+    monkeypatch.setattr(checker_module, "DIAGNOSTICS_TOTAL_BUDGET", 50)
+    visits = []
+    refine = checker_module._Checker.refine
+
+    def counting(self, h, questions, budget):
+        if budget is not None:
+            visits.append(1)
+        return refine(self, h, questions, budget)
+
+    monkeypatch.setattr(checker_module._Checker, "refine", counting)
+    roles = Roles(regime="s", base=("Yb",), mesa=("Ym",), decision=("D",), policy_inputs=policy)
+    result = check(graph, roles)
+    # The regime a root of a complete graph: (n-1)! DAGs, all exact.
+    assert result.n_dags == math.factorial(n - 1)
+    assert result.n_hold + result.n_fail + result.n_invalid == result.n_dags
+    # At most one visit past the budget per leaf given diagnostics, which ends them.
+    leaves = sum(1 for p in result.parent_sets if p.n_dags > p.n_invalid)
+    assert len(visits) <= 50 + leaves
+    assert any(p.n_c1 is None for p in result.parent_sets)

@@ -186,7 +186,7 @@ def test_check_graph_html_bad_input_writes_nothing(tmp_path):
         cli, ["check-graph", "--example", "collider", "--html", str(tmp_path / "no" / "r.html")]
     )
     assert result.exit_code == 1
-    assert "cannot write the HTML report" in result.output
+    assert "does not exist; create it or write elsewhere" in result.output
     assert list(tmp_path.iterdir()) == [bad]
 
 
