@@ -15,7 +15,14 @@ from typing import Any
 
 from dask.callbacks import Callback
 from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 __all__ = ["RunProgress", "run_progress"]
 
@@ -71,7 +78,7 @@ def run_progress(console: Console, enabled: bool) -> Iterator[RunProgress]:
         SpinnerColumn(),
         TextColumn("{task.description}"),
         BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
+        MofNCompleteColumn(),  # "85/?" while a total is unknown (stages, CI tests)
         TimeElapsedColumn(),
     )
     with Progress(*columns, console=console, transient=True) as progress:
