@@ -164,7 +164,7 @@ def test_a_missing_regime_file_is_named(tmp_path):
 
 
 def test_local_cluster_gives_the_same_result(tmp_path):
-    from distributed import LocalCluster
+    from distributed import Client, LocalCluster
 
     paths = write_logs(tmp_path / "logs")
     local = CliRunner().invoke(cli, run_args(paths, tmp_path / "local", "--quiet"))
@@ -182,6 +182,12 @@ def test_local_cluster_gives_the_same_result(tmp_path):
             capture_output=True,
             text=True,
         )
+        # The work really ran there: the scheduler saw the pass's tasks.
+        with Client(c) as client:
+            keys = client.run_on_scheduler(
+                lambda dask_scheduler: [str(t[0]) for t in dask_scheduler.transition_log]
+            )
+    assert any("part_pass" in key for key in keys), keys[:10]
     assert distributed.returncode == 0, distributed.stderr
     first = json.loads((tmp_path / "local" / "result.json").read_text())
     second = json.loads((tmp_path / "cluster" / "result.json").read_text())
