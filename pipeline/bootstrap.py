@@ -64,6 +64,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import math
 import multiprocessing
 import os
 import time
@@ -104,6 +105,9 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from mesalens.pipeline.statistics import StatisticsError, SufficientStatistics
+
+#: Fewer resamples than this are reported as too few to rely on, stable or not.
+MIN_REPLICATES = 20
 
 #: A verdict is stable when at least this share of resamples reproduce it.
 DEFAULT_THRESHOLD = 0.95
@@ -372,6 +376,24 @@ class BootstrapResult:
         return self.main_share >= self.threshold
 
     @property
+    def min_replicates(self) -> int:
+        """The fewest resamples whose share can speak to the threshold.
+
+        With ``B`` resamples the share moves in steps of ``1/B``: below
+        ``1/(1 - threshold)`` one disagreeing resample cannot even be told
+        from none (and never fewer than 20, whose 95% interval for 20 of 20
+        is already [0.83, 1]).
+        """
+        if self.threshold >= 1:
+            return MIN_REPLICATES
+        return max(MIN_REPLICATES, math.ceil(1 / (1 - self.threshold) - 1e-9))
+
+    @property
+    def enough_replicates(self) -> bool:
+        """Whether there are :attr:`min_replicates` resamples or more."""
+        return self.replicates >= self.min_replicates
+
+    @property
     def errors(self) -> list[tuple[int, str]]:
         """``(replicate, message)`` of every failed resample."""
         return [(o.replicate, o.error or "") for o in self.outcomes if o.verdict == "error"]
@@ -389,6 +411,8 @@ class BootstrapResult:
             "share": self.main_share,
             "share_interval": [low, high],
             "stable": self.stable,
+            "enough_replicates": self.enough_replicates,
+            "min_replicates": self.min_replicates,
             "verdict_counts": counts,
             "verdict_shares": {k: v / self.replicates for k, v in counts.items()},
             "errors": [{"replicate": r, "message": m} for r, m in self.errors],

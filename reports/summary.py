@@ -101,10 +101,20 @@ def bootstrap_line(result: BootstrapResult) -> Text:
     rest = f" ({', '.join(others)})" if others else ""
     threshold = f"{round(result.threshold * 100, 6):g}%"
     if result.stable:
-        return Text(
+        line = Text(
             f"Bootstrap: the verdict {result.verdict!r} came back in {share} of {total} "
-            f"resamples{rest}: stable at the {threshold} threshold."
+            f"resamples{rest}: stable at the {threshold} threshold"
         )
+        if not result.enough_replicates:
+            low, high = result.main_share_interval
+            line.append(
+                f", but {total} resamples are too few to rely on (95% interval "
+                f"{low:.0%}-{high:.0%}); use --bootstrap {result.min_replicates} or more.",
+                style="bold yellow",
+            )
+        else:
+            line.append(".")
+        return line
     line = Text("UNSTABLE", style="bold white on red")
     line.append(
         f": the verdict {result.verdict!r} came back in only {share} of {total} bootstrap "

@@ -268,10 +268,14 @@ def test_run_bootstrap_end_to_end_on_simulated_logs(tmp_path):
     outcome = CliRunner().invoke(cli, args)
     assert outcome.exit_code == 4, outcome.output
     assert "Bootstrap: the verdict 'none' came back in 100% of 8 resamples" in outcome.output
+    # Eight resamples are stable at 95% but too few to rely on: said everywhere.
+    assert "8 resamples are too few to rely on" in outcome.output
+    assert "--bootstrap 20 or more" in outcome.output
     document = json.loads((out / "result.json").read_text())
     part = document["bootstrap"]
     assert part["replicates"] == 8 and part["seed"] == 0 and part["verdict"] == "none"
     assert part["verdict_counts"]["none"] == 8 and part["stable"] is True
+    assert part["enough_replicates"] is False and part["min_replicates"] == 20
     assert part["share"] == 1.0 and part["threshold"] == 0.95
     assert "bootstrap" in document["timings"]
     path_edges = [e for e in part["edge_frequencies"] if "open path" in e["reasons"]]
@@ -281,6 +285,7 @@ def test_run_bootstrap_end_to_end_on_simulated_logs(tmp_path):
     report = (out / "report.html").read_text()
     assert 'id="bootstrap"' in report and 'href="#bootstrap"' in report
     assert 'id="bootstrap-banner"' in report and "Stable." in report
+    assert "8 resamples are too few to rely on" in report
     assert 'id="bootstrap-edges"' in report and "UNSTABLE" not in report
 
     plain = CliRunner().invoke(
@@ -359,3 +364,22 @@ def test_the_section_renders_from_the_json_alone_and_escapes_names():
     assert "<script>alert" not in section.body and "&lt;script&gt;" in section.body
     assert "&lt;b&gt;bad&lt;/b&gt;" in section.body
     assert render_bootstrap({"bootstrap": None}) is None
+
+
+@pytest.mark.parametrize(
+    ("threshold", "replicates", "minimum", "enough"),
+    [(0.95, 19, 20, False), (0.95, 20, 20, True), (0.99, 99, 100, False), (0.5, 20, 20, True)],
+)
+def test_too_few_resamples_are_flagged(threshold, replicates, minimum, enough):
+    from mesalens.pipeline.bootstrap import ReplicateOutcome
+
+    result = BootstrapResult(
+        verdict="all",
+        replicates=replicates,
+        seed=0,
+        threshold=threshold,
+        outcomes=tuple(ReplicateOutcome(r, "all") for r in range(replicates)),
+        edges=(),
+    )
+    assert result.stable and result.min_replicates == minimum
+    assert result.enough_replicates is enough
