@@ -90,6 +90,13 @@ __all__ = [
     "sigma_mag",
 ]
 
+#: What to do about an invalid PAG. FCI on finite data can return one (its
+#: tests contradict each other), and running it again gives the same graph.
+_INVALID_PAG_ADVICE = (
+    "for a PAG learned with --method fci, its CI tests contradict each other at this sample "
+    "size: try more rows, another --alpha, or --method pc; for a PAG file, fix these edges"
+)
+
 TAIL, ARROW, CIRCLE = Mark.TAIL, Mark.ARROW, Mark.CIRCLE
 
 # How many partial orientations the MAG search may visit before it stops
@@ -449,7 +456,7 @@ def pag_to_mag(pag: CausalGraph) -> CausalGraph:
         raise GraphError(
             "the o-o edges of the PAG do not form a chordal graph (chordless cycle "
             + " o-o ".join(pag.nodes[i] for i in hole)
-            + "), so it is not a valid PAG; rerun FCI or fix those edges"
+            + f"), so it is not a valid PAG; {_INVALID_PAG_ADVICE}"
         )
     order = _mcs_order(circle)
     position = {v: k for k, v in enumerate(order)}
@@ -463,12 +470,12 @@ def pag_to_mag(pag: CausalGraph) -> CausalGraph:
             "the PAG is not valid: its canonical MAG (Zhang 2008, Theorem 2) has the "
             "directed or almost directed cycle "
             + " ~ ".join(pag.nodes[i] for i in violation)
-            + "; rerun FCI or fix these edges"
+            + f"; {_INVALID_PAG_ADVICE}"
         )
     if not is_maximal(g):
         raise GraphError(
             "the PAG is not valid: its canonical MAG (Zhang 2008, Theorem 2) is not maximal "
-            "(two non-adjacent nodes cannot be separated); rerun FCI or fix the graph"
+            f"(two non-adjacent nodes cannot be separated); {_INVALID_PAG_ADVICE}"
         )
     return g.to_graph(pag.nodes)
 
