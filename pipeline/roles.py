@@ -71,6 +71,8 @@ class Roles:
 
     def validate(self, graph: CausalGraph) -> None:
         """Raise :class:`RoleError` if a role or policy input is not a node of ``graph``."""
+        if not graph.nodes:
+            raise RoleError("the graph has no nodes; check that the file holds the graph")
         named = [*self.role_sets(), ("policy-inputs", self.policy_inputs or ())]
         for option, names in named:
             missing = [n for n in names if n not in graph]
@@ -108,6 +110,11 @@ def parse_policy_inputs(text: str | Sequence[str] | None) -> tuple[str, ...] | N
         return tuple(text)
     if text.strip().lower() == "keep":
         return None
-    if text.strip().lower() == "none" or text.strip() == "":
+    if text.strip().lower() == "none":
         return ()
+    if not text.strip():
+        raise RoleError(
+            "--policy-inputs is empty; give 'none' for a policy that reads no node, 'keep' "
+            "for the graph's own parents of the decision, or comma-separated names"
+        )
     return parse_names(text, "policy-inputs")

@@ -501,3 +501,23 @@ def test_running_out_of_memory_is_one_error_line(monkeypatch, capsys):
     assert stopped.value.code == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("mesalens: error: out of memory")
+
+
+@pytest.mark.parametrize(
+    ("text", "extra", "message"),
+    [
+        ("Graph Nodes:\n\nGraph Edges:\n", [], "the graph has no nodes"),
+        (None, ["--policy-inputs", ""], "--policy-inputs is empty; give 'none'"),
+        (
+            '{"nodes": ["s", "D", "Ym", "Yb"], "edges": [["s", "D"]], '
+            '"links": [{"source": "D", "target": "Ym"}]}',
+            ["--format", "json"],
+            "both 'links' and 'edges'",
+        ),
+    ],
+)
+def test_empty_graph_and_empty_policy_inputs_are_named(tmp_path, text, extra, message):
+    graph = write(tmp_path, "g.txt", text if text is not None else GRAPHS["all"][0])
+    result = invoke("check-graph", str(graph), *ROLES, *extra)
+    assert result.exit_code == 1, result.output
+    assert message in result.output

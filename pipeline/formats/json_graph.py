@@ -288,6 +288,12 @@ def read_json(text: str, source: str = "<string>") -> CausalGraph:
                 source=source,
             )
         return _read_mesalens(data, source)
+    if "links" in data and "edges" in data:
+        raise GraphFormatError(
+            "the JSON has both 'links' and 'edges'; one of them would be ignored, so give "
+            "the edges under one key",
+            source=source,
+        )
     nodes = data.get("nodes")
     plain_names = isinstance(nodes, list) and all(isinstance(n, str) for n in nodes)
     if plain_names and "links" not in data and "directed" not in data:
