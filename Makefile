@@ -79,6 +79,9 @@ clean:
 .PHONY: check nightly
 CHECK_OUT   := $(if $(filter file,$(origin OUT)),check-out,$(OUT))
 NIGHTLY_OUT := $(if $(filter file,$(origin OUT)),nightly-out,$(OUT))
+# The recipes read the values from the environment ("$$TRAIN"), so a path
+# with a quote, a space or a glob reaches mesalens as given.
+export TRAIN DEPLOY BASE MESA DECISION POLICY CONFIG CHECK_OUT NIGHTLY_OUT
 
 check: $(STAMP)
 	@missing=""; \
@@ -92,13 +95,13 @@ check: $(STAMP)
 	    "[POLICY=keep|none|A,B] [OUT=check-out]" >&2; \
 	  exit 2; \
 	fi
-	$(BIN)/mesalens run --regime train='$(TRAIN)' --regime deploy='$(DEPLOY)' \
-	  --base '$(BASE)' --mesa '$(MESA)' --decision '$(DECISION)' \
-	  $(if $(POLICY),--policy-inputs '$(POLICY)') --out '$(CHECK_OUT)'
+	$(BIN)/mesalens run --regime "train=$$TRAIN" --regime "deploy=$$DEPLOY" \
+	  --base "$$BASE" --mesa "$$MESA" --decision "$$DECISION" \
+	  $${POLICY:+--policy-inputs "$$POLICY"} --out "$$CHECK_OUT"
 
 nightly: $(STAMP)
 	@if [ -z "$(CONFIG)" ]; then \
 	  echo "make nightly: missing CONFIG; usage: make nightly CONFIG=jobs.toml [OUT=nightly-out]" >&2; \
 	  exit 2; \
 	fi
-	$(BIN)/mesalens run --config '$(CONFIG)' --out '$(NIGHTLY_OUT)'
+	$(BIN)/mesalens run --config "$$CONFIG" --out "$$NIGHTLY_OUT"
