@@ -628,3 +628,31 @@ def test_job_modules_do_not_import_jobs():
 
     assert "mesalens.reports.jobs" not in imported(job_files)
     assert not {"mesalens.reports.jobs", "mesalens.reports.job_files"} & imported(job_index)
+
+
+def test_sigterm_stops_the_job_like_ctrl_c(tmp_path):
+    # SIGTERM (cron/systemd stops, Airflow timeouts) used to end the process
+    # on the spot, with no line in the log. Now it is logged, the lock is
+    # released and the exit code is 143, as the signal's own would be.
+    job = write_job(tmp_path, names=("alpha", "beta"))
+    out = tmp_path / "out"
+    code = textwrap.dedent(
+        f"""
+        import os, signal
+        from mesalens.reports.job_files import load_job_file
+        from mesalens.reports.jobs import run_jobs
+
+        def run_one(check, folder):
+            os.kill(os.getpid(), signal.SIGTERM)
+            raise AssertionError("SIGTERM did not stop the job")
+
+        run_jobs(load_job_file({str(job)!r}), {str(out)!r}, run_one=run_one)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 143, done.stderr
+    assert "AssertionError" not in done.stderr
+    log = (out / "mesalens.log").read_text()
+    assert "stopped by SIGTERM" in log
+    assert not list((out / "alpha" / "runs").glob("2*"))  # no finished run
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # this process untouched
