@@ -67,6 +67,8 @@ import logging
 import os
 import re
 import shutil
+import signal
+import threading
 import time
 import traceback
 import uuid
@@ -118,6 +120,7 @@ __all__ = [
     "JobsOutcome",
     "PreviousRun",
     "RunOutcome",
+    "Terminated",
     "jobs_exit_code",
     "load_job_file",
     "run_check",
@@ -530,15 +533,45 @@ def run_jobs(
             ", ".join(c.name for c in job_file.checks),
         )
         try:
-            for check in job_file.checks:
-                outcomes.append(_run_one_check(check, out, base_id, run_one, log))
-                write_index(out)
+            with _sigterm_raises():
+                for check in job_file.checks:
+                    outcomes.append(_run_one_check(check, out, base_id, run_one, log))
+                    write_index(out)
         except BaseException as exc:
-            log.error("job %s: stopped by %s", job_file.source, type(exc).__name__)
+            cause = "SIGTERM" if isinstance(exc, Terminated) else type(exc).__name__
+            log.error("job %s: stopped by %s", job_file.source, cause)
             raise
         code = jobs_exit_code(outcomes)
         log.info("job %s: done, exit code %d (%s)", job_file.source, code, _exit_meaning(code))
     return JobsOutcome(checks=tuple(outcomes), exit_code=code, out_dir=out)
+
+
+class Terminated(SystemExit):
+    """The job was sent SIGTERM; it exits with code 143 (128 + 15), as the signal would."""
+
+
+@contextlib.contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    """Turn SIGTERM into :class:`Terminated` while the checks run.
+
+    SIGTERM is what cron's and systemd's stops and Airflow's timeouts send.
+    Its default action ends the process on the spot; raised as an exception
+    instead, it leaves the same trace as Ctrl-C: a "stopped by" line in the
+    log, the lock released, and only a hidden ``.partial`` folder, which the
+    next run removes. (Signals can only be handled on the main thread.)
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: Any) -> None:
+        raise Terminated(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _run_one_check(

@@ -570,6 +570,28 @@ def test_progress_bars_on_a_terminal(tmp_path, baseline):
     assert (tmp_path / "tty" / "result.json").is_file()
 
 
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ["--bootstrap", "3", "--max-depth", "1"],  # direct test and sensitivity on, too
+        ["--method", "fci", "--no-direct-test", "--max-depth", "1"],
+    ],
+    ids=["every-evidence-stage", "fci"],
+)
+def test_every_stage_runs_on_a_terminal(tmp_path, baseline, extra):
+    # The suite otherwise never has a terminal; PC once crashed only on one.
+    regimes, _ = baseline
+    out = tmp_path / "tty"
+    code, shown = run_under_pty(["run", *regimes, *ROLES, *extra, "--out", str(out)])
+    assert "Traceback" not in shown, shown[-3000:]
+    assert code in (0, 3, 4), shown[-3000:]
+    assert "Verdict:" in shown and (out / "result.json").is_file()
+    document = json.loads((out / "result.json").read_text())
+    if "--bootstrap" in extra:
+        assert document["bootstrap"]["replicates"] == 3 and "Bootstrap:" in shown
+        assert document["direct_test"] is not None and document["sensitivity"] is not None
+
+
 def test_no_progress_bars_when_quiet_or_not_a_terminal(tmp_path, baseline):
     args = progress_args(baseline)
     # The two runs overlap: each spends most of its time importing.
