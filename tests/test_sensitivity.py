@@ -6,6 +6,7 @@ import dataclasses
 import itertools
 import json
 import math
+import re
 
 import networkx as nx
 import numpy as np
@@ -440,11 +441,62 @@ def test_run_end_to_end_writes_sensitivity_to_json_and_html(tmp_path):
     estimate = possible["values"][0]["estimate"]
     assert f"{estimate:+.4g}" in section
     assert "Possible direct effects of deploy on true_reward" in section
+    assert_rows_numbered_as_parent_sets(document, section)
 
     off = _run(logs, tmp_path / "off", "--no-sensitivity")
     assert off.exit_code == 4, off.output
     assert json.loads((tmp_path / "off" / "result.json").read_text())["sensitivity"] is None
     assert 'id="sensitivity"' not in (tmp_path / "off" / "report.html").read_text()
+
+
+def assert_rows_numbered_as_parent_sets(document, section):
+    """Each sensitivity row carries the number of its parent set in the parent-set table."""
+    numbered = {
+        tuple(entry["parents"]): number
+        for number, entry in enumerate(document["parent_sets"], start=1)
+    }
+    shown = re.findall(
+        r'<td class="num muted">(\d+)</td>\s*<td class="names">action ← \{([^}]*)\}', section
+    )
+    assert shown
+    for number, parents in shown:
+        names = tuple(sorted(p.strip() for p in parents.split(",") if p.strip()))
+        assert int(number) == numbered[names], (number, parents)
+
+
+def test_sensitivity_rows_are_numbered_as_the_parent_set_table(tmp_path):
+    # coinrun with the policy reading value and level_difficulty: the one
+    # valid failing parent set is #3 of six, the first of the analysis.
+    logs = tmp_path / "logs"
+    write_logs("coinrun", logs, rows=4000, seed=0, shards=1)
+    args = [
+        "run",
+        "--regime",
+        f"train={logs / 'train'}",
+        "--regime",
+        f"deploy={logs / 'deploy'}",
+        "--base",
+        "coin_reward",
+        "--mesa",
+        "value",
+        "--decision",
+        "action",
+        "--policy-inputs",
+        "value,level_difficulty",
+        "--no-direct-test",
+        "--out",
+        str(tmp_path / "out"),
+        "--quiet",
+    ]
+    outcome = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert outcome.exit_code == 4, outcome.output
+    document = json.loads((tmp_path / "out" / "result.json").read_text())
+    html = (tmp_path / "out" / "report.html").read_text()
+    section = html[html.index('<section id="sensitivity"') :]
+    section = section[: section.index("</section>")]
+    first = document["sensitivity"]["parent_sets"][0]["parents"]["action"]
+    assert [p["parents"] for p in document["parent_sets"]].index(sorted(first)) > 0
+    assert_rows_numbered_as_parent_sets(document, section)
 
 
 def test_a_config_value_that_is_not_a_boolean_is_one_error_line(tmp_path):

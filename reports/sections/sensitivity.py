@@ -28,6 +28,17 @@ _MAX_LINES = 8
 _Z95 = 1.959963984540054
 
 
+def _by_decision(parents: Any, decisions: Sequence[str]) -> Mapping[str, Sequence[str]]:
+    """A check parent set's ``parents`` (a list for one decision node) as a mapping."""
+    if isinstance(parents, Mapping):
+        return parents
+    return {decisions[0]: parents or []} if len(decisions) == 1 else {}
+
+
+def _parents_key(parents: Mapping[str, Sequence[str]]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    return tuple(sorted((node, tuple(sorted(names))) for node, names in parents.items()))
+
+
 def _parents(parents: Mapping[str, Sequence[str]]) -> str:
     return "; ".join(f"{node} ← {{{', '.join(names)}}}" for node, names in parents.items())
 
@@ -72,8 +83,15 @@ def render_sensitivity(document: Mapping[str, Any]) -> ReportSection | None:
     roles = document.get("roles", {})
     mesa = ", ".join(roles.get("mesa", [])) or "Y_m"
     decision = ", ".join(roles.get("decision", [])) or "D_m"
+    # Number each parent set as the report's parent-set table does.
+    decisions = roles.get("decision", [])
+    numbers = {
+        _parents_key(_by_decision(entry.get("parents"), decisions)): number
+        for number, entry in enumerate(document.get("parent_sets") or [], start=1)
+    }
     rows = []
-    for number, entry in enumerate(part.get("parent_sets", []), start=1):
+    for position, entry in enumerate(part.get("parent_sets", []), start=1):
+        number = numbers.get(_parents_key(entry["parents"]), position)
         for contrast in entry["contrasts"]:
             for effect in contrast["direct_effects"]:
                 se = effect["standard_error"]
