@@ -563,6 +563,12 @@ def parse_run_config(
         if exc.key in options and exc.key != "dtypes" and exc.key in flags:
             raise InputError(f"{flags[exc.key]} {exc}") from None
         raise InputError(f"{where}: key {exc.key!r} {exc}") from None
+    if "stability_threshold" in options and not check.evidence.bootstrap:
+        # Silently ignored, it would read as if the verdict had been judged stable.
+        raise InputError(
+            "--stability-threshold applies to the bootstrap, which is off; add --bootstrap B "
+            "(e.g. --bootstrap 200) or leave the threshold out"
+        )
     return RunConfig(check=check, scheduler=scheduler, out=out)
 
 

@@ -148,6 +148,7 @@ def test_job_files_and_single_configs_share_the_validator(tmp_path, csv_logs):
         (["--dtype", "action"], "--dtype 'action' is not COLUMN=KIND"),
         (["--dtype", "action=int", "--dtype", "action=float"], "two types"),
         (["--dtype", "nope=float"], "names column 'nope'"),
+        (["--stability-threshold", "0.9"], "--stability-threshold applies to the bootstrap"),
     ],
 )
 def test_a_wrong_option_value_names_the_option(tmp_path, csv_logs, extra, needle):
