@@ -8,13 +8,15 @@ tuple (possibly empty) replaces them.
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from mesalens.pipeline.errors import RoleError
 from mesalens.pipeline.graph import CausalGraph
 
-__all__ = ["Roles", "parse_names", "parse_policy_inputs"]
+__all__ = ["Roles", "join_names", "parse_names", "parse_policy_inputs"]
 
 
 @dataclass(frozen=True)
@@ -93,13 +95,40 @@ class Roles:
 
 
 def parse_names(text: str, option: str) -> tuple[str, ...]:
-    """Split a comma-separated option value into names, rejecting empty items."""
-    names = tuple(part.strip() for part in text.split(","))
-    if any(not n for n in names):
+    """Split a comma-separated option value into names, rejecting empty items.
+
+    A name that itself holds a comma is written in double quotes, as in a
+    CSV field (``'"action, taken",value'``); :mod:`csv` does the splitting.
+
+    >>> parse_names('a, b', "base")
+    ('a', 'b')
+    >>> parse_names('"action, taken", value', "decision")
+    ('action, taken', 'value')
+    """
+    try:
+        (fields,) = csv.reader([text], skipinitialspace=True, strict=True)
+    except (csv.Error, ValueError):
+        raise RoleError(
+            f"--{option} {text!r} is not a comma-separated list of names; quote a name that "
+            "holds a comma, e.g. '\"action, taken\",value'"
+        ) from None
+    names = tuple(field.strip() for field in fields)
+    if not names or any(not n for n in names):
         raise RoleError(
             f"--{option} {text!r} has an empty name; give comma-separated names, e.g. 'a,b'"
         )
     return names
+
+
+def join_names(names: Sequence[str]) -> str:
+    """The inverse of :func:`parse_names`: names as one option value, quoted where needed.
+
+    >>> join_names(["action, taken", "value"])
+    '"action, taken",value'
+    """
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="").writerow(names)
+    return buffer.getvalue()
 
 
 def parse_policy_inputs(text: str | Sequence[str] | None) -> tuple[str, ...] | None:

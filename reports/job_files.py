@@ -75,7 +75,7 @@ from mesalens.connectors.regime import (
     parse_regime_option,
 )
 from mesalens.pipeline.analysis import DiscoverySettings, EvidenceSettings
-from mesalens.pipeline.roles import Roles
+from mesalens.pipeline.roles import Roles, join_names
 from mesalens.reports.cli_common import BadInput, build_roles, one_line
 
 # A check's name is also its folder in the output folder, so the output folder's
@@ -593,7 +593,7 @@ def _names_text(config: Mapping[str, Any], key: str) -> str | None:
     if value is None or isinstance(value, str):
         return value
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return ",".join(value)
+        return join_names(value)
     raise ConfigValueError(
         key, f'must be a name or a list of names, e.g. ["a", "b"]; got {value!r}'
     )

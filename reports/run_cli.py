@@ -50,6 +50,7 @@ from mesalens.pipeline.analysis import (
 from mesalens.pipeline.dask_client import connected_client
 from mesalens.pipeline.formats.tetrad import write_tetrad
 from mesalens.pipeline.pag_checker import PagCheckResult, pag_note
+from mesalens.pipeline.roles import join_names
 from mesalens.reports.atomic import atomic_write_text
 from mesalens.reports.cli_common import CONTEXT, BadInput, build_roles, fail
 from mesalens.reports.html import render_run_report, write_report
@@ -75,7 +76,7 @@ def _as_text(value: Any) -> str | None:
     if value is None or isinstance(value, str):
         return value
     if isinstance(value, list):
-        return ",".join(str(v) for v in value) if value else "none"
+        return join_names([str(v) for v in value]) if value else "none"
     return str(value)
 
 
@@ -407,9 +408,9 @@ def demo_command(
             truth = SCENARIOS[name]
             roles = build_roles(
                 DEFAULT_REGIME_NAME,
-                ",".join(truth.roles["base"]),
-                ",".join(truth.roles["mesa"]),
-                ",".join(truth.roles["decision"]),
+                join_names(truth.roles["base"]),
+                join_names(truth.roles["mesa"]),
+                join_names(truth.roles["decision"]),
                 _as_text(truth.roles["policy_inputs"]),
             )
             specs = [

@@ -521,3 +521,16 @@ def test_empty_graph_and_empty_policy_inputs_are_named(tmp_path, text, extra, me
     result = invoke("check-graph", str(graph), *ROLES, *extra)
     assert result.exit_code == 1, result.output
     assert message in result.output
+
+
+def test_a_node_name_with_a_comma_is_named_in_quotes(tmp_path):
+    graph = write(
+        tmp_path,
+        "g.txt",
+        tetrad("s;action, taken;Ym;Yb", "s --> action, taken", "action, taken --> Yb"),
+    )
+    args = ["--regime", "s", "--base", "Yb", "--mesa", "Ym", "--decision", '"action, taken"']
+    result = invoke("check-graph", str(graph), *args, "--json", str(tmp_path / "o.json"))
+    assert result.exit_code in (0, 3, 4), result.output
+    document = json.loads((tmp_path / "o.json").read_text())
+    assert document["roles"]["decision"] == ["action, taken"]
