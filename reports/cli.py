@@ -34,6 +34,7 @@ the time. ``tests/test_imports.py`` checks which modules each path loads.
 from __future__ import annotations
 
 import gc
+import hashlib
 import importlib
 import itertools
 import sys
@@ -268,13 +269,17 @@ def check_graph(
         if missing:
             raise click.UsageError(f"missing option {', '.join(missing)}")
         roles = build_roles(**options)
+        graph_sha256 = None
         if causal_graph is None:
             causal_graph = read_graph(str(graph), format=graph_format)
+            graph_sha256 = hashlib.sha256(Path(graph).read_bytes()).hexdigest()
         result = check(causal_graph, roles)
         dags = None if list_dags is None else _list_dags(causal_graph, roles, list_dags)
         document = None
         if json_out is not None or html_out is not None:
-            document = check_result_to_dict(result, graph_source=source, dags=dags)
+            document = check_result_to_dict(
+                result, graph_source=source, dags=dags, graph_sha256=graph_sha256
+            )
         # Both outputs are complete, and both destinations checked, before
         # either is written: a bad --html must not leave a new JSON behind.
         for option, path in (("--json", json_out), ("--html", html_out)):

@@ -888,8 +888,10 @@ def _provenance(
     if run is None:
         from mesalens.reports.run_document import package_versions
 
+        sha = str(document.get("graph_sha256") or "")
         return {
             "graph_source": source,
+            "graph_sha256": sha,
             "inputs": [],
             "settings": [],
             "versions": list(package_versions().items()),
@@ -935,6 +937,7 @@ def _provenance(
         timings.append(("total", f"{total:.3f} s"))
     return {
         "graph_source": source,
+        "graph_sha256": "",  # a learned graph: its inputs' fingerprints are below
         "inputs": inputs,
         "settings": settings,
         "versions": list((run.get("versions") or {}).items()),

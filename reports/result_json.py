@@ -12,6 +12,8 @@ Schema (``schema_version`` 1)::
       "schema_version": 1,
       "mesalens_version": "0.1.0",
       "graph_source": "graph.txt" | null,
+      "graph_sha256": hex str | null   (of the graph file's bytes; null for an
+                                        example or a learned graph),
       "verdict": "all" | "some" | "none" | "invalid",
       "n_dags": int, "n_hold": int, "n_fail": int, "n_invalid": int,
       "roles": {"regime": str, "base": [str], "mesa": [str], "decision": [str],
@@ -159,6 +161,7 @@ def check_result_to_dict(
     result: CheckResult,
     graph_source: str | None = None,
     dags: Sequence[Sequence[tuple[str, str]]] | None = None,
+    graph_sha256: str | None = None,
 ) -> dict[str, Any]:
     """Turn a :class:`~mesalens.pipeline.checker.CheckResult` into the JSON document.
 
@@ -168,6 +171,9 @@ def check_result_to_dict(
         What :func:`mesalens.pipeline.checker.check` returned.
     graph_source : str, optional
         Where the graph came from (a file name or ``example:NAME``).
+    graph_sha256 : str, optional
+        The SHA-256 of the graph file's bytes, so a reviewer can tell which
+        version of the file was checked.
     dags : sequence of edge lists, optional
         DAGs of the restricted class listed on request, each a sequence of
         ``(tail, head)`` name pairs. When given, the document has a ``dags``
@@ -184,6 +190,7 @@ def check_result_to_dict(
         "schema_version": SCHEMA_VERSION,
         "mesalens_version": mesalens_version(),
         "graph_source": graph_source,
+        "graph_sha256": graph_sha256,
         "verdict": result.verdict,
         "n_dags": int(result.n_dags),
         "n_hold": int(result.n_hold),

@@ -534,3 +534,18 @@ def test_a_node_name_with_a_comma_is_named_in_quotes(tmp_path):
     assert result.exit_code in (0, 3, 4), result.output
     document = json.loads((tmp_path / "o.json").read_text())
     assert document["roles"]["decision"] == ["action, taken"]
+
+
+def test_the_graph_file_is_fingerprinted_in_the_json_and_the_report(tmp_path):
+    import hashlib
+
+    graph = write(tmp_path, "g.txt", GRAPHS["all"][0])
+    out, report = tmp_path / "o.json", tmp_path / "r.html"
+    result = invoke("check-graph", str(graph), *ROLES, "--json", str(out), "--html", str(report))
+    assert result.exit_code == 0, result.output
+    sha = hashlib.sha256(graph.read_bytes()).hexdigest()
+    assert json.loads(out.read_text())["graph_sha256"] == sha
+    assert f'<code id="graph-sha256">{sha}</code>' in report.read_text()
+    example = invoke("check-graph", "--example", "aligned", "--json", str(tmp_path / "e.json"))
+    assert example.exit_code == 0, example.output
+    assert json.loads((tmp_path / "e.json").read_text())["graph_sha256"] is None
