@@ -75,7 +75,8 @@ from mesalens.connectors.regime import (
     parse_regime_option,
 )
 from mesalens.pipeline.analysis import DiscoverySettings, EvidenceSettings
-from mesalens.pipeline.roles import Roles, join_names
+from mesalens.pipeline.errors import RoleError
+from mesalens.pipeline.roles import Roles, join_names, parse_names
 from mesalens.reports.cli_common import BadInput, build_roles, one_line
 
 # A check's name is also its folder in the output folder, so the output folder's
@@ -738,11 +739,12 @@ def validate_check(
     columns_text = _names_text(config, "columns")
     columns = None
     if columns_text is not None:
-        columns = tuple(part.strip() for part in columns_text.split(","))
-        if not all(columns):
+        try:  # the role options' splitting: a name with a comma is quoted
+            columns = parse_names(columns_text, "columns")
+        except RoleError:
             raise ConfigValueError(
                 "columns", f"has an empty name in {config['columns']!r}; give column names"
-            )
+            ) from None
 
     dtypes = config.get("dtypes")
     if dtypes is not None:
