@@ -74,10 +74,15 @@ in, observed or latent. PC and FCI get this as background knowledge (every
 edge into the regime forbidden); in FCI every edge at the regime is
 oriented ``regime --> x``, which exogeneity licenses (a root with no latent
 parent is an ancestor of everything it is adjacent to in the MAG). GES has
-no knowledge: if the CPDAG it learns *compels* an edge into the regime (a
-``-->``, not a ``---``), the data contradict an exogenous regime and
-:class:`DiscoveryError` says so; otherwise the knowledge is applied after
-the search, as the checker would: every ``regime --- x`` becomes
+no knowledge, so the knowledge is applied after the search. If the CPDAG
+it learns *compels* an edge into the regime (a ``-->``, not a ``---``: GES
+made the regime a collider, a finite-sample error since nothing causes it),
+its orientations are rebuilt as PC's contradictory ones are
+(:func:`~mesalens.pipeline.orientation_repair.repair_orientations`: same
+skeleton, the colliders at the regime dropped, the others kept while a DAG
+extends the graph, a note naming what was dropped;
+:class:`DiscoveryError` only when no DAG of the skeleton has the regime as
+a root). Then, as the checker would: every ``regime --- x`` becomes
 ``regime --> x`` and the graph is closed under Meek's rules
 (:func:`mesalens.pipeline.pdag.orient_and_close`), giving the MPDAG of the
 CPDAG's DAGs in which the regime is a root; a note lists the edges so
@@ -999,16 +1004,52 @@ def _run_ges(stats: SufficientStatistics, regime: str, notes: list[str], seed: i
             n=stats.n,
         )
     graph = from_causallearn(record["G"], names)
-    for other in graph.adjacent(regime):
-        edge = graph.edge(other, regime)
-        assert edge is not None
-        if edge.mark_v == Mark.ARROW and edge.mark_u == Mark.TAIL:
-            raise DiscoveryError(
-                f"GES learned a CPDAG in which every DAG has {other} --> {regime}, an edge into "
-                "the regime; the data contradict an exogenous regime (check how the regime column "
-                "was recorded, or use --method pc (config: method), which imposes it)"
-            )
+    into = [
+        other
+        for other in graph.adjacent(regime)
+        if (edge := graph.edge(other, regime)) is not None
+        and edge.mark_v == Mark.ARROW
+        and edge.mark_u == Mark.TAIL
+    ]
+    if into:
+        graph = _repair_ges_at_the_regime(graph, regime, into, notes)
     return _orient_from_regime(graph, regime, notes)
+
+
+def _repair_ges_at_the_regime(
+    graph: CausalGraph, regime: str, into: list[str], notes: list[str]
+) -> CausalGraph:
+    """Rebuild a GES CPDAG that compels edges into the regime, the regime a root.
+
+    GES takes no background knowledge, and at finite samples its CPDAG can
+    make the regime a collider (``x --> regime <-- y``), which compels edges
+    into it: no DAG of that class has the regime as a root. As for PC's
+    contradictory orientations (:mod:`~mesalens.pipeline.orientation_repair`),
+    the skeleton is kept and the orientations are rebuilt from GES's
+    colliders with every edge at the regime out of it: the colliders at the
+    regime are dropped, the others kept while a DAG extends the graph
+    (GES gives no per-collider evidence, so in name order), and the result is
+    closed under Meek's rules. A note names the dropped colliders.
+    """
+    repair = repair_orientations(
+        graph, regime=regime, forced=(), collider_evidence=lambda x, z, y: 0.0
+    )
+    edges = ", ".join(f"{other} --> {regime}" for other in into)
+    if not repair.extendable:
+        raise DiscoveryError(
+            f"GES learned a CPDAG in which every DAG has {edges}, edges into the regime, and no "
+            "DAG of its skeleton has the regime as a root; the data contradict an exogenous "
+            "regime (check how the regime column was recorded, or use --method pc "
+            "(config: method), which imposes it)"
+        )
+    dropped = "; ".join(f"{x} --> {z} <-- {y}" for x, z, y in repair.dropped)
+    notes.append(
+        f"GES's CPDAG compelled {edges}, edges into the regime, which nothing causes (a "
+        "finite-sample error: GES takes no background knowledge); its orientations were "
+        "rebuilt with the regime a root, keeping its skeleton and its other colliders "
+        f"(dropped: {dropped or 'none'})"
+    )
+    return repair.graph
 
 
 def _orient_from_regime(graph: CausalGraph, regime: str, notes: list[str]) -> CausalGraph:
