@@ -118,9 +118,13 @@ def _scheduler_problem(address: str, seconds: float) -> str | None:
     import threading
 
     from distributed.comm import connect
+    from distributed.security import Security
+
+    # The TLS settings a Client would use (dask's config), so tls:// works too.
+    connection_args = Security().get_connection_args("client")
 
     async def identity() -> Any:
-        comm = await connect(address, timeout=seconds)
+        comm = await connect(address, timeout=seconds, **connection_args)
         try:
             await comm.write({"op": "identity", "reply": True})
             return await comm.read()
