@@ -16,7 +16,8 @@ regression function moves, the **alignment gap**
            \qquad μ_l(y) = E[Y_b \mid Y_m = y, s = l],
 
 regime ``j`` against the reference regime ``0`` (the first regime given,
-normally training), averaged over the pooled distribution of ``Y_m``. This is
+normally training), averaged over the pooled distribution of ``Y_m`` (with
+more than two regimes, every pair ``(i, j)``, ``μ_i`` in place of ``μ_0``). This is
 the question the post behind the tool asks in its section 3.3 ("if we know
 ``Y_m``, then knowing ``s`` doesn't give us any more info about ``Y_b``").
 Under the null ``μ_j = μ_0`` and ``θ_j = 0``.
@@ -55,9 +56,10 @@ are compared row by row, and a one-sided paired test at ``alpha`` that the
 boosted fits predict better flags nonlinearity. Both tests are reported
 whenever they apply; the chosen one decides.
 
-With ``k > 2`` regimes there is one test per regime against the reference
-(``k - 1`` comparisons), and all the deciding tests of a run (every base
-column by every comparison) form one family, adjusted with Holm's step-down
+With ``k > 2`` regimes there is one test per pair of regimes (``k(k-1)/2``
+comparisons: ``j`` against ``i`` for ``i < j``), and all the deciding tests
+of a run (every base column by every pair) form one family, adjusted with
+Holm's step-down
 procedure (Holm, Scandinavian Journal of Statistics 1979): the direct test
 rejects when any adjusted p-value is below ``alpha``, which controls the
 family-wise error of the joint null ``Y_b ⊥ s | Y_m``.
@@ -116,6 +118,7 @@ Examples
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -228,7 +231,7 @@ class DirectTestSettings:
 
 @dataclass(frozen=True)
 class PairTest:
-    """One test of ``Y_b ⊥ s | Y_m`` between a regime and the reference regime."""
+    """One test of ``Y_b ⊥ s | Y_m`` between two regimes: ``regime`` against ``reference``."""
 
     method: str
     regime: str
@@ -278,9 +281,9 @@ class OutcomeResult:
         p-value of the pre-test that the boosted regressions predict better
         than the linear ones (None when not run).
     tests : tuple of PairTest
-        Every test that applies, each regime against the reference.
+        Every test that applies, for every pair of regimes.
     gaps : tuple of GapEstimate
-        Linear and flexible gap per regime against the reference.
+        Linear and flexible gap for every pair of regimes.
     curve : dict or None
         The binned ``E[Y_b | Y_m]`` per regime along the first mesa column.
     """
@@ -361,7 +364,7 @@ class DirectTestResult:
             "reference": self.reference,
             "regimes": list(self.regimes),
             "status": self.status,
-            "comparisons": "each regime against the reference regime; Holm over all tests",
+            "comparisons": "every pair of regimes; Holm over all tests",
             "mesa": list(self.mesa),
             "reject": self.reject,
             "alpha": self.settings.alpha,
@@ -597,6 +600,11 @@ def _boosted(
     ).fit(x[train], y[train])
 
 
+def _regime_pairs(k: int) -> list[tuple[int, int]]:
+    """Every pair ``(i, j)`` of regime codes, ``i < j``: ``(0, 1), (0, 2), ..., (1, 2), ...``."""
+    return list(itertools.combinations(range(k), 2))
+
+
 def _pair_regressions(
     x: np.ndarray,
     categorical: np.ndarray,
@@ -605,20 +613,23 @@ def _pair_regressions(
     k: int,
     fold: np.ndarray,
     settings: DirectTestSettings,
-) -> np.ndarray:
-    """Cross-fitted ``E[y | Y_m]`` within regimes ``{0, j}``, in column ``j`` (GCM's ``m̂``).
+) -> dict[tuple[int, int], np.ndarray]:
+    """Cross-fitted ``E[y | Y_m]`` within regimes ``{i, j}``, per pair (GCM's ``m̂``).
 
     A direct regression on the pair's rows: it is less biased where the regimes'
     ``Y_m`` ranges differ than mixing the per-regime fits with the propensities.
+    Rows of other regimes are NaN.
     """
-    out = np.full((len(y), k), np.nan)
-    for j in range(1, k):
-        pair = (codes == 0) | (codes == j)
+    out = {}
+    for i, j in _regime_pairs(k):
+        fitted = np.full(len(y), np.nan)
+        pair = (codes == i) | (codes == j)
         for f in range(settings.folds):
             held = pair & (fold == f)
             train = pair & (fold != f)
             model = _boosted(x, y, train, categorical, settings)
-            out[held, j] = model.predict(x[held])
+            fitted[held] = model.predict(x[held])
+        out[(i, j)] = fitted
     return out
 
 
@@ -642,16 +653,48 @@ def _linear_cross_fit(
 
 
 def _fisher_z(
-    statistics: SufficientStatistics, outcome: str, mesa: Sequence[str], regime: str, j: int
+    statistics: SufficientStatistics,
+    outcome: str,
+    mesa: Sequence[str],
+    regime: str,
+    pair: tuple[int, int],
 ) -> tuple[float, float]:
-    """Fisher's z for ``outcome ⊥ 1[s = j] | mesa, other regime indicators`` (all rows)."""
+    """Fisher's z for ``outcome ⊥ 1[s = j] | mesa, 1[s = l] for l ∉ {i, j}`` (all rows).
+
+    With regime ``i`` as the left-out level of the indicators, the partial
+    correlation of ``1[s = j]`` is the contrast between regimes ``j`` and
+    ``i``. The statistics hold the indicators of every level but the first;
+    when ``i`` is not the first, the first's indicator is one minus the sum
+    of the others, so its covariances are minus their sums.
+    """
+    i, j = pair
     index = statistics.expanded_index
     levels = list(statistics.levels[regime])
-    x = index[regime][levels.index(j) - 1]
-    conditioning = [i for m in mesa for i in index[m]]
-    conditioning += [i for i in index[regime] if i != x]
-    positions = [x, index[outcome][0], *conditioning]
-    cov = statistics.expanded_covariance[np.ix_(positions, positions)]
+    # The regime's codes are its levels; every level but the first has an indicator.
+    dummies = dict(zip(levels[1:], index[regime], strict=True))
+    mesa_positions = [p for m in mesa for p in index[m]]
+    # Rows of a linear map from the expanded variables to the ones the test uses.
+    width = statistics.expanded_covariance.shape[0]
+
+    def indicator(code: int) -> np.ndarray:
+        row = np.zeros(width)
+        if code in dummies:
+            row[dummies[code]] = 1.0
+        else:  # the first level: 1 - sum of the others (the constant drops out)
+            row[list(dummies.values())] = -1.0
+        return row
+
+    def unit(position: int) -> np.ndarray:
+        row = np.zeros(width)
+        row[position] = 1.0
+        return row
+
+    others = [code for code in levels if code not in (i, j)]
+    rows = [indicator(j), unit(index[outcome][0])]
+    rows += [unit(p) for p in mesa_positions] + [indicator(code) for code in others]
+    transform = np.vstack(rows)
+    conditioning = rows[2:]
+    cov = transform @ statistics.expanded_covariance @ transform.T
     scale = np.sqrt(np.diag(cov))
     precision = np.linalg.pinv(cov / np.outer(scale, scale))
     r = -precision[0, 1] / math.sqrt(precision[0, 0] * precision[1, 1])
@@ -661,13 +704,18 @@ def _fisher_z(
 
 
 def _gcm(
-    y: np.ndarray, codes: np.ndarray, m_pair: np.ndarray, pi: np.ndarray, j: int
+    y: np.ndarray,
+    codes: np.ndarray,
+    m_pair: dict[tuple[int, int], np.ndarray],
+    pi: np.ndarray,
+    pair: tuple[int, int],
 ) -> tuple[float, float, int]:
-    """Shah & Peters' GCM statistic of ``y ⊥ 1[s = j] | Y_m`` on the rows of regimes 0 and j."""
-    rows = (codes == 0) | (codes == j)
-    total = pi[rows, 0] + pi[rows, j]
+    """Shah & Peters' GCM statistic of ``y ⊥ 1[s = j] | Y_m`` on the rows of regimes i and j."""
+    i, j = pair
+    rows = (codes == i) | (codes == j)
+    total = pi[rows, i] + pi[rows, j]
     p = np.divide(pi[rows, j], total, out=np.full(rows.sum(), 0.5), where=total > 0)
-    m = m_pair[rows, j]
+    m = m_pair[pair][rows]
     a = (codes[rows] == j).astype(float)
     r = (y[rows] - m) * (a - p)
     n = len(r)
@@ -682,7 +730,7 @@ def _gcm(
 def _linear_gaps(
     z: np.ndarray, y: np.ndarray, codes: np.ndarray, k: int
 ) -> list[tuple[float, float]]:
-    """OLS per regime on centred ``Y_m``: ``θ_j`` and its HC3 standard error, j = 1..k-1."""
+    """OLS per regime on centred ``Y_m``: ``θ_j - θ_i`` and its HC3 standard error, per pair."""
     n, q = z.shape
     centred = z - z.mean(axis=0)
     blocks = []
@@ -700,11 +748,11 @@ def _linear_gaps(
     mean_cov = np.atleast_2d(np.cov(z, rowvar=False)) / n if q else np.zeros((0, 0))
     width = q + 1
     out = []
-    for j in range(1, k):
+    for i, j in _regime_pairs(k):
         c = np.zeros(design.shape[1])
         c[j * width] = 1.0
-        c[0] = -1.0
-        slope = beta[j * width + 1 : (j + 1) * width] - beta[1:width]
+        c[i * width] = -1.0
+        slope = beta[j * width + 1 : (j + 1) * width] - beta[i * width + 1 : (i + 1) * width]
         variance = c @ covariance @ c + (slope @ mean_cov @ slope if q else 0.0)
         out.append((float(c @ beta), math.sqrt(max(variance, 0.0))))
     return out
@@ -713,15 +761,15 @@ def _linear_gaps(
 def _aipw_gaps(
     y: np.ndarray, codes: np.ndarray, mu: np.ndarray, pi: np.ndarray, k: int, clip: float
 ) -> list[tuple[float, float]]:
-    """Cross-fitted AIPW: ``θ_j`` and its influence-function standard error, j = 1..k-1."""
+    """Cross-fitted AIPW: regime ``j``'s gap over ``i`` and its influence-function SE, per pair."""
     n = len(y)
     weights = np.clip(pi, clip, None)
     rows = np.arange(n)
     correction = np.zeros((n, k))
     correction[rows, codes] = (y - mu[rows, codes]) / weights[rows, codes]
     out = []
-    for j in range(1, k):
-        psi = mu[:, j] - mu[:, 0] + correction[:, j] - correction[:, 0]
+    for i, j in _regime_pairs(k):
+        psi = mu[:, j] - mu[:, i] + correction[:, j] - correction[:, i]
         out.append((float(psi.mean()), float(psi.std(ddof=1) / math.sqrt(n))))
     return out
 
@@ -934,23 +982,23 @@ def _direct_test(
                 method = "fisherz"
                 reason = "all continuous and E[Y_b | Y_m] looks linear (no gain from boosting)"
             raw = []
-            for j in range(1, k):
+            for pair in _regime_pairs(k):
                 if fisher_ok:
-                    stat, p = _fisher_z(statistics, column, mesa, regime, j)
-                    raw.append(("fisherz", j, stat, p, int(statistics.n)))
-                stat, p, n_pair = _gcm(y, codes, m_pair, pi, j)
-                raw.append(("gcm", j, stat, p, n_pair))
+                    stat, p = _fisher_z(statistics, column, mesa, regime, pair)
+                    raw.append(("fisherz", pair, stat, p, int(statistics.n)))
+                stat, p, n_pair = _gcm(y, codes, m_pair, pi, pair)
+                raw.append(("gcm", pair, stat, p, n_pair))
             gaps = []
             for estimator, values in (
                 ("linear", _linear_gaps(z, y, codes, k)),
                 ("flexible", _aipw_gaps(y, codes, mu, pi, k, settings.clip)),
             ):
-                for j, (estimate, se) in enumerate(values, start=1):
+                for (i, j), (estimate, se) in zip(_regime_pairs(k), values, strict=True):
                     gaps.append(
                         GapEstimate(
                             estimator,
                             labels[j],
-                            labels[0],
+                            labels[i],
                             estimate,
                             se,
                             estimate - quantile * se,
@@ -979,14 +1027,14 @@ def _direct_test(
             PairTest(
                 method=m,
                 regime=labels[j],
-                reference=labels[0],
+                reference=labels[i],
                 statistic=stat,
                 p_value=p,
                 p_holm=adjusted[(d, r)],
                 reject=adjusted[(d, r)] < settings.alpha,
                 rows=n_pair,
             )
-            for r, (m, j, stat, p, n_pair) in enumerate(raw)
+            for r, (m, (i, j), stat, p, n_pair) in enumerate(raw)
         )
         outcomes.append(
             OutcomeResult(name, column, kind, method, reason, nl_p, tests, tuple(gaps), curve)

@@ -160,28 +160,43 @@ def test_text_base_objective_gives_one_outcome_per_level_but_the_first():
     assert result.reject and gap(result, "flexible").lower > 0
 
 
-def test_three_regimes_one_test_per_regime_against_the_reference_with_holm():
+def test_three_regimes_one_test_per_regime_pair_with_holm():
     rng = np.random.default_rng(6)
     n = 3000
     s = np.repeat([0, 1, 2], n // 3)
     ym = rng.normal(size=n) + 0.5 * s
     yb = ym + np.array([0.0, 0.0, 0.6])[s] + rng.normal(size=n)
-    data = loaded(
-        pd.DataFrame({"regime": s, "ym": ym, "yb": yb}),
-        ("a", "b", "c"),
-        {"ym": "continuous", "yb": "continuous"},
-    )
+    frame = pd.DataFrame({"regime": s, "ym": ym, "yb": yb})
+    data = loaded(frame, ("a", "b", "c"), {"ym": "continuous", "yb": "continuous"})
     result = direct_test(data, base=["yb"], mesa=["ym"], settings=FAST)
     (outcome,) = result.outcomes
     deciding = [t for t in outcome.tests if t.method == outcome.method]
-    assert [(t.regime, t.reference) for t in deciding] == [("b", "a"), ("c", "a")]
+    assert [(t.regime, t.reference) for t in deciding] == [("b", "a"), ("c", "a"), ("c", "b")]
     assert all(t.p_holm >= t.p_value for t in outcome.tests)
-    by_regime = {t.regime: t for t in deciding}
-    assert by_regime["c"].reject and not by_regime["b"].reject
+    by_pair = {(t.regime, t.reference): t for t in deciding}
+    assert by_pair[("c", "a")].reject and by_pair[("c", "b")].reject
+    assert not by_pair[("b", "a")].reject
+    truth = {("b", "a"): 0.0, ("c", "a"): 0.6, ("c", "b"): 0.6}
     for estimator in ("linear", "flexible"):
-        assert gap(result, estimator, "b").covers_zero
-        c = gap(result, estimator, "c")
-        assert c.lower <= 0.6 <= c.upper
+        for (regime, reference), value in truth.items():
+            (found,) = [
+                g
+                for g in outcome.gaps
+                if (g.estimator, g.regime, g.reference) == (estimator, regime, reference)
+            ]
+            assert found.lower <= value <= found.upper, (estimator, regime, reference, found)
+    # Fisher-z between two regimes neither of which is the first equals the
+    # partial correlation on the rows, with the first regime's indicator held.
+    fisher = {(t.regime, t.reference): t for t in outcome.tests if t.method == "fisherz"}
+    design = np.column_stack([ym, (s == 0).astype(float)])
+    residual = []
+    for target in (yb, (s == 2).astype(float)):
+        fit = np.column_stack([np.ones(n), design])
+        beta, *_ = np.linalg.lstsq(fit, target, rcond=None)
+        residual.append(target - fit @ beta)
+    r = np.corrcoef(*residual)[0, 1]
+    z = np.arctanh(r) * np.sqrt(n - 2 - 3)
+    assert fisher[("c", "b")].statistic == pytest.approx(z, rel=1e-6)
 
 
 def test_several_base_columns_and_a_discrete_mesa_column():
