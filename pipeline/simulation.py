@@ -89,6 +89,11 @@ _Z = 1.959963984540054
 _TASK_PREFIX = "simulate-replicate"
 
 
+#: How many float64 copies of a trial's sample it holds at least (see
+#: SimulationSettings._require_memory).
+_COPIES = 3
+
+
 @dataclass(frozen=True)
 class SimulationSettings:
     """The grid and the discovery settings of one study.
@@ -153,6 +158,25 @@ class SimulationSettings:
             )
         if not 0 < self.alpha < 1:
             raise InputError(f"alpha must be between 0 and 1 (exclusive); got {self.alpha!r}")
+        self._require_memory()
+
+    def _require_memory(self) -> None:
+        """Refuse, before any work, a sample size this machine cannot hold.
+
+        A trial holds its sample as float64 a few times over (the array, the
+        pooled frame, its partitions): at least ``_COPIES`` x rows x nodes x
+        8 bytes. Without this, numpy failed part way into the run.
+        """
+        import psutil
+
+        needed = _COPIES * max(self.rows) * self.family.nodes * 8
+        total = psutil.virtual_memory().total
+        if needed > total:
+            raise InputError(
+                f"rows {max(self.rows):,} of {self.family.nodes} variables need at least "
+                f"{needed / 2**30:,.1f} GiB per trial, more than this machine's "
+                f"{total / 2**30:,.1f} GiB; lower --rows or --nodes"
+            )
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready settings."""

@@ -331,6 +331,7 @@ def test_simulate_command_end_to_end(tmp_path):
         (["--rows", "10"], 1, "mesalens: error: rows must be integers of at least 20"),
         (["--shifts", "0,0"], 1, "mesalens: error: rows and shifts must not list a value twice"),
         (["--scheduler", "nowhere:x"], 1, "mesalens: error: cannot reach the dask scheduler"),
+        (["--rows", "10000000000"], 1, "GiB per trial, more than this machine's"),
     ],
 )
 def test_simulate_rejects_bad_options(tmp_path, args, code, message):
