@@ -34,7 +34,6 @@ the time. ``tests/test_imports.py`` checks which modules each path loads.
 from __future__ import annotations
 
 import gc
-import hashlib
 import importlib
 import itertools
 import sys
@@ -48,7 +47,7 @@ from rich.console import Console
 from mesalens.connectors.errors import MesalensError
 from mesalens.pipeline.checker import CheckResult, check, restricted_class
 from mesalens.pipeline.enumeration import iter_dag_edges
-from mesalens.pipeline.formats import FORMATS, read_graph
+from mesalens.pipeline.formats import FORMATS, read_graph_with_sha256
 from mesalens.pipeline.graph import CausalGraph
 from mesalens.pipeline.pag_checker import PagCheckResult, pag_note
 from mesalens.pipeline.roles import Roles
@@ -271,8 +270,7 @@ def check_graph(
         roles = build_roles(**options)
         graph_sha256 = None
         if causal_graph is None:
-            causal_graph = read_graph(str(graph), format=graph_format)
-            graph_sha256 = hashlib.sha256(Path(graph).read_bytes()).hexdigest()
+            causal_graph, graph_sha256 = read_graph_with_sha256(str(graph), format=graph_format)
         result = check(causal_graph, roles)
         dags = None if list_dags is None else _list_dags(causal_graph, roles, list_dags)
         document = None

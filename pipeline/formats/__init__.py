@@ -35,6 +35,7 @@ True
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable
 
@@ -45,7 +46,7 @@ from mesalens.pipeline.formats.json_graph import read_json, write_json
 from mesalens.pipeline.formats.tetrad import read_tetrad, write_tetrad
 from mesalens.pipeline.graph import CausalGraph
 
-__all__ = ["FORMATS", "parse_graph", "read_graph", "write_graph"]
+__all__ = ["FORMATS", "parse_graph", "read_graph", "read_graph_with_sha256", "write_graph"]
 
 _Reader = Callable[[str, str], CausalGraph]
 _Writer = Callable[[CausalGraph], str]
@@ -110,7 +111,14 @@ def parse_graph(text: str, format: str, source: str = "<string>") -> CausalGraph
 
 
 def read_graph(path: str | os.PathLike[str], format: str | None = None) -> CausalGraph:
-    """Read a graph file.
+    """Read a graph file (see :func:`read_graph_with_sha256`, which also fingerprints it)."""
+    return read_graph_with_sha256(path, format)[0]
+
+
+def read_graph_with_sha256(
+    path: str | os.PathLike[str], format: str | None = None
+) -> tuple[CausalGraph, str]:
+    """Read a graph file, and the SHA-256 of the very bytes that were parsed.
 
     Parameters
     ----------
@@ -122,8 +130,11 @@ def read_graph(path: str | os.PathLike[str], format: str | None = None) -> Causa
 
     Returns
     -------
-    CausalGraph
+    graph : CausalGraph
         The graph.
+    sha256 : str
+        The hex digest of the file's bytes (one read: it fingerprints what
+        was checked even if the file changes afterwards).
 
     Raises
     ------
@@ -149,7 +160,7 @@ def read_graph(path: str | os.PathLike[str], format: str | None = None) -> Causa
             source=source,
             line=line,
         ) from None
-    return FORMATS[name][0](text, source)
+    return FORMATS[name][0](text, source), hashlib.sha256(data).hexdigest()
 
 
 def write_graph(
