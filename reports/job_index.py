@@ -73,6 +73,7 @@ __all__ = [
     "PreviousRun",
     "build_index",
     "collect_runs",
+    "is_unstable",
     "iso_now",
     "json_text",
     "previous_run",
@@ -298,6 +299,11 @@ def _href(*parts: str) -> str:
     return _e("/".join(urllib.parse.quote(part) for part in parts))
 
 
+def _check_link(name: str) -> str:
+    """``check NAME``, NAME linking to the check's section of the page."""
+    return f'check <a href="#check-{_e(name)}">{_e(name)}</a>'
+
+
 def _badge(label: str | None) -> str:
     if label is None:
         return "&ndash;"
@@ -305,7 +311,8 @@ def _badge(label: str | None) -> str:
     return f'<span class="badge" style="background:{color}">{_e(label)}</span>'
 
 
-def _is_unstable(stability: Any) -> bool:
+def is_unstable(stability: Any) -> bool:
+    """Whether a run record's ``stability`` says its bootstrap found the verdict unstable."""
     return isinstance(stability, Mapping) and stability.get("stable") is False
 
 
@@ -329,7 +336,7 @@ def stability_words(stability: Mapping[str, Any]) -> str:
 
 def _unstable_mark(stability: Any) -> str:
     """The "unstable" marker after a verdict whose bootstrap share is below its threshold."""
-    if not _is_unstable(stability):
+    if not is_unstable(stability):
         return ""
     return f' <span class="unstable" title="{_e(stability_words(stability))}">unstable</span>'
 
@@ -408,21 +415,21 @@ def render_index_html(entries: Sequence[Mapping[str, Any]], *, generated: str | 
     for entry in changed:
         newest = entry["runs"][0]
         alerts.append(
-            f'check <a href="#check-{_e(entry["name"])}">{_e(entry["name"])}</a>: verdict '
+            f"{_check_link(entry['name'])}: verdict "
             f"changed from {_badge(newest.get('previous_verdict'))} to "
             f"{_badge(newest.get('verdict'))} in run {_e(newest.get('run'))}"
         )
     for entry in failed:
         newest = entry["runs"][0]
         alerts.append(
-            f'check <a href="#check-{_e(entry["name"])}">{_e(entry["name"])}</a>: '
+            f"{_check_link(entry['name'])}: "
             f"its newest run {_e(newest.get('run'))} failed: "
             f'<span class="error">{_e(newest.get("error"))}</span>'
         )
     for entry in entries:
-        if _is_unstable(entry.get("stability")):
+        if is_unstable(entry.get("stability")):
             alerts.append(
-                f'check <a href="#check-{_e(entry["name"])}">{_e(entry["name"])}</a>: '
+                f"{_check_link(entry['name'])}: "
                 f"its latest verdict {_badge(entry.get('latest_verdict'))} is "
                 f'<span class="unstable">unstable</span> under the bootstrap '
                 f"({_e(stability_words(entry['stability']))}); do not rely on it"

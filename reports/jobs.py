@@ -101,6 +101,7 @@ from mesalens.reports.job_index import (
     SCHEMA_VERSION,
     PreviousRun,
     collect_runs,
+    is_unstable,
     iso_now,
     json_text,
     previous_run,
@@ -262,7 +263,7 @@ class CheckOutcome:
     @property
     def unstable(self) -> bool:
         """Whether a bootstrap ran and found the verdict unstable."""
-        return self.stability is not None and not self.stability.get("stable", True)
+        return is_unstable(self.stability)
 
     @property
     def exit_code(self) -> int:
