@@ -39,7 +39,7 @@ from mesalens.pipeline.errors import RoleError
 from mesalens.pipeline.knowledge import Knowledge
 from mesalens.pipeline.roles import Roles
 from mesalens.pipeline.sensitivity import SensitivityResult, sensitivity_analysis
-from mesalens.pipeline.statistics import DISCRETE, SufficientStatistics, compute_statistics
+from mesalens.pipeline.statistics import SufficientStatistics, compute_statistics
 
 __all__ = [
     "AnalysisResult",
@@ -293,18 +293,5 @@ def _pooled_rows(data: LoadedData, statistics: SufficientStatistics) -> np.ndarr
             f"read {len(frame):,} rows for the KCI test but the statistics count "
             f"{statistics.n:,}; did the data change during the run? Run it again"
         )
-    blocks = []
-    for name in columns:
-        series = frame[name]
-        if statistics.kinds[name] == DISCRETE:
-            levels = statistics.levels[name]
-            if not all(_is_number(level) for level in levels):
-                codes = {level: k for k, level in enumerate(levels)}
-                series = series.astype(object).map(codes)
-        blocks.append(series.to_numpy(dtype=np.float64, na_value=np.nan))
-    raw = np.column_stack(blocks)
+    raw = np.column_stack([statistics.plain_values(name, frame[name]) for name in columns])
     return raw[np.lexsort(raw.T[::-1])]
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float | np.number) and not isinstance(value, bool)

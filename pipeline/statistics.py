@@ -213,6 +213,17 @@ class SufficientStatistics:
         """The number of observed levels of a discrete column."""
         return len(self.levels[name])
 
+    def plain_values(self, name: str, values: pd.Series) -> np.ndarray:
+        """A column's rows as the numbers :attr:`means` and :attr:`covariance` describe.
+
+        A continuous column as it is; a discrete one as its value when its
+        levels are numbers, else as its level index (missing stays NaN).
+        """
+        if self.kinds[name] == DISCRETE and not _numeric_levels(self.levels[name]):
+            codes = {level: k for k, level in enumerate(self.levels[name])}
+            values = values.astype(object).map(codes)
+        return values.to_numpy(dtype=np.float64, na_value=np.nan)
+
 
 def _correlation(cov: np.ndarray) -> np.ndarray:
     scale = np.sqrt(np.diag(cov))
@@ -336,8 +347,12 @@ def _ordered_levels(observed: set[Hashable], dtype: Any) -> tuple[Any, ...]:
         return tuple(sorted(observed, key=lambda v: (type(v).__name__, str(v))))
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float | np.number) and not isinstance(value, bool)
+def _numeric_levels(levels: Sequence[Any]) -> bool:
+    """Whether a discrete column's levels are numbers (they then count as themselves)."""
+    return all(
+        isinstance(value, int | float | np.number) and not isinstance(value, bool)
+        for value in levels
+    )
 
 
 # --------------------------------------------------------------------- public
@@ -503,7 +518,7 @@ def _assemble(
             plain_map[i, at[(name, _VALUE)]] = 1.0
             continue
         values = levels[name]
-        numeric = all(_is_number(v) for v in values)
+        numeric = _numeric_levels(values)
         base = float(values[0]) if numeric else 0.0
         offsets[i] = base
         for k, level in enumerate(values):
