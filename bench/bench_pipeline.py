@@ -23,6 +23,8 @@ Run from the repository root::
     .venv/bin/python bench/bench_pipeline.py --snapshot --stages 30M   # where (i)'s time goes
     .venv/bin/python bench/bench_pipeline.py --sizes 10M --run-arg=--no-direct-test  # (i) without
                                                                     # the direct-test evidence stage
+    .venv/bin/python bench/bench_pipeline.py --floor 10M --repeat 3 --run-arg=--no-direct-test
+                                        # (ii) with the imports every run needs: the floor
 
 ``--snapshot`` runs mesalens from a frozen copy of its code (for a tree that
 others are editing); ``--blas1`` adds (i) with ``OPENBLAS_NUM_THREADS=1``;
@@ -78,6 +80,32 @@ def child_pyarrow(root: str) -> None:
             total += pc.sum(batch.column("obs_0")).as_py()
     seconds = time.perf_counter() - start
     print(json.dumps({"rows": rows, "sum_obs_0": total, "seconds": seconds}))
+
+
+def child_floor(root: str, overlap: bool) -> None:
+    """(ii) plus the imports every ``mesalens run`` needs: a floor no implementation can beat.
+
+    The design card binds mesalens to pandas, dask and causal-learn; a run
+    imports them (causal-learn's ``pc`` pulls in scipy.stats, scikit-learn,
+    matplotlib and networkx) and reads every value at least once. This child
+    does only that: no statistics, no search, no output. With ``overlap`` the
+    imports run on a second thread while the main thread reads.
+    """
+    import threading
+
+    def imports() -> None:
+        import causallearn.search.ConstraintBased.PC  # noqa: F401
+        import dask  # noqa: F401
+        import pandas  # noqa: F401
+
+    worker = threading.Thread(target=imports)
+    if overlap:
+        worker.start()
+    else:
+        imports()
+    child_pyarrow(root)
+    if overlap:
+        worker.join()
 
 
 def _edges(graph: Any, names: list[str]) -> list[list[str]]:
@@ -613,6 +641,49 @@ def print_batch(rows: int, args: argparse.Namespace) -> None:
     )
 
 
+def print_floor(rows: int, args: argparse.Namespace) -> None:
+    """How close can any ``mesalens run`` get to (ii)? (ii) against (ii) plus the binding imports.
+
+    Fresh processes, alternated ``--repeat`` times: (ii); (ii) after importing
+    pandas, dask and causal-learn's ``pc`` (serially, and on a thread that
+    overlaps the pass); and (i) itself. Best of each.
+    """
+    root = Path(args.root) / f"logs_{label(rows)}"
+    measure([PYTHON, __file__, "--child", "pyarrow", str(root)])  # warm the page cache
+    out = Path(args.root) / f"out_floor_{label(rows)}"
+    children = {
+        "pyarrow pass (ii)": [PYTHON, __file__, "--child", "pyarrow", str(root)],
+        "(ii) + imports, serial": [PYTHON, __file__, "--child", "floor", str(root)],
+        "(ii) + imports on a thread": [PYTHON, __file__, "--child", "floor-overlap", str(root)],
+        "`mesalens run` (i)": [
+            MESALENS, "run",
+            "--regime", f"train={root}/train/*.parquet",
+            "--regime", f"deploy={root}/deploy/*.parquet",
+            "--base", "reward", "--mesa", "value", "--decision", "action",
+            "--policy-inputs", "obs_0,obs_1", "--out", str(out), "--quiet",
+            *args.run_arg,
+        ],
+    }  # fmt: skip
+    best: dict[str, dict[str, Any]] = {}
+    for _ in range(max(args.repeat, 1)):
+        for name, cmd in children.items():
+            shutil.rmtree(out, ignore_errors=True)
+            run = measure(cmd, env=args.env)
+            if run["rc"] not in (0, 3, 4, 5):
+                raise SystemExit(f"{name} failed: {run['stderr_tail']}")
+            if name not in best or run["wall"] < best[name]["wall"]:
+                best[name] = run
+    arrow = best["pyarrow pass (ii)"]
+    print(f"Floor at {label(rows)} rows (best of {max(args.repeat, 1)}, alternated):\n")
+    print("| measurement | wall | CPU | peak RSS | wall / (ii) |")
+    print("|---|---|---|---|---|")
+    for name, run in best.items():
+        print(
+            f"| {name} | {run['wall']:.1f} s | {run['cpu']:.1f} s | {run['peak_mib']:,.0f} MiB "
+            f"| {run['wall'] / arrow['wall']:.1f}x |"
+        )
+
+
 def machine() -> dict[str, Any]:
     cpu = "unknown"
     with open("/proc/cpuinfo") as handle:
@@ -654,17 +725,26 @@ def main() -> None:
         help="time a job file of 1 and of 3 checks over the logs of this size, then stop",
     )
     parser.add_argument(
+        "--floor",
+        metavar="SIZE",
+        help="time (ii) alone and with the imports every run needs, against (i), then stop",
+    )
+    parser.add_argument(
         "--run-arg",
         action="append",
         default=[],
         metavar="ARG",
         help="extra argument for (i), repeatable (e.g. --run-arg=--no-direct-test)",
     )
-    parser.add_argument("--child", choices=["pyarrow", "pandas-pc", "lean-pc", "stages"])
+    parser.add_argument(
+        "--child", choices=["pyarrow", "floor", "floor-overlap", "pandas-pc", "lean-pc", "stages"]
+    )
     parser.add_argument("target", nargs="?")
     args = parser.parse_args()
     if args.child == "pyarrow":
         return child_pyarrow(args.target)
+    if args.child in ("floor", "floor-overlap"):
+        return child_floor(args.target, overlap=args.child == "floor-overlap")
     if args.child == "pandas-pc":
         return child_pandas_pc(args.target)
     if args.child == "lean-pc":
@@ -678,6 +758,8 @@ def main() -> None:
     compile_code(args.env)
     if args.batch:
         return print_batch(parse_size(args.batch), args)
+    if args.floor:
+        return print_floor(parse_size(args.floor), args)
     if args.stages:
         return print_stages(parse_size(args.stages), args)
     # Results accumulate across invocations (one size at a time is fine).
