@@ -28,6 +28,19 @@ FCI's background knowledge (causal-learn issue #266)
 :func:`patched_fci_orientation` swaps causal-learn's ``FCI.fci_orient_bk``
 for :func:`tetrad_fci_orient_bk`, which follows Tetrad's
 ``FciOrient.fciOrientbk``; see the discovery module's docstring for why.
+
+FCI's selection-bias rules
+--------------------------
+mesalens assumes no selection bias, and without it Zhang's rules R0-R4 and
+R8-R10 are complete (Zhang, "On the completeness of orientation rules for
+causal discovery in the presence of latent confounders and selection bias",
+Artificial Intelligence 2008); R5-R7 only add ``---`` marks, which mean
+selection. causal-learn (PR #194) runs them always, and its R5 checks only
+the inner part ``C ... D`` of the circle path ``A, C, ..., D, B`` for being
+uncovered, not the triples at ``C`` and ``D``: on a valid PAG it turns
+covered circle cycles into ``---`` edges, which R6 and R7 then spread, in
+an order that follows string hashing. :func:`patched_fci_orientation`
+therefore also turns ``FCI.ruleR5``, ``ruleR6`` and ``ruleR7`` into no-ops.
 """
 
 from __future__ import annotations
@@ -134,9 +147,23 @@ def tetrad_fci_orient_bk(exogenous: frozenset[str]) -> Callable[[Any, Any], None
     return orient
 
 
+# FCI's rules for selection bias (Zhang 2008, R5-R7): mesalens assumes none.
+_SELECTION_RULES = ("ruleR5", "ruleR6", "ruleR7")
+_REPLACED = ("fci_orient_bk", *_SELECTION_RULES)
+
+
+def _no_selection_bias(graph: Any, changeFlag: bool, verbose: bool = False) -> bool:
+    """R5, R6 or R7 under the assumption of no selection bias: nothing to orient."""
+    return changeFlag
+
+
 @contextlib.contextmanager
 def patched_fci_orientation(exogenous: frozenset[str]) -> Iterator[None]:
-    """Run the block with :func:`tetrad_fci_orient_bk` in place of ``FCI.fci_orient_bk``.
+    """Run the block with :func:`tetrad_fci_orient_bk` and without the selection-bias rules.
+
+    ``FCI.fci_orient_bk`` is replaced by :func:`tetrad_fci_orient_bk`, and
+    ``FCI.ruleR5``, ``ruleR6`` and ``ruleR7`` (where the installed
+    causal-learn has them) by no-ops: mesalens assumes no selection bias (module docstring).
 
     Parameters
     ----------
@@ -155,9 +182,14 @@ def patched_fci_orientation(exogenous: frozenset[str]) -> Iterator[None]:
             "this causal-learn version has no FCI.fci_orient_bk to correct (issue #266); "
             "install causal-learn 0.1.4.x or use method='pc'"
         )
-    original = FCI.fci_orient_bk
+    replaced = {name: getattr(FCI, name, None) for name in _REPLACED}
     FCI.fci_orient_bk = tetrad_fci_orient_bk(exogenous)
+    for name in _SELECTION_RULES:
+        if replaced[name] is not None:
+            setattr(FCI, name, _no_selection_bias)
     try:
         yield
     finally:
-        FCI.fci_orient_bk = original
+        for name, original in replaced.items():
+            if original is not None:
+                setattr(FCI, name, original)

@@ -115,6 +115,15 @@ tail at ``a`` and an arrowhead at ``b``; an exogenous regime gets
 ``regime --> x``. (Post-processing cannot repair this: the spurious tail
 has already driven other orientations.)
 
+*FCI's selection-bias rules misfire.* causal-learn runs Zhang's R5-R7,
+which add ``---`` (selection) marks, and its R5 does not check that the
+circle path is uncovered where it joins its end edges: with an exact
+d-separation oracle it turned the valid all-circle PAG of
+``X1 <-> X2 <-> X3 <-> X1`` (one latent), ``X1 --> X4 <-- X2``,
+``X2 --> X5 <-- X4`` into ``---`` edges. mesalens assumes no selection bias,
+under which R0-R4 and R8-R10 are complete (Zhang, AIJ 2008), so the same
+patch turns R5-R7 into no-ops (:mod:`~mesalens.pipeline.causallearn_bridge`).
+
 *Console output.* causal-learn prints (FCI's knowledge orientation, verbose
 traces) and draws tqdm progress bars. Searches run with
 ``show_progress=False`` and with standard output redirected to this
@@ -123,9 +132,8 @@ module's logger at DEBUG level; causal-learn's warnings become notes.
 Determinism
 -----------
 PC, GES and the tests are deterministic given the column order, which the
-statistics fix. FCI's adjacency search is too; its rule R5 walks Python sets
-of nodes, whose order follows string hashing (``PYTHONHASHSEED``), but the
-completed orientation rules do not depend on the order in which they fire.
+statistics fix. FCI's adjacency search and orientation rules are too (the
+one rule that walked Python sets in string-hashing order, R5, is not run).
 ``seed`` seeds numpy's global generator, restored afterwards, for the one
 randomised piece (KCI's null distribution when not approximated).
 

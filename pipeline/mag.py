@@ -50,10 +50,15 @@ it has a budget (:data:`MAX_SEARCH_STEPS`).
 ``inputs`` replaces the mechanism of each decision ``D``: every edge with an
 arrowhead at ``D`` (``p --> D`` and ``p <-> D``: its parents and its latent
 confounding) is removed and ``p --> D`` is added for every input ``p``. When
-that makes a directed or almost directed cycle the policy is impossible in
-that MAG. This is the construction of ``spec/criterion.md``; no published
-calculus proves it complete for MAGs, so verdicts built on it are sound
-approximations.
+that makes a directed cycle (an input is a descendant of ``D``) the policy is
+impossible in that MAG. An *almost* directed cycle is no impossibility:
+``p <-> q`` with ``q`` a descendant of ``D`` says a latent variable confounds
+``p`` and ``q``, and reading ``p`` makes ``p`` an ancestor of ``q``. The
+intervened graph is then an acyclic directed mixed graph that is not
+ancestral, and m-separation in it is d-separation in its canonical DAG (each
+``<->`` a latent common parent; Richardson, Scand. J. Stat. 2003). This is
+the construction of ``spec/criterion.md``; no published calculus proves it
+complete for MAGs, so verdicts built on it are sound approximations.
 
 >>> g = CausalGraph(["s", "m", "b"])
 >>> g.add_edge("s", "m", "-->"); g.add_edge("m", "b", "<->")
@@ -666,14 +671,18 @@ def sigma_mag(
     """The intervened MAG of a policy reading ``inputs`` at each decision.
 
     Every edge with an arrowhead at a decision (``p --> D`` or ``p <-> D``)
-    is removed, then ``p --> D`` is added for each input ``p``.
+    is removed, then ``p --> D`` is added for each input ``p``. The result
+    may have almost directed cycles (it is then an acyclic directed mixed
+    graph, not a MAG; m-separation is still defined, see the module
+    docstring); only a directed cycle makes the policy impossible.
 
     Returns
     -------
     (CausalGraph, list of str or None)
-        The intervened graph, and ``None`` when it is ancestral, else the
-        directed or almost directed cycle that makes the policy impossible in
-        this MAG (the graph is then returned as far as it was built).
+        The intervened graph, and ``None`` when it has no directed cycle,
+        else the directed cycle (closed: first node repeated at the end) that
+        makes the policy impossible in this MAG (the graph is then returned
+        as far as it was built).
     """
     g = MixedGraph.from_graph(mag)
     idx = mag.index
@@ -689,6 +698,13 @@ def sigma_mag(
                 # The remaining edge is d --> p: reading p closes a 2-cycle.
                 return g.to_graph(mag.nodes), [mag.nodes[d], mag.nodes[p], mag.nodes[d]]
             g.set_edge(p, d, TAIL, ARROW)
-    violation = ancestral_violation(g)
-    names = None if violation is None else [mag.nodes[v] for v in violation]
-    return g.to_graph(mag.nodes), names
+    # Only edges into the decisions were added, so a new directed cycle runs
+    # from a decision down to one of its inputs. An almost directed cycle
+    # (an input <-> a descendant of its decision) is a latent confounder that
+    # the policy does not touch, not an impossible policy.
+    for d in decision_ids:
+        for p in input_ids:
+            path = _directed_path(g, d, p)
+            if path is not None:
+                return g.to_graph(mag.nodes), [mag.nodes[v] for v in [*path, d]]
+    return g.to_graph(mag.nodes), None

@@ -21,8 +21,8 @@ the class. Following ``spec/criterion.md`` ("Latent confounding"):
    2024, characterise this set; mesalens lists it by an orientation search
    proven against brute force), its σ-graph built
    (:func:`~mesalens.pipeline.mag.sigma_mag`: edges with an arrowhead at
-   ``D_m`` removed, ``p --> D_m`` added per input; a directed or almost
-   directed cycle makes the MAG *invalid* for the policy), and the
+   ``D_m`` removed, ``p --> D_m`` added per input; a directed cycle makes
+   the MAG *invalid* for the policy, an almost directed one does not), and the
    criterion decided by m-separation there. The verdict is ``all`` / ``some``
    / ``none`` / ``invalid`` over MAGs, with exact counts and a witness MAG
    (and m-connecting path) for each side.
@@ -72,8 +72,10 @@ MAG_RECORD_LIMIT = 200
 MANIPULATION = (
     "In each MAG, the policy replaces the mechanism of the decision: every edge with an "
     "arrowhead at the decision (directed into it, or bidirected: its latent confounding) is "
-    "deleted and an edge p --> decision is added for each listed policy input; a directed or "
-    "almost directed cycle makes that MAG invalid for the policy."
+    "deleted and an edge p --> decision is added for each listed policy input; a directed "
+    "cycle (an input that is a descendant of the decision) makes that MAG invalid for the "
+    "policy. An almost directed cycle (an input <-> a descendant of the decision) does not: "
+    "the latent confounding stays, and m-separation is decided in the resulting graph."
 )
 
 ASSUMPTIONS: tuple[str, ...] = (

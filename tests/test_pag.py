@@ -392,10 +392,18 @@ def test_sigma_mag_removes_arrowheads_at_the_decision_and_adds_inputs():
     )
     _, violation = sigma_mag(mag, ["d"], ["m"])
     assert violation == ["d", "m", "d"]
-    # An almost directed cycle: o <-> m, and reading o gives o --> d --> m.
+    # An almost directed cycle: o <-> m, and reading o gives o --> d --> m. A
+    # latent confounds o and m; the policy is possible (tests/test_pag_truth.py).
     mag2 = build(["o", "d", "m"], [("o", "<->", "m"), ("d", "-->", "m")])
-    _, violation = sigma_mag(mag2, ["d"], ["o"])
-    assert violation is not None
+    sigma2, violation = sigma_mag(mag2, ["d"], ["o"])
+    assert violation is None
+    assert graph_triples(sigma2) == normal_form(
+        [("o", "<->", "m"), ("o", "-->", "d"), ("d", "-->", "m")]
+    )
+    # A longer directed cycle: reading a descendant of d through m.
+    mag3 = build(["o", "d", "m"], [("d", "-->", "m"), ("m", "-->", "o")])
+    _, violation = sigma_mag(mag3, ["d"], ["o"])
+    assert violation == ["d", "m", "o", "d"]
 
 
 # ------------------------------------------------------------------ the verdict over MAGs
@@ -414,7 +422,10 @@ def brute_verdict(nodes, members, roles):
                 invalid += 1
                 continue
             edges += [(p, "-->", d) for p in roles.policy_inputs]
-            if not brute_ancestral(nodes, edges):
+            # Only a directed cycle makes the policy impossible; an almost
+            # directed one is a latent confounder the policy leaves in place.
+            directed = nx.DiGraph([(u, v) for u, k, v in edges if k == "-->"])
+            if not nx.is_directed_acyclic_graph(directed):
                 invalid += 1
                 continue
         dag = canonical_dag(nodes, edges)
