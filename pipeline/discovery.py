@@ -88,6 +88,14 @@ a root). Then, as the checker would: every ``regime --- x`` becomes
 CPDAG's DAGs in which the regime is a root; a note lists the edges so
 oriented.
 
+**FCI's output made a PAG.** FCI returns a PAG only when its tests are all
+right; at finite samples its output can be no PAG (Zhang's MAG of it has an
+almost directed cycle, say), and the check cannot run on it. Such output is
+repaired as Tetrad's ``guaranteePag`` option does
+(:func:`mesalens.pipeline.pag_repair.repair_pag`: Zhang's MAG made ancestral
+and maximal, then its PAG rebuilt by FCI with exact m-separation); a note
+says what was wrong and which edges changed. Valid output is left as it is.
+
 Upstream defects worked around
 ------------------------------
 *Required edges removed by tests.* causal-learn's skeleton searches test
@@ -858,6 +866,16 @@ def discover(
     _check_regime_root(graph, regime, method)
     if method == "pc" and graph.kind() != "pag" and not is_consistent_pattern(graph, regime):
         graph = _repair_orientations(graph, full, session.records, regime, notes)
+    if method == "fci":
+        # FCI's tests can contradict each other into a graph that is no PAG:
+        # repaired as Tetrad's guaranteePag does (mesalens.pipeline.pag_repair).
+        from mesalens.pipeline.pag_repair import pag_problem, repair_pag
+
+        if pag_problem(graph) is not None:
+            with _CAUSALLEARN_LOCK, _quiet(notes, seed):
+                repair = repair_pag(graph, regime, full)
+            graph = repair.graph
+            notes.append(repair.note())
     return DiscoveryResult(graph=graph, ci_tests=session.records, settings=settings, notes=notes)
 
 
