@@ -89,8 +89,10 @@ __all__ = [
     "is_m_separated",
     "is_maximal",
     "iter_mags",
+    "m_connecting_indices",
     "m_connecting_path",
     "markov_equivalent",
+    "mcs_order",
     "pag_to_mag",
     "sigma_mag",
 ]
@@ -98,8 +100,8 @@ __all__ = [
 #: What to do about an invalid PAG. FCI on finite data can return one (its
 #: tests contradict each other), and running it again gives the same graph.
 _INVALID_PAG_ADVICE = (
-    "for a PAG learned with --method fci, its CI tests contradict each other at this sample "
-    "size: try more rows, another --alpha, or --method pc; for a PAG file, fix these edges"
+    "fix these edges in the PAG file (a PAG that `mesalens run --method fci` learns is "
+    "repaired when its CI tests contradict each other, see pipeline/pag_repair.py)"
 )
 
 TAIL, ARROW, CIRCLE = Mark.TAIL, Mark.ARROW, Mark.CIRCLE
@@ -188,7 +190,7 @@ class MixedGraph:
 
 
 # ------------------------------------------------------------------ m-separation
-def _m_connecting_index(g: MixedGraph, x: set[int], y: set[int], z: set[int]) -> list[int] | None:
+def m_connecting_indices(g: MixedGraph, x: set[int], y: set[int], z: set[int]) -> list[int] | None:
     """A simple m-connecting path from ``x`` to ``y`` given ``z`` (indices), or None."""
     open_colliders = g.ancestors(z)
     # A state is (node, entered through an arrowhead); sources are entered by none.
@@ -281,7 +283,7 @@ def m_connecting_path(
     graph.require_marks(("-->", "<->"), "m-separation (ancestral graphs)")
     g = MixedGraph.from_graph(graph)
     idx = graph.index
-    path = _m_connecting_index(g, {idx[v] for v in x}, {idx[v] for v in y}, {idx[v] for v in z})
+    path = m_connecting_indices(g, {idx[v] for v in x}, {idx[v] for v in y}, {idx[v] for v in z})
     return None if path is None else [graph.nodes[i] for i in path]
 
 
@@ -343,7 +345,7 @@ def is_maximal(g: MixedGraph) -> bool:
             if b in g.adj[a]:
                 continue
             z = g.ancestors({a, b}) - {a, b}
-            if _m_connecting_index(g, {a}, {b}, z) is not None:
+            if m_connecting_indices(g, {a}, {b}, z) is not None:
                 return False
     return True
 
@@ -463,7 +465,7 @@ def pag_to_mag(pag: CausalGraph) -> CausalGraph:
             + " o-o ".join(pag.nodes[i] for i in hole)
             + f"), so it is not a valid PAG; {_INVALID_PAG_ADVICE}"
         )
-    order = _mcs_order(circle)
+    order = mcs_order(circle)
     position = {v: k for k, v in enumerate(order)}
     for i, j in circle.edges():
         a, b = (i, j) if position[i] < position[j] else (j, i)
@@ -485,7 +487,7 @@ def pag_to_mag(pag: CausalGraph) -> CausalGraph:
     return g.to_graph(pag.nodes)
 
 
-def _mcs_order(graph: nx.Graph) -> list[int]:
+def mcs_order(graph: nx.Graph) -> list[int]:
     """A maximum cardinality search order, ties broken by the smallest index."""
     weight = dict.fromkeys(sorted(graph.nodes), 0)
     order = []

@@ -97,10 +97,10 @@ from mesalens.pipeline.graph import CausalGraph, Edge, Mark
 from mesalens.pipeline.knowledge import Knowledge
 from mesalens.pipeline.mag import (
     MixedGraph,
-    _m_connecting_index,
-    _mcs_order,
     ancestral_violation,
+    m_connecting_indices,
     markov_equivalent,
+    mcs_order,
     pag_to_mag,
 )
 from mesalens.pipeline.pag_checker import restrict_regime
@@ -201,7 +201,7 @@ def _zhang_mag(pag: CausalGraph) -> tuple[MixedGraph, nx.Graph]:
                 g.set_edge(j, i, TAIL, ARROW)
             else:  # o-o, or --- (selection bias, assumed absent)
                 circle.add_edge(i, j)
-    position = {v: k for k, v in enumerate(_mcs_order(circle))}
+    position = {v: k for k, v in enumerate(mcs_order(circle))}
     for i, j in circle.edges():
         a, b = (i, j) if position[i] < position[j] else (j, i)
         g.set_edge(a, b, TAIL, ARROW)
@@ -215,7 +215,7 @@ def _maximality_gaps(g: MixedGraph) -> list[tuple[int, int]]:
         for b in range(a + 1, g.n):
             if b not in g.adj[a]:
                 z = g.ancestors({a, b}) - {a, b}
-                if _m_connecting_index(g, {a}, {b}, z) is not None:
+                if m_connecting_indices(g, {a}, {b}, z) is not None:
                     gaps.append((a, b))
     return gaps
 
