@@ -52,7 +52,13 @@ from mesalens.reports.distributions import (
     distribution_rows,
     regime_distributions,
 )
-from mesalens.reports.formatting import count_cell, format_bytes, format_number, format_p_value
+from mesalens.reports.formatting import (
+    class_unit,
+    count_cell,
+    format_bytes,
+    format_number,
+    format_p_value,
+)
 from mesalens.reports.layout import (
     EDGE_COLOR,
     HIGHLIGHT,
@@ -62,6 +68,7 @@ from mesalens.reports.layout import (
     layered_layout,
 )
 from mesalens.reports.sections import ReportSection, render_sections
+from mesalens.reports.sections.direct_test import contradicts_all
 from mesalens.reports.summary import format_count, format_path, format_share
 from mesalens.reports.templating import template_asset, template_environment
 
@@ -85,12 +92,15 @@ MAX_CI_TEST_ROWS = 400
 SIGMA = "\u03c3"
 ALPHA = "\u03b1"
 
-_VERDICT_LABEL = {
-    "all": "holds in every valid DAG",
-    "some": "holds in some DAGs, fails in others",
-    "none": "fails in every valid DAG",
-    "invalid": "no DAG admits the policy",
-}
+
+def _verdict_label(verdict: str, unit: str) -> str:
+    """The verdict card's headline, in the class's unit (DAGs, or a PAG's MAGs)."""
+    return {
+        "all": f"holds in every valid {unit}",
+        "some": f"holds in some {unit}s, fails in others",
+        "none": f"fails in every valid {unit}",
+        "invalid": f"no {unit} admits the policy",
+    }[verdict]
 
 
 # ------------------------------------------------------- names and policy
@@ -98,12 +108,12 @@ def _names(names: Sequence[str]) -> str:
     return names[0] if len(names) == 1 else "{" + ", ".join(names) + "}"
 
 
-def _policy_phrase(policy: Any) -> list[tuple[str, bool]]:
+def _policy_phrase(policy: Any, unit: str) -> list[tuple[str, bool]]:
     """How the policy reads, as sentence segments (``True`` marks a name)."""
     if policy == "keep" or policy is None:
         return [
             (
-                "the policy reading whatever parents the decision has in each DAG "
+                f"the policy reading whatever parents the decision has in each {unit} "
                 "(policy inputs: keep)",
                 False,
             )
@@ -118,9 +128,9 @@ def _policy_phrase(policy: Any) -> list[tuple[str, bool]]:
     return segments
 
 
-def _policy_text(policy: Any) -> str:
+def _policy_text(policy: Any, unit: str) -> str:
     if policy == "keep" or policy is None:
-        return "keep (the decision's own parents in each DAG)"
+        return f"keep (the decision's own parents in each {unit})"
     return ", ".join(policy) if policy else "none (the policy reads nothing)"
 
 
@@ -133,8 +143,8 @@ def verdict_segments(document: Mapping[str, Any], class_source: str) -> list[tup
     n_fail, n_invalid = document["n_fail"], document["n_invalid"]
     verdict = document["verdict"]
     criterion = f"{base} ⊥ {regime} | {mesa} in G_{SIGMA}"
-    policy = _policy_phrase(roles["policy_inputs"])
-    unit = "MAG" if document.get("latent") else "DAG"  # a PAG's class is counted in MAGs
+    unit = class_unit(document)
+    policy = _policy_phrase(roles["policy_inputs"], unit)
     dags = unit if n_dags == 1 else f"{unit}s"
     if verdict == "invalid":
         return [
@@ -194,17 +204,27 @@ def verdict_sentence(document: Mapping[str, Any], class_source: str) -> str:
     return "".join(text for text, _name in verdict_segments(document, class_source))
 
 
-def _meaning(document: Mapping[str, Any], is_run: bool) -> tuple[list[str], list[str]]:
+def _meaning(
+    document: Mapping[str, Any], run: Mapping[str, Any] | None
+) -> tuple[list[str], list[str]]:
     """What the verdict means and what it does not, as two lists of sentences."""
     roles = document["roles"]
     base, mesa, regime = _names(roles["base"]), _names(roles["mesa"]), roles["regime"]
     decision = _names(roles["decision"])
     verdict = document["verdict"]
+    unit = class_unit(document)
+    # A PAG's members are MAGs, where m-separation plays d-separation's part.
+    separated = "m-separated" if unit == "MAG" else "d-separated"
+    method = ((run or {}).get("discovery") or {}).get("settings", {}).get("method")
+    assumption = (
+        "it allows hidden common causes but assumes no selection bias (FCI)"
+        if method == "fci"
+        else "it assumes no unmeasured common causes (PC, GES)"
+    )
     graph_caveat = (
         "It does not show that the learned graph is right: discovery can miss or misorient "
-        "edges at a finite sample and the chosen test level, and it assumes no unmeasured "
-        "common causes (PC, GES)."
-        if is_run
+        f"edges at a finite sample and the chosen test level, and {assumption}."
+        if run is not None
         else "It does not show that the graph is right: the graph was given by the user, and "
         "the verdict is only as good as the graph."
     )
@@ -214,7 +234,7 @@ def _meaning(document: Mapping[str, Any], is_run: bool) -> tuple[list[str], list
     )
     if verdict == "all":
         means = [
-            f"In every DAG of the class that admits the policy, {base} is d-separated from "
+            f"In every {unit} of the class that admits the policy, {base} is {separated} from "
             f"{regime} given {mesa} in G_{SIGMA}: if the graph is right, E[{base} | {mesa}] is "
             "the same in every regime, for every distribution the graph allows.",
             f"Within this graph, {mesa} screens off the regime shift from {base}.",
@@ -223,7 +243,7 @@ def _meaning(document: Mapping[str, Any], is_run: bool) -> tuple[list[str], list
     elif verdict == "some":
         means = [
             f"The class leaves it open: the criterion holds in {format_count(document['n_hold'])}"
-            f" DAGs and fails in {format_count(document['n_fail'])}. Which one is true depends "
+            f" {unit}s and fails in {format_count(document['n_fail'])}. Which one is true depends "
             f"on orientations the data cannot settle, through the parents of {decision} "
             "(the parent-set table shows which).",
             "Background knowledge (--knowledge) or interventional data that orients those "
@@ -231,12 +251,12 @@ def _meaning(document: Mapping[str, Any], is_run: bool) -> tuple[list[str], list
         ]
         not_means = [
             "The counts are not probabilities: a share of the class is not the chance that "
-            "the true graph is among those DAGs.",
+            f"the true graph is among those {unit}s.",
             graph_caveat,
         ]
     elif verdict == "none":
         means = [
-            f"In every valid DAG of the class a path from {regime} to {base} stays open given "
+            f"In every valid {unit} of the class a path from {regime} to {base} stays open given "
             f"{mesa} in G_{SIGMA} (highlighted on the graph): some distribution the graph "
             f"allows makes E[{base} | {mesa}] differ between regimes.",
             f"{mesa} does not screen off the regime shift from {base} in this graph.",
@@ -248,7 +268,7 @@ def _meaning(document: Mapping[str, Any], is_run: bool) -> tuple[list[str], list
         ]
     else:
         means = [
-            f"Every DAG of the class has a declared policy input downstream of {decision}: "
+            f"Every {unit} of the class has a declared policy input downstream of {decision}: "
             f"reading it would make the policy depend on its own effect (a cycle in G_{SIGMA}).",
         ]
         not_means = [
@@ -671,11 +691,11 @@ def render_check_report(
     disagreeing = [r["number"] for r in rows if r["conjecture"]["cls"] == "disagree"]
     highlighted_row = next((r["number"] for r in rows if r["path_lit"]), None)
 
-    means, not_means = _meaning(document, is_run)
+    means, not_means = _meaning(document, run if is_run else None)
     verdict = document["verdict"]
     counts = [
         {
-            "label": "MAGs in the class" if document.get("latent") else "DAGs in the class",
+            "label": f"{class_unit(document)}s in the class",
             "value": count_cell(n_dags),
             "share": "",
         },
@@ -703,7 +723,7 @@ def render_check_report(
         ("base objective Y_b", ", ".join(roles["base"])),
         ("mesa objective Y_m", ", ".join(roles["mesa"])),
         ("decision D_m", ", ".join(roles["decision"])),
-        ("policy inputs", _policy_text(roles["policy_inputs"])),
+        ("policy inputs", _policy_text(roles["policy_inputs"], class_unit(document))),
     ]
 
     evidence = _ci_evidence(run, roles) if is_run else None
@@ -727,7 +747,10 @@ def render_check_report(
         "is_run": is_run,
         "source": source,
         "verdict": verdict,
-        "verdict_label": _VERDICT_LABEL[verdict],
+        "verdict_label": _verdict_label(verdict, class_unit(document)),
+        "unit": class_unit(document),
+        "separation": "m-separation" if class_unit(document) == "MAG" else "d-separation",
+        "direct_contradiction": _direct_contradiction(document, run),
         "graph_origin": _graph_origin(run, source),
         "sentence_segments": verdict_segments(document, class_source),
         "counts": counts,
@@ -786,6 +809,20 @@ def _instability(run: Mapping[str, Any] | None) -> str | None:
     )
 
 
+def _direct_contradiction(document: Mapping[str, Any], run: Mapping[str, Any] | None) -> str | None:
+    """One sentence for the verdict card when the direct test rejects what ``all`` licenses."""
+    part = (run or {}).get("direct_test")
+    if not contradicts_all(document["verdict"], part):
+        return None
+    roles = document["roles"]
+    base, mesa = _names(roles["base"]), _names(roles["mesa"])
+    return (
+        f"The logs contradict this verdict: the direct test rejects {base} ⊥ "
+        f"{roles['regime']} | {mesa} (E[{base} | {mesa}] moves with the regime). Do not rely "
+        "on the structural 'all' until that is resolved; see Direct test below."
+    )
+
+
 def _graph_origin(run: Mapping[str, Any] | None, source: str) -> str:
     if run is None:
         return f"{source} (given by the user)"
@@ -841,7 +878,7 @@ def _graph_caption(
         )
     if fail_path:
         where = f" (parent set #{row})" if row is not None else ""
-        unit = "MAG" if document.get("latent") else "DAG"
+        unit = class_unit(document)
         parts.append(
             f"In red: the open path {format_path(fail_path, sigma)} of a failing {unit}{where}, "
             f"from the regime to the base objective given the mesa objective in G_{SIGMA}. "

@@ -24,6 +24,7 @@ from mesalens.pipeline.direct_test import (
 )
 from mesalens.reports.cli import cli
 from mesalens.reports.sections.direct_test import direct_test_line, explain, render_direct_test
+from tests.test_pag_repair import write_failing_logs
 
 # Few folds and trees: the known answers are strong enough, and the suite stays fast.
 FAST = DirectTestSettings(folds=2, trees=40)
@@ -396,6 +397,8 @@ def test_run_coinrun_shows_a_gap_and_aligned_does_not(tmp_path):
     reading = explain(coinrun["verdict"], part, "value", "coin_reward")[1]
     assert reading.split(".")[0] in page
     assert "<svg" in page.split('id="direct-test"')[1]
+    # Verdict none and a gap agree: nothing for the verdict card or the terminal to warn of.
+    assert 'id="verdict-direct-test"' not in page and "warning: the direct test" not in output
 
     # aligned: true_reward depends on the regime only through value: no gap.
     _, aligned, page = run_scenario(tmp_path, "aligned", "--direct-test-rows", "800")
@@ -404,6 +407,27 @@ def test_run_coinrun_shows_a_gap_and_aligned_does_not(tmp_path):
     assert part["sampled"] and part["rows_used"] == 800 and part["rows"] == 1200
     assert all(g["covers_zero"] for g in part["outcomes"][0]["gaps"])
     assert "does not reject" in page and "800 of 1,200 rows" in page
+
+
+def test_an_all_that_the_logs_contradict_is_flagged_in_the_terminal_and_the_verdict_card(
+    tmp_path,
+):
+    # Near-deterministic linear logs (the simulate family's 10-node seed 18): PC
+    # removes every regime edge at alpha 0.01, so the class says 'all', while
+    # E[Y_b | Y_m] moves by about -1.2 between the regimes.
+    paths = write_failing_logs(tmp_path)
+    out = tmp_path / "out"
+    args = ["run", "--regime", f"train={paths['train']}", "--regime", f"deploy={paths['deploy']}"]
+    args += ["--base", "Y_b", "--mesa", "Y_m", "--decision", "D_m", "--no-sensitivity"]
+    result = CliRunner().invoke(cli, [*args, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    document = json.loads((out / "result.json").read_text())
+    assert document["verdict"] == "all" and document["direct_test"]["reject"]
+    assert "warning: the direct test contradicts the structural 'all'" in result.output
+    page = (out / "report.html").read_text()
+    card = page[page.index('id="verdict"') : page.index('id="graph"')]
+    assert 'id="verdict-direct-test"' in card
+    assert "The logs contradict this verdict: the direct test rejects Y_b ⊥ regime | Y_m" in card
 
 
 def test_run_without_the_direct_test(tmp_path):

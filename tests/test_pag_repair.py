@@ -183,6 +183,13 @@ def test_run_with_fci_repairs_an_invalid_pag_and_gives_a_verdict(tmp_path):
     assert "Discovery note: FCI&#39;s output was not a valid PAG" in page or (
         "Discovery note: FCI's output was not a valid PAG" in page
     )
+    # The verdict card speaks of the class FCI learned: MAGs, m-separation, its assumptions.
+    card = page[page.index('id="verdict"') : page.index('id="graph"')]
+    assert document["verdict"] == "all"  # FCI is deterministic on these logs
+    assert "The criterion holds in every valid MAG" in card
+    assert "DAG" not in card.replace("DAGs in the class", "")
+    assert "is m-separated from regime given Y_m" in card
+    assert "allows hidden common causes but assumes no selection bias (FCI)" in card
 
 
 def test_when_fci_gives_no_valid_pag_for_the_repaired_mag_the_mag_itself_is_used(monkeypatch):

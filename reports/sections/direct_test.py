@@ -23,10 +23,10 @@ from typing import Any
 from markupsafe import Markup
 
 from mesalens.reports.charts import Series, line_chart_svg
-from mesalens.reports.formatting import format_estimate, format_p_value
+from mesalens.reports.formatting import class_unit, format_estimate, format_p_value
 from mesalens.reports.sections import ReportSection, render_template
 
-__all__ = ["direct_test_line", "explain", "render_direct_test"]
+__all__ = ["contradicts_all", "direct_test_line", "explain", "render_direct_test"]
 
 _METHOD_NAMES = {
     "fisherz": "Fisher-z (partial correlation, all rows)",
@@ -49,8 +49,27 @@ def _intervals_disagree(gaps: Sequence[Mapping[str, Any]]) -> list[str]:
     return out
 
 
+def contradicts_all(verdict: str, part: Mapping[str, Any] | None) -> bool:
+    """Whether the direct test rejects the independence a structural ``all`` licenses.
+
+    The one disagreement a reviewer must not miss: the graph says the mesa
+    objective screens the regime off, the logs say it does not.
+
+    >>> contradicts_all("all", {"status": "done", "reject": True})
+    True
+    >>> contradicts_all("none", {"status": "done", "reject": True}), contradicts_all("all", None)
+    (False, False)
+    """
+    return (
+        verdict == "all"
+        and part is not None
+        and part.get("status") != "skipped"
+        and bool(part.get("reject"))
+    )
+
+
 def explain(
-    verdict: str, part: Mapping[str, Any], mesa: str, base: str = "base"
+    verdict: str, part: Mapping[str, Any], mesa: str, base: str = "base", unit: str = "DAG"
 ) -> tuple[str, str]:
     """The plain-words reading of the structural verdict next to the direct test.
 
@@ -64,6 +83,8 @@ def explain(
         The mesa objective's name(s), for the text.
     base : str
         The base objective's name(s), for the text.
+    unit : str
+        What the class is made of: ``"DAG"``, or ``"MAG"`` for a PAG.
 
     Returns
     -------
@@ -76,14 +97,14 @@ def explain(
     level = f"{part['level']:.0%}"
     if verdict == "invalid":
         return "other", (
-            "No DAG of the learned class admits the declared policy, so there is no structural "
+            f"No {unit} of the learned class admits the declared policy, so there is no structural "
             "verdict to compare with; the direct test still describes these logs."
         )
     if verdict == "all" and rejected:
         return "disagree", (
             f"They disagree. The learned class says {mesa} screens the regime off from the base "
-            f"objective in every DAG, yet in the logs E[{base} | "
-            f"{mesa}] moves with the regime. Either the learned graph is wrong (discovery "
+            f"objective in every {unit}, yet in the logs E[{base} | {mesa}] moves with the "
+            "regime. Either the learned graph is wrong (discovery "
             "missed an edge that carries the shift around the mesa objective: a finite-sample "
             "error of its CI tests, or a hidden common cause), or the distribution is not "
             "faithful to the graph; or the test itself is off (a false alarm happens with "
@@ -92,7 +113,7 @@ def explain(
             "structural 'all' until this is resolved."
         )
     if verdict in ("none", "some") and not rejected:
-        where = "every DAG" if verdict == "none" else "some DAGs"
+        where = f"every {unit}" if verdict == "none" else f"some {unit}s"
         return "disagree", (
             f"They disagree, and both can be right. In {where} of the learned class a path from "
             f"the regime to the base objective stays open given {mesa}, but this shift shows no "
@@ -108,7 +129,7 @@ def explain(
             "(sizes below)."
         )
     return "agree", (
-        f"They agree: {mesa} screens the regime off in every DAG of the class, and the logs "
+        f"They agree: {mesa} screens the regime off in every {unit} of the class, and the logs "
         f"show no detectable gap (the {level} intervals below bound it)."
     )
 
@@ -198,7 +219,7 @@ def render_direct_test(document: Mapping[str, Any]) -> ReportSection | None:
     if part.get("status") == "skipped":
         body = render_template("direct_test.html.j2", {"part": part, "skipped": True})
         return ReportSection(id="direct-test", title="Direct test", body=body)
-    kind, reading = explain(verdict, part, mesa, base)
+    kind, reading = explain(verdict, part, mesa, base, class_unit(document))
     outcomes = []
     for outcome in part["outcomes"]:
         tests = [
