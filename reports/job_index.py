@@ -26,7 +26,13 @@ integers; ``null`` for an error), ``stability`` (with ``bootstrap = B``:
 ``{"stable", "share", "threshold", "replicates"}``, whether the share of
 bootstrap resamples that reproduce the verdict reaches the check's
 ``stability_threshold``, as in ``result.json``'s ``bootstrap``; ``null``
-without a bootstrap or for an error), ``previous_run``/``previous_verdict`` (the
+without a bootstrap or for an error), ``direct_test`` (with the direct
+test: ``{"status", "reject", "contradicts"}``, the test's status and decision
+as in ``result.json``'s ``direct_test`` and whether it contradicts a
+structural ``all``, by
+:func:`~mesalens.reports.sections.direct_test.contradicts_all`; ``null``
+without the test, for an error, or in a record written before the field
+existed), ``previous_run``/``previous_verdict`` (the
 newest earlier run with a verdict), ``changed`` (the verdict differs from
 ``previous_verdict``), ``error`` (the one-line message of a failed run),
 ``files`` (what the run folder holds) and ``config`` (the check as run,
@@ -58,6 +64,7 @@ from mesalens.reports.summary import EXIT_CODES, format_count, format_share
 
 __all__ = [
     "CHECK_NAME",
+    "CONTRADICTION_WORDS",
     "HISTORY_JSON",
     "INDEX_HTML",
     "INDEX_JSON",
@@ -73,6 +80,7 @@ __all__ = [
     "PreviousRun",
     "build_index",
     "collect_runs",
+    "is_contradicted",
     "is_unstable",
     "iso_now",
     "json_text",
@@ -201,10 +209,10 @@ def build_index(out_dir: Path) -> dict[str, Any]:
     -------
     dict
         ``{"schema_version", "generated", "checks": [{"name", "latest_run",
-        "latest_verdict", "stability", "status", "changed", "n_runs", "config",
-        "runs"}]}``, ``stability`` being that of the latest verdict (the run
-        record's); each run record also has ``path``, its folder relative to
-        ``out_dir``.
+        "latest_verdict", "stability", "direct_test", "status", "changed",
+        "n_runs", "config", "runs"}]}``, ``stability`` and ``direct_test``
+        being those of the latest verdict (the run record's); each run
+        record also has ``path``, its folder relative to ``out_dir``.
     """
     checks = []
     folders = (
@@ -229,6 +237,7 @@ def build_index(out_dir: Path) -> dict[str, Any]:
                 "latest_run": None if latest is None else latest.run,
                 "latest_verdict": None if latest is None else latest.verdict,
                 "stability": latest_record.get("stability"),
+                "direct_test": latest_record.get("direct_test"),
                 "status": None if newest is None else newest.get("status"),
                 "changed": bool(newest and newest.get("changed")),
                 "n_runs": len(records),
@@ -284,6 +293,8 @@ td.num{text-align:right;font-variant-numeric:tabular-nums}
 .badge{display:inline-block;padding:1px 8px;border-radius:9px;color:#fff;font-weight:600}
 .changed{background:#fef2f2}.mark{color:#b91c1c;font-weight:700}
 .unstable{color:#b45309;font-weight:700;border:1px solid #f59e0b;border-radius:9px;padding:0 6px}
+.contradicted{color:#b91c1c;font-weight:700;border:1px solid #f87171;border-radius:9px;
+padding:0 6px}
 .alert{border:1px solid #fecaca;background:#fef2f2;padding:8px 12px;border-radius:6px}
 .error{color:#b91c1c}code{font-size:12px;background:#f1f5f9;padding:0 3px;border-radius:3px}
 dl{display:grid;grid-template-columns:max-content auto;gap:2px 12px;margin:4px 0}
@@ -339,6 +350,38 @@ def _unstable_mark(stability: Any) -> str:
     if not is_unstable(stability):
         return ""
     return f' <span class="unstable" title="{_e(stability_words(stability))}">unstable</span>'
+
+
+#: What a "contradicted" marker means: the words of ``mesalens run``'s terminal warning.
+CONTRADICTION_WORDS = (
+    "the direct test contradicts the structural 'all': the logs reject the independence "
+    "it licenses (report: Direct test)"
+)
+
+
+# The marker's tooltip: what it means, in the words of the report's verdict card.
+_CONTRADICTED_TITLE = (
+    "The logs contradict this verdict: the direct test rejects Y_b \u22a5 regime | Y_m, "
+    "the independence the structural 'all' licenses (E[Y_b | Y_m] moves with the regime). "
+    "Do not rely on it until that is resolved; see Direct test in the run's report."
+)
+
+
+def is_contradicted(direct_test: Any) -> bool:
+    """Whether a run record's ``direct_test`` says the test contradicts its verdict ``all``.
+
+    Reads the ``contradicts`` the run recorded (computed once, by
+    :func:`~mesalens.reports.sections.direct_test.contradicts_all`); a record
+    without the field, from before it existed, is not contradicted.
+    """
+    return isinstance(direct_test, Mapping) and direct_test.get("contradicts") is True
+
+
+def _contradicted_mark(direct_test: Any) -> str:
+    """The "contradicted" marker after a verdict ``all`` that the direct test rejects."""
+    if not is_contradicted(direct_test):
+        return ""
+    return f' <span class="contradicted" title="{_e(_CONTRADICTED_TITLE)}">contradicted</span>'
 
 
 def _count(value: Any) -> str:
@@ -434,6 +477,13 @@ def render_index_html(entries: Sequence[Mapping[str, Any]], *, generated: str | 
                 f'<span class="unstable">unstable</span> under the bootstrap '
                 f"({_e(stability_words(entry['stability']))}); do not rely on it"
             )
+        if is_contradicted(entry.get("direct_test")):
+            alerts.append(
+                f"{_check_link(entry['name'])}: "
+                f"its latest verdict {_badge(entry.get('latest_verdict'))} is "
+                f'<span class="contradicted">contradicted</span>: {_e(CONTRADICTION_WORDS)}; '
+                "do not rely on it"
+            )
     if alerts:
         out.append('<div class="alert">' + "<br>".join(alerts) + "</div>")
 
@@ -459,6 +509,7 @@ def render_index_html(entries: Sequence[Mapping[str, Any]], *, generated: str | 
         out.append(
             f'<tr{row_class}><td><a href="#check-{_e(name)}">{_e(name)}</a></td>'
             f"<td>{_badge(entry.get('latest_verdict'))}{_unstable_mark(entry.get('stability'))}"
+            f"{_contradicted_mark(entry.get('direct_test'))}"
             f"</td><td>{latest}</td>"
             f"<td>{_e(newest.get('run'))} {newest_label}</td>"
             f'<td class="num">{_e(entry.get("n_runs", len(runs)))}</td></tr>'
@@ -489,7 +540,8 @@ def render_index_html(entries: Sequence[Mapping[str, Any]], *, generated: str | 
                 f"<tr{row_class}><td>{_e(record.get('run'))}</td>"
                 f"<td>{_e(record.get('finished'))}</td>"
                 f"<td>{_badge(record.get('verdict') if ok else 'error')}"
-                f"{_unstable_mark(record.get('stability') if ok else None)}</td>"
+                f"{_unstable_mark(record.get('stability') if ok else None)}"
+                f"{_contradicted_mark(record.get('direct_test') if ok else None)}</td>"
                 + "".join(
                     f'<td class="num">{_count(record.get(key))}</td>'
                     for key in ("n_dags", "n_hold", "n_fail", "n_invalid")

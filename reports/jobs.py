@@ -29,6 +29,13 @@ log). Stability does not change the exit code: as for a single
 ``mesalens run``, the code says which verdict was reached, and the marker
 says how much to trust it.
 
+A check run with the direct test (``direct_test = true``, the default) also
+records whether the test contradicts a structural ``all``
+(``direct_test`` = ``{"status", "reject", "contradicts"}`` in the same
+three files, see :func:`direct_test_summary`; a "contradicted" marker in
+``index.html``; a warning in the log and the summary). Like instability, a
+contradiction does not change the exit code.
+
 Guarantees, for running from cron or a workflow scheduler:
 
 * **Atomic runs.** A run is written into ``runs/.RUN.partial/`` and renamed to
@@ -72,7 +79,7 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -89,6 +96,7 @@ from mesalens.reports.job_files import (
     load_job_file,
 )
 from mesalens.reports.job_index import (
+    CONTRADICTION_WORDS,
     HISTORY_JSON,
     INDEX_HTML,
     INDEX_JSON,
@@ -101,6 +109,7 @@ from mesalens.reports.job_index import (
     SCHEMA_VERSION,
     PreviousRun,
     collect_runs,
+    is_contradicted,
     is_unstable,
     iso_now,
     json_text,
@@ -109,6 +118,7 @@ from mesalens.reports.job_index import (
     stability_words,
     write_index,
 )
+from mesalens.reports.sections.direct_test import contradicts_all
 from mesalens.reports.summary import EXIT_CODES
 
 __all__ = [
@@ -122,6 +132,7 @@ __all__ = [
     "PreviousRun",
     "RunOutcome",
     "Terminated",
+    "direct_test_summary",
     "jobs_exit_code",
     "load_job_file",
     "run_check",
@@ -161,6 +172,9 @@ class RunOutcome:
     stability : dict or None
         The verdict's stability under the bootstrap (see
         :func:`stability_summary`); None when the check ran no bootstrap.
+    direct_test : dict or None
+        The direct test's decision and whether it contradicts the verdict
+        (see :func:`direct_test_summary`); None when the test did not run.
     """
 
     verdict: str
@@ -170,15 +184,21 @@ class RunOutcome:
     n_invalid: int = 0
     notes: tuple[str, ...] = ()
     stability: dict[str, Any] | None = None
+    direct_test: dict[str, Any] | None = None
 
     @classmethod
     def from_check_result(
-        cls, result: Any, notes: Sequence[str] = (), bootstrap: Any = None
+        cls,
+        result: Any,
+        notes: Sequence[str] = (),
+        bootstrap: Any = None,
+        direct_test: Any = None,
     ) -> RunOutcome:
         """Build from a :class:`~mesalens.pipeline.checker.CheckResult`.
 
         ``bootstrap`` is the run's :class:`~mesalens.pipeline.bootstrap.BootstrapResult`,
-        if it ran one.
+        if it ran one; ``direct_test`` its
+        :class:`~mesalens.pipeline.direct_test.DirectTestResult`, if it ran the test.
         """
         return cls(
             verdict=result.verdict,
@@ -188,6 +208,9 @@ class RunOutcome:
             n_invalid=result.n_invalid,
             notes=tuple(notes),
             stability=stability_summary(bootstrap),
+            direct_test=direct_test_summary(
+                None if direct_test is None else direct_test.as_dict(), result.verdict
+            ),
         )
 
 
@@ -212,6 +235,41 @@ def stability_summary(bootstrap: Any) -> dict[str, Any] | None:
         "share": float(bootstrap.main_share),
         "threshold": float(bootstrap.threshold),
         "replicates": int(bootstrap.replicates),
+    }
+
+
+def direct_test_summary(part: Mapping[str, Any] | None, verdict: str) -> dict[str, Any] | None:
+    """The ``direct_test`` of a run record: the direct test's decision against the verdict.
+
+    Parameters
+    ----------
+    part : mapping or None
+        The ``direct_test`` part of the run's ``result.json``.
+    verdict : str
+        The run's structural verdict.
+
+    Returns
+    -------
+    dict or None
+        ``{"status", "reject", "contradicts"}``: ``status`` ``done`` or
+        ``skipped`` (the logs could not support the test) and ``reject`` as
+        in ``result.json``; ``contradicts`` is
+        :func:`~mesalens.reports.sections.direct_test.contradicts_all`, the
+        rule of the report's verdict card. None without a direct test.
+
+    Examples
+    --------
+    >>> direct_test_summary({"status": "done", "reject": True}, "all")
+    {'status': 'done', 'reject': True, 'contradicts': True}
+    >>> direct_test_summary(None, "all") is None
+    True
+    """
+    if part is None:
+        return None
+    return {
+        "status": str(part.get("status", "done")),
+        "reject": bool(part.get("reject")),
+        "contradicts": contradicts_all(verdict, part),
     }
 
 
@@ -266,6 +324,16 @@ class CheckOutcome:
         return is_unstable(self.stability)
 
     @property
+    def direct_test(self) -> dict[str, Any] | None:
+        """The direct test's decision (:func:`direct_test_summary`), or None if it did not run."""
+        return None if self.record is None else self.record.get("direct_test")
+
+    @property
+    def contradicted(self) -> bool:
+        """Whether the direct test contradicts the structural ``all`` of this run."""
+        return is_contradicted(self.direct_test)
+
+    @property
     def exit_code(self) -> int:
         """The exit code of this check alone (see :func:`jobs_exit_code`)."""
         return jobs_exit_code([self])
@@ -305,7 +373,11 @@ class JobsOutcome:
         return self.out_dir / LOG_FILE
 
     def summary_lines(self) -> list[str]:
-        """One line per check and a final line with the index and exit code, for a terminal."""
+        """One line per check and a final line with the index and exit code, for a terminal.
+
+        A check whose direct test contradicts its ``all`` gets a ``warning:``
+        line after its own, in the words of ``mesalens run``.
+        """
         lines = []
         for outcome in self.checks:
             if outcome.status == "ok":
@@ -316,6 +388,8 @@ class JobsOutcome:
                 if outcome.unstable:
                     line += f" (UNSTABLE: {stability_words(outcome.stability)})"
                 lines.append(f"{line}; {outcome.folder}")
+                if outcome.contradicted:
+                    lines.append(f"warning: check {outcome.name}: {CONTRADICTION_WORDS}")
             else:
                 lines.append(f"check {outcome.name}: {outcome.status}: {outcome.message}")
         lines.append(
@@ -424,7 +498,10 @@ def run_check(
     change = verdict_change_note(check.previous, analysis.check.verdict)
     write_outputs(folder, analysis, data, check.settings, verdict_change=change)
     return RunOutcome.from_check_result(
-        analysis.check, notes=analysis.discovery.notes, bootstrap=analysis.bootstrap
+        analysis.check,
+        notes=analysis.discovery.notes,
+        bootstrap=analysis.bootstrap,
+        direct_test=analysis.direct_test,
     )
 
 
@@ -684,6 +761,14 @@ def _run_one_check(
             result.verdict,
             stability_words(outcome.stability),
         )
+    if outcome.contradicted:
+        log.warning(
+            "check %s: run %s: verdict %s is CONTRADICTED: %s",
+            check.name,
+            run_id,
+            result.verdict,
+            CONTRADICTION_WORDS,
+        )
     return outcome
 
 
@@ -706,6 +791,14 @@ def _validate_outcome(result: Any) -> None:
         and all(isinstance(stability.get(key), int | float) for key in _STABILITY_NUMBERS)
     ):
         raise TypeError(f"run_one returned stability={stability!r}, not a stability_summary")
+    direct = result.direct_test
+    if direct is not None and not (
+        isinstance(direct, dict)
+        and isinstance(direct.get("status"), str)
+        and isinstance(direct.get("reject"), bool)
+        and isinstance(direct.get("contradicts"), bool)
+    ):
+        raise TypeError(f"run_one returned direct_test={direct!r}, not a direct_test_summary")
 
 
 def _run_record(
@@ -735,6 +828,7 @@ def _run_record(
         "n_fail": result.n_fail if ok and result is not None else None,
         "n_invalid": result.n_invalid if ok and result is not None else None,
         "stability": result.stability if ok and result is not None else None,
+        "direct_test": result.direct_test if ok and result is not None else None,
         "previous_run": None if previous is None else previous.run,
         "previous_verdict": None if previous is None else previous.verdict,
         "changed": bool(ok and previous is not None and previous.verdict != verdict),
