@@ -132,6 +132,18 @@ d-separation oracle it turned the valid all-circle PAG of
 under which R0-R4 and R8-R10 are complete (Zhang, AIJ 2008), so the same
 patch turns R5-R7 into no-ops (:mod:`~mesalens.pipeline.causallearn_bridge`).
 
+*FCI's R9 and R10 look for the wrong paths.* Both need an uncovered
+potentially directed path out of ``A`` (Zhang 2008). causal-learn's R10
+accepts semi-directed "paths" that are not uncovered and may run back
+through ``A``: with a d-separation oracle it oriented ``A --> C`` where the
+true PAG has ``A o-> C`` (a wrong tail). Its R9 searches breadth-first with
+one visited set, so a covered path hides an uncovered one and a tail is
+missed. And its loop runs R4 only in a pass where R1-R3 changed
+something, so a discriminating path opened by R4 itself (or by R8-R10) is
+never used (missing tails). The same patch replaces R9 and R10 with Zhang's
+rules and makes R4 run in every pass (``tests/test_fci_rules.py`` compares
+oracle FCI with the brute-force PAG).
+
 *Console output.* causal-learn prints (FCI's knowledge orientation, verbose
 traces) and draws tqdm progress bars. Searches run with
 ``show_progress=False`` and with standard output redirected to this
