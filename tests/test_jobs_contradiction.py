@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import itertools
 import json
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -23,6 +22,7 @@ from mesalens.reports.job_files import load_job_file
 from mesalens.reports.job_index import build_index, render_index_html, write_index
 from mesalens.reports.jobs import RunOutcome, direct_test_summary, run_jobs
 from mesalens.reports.sections.direct_test import contradicts_all
+from tests.test_jobs_stability import read_json, runs_table, summary_row
 from tests.test_pag_repair import write_failing_logs
 
 # "repaired": the 10-node simulated logs of tests/test_pag_repair.py, where PC
@@ -63,22 +63,6 @@ deploy = "good/deploy"
 """
 
 MARKER = 'class="contradicted"'
-
-
-def read_json(path: Path):
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-def summary_row(page: str, name: str) -> str:
-    """The row of check ``name`` in the index page's summary table."""
-    start = page.index(f'<td><a href="#check-{name}">{name}</a></td>')
-    return page[start : page.index("</tr>", start)]
-
-
-def runs_table(page: str, name: str) -> str:
-    """The runs table of check ``name``'s section of the index page."""
-    start = page.index(f'<h2 id="check-{name}">')
-    return page[start : page.index("</table>", start)]
 
 
 def test_a_contradicted_verdict_is_flagged_in_the_records_the_index_and_the_terminal(tmp_path):
