@@ -345,7 +345,8 @@ def render_summary(
             Text(
                 f"The conjecture disagrees with the criterion for parent set(s) "
                 f"{', '.join(disagreeing)}: C1 ∧ C2 gives the other answer there; the criterion "
-                f"(d-separation in G_{SIGMA}) is the one that decides.",
+                f"({'m' if _unit(result) == 'MAG' else 'd'}-separation in G_{SIGMA}) is the one "
+                "that decides.",
                 style="bold yellow",
             ),
             soft_wrap=True,

@@ -183,6 +183,7 @@ def test_run_with_fci_repairs_an_invalid_pag_and_gives_a_verdict(tmp_path):
     assert "Discovery note: FCI&#39;s output was not a valid PAG" in page or (
         "Discovery note: FCI's output was not a valid PAG" in page
     )
+    assert "(m-separation in G_σ) is the one that decides" in result.output  # MAGs here too
     # The verdict card speaks of the class FCI learned: MAGs, m-separation, its assumptions.
     card = page[page.index('id="verdict"') : page.index('id="graph"')]
     assert document["verdict"] == "all"  # FCI is deterministic on these logs
