@@ -23,6 +23,7 @@ from mesalens.pipeline.graph import CausalGraph
 from mesalens.pipeline.roles import Roles
 from mesalens.pipeline.statistics import compute_statistics
 from mesalens.reports.cli import cli
+from tests.test_run_options import linear
 
 
 # ======================================================================= data on disk
@@ -49,14 +50,8 @@ def write_nonlinear_logs(folder: Path, rows: int = 100, seed: int = 0) -> dict[s
 
 def write_chain_logs(folder: Path, rows: int = 1000, seed: int = 0) -> dict[str, str]:
     """regime -> obs -> action -> value -> reward, linear: GES's CPDAG has regime --- obs."""
-    rng = np.random.default_rng(seed)
     paths = {}
-    for code, name in enumerate(["train", "deploy"]):
-        obs = rng.normal(size=rows) + 1.5 * code
-        action = 0.8 * obs + rng.normal(size=rows)
-        value = 0.9 * action + rng.normal(size=rows)
-        reward = 0.9 * value + rng.normal(size=rows)
-        frame = pd.DataFrame({"obs": obs, "action": action, "value": value, "reward": reward})
+    for name, frame in linear(rows, seed).items():
         target = folder / name
         target.mkdir(parents=True, exist_ok=True)
         frame.to_parquet(target / "part-0.parquet")

@@ -30,6 +30,7 @@ from mesalens.pipeline.sensitivity import (
 from mesalens.pipeline.statistics import compute_statistics
 from mesalens.reports.cli import cli
 from tests.reference import all_extensions, cpdag_of, moral_dags
+from tests.test_bootstrap import run_args
 
 N = 40_000
 
@@ -469,25 +470,8 @@ def test_sensitivity_rows_are_numbered_as_the_parent_set_table(tmp_path):
     # valid failing parent set is #3 of six, the first of the analysis.
     logs = tmp_path / "logs"
     write_logs("coinrun", logs, rows=4000, seed=0, shards=1)
-    args = [
-        "run",
-        "--regime",
-        f"train={logs / 'train'}",
-        "--regime",
-        f"deploy={logs / 'deploy'}",
-        "--base",
-        "coin_reward",
-        "--mesa",
-        "value",
-        "--decision",
-        "action",
-        "--policy-inputs",
-        "value,level_difficulty",
-        "--no-direct-test",
-        "--out",
-        str(tmp_path / "out"),
-        "--quiet",
-    ]
+    out = tmp_path / "out"
+    args = run_args(str(logs / "train"), str(logs / "deploy"), out, "--no-direct-test", "--quiet")
     outcome = CliRunner().invoke(cli, args, catch_exceptions=False)
     assert outcome.exit_code == 4, outcome.output
     document = json.loads((tmp_path / "out" / "result.json").read_text())
