@@ -85,6 +85,7 @@ __all__ = [
     "MAX_SEARCH_STEPS",
     "MixedGraph",
     "ancestral_violation",
+    "chordless_cycle",
     "count_circles",
     "is_m_separated",
     "is_maximal",
@@ -92,9 +93,11 @@ __all__ = [
     "m_connecting_indices",
     "m_connecting_path",
     "markov_equivalent",
+    "maximality_gaps",
     "mcs_order",
     "pag_to_mag",
     "sigma_mag",
+    "zhang_mag",
 ]
 
 #: What to do about an invalid PAG. FCI on finite data can return one (its
@@ -332,8 +335,8 @@ def _directed_path(g: MixedGraph, start: int, goal: int) -> list[int] | None:
     return None
 
 
-def is_maximal(g: MixedGraph) -> bool:
-    r"""Whether the ancestral graph ``g`` is maximal.
+def maximality_gaps(g: MixedGraph) -> Iterator[tuple[int, int]]:
+    r"""The non-adjacent pairs ``(a, b)``, ``a < b``, of ancestral ``g`` that no set separates.
 
     Non-adjacent ``a``, ``b`` of an ancestral graph are m-separated by some
     set exactly when no inducing path joins them, and then
@@ -346,8 +349,12 @@ def is_maximal(g: MixedGraph) -> bool:
                 continue
             z = g.ancestors({a, b}) - {a, b}
             if m_connecting_indices(g, {a}, {b}, z) is not None:
-                return False
-    return True
+                yield a, b
+
+
+def is_maximal(g: MixedGraph) -> bool:
+    """Whether the ancestral graph ``g`` is maximal: no pair without a separating set."""
+    return next(maximality_gaps(g), None) is None
 
 
 # ------------------------------------------------------------------ equivalence
@@ -450,27 +457,14 @@ def pag_to_mag(pag: CausalGraph) -> CausalGraph:
         valid (complete) PAG.
     """
     _require_pag_marks(pag)
-    g = MixedGraph.from_graph(pag)
-    circle = nx.Graph()
-    for i in range(g.n):
-        for j in g.adj[i]:
-            if g.mark[(j, i)] == CIRCLE and g.mark[(i, j)] == ARROW:
-                g.mark[(j, i)] = TAIL  # o-> becomes -->
-            elif i < j and g.mark[(j, i)] == CIRCLE and g.mark[(i, j)] == CIRCLE:
-                circle.add_edge(i, j)
+    g, circle = zhang_mag(pag)
     if circle.number_of_edges() and not nx.is_chordal(circle):
-        hole = _chordless_cycle(circle)
+        hole = chordless_cycle(circle)
         raise GraphError(
             "the o-o edges of the PAG do not form a chordal graph (chordless cycle "
             + " o-o ".join(pag.nodes[i] for i in hole)
             + f"), so it is not a valid PAG; {_INVALID_PAG_ADVICE}"
         )
-    order = mcs_order(circle)
-    position = {v: k for k, v in enumerate(order)}
-    for i, j in circle.edges():
-        a, b = (i, j) if position[i] < position[j] else (j, i)
-        g.mark[(b, a)] = TAIL
-        g.mark[(a, b)] = ARROW
     violation = ancestral_violation(g)
     if violation is not None:
         raise GraphError(
@@ -487,6 +481,43 @@ def pag_to_mag(pag: CausalGraph) -> CausalGraph:
     return g.to_graph(pag.nodes)
 
 
+def zhang_mag(pag: CausalGraph) -> tuple[MixedGraph, nx.Graph]:
+    """Zhang's MAG of ``pag`` (Theorem 2), built whether or not the PAG is valid.
+
+    ``o->`` (and ``-o``, read ``-->``) become ``-->``; the ``o-o`` edges (and
+    ``---`` ones: selection bias is assumed absent) are oriented along a
+    maximum cardinality search order of their component, which makes them
+    a DAG without unshielded colliders when that component is chordal.
+    :func:`pag_to_mag` checks the result; the PAG repair
+    (:mod:`mesalens.pipeline.pag_repair`) starts from it when it fails.
+
+    Returns
+    -------
+    (MixedGraph, networkx.Graph)
+        The MAG candidate, and the circle component it oriented.
+    """
+    g = MixedGraph.from_graph(pag)
+    circle = nx.Graph()
+    for i in range(g.n):
+        for j in sorted(g.adj[i]):
+            if j < i:
+                continue
+            at_i, at_j = g.mark[(j, i)], g.mark[(i, j)]
+            if at_i == ARROW and at_j == ARROW:
+                continue
+            if at_j == ARROW or (at_i == TAIL and at_j == CIRCLE):
+                g.set_edge(i, j, TAIL, ARROW)
+            elif at_i == ARROW or (at_i == CIRCLE and at_j == TAIL):
+                g.set_edge(j, i, TAIL, ARROW)
+            else:  # o-o, or --- (selection bias, assumed absent)
+                circle.add_edge(i, j)
+    position = {v: k for k, v in enumerate(mcs_order(circle))}
+    for i, j in circle.edges():
+        a, b = (i, j) if position[i] < position[j] else (j, i)
+        g.set_edge(a, b, TAIL, ARROW)
+    return g, circle
+
+
 def mcs_order(graph: nx.Graph) -> list[int]:
     """A maximum cardinality search order, ties broken by the smallest index."""
     weight = dict.fromkeys(sorted(graph.nodes), 0)
@@ -501,7 +532,8 @@ def mcs_order(graph: nx.Graph) -> list[int]:
     return order
 
 
-def _chordless_cycle(graph: nx.Graph) -> list[int]:
+def chordless_cycle(graph: nx.Graph) -> list[int]:
+    """A chordless cycle of more than three nodes of ``graph`` (one that is not chordal)."""
     for cycle in nx.chordless_cycles(graph):
         if len(cycle) > 3:
             return list(cycle)

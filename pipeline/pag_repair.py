@@ -61,13 +61,13 @@ its PAG (``MagToPag``). :func:`repair_pag` takes the same steps on the MAG:
    Spirtes, "Ancestral graph Markov models", Ann. Stat. 2002, Theorem 5.1:
    the result is maximal and ancestral, with the same m-separations).
 5. **The PAG of the repaired MAG.** causal-learn's FCI is run with exact
-   m-separation in ``M`` as its test (d-separation in ``M``'s canonical DAG,
-   each ``a <-> b`` replaced by a latent ``a <-- L --> b``) and the run's
-   background knowledge (the regime a root), as discovery runs it. The
-   result is kept only if it is a valid PAG with ``M``'s adjacencies, marks
-   ``M`` agrees with, and a Zhang MAG Markov equivalent to ``M``.
-   causal-learn's rules are not complete (its R4 runs only in passes in
-   which R1-R3 changed something, for one), so when that check fails, ``M``
+   m-separation in ``M`` as its test (:func:`~mesalens.pipeline.mag.m_connecting_indices`,
+   the checker's own) and the run's background knowledge (the regime a
+   root), as discovery runs it. The result is kept only if it is a valid
+   PAG with ``M``'s adjacencies, marks ``M`` agrees with, and a Zhang MAG
+   Markov equivalent to ``M``.
+   causal-learn's rules, even as patched (:mod:`~mesalens.pipeline.causallearn_bridge`),
+   are not proven to reach that PAG, so when that check fails, ``M``
    itself is returned: a MAG is a PAG without circles, valid by step 2-4,
    whose class is the one MAG -- more certain than the data warrant, and the
    note says so.
@@ -98,10 +98,12 @@ from mesalens.pipeline.knowledge import Knowledge
 from mesalens.pipeline.mag import (
     MixedGraph,
     ancestral_violation,
+    chordless_cycle,
     m_connecting_indices,
     markov_equivalent,
-    mcs_order,
+    maximality_gaps,
     pag_to_mag,
+    zhang_mag,
 )
 from mesalens.pipeline.pag_checker import restrict_regime
 
@@ -180,46 +182,6 @@ class PagRepair:
 
 
 # ------------------------------------------------------------------ diagnosis
-def _zhang_mag(pag: CausalGraph) -> tuple[MixedGraph, nx.Graph]:
-    """Zhang's MAG of ``pag`` (Theorem 2), built even when the PAG is not valid.
-
-    Returns the MAG and the circle component it oriented (``o-o`` and
-    ``---`` edges).
-    """
-    g = MixedGraph.from_graph(pag)
-    circle = nx.Graph()
-    for i in range(g.n):
-        for j in sorted(g.adj[i]):
-            if j < i:
-                continue
-            at_i, at_j = g.mark[(j, i)], g.mark[(i, j)]
-            if at_i == ARROW and at_j == ARROW:
-                continue
-            if at_j == ARROW or (at_i == TAIL and at_j == CIRCLE):
-                g.set_edge(i, j, TAIL, ARROW)
-            elif at_i == ARROW or (at_i == CIRCLE and at_j == TAIL):
-                g.set_edge(j, i, TAIL, ARROW)
-            else:  # o-o, or --- (selection bias, assumed absent)
-                circle.add_edge(i, j)
-    position = {v: k for k, v in enumerate(mcs_order(circle))}
-    for i, j in circle.edges():
-        a, b = (i, j) if position[i] < position[j] else (j, i)
-        g.set_edge(a, b, TAIL, ARROW)
-    return g, circle
-
-
-def _maximality_gaps(g: MixedGraph) -> list[tuple[int, int]]:
-    """The non-adjacent pairs of an ancestral graph that no set m-separates."""
-    gaps = []
-    for a in range(g.n):
-        for b in range(a + 1, g.n):
-            if b not in g.adj[a]:
-                z = g.ancestors({a, b}) - {a, b}
-                if m_connecting_indices(g, {a}, {b}, z) is not None:
-                    gaps.append((a, b))
-    return gaps
-
-
 def pag_problem(pag: CausalGraph) -> str | None:
     """Why ``pag`` is not a valid PAG for the checker, or None when it is.
 
@@ -241,9 +203,9 @@ def pag_problem(pag: CausalGraph) -> str | None:
     for edge in pag.edges():
         if TAIL in (edge.mark_u, edge.mark_v) and ARROW not in (edge.mark_u, edge.mark_v):
             return f"{_text(edge)} is a selection-bias edge, and selection bias is assumed absent"
-    g, circle = _zhang_mag(pag)
+    g, circle = zhang_mag(pag)
     if circle.number_of_edges() and not nx.is_chordal(circle):
-        hole = next(c for c in nx.chordless_cycles(circle) if len(c) > 3)
+        hole = chordless_cycle(circle)
         return "its o-o edges have the chordless cycle " + " o-o ".join(names[i] for i in hole)
     violation = ancestral_violation(g)
     if violation is not None:
@@ -254,9 +216,9 @@ def pag_problem(pag: CausalGraph) -> str | None:
             f"Zhang's MAG of it has the almost directed cycle {path} with "
             f"{names[violation[0]]} <-> {names[violation[-1]]}"
         )
-    gaps = _maximality_gaps(g)
-    if gaps:
-        a, b = gaps[0]
+    gap = next(maximality_gaps(g), None)
+    if gap is not None:
+        a, b = gap
         return f"Zhang's MAG of it is not maximal: no set separates {names[a]} and {names[b]}"
     return None
 
@@ -378,7 +340,7 @@ def _orient_almost_cycles(g: MixedGraph) -> list[tuple[int, int]]:
 def _make_maximal(g: MixedGraph) -> list[tuple[int, int, Mark, Mark]]:
     """Join every pair no set separates (Richardson & Spirtes 2002, Theorem 5.1)."""
     added = []
-    while gaps := _maximality_gaps(g):
+    while gaps := list(maximality_gaps(g)):
         for a, b in gaps:
             if a in g.ancestors({b}):
                 marks = (TAIL, ARROW)
@@ -392,24 +354,22 @@ def _make_maximal(g: MixedGraph) -> list[tuple[int, int, Mark, Mark]]:
 
 
 # ------------------------------------------------------------------ MAG -> PAG
-def _canonical_dag(mag: CausalGraph) -> nx.DiGraph:
-    """``mag`` with each ``a <-> b`` replaced by ``a <-- L --> b`` (L a new latent node).
+def _m_separation_oracle(mag: CausalGraph) -> Callable[[int, int, tuple[int, ...]], float]:
+    """FCI's CI test answered by m-separation in ``mag`` (indices in ``mag.nodes`` order).
 
-    d-separation among the observed nodes of this DAG is m-separation in the
-    MAG (Richardson & Spirtes 2002, Section 6).
+    It answers 1.0 (separated, "independent") or 0.0, remembering each answer.
     """
-    dag = nx.DiGraph()
-    dag.add_nodes_from(range(len(mag.nodes)))
-    for edge in mag.edges():
-        u, v = mag.index[edge.u], mag.index[edge.v]
-        if edge.mark_u == ARROW and edge.mark_v == ARROW:
-            latent = ("latent", min(u, v), max(u, v))
-            dag.add_edges_from([(latent, u), (latent, v)])
-        elif edge.mark_v == ARROW:
-            dag.add_edge(u, v)
-        else:
-            dag.add_edge(v, u)
-    return dag
+    g = MixedGraph.from_graph(mag)
+    answers: dict[tuple[int, int, tuple[int, ...]], float] = {}
+
+    def m_separation(x: int, y: int, conditioning: tuple[int, ...]) -> float:
+        key = (x, y, conditioning)
+        if key not in answers:
+            open_path = m_connecting_indices(g, {x}, {y}, set(conditioning))
+            answers[key] = float(open_path is None)
+        return answers[key]
+
+    return m_separation
 
 
 def mag_to_pag(mag: CausalGraph, knowledge: Knowledge | None = None) -> CausalGraph:
@@ -442,15 +402,6 @@ def mag_to_pag(mag: CausalGraph, knowledge: Knowledge | None = None) -> CausalGr
     full = knowledge or Knowledge()
     search_knowledge, _ = full.split_mutual(names)
     nodes = [GraphNode(name) for name in names]
-    dag = _canonical_dag(mag)
-    answers: dict[tuple[int, int, tuple[int, ...]], float] = {}
-
-    def m_separation(x: int, y: int, conditioning: tuple[int, ...]) -> float:
-        key = (x, y, conditioning)
-        if key not in answers:
-            answers[key] = float(nx.is_d_separator(dag, {x}, {y}, set(conditioning)))
-        return answers[key]
-
     placeholder = np.zeros((max(len(names), 2), len(names)))
     # causal-learn prints some orientations whatever verbose says; library code stays quiet.
     with patched_fci_orientation(frozenset(full.exogenous)), redirect_stdout(io.StringIO()):
@@ -464,7 +415,7 @@ def mag_to_pag(mag: CausalGraph, knowledge: Knowledge | None = None) -> CausalGr
             background_knowledge=search_knowledge.to_causallearn(nodes),
             show_progress=False,
             node_names=names,
-            session=m_separation,
+            session=_m_separation_oracle(mag),
         )
     return from_causallearn(general, names)
 
@@ -516,7 +467,7 @@ def repair_pag(pag: CausalGraph, regime: str, knowledge: Knowledge | None = None
         # Reversing u --> v makes v an ancestor of u.
         return full.is_required(names[u], names[v]) or full.is_forbidden(names[v], names[u])
 
-    g, _ = _zhang_mag(restrict_regime(pag, regime))
+    g, _ = zhang_mag(restrict_regime(pag, regime))
     reversed_edges = _break_cycles(g, locked)
     almost = _orient_almost_cycles(g)
     added = _make_maximal(g)
