@@ -693,9 +693,10 @@ def render_check_report(
 
     means, not_means = _meaning(document, run if is_run else None)
     verdict = document["verdict"]
+    unit = class_unit(document)
     counts = [
         {
-            "label": f"{class_unit(document)}s in the class",
+            "label": f"{unit}s in the class",
             "value": count_cell(n_dags),
             "share": "",
         },
@@ -723,7 +724,7 @@ def render_check_report(
         ("base objective Y_b", ", ".join(roles["base"])),
         ("mesa objective Y_m", ", ".join(roles["mesa"])),
         ("decision D_m", ", ".join(roles["decision"])),
-        ("policy inputs", _policy_text(roles["policy_inputs"], class_unit(document))),
+        ("policy inputs", _policy_text(roles["policy_inputs"], unit)),
     ]
 
     evidence = _ci_evidence(run, roles) if is_run else None
@@ -747,9 +748,9 @@ def render_check_report(
         "is_run": is_run,
         "source": source,
         "verdict": verdict,
-        "verdict_label": _verdict_label(verdict, class_unit(document)),
-        "unit": class_unit(document),
-        "separation": "m-separation" if class_unit(document) == "MAG" else "d-separation",
+        "verdict_label": _verdict_label(verdict, unit),
+        "unit": unit,
+        "separation": "m-separation" if unit == "MAG" else "d-separation",
         "direct_contradiction": _direct_contradiction(document, run),
         "graph_origin": _graph_origin(run, source),
         "sentence_segments": verdict_segments(document, class_source),

@@ -60,6 +60,7 @@ from pathlib import Path
 from typing import Any
 
 from mesalens.reports.atomic import atomic_write_text
+from mesalens.reports.sections.direct_test import CONTRADICTION_WORDS
 from mesalens.reports.summary import EXIT_CODES, format_count, format_share
 
 __all__ = [
@@ -350,13 +351,6 @@ def _unstable_mark(stability: Any) -> str:
     if not is_unstable(stability):
         return ""
     return f' <span class="unstable" title="{_e(stability_words(stability))}">unstable</span>'
-
-
-#: What a "contradicted" marker means: the words of ``mesalens run``'s terminal warning.
-CONTRADICTION_WORDS = (
-    "the direct test contradicts the structural 'all': the logs reject the independence "
-    "it licenses (report: Direct test)"
-)
 
 
 # The marker's tooltip: what it means, in the words of the report's verdict card.

@@ -65,7 +65,11 @@ from mesalens.reports.jobs import run_check, run_job_file
 from mesalens.reports.progress import run_progress
 from mesalens.reports.result_json import dumps
 from mesalens.reports.run_document import run_result_to_dict
-from mesalens.reports.sections.direct_test import contradicts_all, direct_test_line
+from mesalens.reports.sections.direct_test import (
+    CONTRADICTION_WORDS,
+    contradicts_all,
+    direct_test_line,
+)
 from mesalens.reports.summary import EXIT_CODES, bootstrap_line, render_summary
 
 __all__ = ["demo_command", "run_command", "write_run_outputs"]
@@ -263,11 +267,7 @@ def run_command(ctx: click.Context, **options: Any) -> None:
             part = analysis.direct_test.as_dict()
             console.print(direct_test_line(part), soft_wrap=True)
             if contradicts_all(analysis.check.verdict, part):
-                console.print(
-                    "warning: the direct test contradicts the structural 'all': the logs reject "
-                    "the independence it licenses (report: Direct test)",
-                    soft_wrap=True,
-                )
+                console.print(f"warning: {CONTRADICTION_WORDS}", soft_wrap=True)
     ctx.exit(EXIT_CODES[analysis.check.verdict])
 
 

@@ -26,7 +26,20 @@ from mesalens.reports.charts import Series, line_chart_svg
 from mesalens.reports.formatting import class_unit, format_estimate, format_p_value
 from mesalens.reports.sections import ReportSection, render_template
 
-__all__ = ["contradicts_all", "direct_test_line", "explain", "render_direct_test"]
+__all__ = [
+    "CONTRADICTION_WORDS",
+    "contradicts_all",
+    "direct_test_line",
+    "explain",
+    "render_direct_test",
+]
+
+#: What the terminal (single runs and jobs) and the jobs index say of a
+#: contradicted ``all`` (:func:`contradicts_all`).
+CONTRADICTION_WORDS = (
+    "the direct test contradicts the structural 'all': the logs reject the independence "
+    "it licenses (report: Direct test)"
+)
 
 _METHOD_NAMES = {
     "fisherz": "Fisher-z (partial correlation, all rows)",
