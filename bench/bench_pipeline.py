@@ -210,7 +210,9 @@ def child_stages(root: str) -> None:
     start, cpu0 = time.perf_counter(), time.process_time()
     from mesalens.connectors import files, loader
     from mesalens.pipeline import analysis
-    from mesalens.reports import html, run_cli
+    from mesalens.reports import html
+    from mesalens.reports.checks import runner
+    from mesalens.reports.cli import run as run_cli
 
     stages: dict[str, list[float]] = {
         "imports": [time.perf_counter() - start, time.process_time() - cpu0, 1.0, 0.0]
@@ -234,7 +236,7 @@ def child_stages(root: str) -> None:
 
         setattr(owner, name, timed)
 
-    wrap(run_cli, "load_regimes", "load_regimes (connectors/loader.py)")
+    wrap(runner, "load_regimes", "load_regimes (connectors/loader.py)")
     wrap(loader, "plan_files", "  plan_files: list, footers, fingerprints (connectors/files.py)")
     wrap(
         files._FileInspector,
@@ -247,7 +249,7 @@ def child_stages(root: str) -> None:
     wrap(analysis, "check", "check: the criterion")
     wrap(analysis, "sensitivity_analysis", "sensitivity_analysis: from the statistics")
     wrap(analysis, "direct_test", "direct_test: on the pass's sample")
-    wrap(run_cli, "write_run_outputs", "write_run_outputs (reports/run_cli.py)")
+    wrap(runner, "write_run_outputs", "write_run_outputs (reports/checks/runner.py)")
     wrap(html, "regime_distributions", "  regime_distributions: from the pass's profile")
     cmd = [
         "--regime", f"train={root}/train/*.parquet",

@@ -11,7 +11,9 @@ Hierarchy::
     MesalensError
     └── InputError (also a ValueError)        bad input from the user
         ├── DataError                          tables and files (connectors)
-        └── mesalens.pipeline.errors.*         graphs, roles, knowledge
+        ├── mesalens.pipeline.errors.*         graphs, roles, knowledge
+        └── mesalens.reports.checks.options.ConfigValueError
+                                               a config or job file's value
 """
 
 from __future__ import annotations
@@ -27,3 +29,12 @@ class InputError(MesalensError, ValueError):
 
 class DataError(InputError):
     """A data source (file, table, query) is unreadable or inconsistent."""
+
+
+def one_line(message: str) -> str:
+    r"""Fold a message onto one line (the form every error is shown in).
+
+    >>> one_line("no such column\n  'x'")
+    "no such column 'x'"
+    """
+    return " ".join(message.split())

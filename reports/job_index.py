@@ -115,7 +115,7 @@ class PreviousRun:
     """The newest earlier run of a check that produced a verdict.
 
     :func:`~mesalens.reports.jobs.run_jobs` puts it in
-    :attr:`~mesalens.reports.job_files.CheckSpec.previous` before calling
+    :attr:`~mesalens.reports.checks.config.CheckSpec.previous` before calling
     ``run_one``, so that a report can say "changed from ``all``".
 
     Attributes

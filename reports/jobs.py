@@ -1,7 +1,7 @@
 r"""Scheduled batch jobs: several checks from one job file, with a history of runs.
 
 The job file (its TOML format and validation) is
-:mod:`mesalens.reports.job_files`; the output folder (its layout, the run
+:mod:`mesalens.reports.checks.config`; the output folder (its layout, the run
 records, each check's history and the index page) is
 :mod:`mesalens.reports.job_index`. This module runs the checks of a job into
 that folder and says how the job went.
@@ -85,12 +85,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mesalens.connectors.errors import InputError, MesalensError
+from mesalens.connectors.errors import InputError, MesalensError, one_line
 from mesalens.connectors.regime import redact_url
 from mesalens.pipeline.dask_client import connected_client
 from mesalens.reports.atomic import atomic_write_text
-from mesalens.reports.cli_common import BadInput, one_line
-from mesalens.reports.job_files import (
+from mesalens.reports.checks.config import (
     CheckSpec,
     JobFile,
     load_job_file,
@@ -446,21 +445,17 @@ def run_check(
     check: CheckSpec,
     folder: Path,
     *,
-    write_outputs: Callable[..., Any],
     on_stage: Callable[[str], None] | None = None,
     on_test: Callable[[int, int], None] | None = None,
 ) -> RunOutcome:
-    """The real ``run_one``: load the regimes, analyse, write the outputs into ``folder``.
+    """The real ``run_one``: the one runner on a check, its outcome for the job's records.
 
     Parameters
     ----------
     check : CheckSpec
-        The check.
+        The check (with the previous run filled in by :func:`run_jobs`).
     folder : Path
         Where the outputs go (the run's ``.partial`` folder).
-    write_outputs : callable
-        ``write_outputs(folder, analysis, data, settings, verdict_change=...)``, i.e.
-        :func:`mesalens.reports.run_cli.write_run_outputs`.
     on_stage, on_test : callable, optional
         Progress callbacks passed to :func:`~mesalens.pipeline.analysis.analyze`.
 
@@ -474,29 +469,15 @@ def run_check(
     MesalensError
         On bad input or data (one-line message).
     """
-    from mesalens.connectors import load_regimes
-    from mesalens.pipeline.analysis import analyze
+    from mesalens.reports.checks.runner import run_check as run_one_check
 
-    data = load_regimes(
-        list(check.regimes),
-        regime_name=check.regime_name,
-        columns=None if check.columns is None else list(check.columns),
-        dtypes=None if check.dtypes is None else dict(check.dtypes),
-        missing=check.missing,
-        sample_rows=check.evidence.sample_rows,
-        seed=check.settings.seed,
-    )
-    analysis = analyze(
-        data,
-        check.roles,
-        check.settings,
-        knowledge=check.load_knowledge(),
-        evidence=check.evidence,
+    analysis = run_one_check(
+        check,
+        folder,
         on_stage=on_stage,
         on_test=on_test,
-    )
-    change = verdict_change_note(check.previous, analysis.check.verdict)
-    write_outputs(folder, analysis, data, check.settings, verdict_change=change)
+        verdict_change=lambda verdict: verdict_change_note(check.previous, verdict),
+    ).analysis
     return RunOutcome.from_check_result(
         analysis.check,
         notes=analysis.discovery.notes,
@@ -698,7 +679,7 @@ def _run_one_check(
         try:
             result = run_one(dataclasses.replace(check, previous=previous), partial)
             _validate_outcome(result)
-        except (MesalensError, BadInput) as exc:
+        except MesalensError as exc:
             error = _redact_text(one_line(str(exc)))
         except OSError as exc:
             where = f": {exc.filename!r}" if exc.filename else ""

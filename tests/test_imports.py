@@ -151,16 +151,16 @@ def test_run_imports_causal_learn_only_when_it_searches(tmp_path):
         sys.path.insert(0, {str(Path(__file__).parent.parent)!r})
         from click.testing import CliRunner
         from tests.test_run import run_args, write_logs
-        import mesalens.reports.run_cli as run_cli
+        import mesalens.reports.checks.runner as runner
         from mesalens.reports.cli import cli
         assert "causallearn" not in sys.modules
-        load = run_cli.load_regimes
+        load = runner.load_regimes
         loaded = []
         def loading(*a, **k):
             data = load(*a, **k)
             loaded.append("causallearn" in sys.modules)
             return data
-        run_cli.load_regimes = loading
+        runner.load_regimes = loading
         paths = write_logs(__import__("pathlib").Path("logs"), rows=1500)
         result = CliRunner().invoke(cli, run_args(paths, "out", "--quiet", "--no-direct-test"))
         assert result.exit_code in (0, 3, 4), result.output

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 import fcntl
-import functools
 import json
 import os
 import random
@@ -21,8 +20,9 @@ import pandas as pd
 import pytest
 
 from mesalens.connectors import InputError
-from mesalens.reports import job_files, job_index, jobs
-from mesalens.reports.job_files import CheckSpec, is_job_file, is_job_path, load_job_file
+from mesalens.reports import job_index, jobs
+from mesalens.reports.checks import config as job_files
+from mesalens.reports.checks.config import CheckSpec, is_job_file, is_job_path, load_job_file
 from mesalens.reports.job_index import render_index_html
 from mesalens.reports.jobs import (
     CheckOutcome,
@@ -395,7 +395,7 @@ def test_a_check_whose_lock_is_held_is_skipped_as_busy(tmp_path):
 _CHILD = """
 import sys, time
 from pathlib import Path
-from mesalens.reports.job_files import load_job_file
+from mesalens.reports.checks.config import load_job_file
 from mesalens.reports.jobs import RunOutcome, run_jobs
 
 job_path, out, marker = sys.argv[1:4]
@@ -555,11 +555,9 @@ def write_parquet_logs(folder: Path, leak: bool, rows: int = 3000, seed: int = 0
 
 
 def test_end_to_end_with_the_real_analysis(tmp_path):
-    from mesalens.reports.run_cli import write_run_outputs
-
     write_parquet_logs(tmp_path / "logs", leak=False)
     job = load_job_file(write_job(tmp_path, names=("agent",), top='policy_inputs = ["obs"]'))
-    run_one = functools.partial(run_check, write_outputs=write_run_outputs)
+    run_one = run_check
     out = tmp_path / "out"
 
     first = run_jobs(job, out, run_one=run_one, now=T0)
@@ -588,11 +586,8 @@ def test_end_to_end_with_the_real_analysis(tmp_path):
 
 
 def test_run_check_reports_missing_data_as_a_failed_check(tmp_path):
-    from mesalens.reports.run_cli import write_run_outputs
-
     job = load_job_file(write_job(tmp_path))  # the logs do not exist
-    run_one = functools.partial(run_check, write_outputs=write_run_outputs)
-    outcome = run_jobs(job, tmp_path / "out", run_one=run_one, now=T0)
+    outcome = run_jobs(job, tmp_path / "out", run_one=run_check, now=T0)
     assert outcome.exit_code == 1
     assert outcome.checks[0].status == "error" and "\n" not in outcome.checks[0].message
 
@@ -627,7 +622,7 @@ def test_job_modules_do_not_import_jobs():
         }
 
     assert "mesalens.reports.jobs" not in imported(job_files)
-    assert not {"mesalens.reports.jobs", "mesalens.reports.job_files"} & imported(job_index)
+    assert not {"mesalens.reports.jobs", "mesalens.reports.checks.config"} & imported(job_index)
 
 
 def test_sigterm_stops_the_job_like_ctrl_c(tmp_path):
@@ -639,7 +634,7 @@ def test_sigterm_stops_the_job_like_ctrl_c(tmp_path):
     code = textwrap.dedent(
         f"""
         import os, signal
-        from mesalens.reports.job_files import load_job_file
+        from mesalens.reports.checks.config import load_job_file
         from mesalens.reports.jobs import run_jobs
 
         def run_one(check, folder):

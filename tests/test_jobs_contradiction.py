@@ -17,8 +17,8 @@ import pytest
 from click.testing import CliRunner
 
 from mesalens.connectors.simulator import write_logs
+from mesalens.reports.checks.config import load_job_file
 from mesalens.reports.cli import cli
-from mesalens.reports.job_files import load_job_file
 from mesalens.reports.job_index import build_index, render_index_html, write_index
 from mesalens.reports.jobs import RunOutcome, direct_test_summary, run_jobs
 from mesalens.reports.sections.direct_test import contradicts_all

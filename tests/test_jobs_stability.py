@@ -13,8 +13,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
+from mesalens.reports.checks.config import load_job_file
 from mesalens.reports.cli import cli
-from mesalens.reports.job_files import load_job_file
 from mesalens.reports.job_index import render_index_html
 from mesalens.reports.jobs import RunOutcome, run_jobs
 from tests.test_bootstrap import borderline

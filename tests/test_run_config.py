@@ -20,9 +20,9 @@ import pytest
 from click.testing import CliRunner
 
 from mesalens.connectors.errors import InputError
-from mesalens.reports import run_cli
+from mesalens.reports.checks import runner
+from mesalens.reports.checks.config import load_job_file
 from mesalens.reports.cli import cli
-from mesalens.reports.job_files import load_job_file
 
 ROLES = ["--base", "reward", "--mesa", "value", "--decision", "action"]
 # Discovery only: the extra evidence is tested elsewhere and costs time here.
@@ -281,7 +281,7 @@ def test_result_json_is_the_commit_marker_of_an_output_folder(tmp_path, csv_logs
     def failing_report(path, html):
         raise OSError(28, "No space left on device", str(path))
 
-    monkeypatch.setattr(run_cli, "write_report", failing_report)
+    monkeypatch.setattr(runner, "write_report", failing_report)
     message = error_line(invoke([*args, "--alpha", "0.05"]))
     assert "No space left on device" in message and "report.html" in message
     # No result.json beside a graph of another run; the user's own file stays.

@@ -31,8 +31,8 @@ from mesalens.connectors import DataError, InputError, load_regimes
 from mesalens.connectors.regime import RegimeSpec
 from mesalens.pipeline.statistics import StatisticsError, compute_statistics
 from mesalens.reports.cli import cli
+from mesalens.reports.cli.run import run_command
 from mesalens.reports.distributions import regime_distributions
-from mesalens.reports.run_cli import run_command
 
 
 def mixed(rows: int, seed: int, shift: float = 0.0) -> pd.DataFrame:

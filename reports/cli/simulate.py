@@ -38,7 +38,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from mesalens.connectors.errors import MesalensError
+from mesalens.connectors.errors import InputError, MesalensError
 from mesalens.connectors.random_scm import SCMFamily
 from mesalens.pipeline.dask_client import connected_client
 from mesalens.pipeline.simulation import (
@@ -50,7 +50,7 @@ from mesalens.pipeline.simulation import (
 )
 from mesalens.reports.atomic import atomic_write_text
 from mesalens.reports.charts import Series, line_chart_svg
-from mesalens.reports.cli_common import CONTEXT, BadInput, fail
+from mesalens.reports.cli.common import CONTEXT, fail
 from mesalens.reports.result_json import dumps, mesalens_version
 from mesalens.reports.templating import template_environment
 
@@ -471,7 +471,7 @@ def simulate_command(
         )
         out = Path(out_dir)
         if out.exists() and not out.is_dir():
-            raise BadInput(f"--out {out_dir!r} is a file; give a folder for the results")
+            raise InputError(f"--out {out_dir!r} is a file; give a folder for the results")
         with connected_client(address), _progress(console, not quiet) as progress:
             task = None if progress is None else progress.add_task("simulating", total=replicates)
 
@@ -490,8 +490,10 @@ def simulate_command(
             atomic_write_text(out / "table.md", table)
             atomic_write_text(out / "report.html", html)
         except OSError as exc:
-            raise BadInput(f"cannot write into --out {out_dir!r}: {exc.strerror or exc}") from None
-    except (MesalensError, BadInput) as exc:
+            raise InputError(
+                f"cannot write into --out {out_dir!r}: {exc.strerror or exc}"
+            ) from None
+    except MesalensError as exc:
         fail(ctx, str(exc))
     if not quiet:
         _print_table(Console(markup=False, emoji=False, highlight=False), document)

@@ -66,9 +66,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mesalens.connectors.errors import InputError, MesalensError
+from mesalens.connectors.errors import InputError, MesalensError, one_line
 from mesalens.connectors.regime import (
-    DEFAULT_REGIME_NAME,
     FORMATS,
     RegimeSpec,
     check_regimes,
@@ -76,21 +75,24 @@ from mesalens.connectors.regime import (
 )
 from mesalens.pipeline.analysis import DiscoverySettings, EvidenceSettings
 from mesalens.pipeline.errors import RoleError
-from mesalens.pipeline.roles import Roles, join_names, parse_names
-from mesalens.reports.cli_common import BadInput, build_roles, one_line
+from mesalens.pipeline.roles import Roles, join_names, parse_names, parse_policy_inputs
+from mesalens.reports.checks.options import (
+    CHECK_KEYS,
+    EVIDENCE_KEYS,
+    OPTIONS,
+    TOP_ONLY_KEYS,
+    ConfigValueError,
+)
 
 # A check's name is also its folder in the output folder, so the output folder's
 # layout says which names a check may take.
 from mesalens.reports.job_index import CHECK_NAME, RESERVED_NAMES, PreviousRun
 
 __all__ = [
-    "CHECK_KEYS",
-    "EVIDENCE_KEYS",
-    "TOP_ONLY_KEYS",
     "CheckSpec",
-    "ConfigValueError",
     "JobFile",
     "RunConfig",
+    "build_roles",
     "evidence_settings",
     "is_job_file",
     "is_job_path",
@@ -103,37 +105,6 @@ __all__ = [
 ]
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
-
-# The keys of the evidence beyond the graph (see evidence_settings).
-EVIDENCE_KEYS = (
-    "sensitivity",
-    "bootstrap",
-    "stability_threshold",
-    "direct_test",
-    "direct_test_rows",
-)
-# The single-check keys a [[check]] table (or the top level, as defaults) may hold;
-# a single-check config (`run --config`) takes these and TOP_ONLY_KEYS.
-CHECK_KEYS = (
-    "regimes",
-    "format",
-    "regime_name",
-    "base",
-    "mesa",
-    "decision",
-    "policy_inputs",
-    "method",
-    "test",
-    "alpha",
-    "max_depth",
-    "knowledge",
-    "columns",
-    "dtypes",
-    "missing",
-    "seed",
-    *EVIDENCE_KEYS,
-)
-TOP_ONLY_KEYS = ("scheduler", "out")
 
 
 @dataclass(frozen=True)
@@ -164,6 +135,9 @@ class CheckSpec:
         Filled in by :func:`~mesalens.reports.jobs.run_jobs` before ``run_one`` is called.
     evidence : EvidenceSettings
         The evidence beyond the graph to gather (key ``sensitivity``, ...).
+    knowledge_label : str or None
+        What a knowledge file's messages start with (default ``check NAME``;
+        empty: nothing).
     """
 
     name: str
@@ -177,6 +151,7 @@ class CheckSpec:
     missing: str = "drop"
     previous: PreviousRun | None = None
     evidence: EvidenceSettings = field(default_factory=EvidenceSettings)
+    knowledge_label: str | None = None
 
     def load_knowledge(self) -> Any:
         """The background knowledge (a :class:`~mesalens.pipeline.knowledge.Knowledge`) or None.
@@ -186,7 +161,8 @@ class CheckSpec:
         InputError
             If the knowledge file cannot be read or is malformed.
         """
-        return read_knowledge(self.knowledge, label=f"check {self.name!r}")
+        label = f"check {self.name!r}" if self.knowledge_label is None else self.knowledge_label
+        return read_knowledge(self.knowledge, label=label or None)
 
     def describe(self) -> dict[str, Any]:
         """The check as plain JSON values, locations with their credentials hidden."""
@@ -254,6 +230,22 @@ class RunConfig:
     check: CheckSpec
     scheduler: str | None = None
     out: str | None = None
+
+
+def build_roles(regime: str, base: str, mesa: str, decision: str, policy_inputs: str) -> Roles:
+    """The :class:`Roles` from the role options' texts (comma-separated names)."""
+    regimes = parse_names(regime, "regime")
+    if len(regimes) != 1:
+        raise RoleError(
+            f"--regime {regime!r} names {len(regimes)} nodes; the regime is a single node"
+        )
+    return Roles(
+        regime=regimes[0],
+        base=parse_names(base, "base"),
+        mesa=parse_names(mesa, "mesa"),
+        decision=parse_names(decision, "decision"),
+        policy_inputs=parse_policy_inputs(policy_inputs),
+    )
 
 
 def read_knowledge(knowledge: str | Mapping[str, Any] | None, *, label: str | None = None) -> Any:
@@ -446,17 +438,9 @@ def parse_job(
             checks.append(validate_check(merged, name=name, base_dir=base))
         except ConfigValueError as exc:
             raise InputError(f"{label}: key {exc.key!r} {exc}") from None
-        except (MesalensError, BadInput) as exc:
+        except MesalensError as exc:
             raise InputError(f"{label}: {one_line(str(exc))}") from None
     return JobFile(checks=tuple(checks), source=source, scheduler=scheduler, out=out)
-
-
-class ConfigValueError(Exception):
-    """A value of the wrong type or range, to be prefixed with the check and key."""
-
-    def __init__(self, key: str, message: str):
-        super().__init__(message)
-        self.key = key
 
 
 def evidence_settings(config: Mapping[str, Any]) -> EvidenceSettings:
@@ -471,37 +455,8 @@ def evidence_settings(config: Mapping[str, Any]) -> EvidenceSettings:
     ConfigValueError
         For a value of the wrong type or range (the caller names the key).
     """
-    defaults = EvidenceSettings()
-    sensitivity = config.get("sensitivity", defaults.sensitivity)
-    if not isinstance(sensitivity, bool):
-        raise ConfigValueError("sensitivity", f"must be true or false, got {sensitivity!r}")
-    replicates = config.get("bootstrap", defaults.bootstrap)
-    if isinstance(replicates, bool) or not isinstance(replicates, int) or replicates < 0:
-        raise ConfigValueError(
-            "bootstrap",
-            f"must be a number of resamples >= 0, got {replicates!r}; e.g. 100 (0: off)",
-        )
-    threshold = config.get("stability_threshold", defaults.stability_threshold)
-    share = isinstance(threshold, int | float) and not isinstance(threshold, bool)
-    if not share or not 0 < threshold <= 1:
-        raise ConfigValueError(
-            "stability_threshold", f"must be a share in (0, 1], got {threshold!r}; e.g. 0.95"
-        )
-    direct = config.get("direct_test", defaults.direct_test)
-    if not isinstance(direct, bool):
-        raise ConfigValueError("direct_test", f"must be true or false, got {direct!r}")
-    rows = config.get("direct_test_rows", defaults.direct_test_rows)
-    if isinstance(rows, bool) or not isinstance(rows, int) or rows < 100:
-        raise ConfigValueError(
-            "direct_test_rows", f"must be an integer >= 100, got {rows!r}; e.g. 100000"
-        )
-    return EvidenceSettings(
-        sensitivity=sensitivity,
-        bootstrap=replicates,
-        stability_threshold=float(threshold),
-        direct_test=direct,
-        direct_test_rows=rows,
-    )
+    values = {key: OPTIONS[key].value_in(config) for key in EVIDENCE_KEYS}
+    return EvidenceSettings(**values)
 
 
 def parse_run_config(
@@ -558,6 +513,7 @@ def parse_run_config(
     try:
         scheduler, out = _top_level(merged, None)
         check = validate_check(merged, name="run", base_dir=None, label=where)
+        check = dataclasses.replace(check, knowledge_label=f"config {source!r}" if source else "")
     except ConfigValueError as exc:
         # A dtypes table merged from both places: a bad entry can only be the
         # config's, since the command line's entries are checked as they are parsed.
@@ -674,8 +630,7 @@ def validate_check(
     InputError
         For bad regimes, roles or inline knowledge (one-line message).
     """
-    from mesalens.connectors.loader import DTYPE_OVERRIDES, MISSING_POLICIES
-    from mesalens.pipeline.discovery import METHODS, TESTS
+    from mesalens.connectors.loader import DTYPE_OVERRIDES
     from mesalens.pipeline.knowledge import Knowledge
 
     base = base_dir
@@ -689,12 +644,12 @@ def validate_check(
         fmt = fmt.strip().lower()
     specs = _regime_specs(config["regimes"], fmt, base)
 
-    regime_name = config.get("regime_name", DEFAULT_REGIME_NAME)
+    regime_name = OPTIONS["regime_name"].value_in(config)
     if not isinstance(regime_name, str) or not regime_name.strip():
         raise ConfigValueError(
             "regime_name", f"must be a column name such as 'regime', got {regime_name!r}"
         )
-    policy = config.get("policy_inputs", "keep")
+    policy = OPTIONS["policy_inputs"].value_in(config)
     if isinstance(policy, list):
         policy_text = _names_text(config, "policy_inputs") if policy else "none"
     elif isinstance(policy, str):
@@ -711,30 +666,10 @@ def validate_check(
         policy_text or "none",
     )
 
-    method = config.get("method", "pc")
-    if method not in METHODS:
-        raise ConfigValueError("method", f"must be one of {', '.join(METHODS)}, got {method!r}")
-    test = config.get("test", "auto")
-    if test not in TESTS:
-        raise ConfigValueError("test", f"must be one of {', '.join(TESTS)}, got {test!r}")
-    alpha = config.get("alpha", 0.01)
-    if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not 0 < alpha < 1:
-        raise ConfigValueError(
-            "alpha", f"must be a number strictly between 0 and 1, got {alpha!r}; e.g. 0.01"
-        )
-    max_depth = config.get("max_depth", -1)
-    if isinstance(max_depth, bool) or not isinstance(max_depth, int) or max_depth < -1:
-        raise ConfigValueError(
-            "max_depth", f"must be an integer >= -1 (-1: no limit), got {max_depth!r}"
-        )
-    seed = config.get("seed", 0)
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise ConfigValueError("seed", f"must be an integer, got {seed!r}; e.g. 0")
-    missing = config.get("missing", "drop")
-    if missing not in MISSING_POLICIES:
-        raise ConfigValueError(
-            "missing", f"must be one of {', '.join(MISSING_POLICIES)}, got {missing!r}"
-        )
+    method, test, alpha, max_depth, seed, missing = (
+        OPTIONS[key].value_in(config)
+        for key in ("method", "test", "alpha", "max_depth", "seed", "missing")
+    )
 
     columns_text = _names_text(config, "columns")
     columns = None
@@ -782,7 +717,7 @@ def validate_check(
         regime_name=regime_name,
         roles=roles,
         settings=DiscoverySettings(
-            method=method, test=test, alpha=float(alpha), max_depth=max_depth, seed=seed
+            method=method, test=test, alpha=alpha, max_depth=max_depth, seed=seed
         ),
         knowledge=knowledge,
         columns=columns,

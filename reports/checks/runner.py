@@ -1,0 +1,147 @@
+"""The one runner: a check's settings in, its outputs written, its results returned.
+
+Every command that analyses logs goes through :func:`run_check`: ``mesalens
+run`` (one check from the command line or a config), ``mesalens demo`` (one
+check per built-in scenario) and every check of a job file
+(:mod:`mesalens.reports.jobs`). It
+
+1. loads the regimes in one dask pass (:func:`mesalens.connectors.load_regimes`),
+2. analyses them (:func:`mesalens.pipeline.analysis.analyze`: discovery, the
+   check, the evidence stages),
+3. writes ``result.json``, ``graph.txt`` and ``report.html`` into the output
+   folder (:func:`write_run_outputs`),
+
+and returns what the caller prints or records (:class:`CheckRun`). Connecting
+to a dask scheduler and showing progress are the caller's: a job file
+connects once for all its checks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from mesalens.connectors import load_regimes
+from mesalens.connectors.atomic import atomic_write_text
+from mesalens.connectors.loader import LoadedData
+from mesalens.pipeline.analysis import AnalysisResult, DiscoverySettings, analyze
+from mesalens.pipeline.formats.tetrad import write_tetrad
+from mesalens.reports.checks.config import CheckSpec
+from mesalens.reports.html import render_run_report, write_report
+from mesalens.reports.result_json import dumps
+from mesalens.reports.run_document import run_result_to_dict
+
+__all__ = ["CheckRun", "run_check", "write_run_outputs"]
+
+
+@dataclass(frozen=True)
+class CheckRun:
+    """What one run of a check produced.
+
+    Attributes
+    ----------
+    analysis : AnalysisResult
+        The learned class, the verdict and the evidence.
+    data : LoadedData
+        The loaded regimes (summaries and fingerprints).
+    out : Path
+        The folder the outputs were written to.
+    """
+
+    analysis: AnalysisResult
+    data: LoadedData
+    out: Path
+
+
+def run_check(
+    check: CheckSpec,
+    out: Path,
+    *,
+    on_stage: Callable[[str], None] | None = None,
+    on_test: Callable[[int, int], None] | None = None,
+    verdict_change: Callable[[str], str | None] | None = None,
+) -> CheckRun:
+    """Load, analyse and write one check.
+
+    Parameters
+    ----------
+    check : CheckSpec
+        The validated check (:mod:`mesalens.reports.checks.config`).
+    out : Path
+        The output folder (created if missing).
+    on_stage, on_test : callable, optional
+        Progress callbacks, passed to :func:`~mesalens.pipeline.analysis.analyze`.
+    verdict_change : callable, optional
+        ``verdict -> sentence or None``: a scheduled job's note that the
+        verdict differs from the previous run's, called out in the outputs.
+
+    Returns
+    -------
+    CheckRun
+
+    Raises
+    ------
+    MesalensError
+        On bad input or data (one-line message); nothing is written then.
+    OSError
+        When the outputs cannot be written.
+    """
+    data = load_regimes(
+        list(check.regimes),
+        regime_name=check.regime_name,
+        columns=None if check.columns is None else list(check.columns),
+        missing=check.missing,
+        dtypes=None if check.dtypes is None else dict(check.dtypes),
+        sample_rows=check.evidence.sample_rows,
+        seed=check.settings.seed,
+    )
+    analysis = analyze(
+        data,
+        check.roles,
+        check.settings,
+        knowledge=check.load_knowledge(),
+        evidence=check.evidence,
+        on_stage=on_stage,
+        on_test=on_test,
+    )
+    change = verdict_change(analysis.check.verdict) if verdict_change is not None else None
+    write_run_outputs(out, analysis, data, check.settings, verdict_change=change)
+    return CheckRun(analysis=analysis, data=data, out=out)
+
+
+def write_run_outputs(
+    out: Path,
+    analysis: AnalysisResult,
+    data: LoadedData,
+    settings: DiscoverySettings,
+    *,
+    verdict_change: str | None = None,
+) -> Path:
+    """Write ``result.json``, ``graph.txt`` and ``report.html`` into ``out`` (each atomically).
+
+    ``result.json`` is the commit marker: an old one is removed before the
+    other two files are replaced, and the new one is written last. So when
+    ``out`` holds a ``result.json``, ``graph.txt`` and ``report.html`` are of
+    the same run; a failure part way leaves no ``result.json`` (and a message),
+    never a new report beside an old result. (Swapping in a whole temporary
+    folder would be atomic only for a fresh ``out``: a folder cannot be renamed
+    over a non-empty one, and other files a user keeps in ``out`` would go.)
+
+    ``verdict_change`` (a sentence from a scheduled job, when the verdict
+    differs from the previous run's) is called out in both. Returns ``out``.
+    """
+    # Everything is serialised before the first byte is written.
+    run_document = run_result_to_dict(analysis, data, settings)
+    run_document["verdict_change"] = verdict_change
+    document = dumps(run_document)
+    graph_text = write_tetrad(analysis.discovery.graph)
+    report = render_run_report(run_document, analysis.check, data)
+    out.mkdir(parents=True, exist_ok=True)
+    # The next atomic write's directory fsync makes this removal durable
+    # before any new file appears under its final name.
+    (out / "result.json").unlink(missing_ok=True)
+    atomic_write_text(out / "graph.txt", graph_text)
+    write_report(out / "report.html", report)
+    atomic_write_text(out / "result.json", document)
+    return out

@@ -1,0 +1,186 @@
+r"""``mesalens run``: from logged tables to a verdict, written into an output folder.
+
+::
+
+    mesalens run --regime train=PATH... --regime deploy[:FORMAT]=PATH... \
+        --base Yb --mesa Ym --decision Dm [--policy-inputs ...] \
+        [--method pc|ges|fci] [--test ...] [--alpha A] [--knowledge FILE] \
+        [--format FMT] [--columns A,B] [--dtype COLUMN=KIND ...] \
+        [--config job.toml] [--scheduler ADDRESS] --out DIR
+
+Reads every regime in parallel (dask), learns the class (causal-learn) with
+the regime exogenous, decides the criterion over it, and writes into DIR:
+
+* ``result.json`` — the check-graph document plus the learned graph, the
+  discovery settings and CI tests, the data summary per regime, versions
+  and input fingerprints (:mod:`mesalens.reports.run_document`);
+* ``graph.txt`` — the learned graph in the Tetrad text format;
+* ``report.html`` — the self-contained HTML report (:mod:`mesalens.reports.html`).
+
+Exit codes are those of ``check-graph``. A config file (TOML) may hold any
+option under the same names (``regimes`` as a table ``{name = "path"}``, and
+``dtypes`` as a table ``{column = "float"|"int"|"category"|"bool"}`` of type
+overrides, merged column by column with ``--dtype``); options on the command
+line win. Every option is declared once, in
+:mod:`mesalens.reports.checks.options`. The config and the options are validated together by
+:func:`mesalens.reports.checks.config.parse_run_config`, the validator of job
+files too, so a wrong value is one error line naming the file (or the
+option), the key and the value, and nothing is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+
+from mesalens.connectors import MesalensError
+from mesalens.connectors.errors import InputError
+from mesalens.connectors.loader import DTYPE_OVERRIDES
+from mesalens.connectors.regime import parse_regime_option
+from mesalens.pipeline.dask_client import connected_client
+from mesalens.pipeline.pag_checker import PagCheckResult, pag_note
+from mesalens.reports.checks.config import (
+    RunConfig,
+    is_job_file,
+    parse_run_config,
+    read_toml,
+)
+from mesalens.reports.checks.options import FLAGS, OPTIONS, TOP_ONLY_KEYS, click_options
+from mesalens.reports.checks.runner import run_check
+from mesalens.reports.cli.common import CONTEXT, errors_as_one_line, fail
+from mesalens.reports.jobs import run_check as run_job_check
+from mesalens.reports.jobs import run_job_file
+from mesalens.reports.progress import run_progress
+from mesalens.reports.sections.direct_test import (
+    CONTRADICTION_WORDS,
+    contradicts_all,
+    direct_test_line,
+)
+from mesalens.reports.summary import EXIT_CODES, bootstrap_line, render_summary
+
+__all__ = ["run_command"]
+
+
+def _dtype_options(texts: tuple[str, ...]) -> dict[str, str]:
+    """The ``--dtype COLUMN=KIND`` options as a table of type overrides."""
+    kinds = ", ".join(DTYPE_OVERRIDES)
+    overrides: dict[str, str] = {}
+    for text in texts:
+        # The kind never holds "=", so the last one separates it from the column.
+        column, equals, kind = text.rpartition("=")
+        column, kind = column.strip(), kind.strip().lower()
+        if not equals or not column:
+            raise InputError(
+                f"--dtype {text!r} is not COLUMN=KIND; write e.g. --dtype action=category "
+                f"(kinds: {kinds})"
+            )
+        if kind not in DTYPE_OVERRIDES:
+            raise InputError(f"--dtype {text!r}: {kind!r} is not a type; use one of {kinds}")
+        if column in overrides and overrides[column] != kind:
+            raise InputError(
+                f"--dtype gives column {column!r} two types ({overrides[column]!r} and "
+                f"{kind!r}); give it once"
+            )
+        overrides[column] = kind
+    return overrides
+
+
+def _given_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """The table's options given on the command line, by key, as a config would hold them."""
+    given = {
+        key: options[key] for key in OPTIONS if options.get(key) is not None and options[key] != ()
+    }
+    if "regimes" in given:
+        given["regimes"] = [parse_regime_option(text) for text in given["regimes"]]
+    if "dtypes" in given:
+        given["dtypes"] = _dtype_options(given["dtypes"])
+    return given
+
+
+def _run_config(
+    options: Mapping[str, Any], config: dict[str, Any], source: str | None
+) -> RunConfig:
+    """The command line's values merged over the config's, validated (see parse_run_config)."""
+    given = _given_options(options)
+    if not (given.get("out") or config.get("out")):
+        raise click.UsageError("missing option --out DIR")
+    missing = [f"--{k}" for k in ("base", "mesa", "decision") if {**config, **given}.get(k) is None]
+    if missing:
+        raise click.UsageError(f"missing option {', '.join(missing)}")
+    return parse_run_config(config, source=source, options=given, flags=FLAGS)
+
+
+@click.command("run", context_settings=CONTEXT)
+@click_options
+@click.option(
+    "--config",
+    "config_path",
+    metavar="FILE",
+    help="A TOML file with these options (or a job file of [[check]] tables).",
+)
+@click.option("--quiet", "-q", is_flag=True, help="Print no summary.")
+@click.pass_context
+def run_command(ctx: click.Context, **options: Any) -> None:
+    """Learn the causal class from logs and decide the criterion over it."""
+    console = Console(stderr=True, markup=False, emoji=False, highlight=False)
+    source = options["config_path"]
+    try:
+        config = read_toml(source) if source else {}
+    except MesalensError as exc:
+        fail(ctx, str(exc))
+    if is_job_file(config):
+        _run_job_file(ctx, console, options)
+    with errors_as_one_line(ctx):
+        run = _run_config(options, config, source)
+        with (
+            connected_client(run.scheduler),
+            run_progress(console, not options["quiet"]) as progress,
+        ):
+            result = run_check(
+                run.check,
+                Path(str(run.out)),
+                on_stage=progress.stage,
+                on_test=progress.ci_test,
+            )
+    analysis, out = result.analysis, result.out
+
+    if not options["quiet"]:
+        console.print(
+            f"Results written to {out / 'result.json'}, {out / 'graph.txt'} and "
+            f"{out / 'report.html'}"
+        )
+        for note in analysis.discovery.notes:
+            console.print(f"note: {note}", soft_wrap=True)
+        if isinstance(analysis.check, PagCheckResult):  # FCI: counts are over MAGs
+            console.print(pag_note(analysis.check), soft_wrap=True)
+        render_summary(analysis.check, console, graph_source="discovery")
+        if analysis.bootstrap is not None:
+            console.print(bootstrap_line(analysis.bootstrap), soft_wrap=True)
+        if analysis.direct_test is not None:
+            part = analysis.direct_test.as_dict()
+            console.print(direct_test_line(part), soft_wrap=True)
+            if contradicts_all(analysis.check.verdict, part):
+                console.print(f"warning: {CONTRADICTION_WORDS}", soft_wrap=True)
+    ctx.exit(EXIT_CODES[analysis.check.verdict])
+
+
+def _run_job_file(ctx: click.Context, console: Console, options: dict[str, Any]) -> None:
+    """``run --config JOBS.toml``: every check of a job file, with history and index (exits)."""
+    path = options["config_path"]
+    given = [FLAGS[key] for key in _given_options(options) if key not in TOP_ONLY_KEYS]
+    if given:
+        raise click.UsageError(
+            f"{path} is a job file ([[check]] tables): give {', '.join(given)} in its checks"
+        )
+    with errors_as_one_line(ctx):
+        outcome = run_job_file(
+            path, options["out"], run_one=run_job_check, scheduler=options["scheduler"]
+        )
+    if not options["quiet"]:
+        for line in outcome.summary_lines():
+            console.print(line, soft_wrap=True)
+    ctx.exit(outcome.exit_code)
