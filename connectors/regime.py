@@ -16,10 +16,11 @@ This module is the single place that knows
   ``mesalens run --format`` or the config key ``format`` when given, else the
   format its location implies: the file suffix, a directory, a database URL);
 * which formats exist (:data:`FORMATS`);
-* how a location is shown to a person (:func:`redact_url`): connection URLs
-  may carry passwords, and a password must never reach an error message, a
-  log line or a summary. Every other module shows locations through
-  :func:`redact_url` (or :attr:`RegimeSpec.display`).
+* that a location is shown to a person only as :attr:`RegimeSpec.display`
+  (:func:`mesalens.connectors.redaction.redact_url`): connection URLs may
+  carry passwords, and a password must never reach an error message, a log
+  line or a summary; a regime's secrets are also remembered, to be cut out
+  of any error text (:mod:`mesalens.connectors.redaction`).
 
 Examples
 --------
@@ -36,6 +37,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from mesalens.connectors.errors import InputError
+from mesalens.connectors.redaction import redact_url, remember_secrets
 
 __all__ = [
     "DEFAULT_REGIME_NAME",
@@ -59,90 +61,6 @@ FORMATS = (*FILE_FORMATS, "sql")
 # A regime name is shown in reports and used as a label: keep it to one
 # plain token so that "NAME=LOCATION" and "NAME:FORMAT=LOCATION" stay unambiguous.
 _NAME_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
-
-# Query-string keys whose values are secrets in connection URLs of common
-# drivers (libpq accepts ?password=..., object stores take keys and tokens).
-_SECRET_KEYS = frozenset(
-    {
-        "password",
-        "passwd",
-        "pwd",
-        "secret",
-        "token",
-        "access_token",
-        "access_key",
-        "secret_key",
-        "aws_secret_access_key",
-        "aws_session_token",
-        "sas_token",
-        "account_key",
-        "key",
-    }
-)
-
-_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*://)(.*)$", re.DOTALL)
-
-REDACTED = "***"
-
-
-def redact_url(url: str) -> str:
-    """Return ``url`` with its password (and secret query values) replaced by ``***``.
-
-    The userinfo of a URL (``scheme://user:password@host``) ends at the last
-    ``@`` before the query string, so a password that itself contains ``@``,
-    ``:`` or ``/`` is still hidden whole. Query parameters with secret names
-    (``password=``, ``token=``, ...) are hidden too. Anything that is not a
-    URL -- a local path, say -- comes back unchanged.
-
-    Parameters
-    ----------
-    url : str
-        A path, an fsspec URL or an SQLAlchemy connection URL.
-
-    Returns
-    -------
-    str
-        The same text, safe to show in messages, logs and summaries.
-
-    Examples
-    --------
-    >>> redact_url("postgresql+psycopg://mesalens:s3cret@127.0.0.1:54329/db?table=t")
-    'postgresql+psycopg://mesalens:***@127.0.0.1:54329/db?table=t'
-    >>> redact_url("data/train.csv")
-    'data/train.csv'
-    """
-    match = _SCHEME.match(url)
-    if match is None:
-        return url
-    scheme, rest = match.groups()
-    first_at = rest.find("@")
-    if first_at >= 0:
-        query_start = rest.find("?", first_at)
-        if query_start < 0:
-            query_start = len(rest)
-        last_at = rest.rfind("@", 0, query_start)
-        userinfo = rest[:last_at]
-        user, colon, _password = userinfo.partition(":")
-        # A "/" in the user part means this "@" belongs to a path, not to userinfo.
-        if colon and "/" not in user:
-            rest = f"{user}:{REDACTED}{rest[last_at:]}"
-    return scheme + _redact_query(rest)
-
-
-def _redact_query(rest: str) -> str:
-    """Hide the values of secret-looking keys in the query string of ``rest``."""
-    base, question, query = rest.partition("?")
-    if not question:
-        return rest
-    parts = []
-    for item in query.split("&"):
-        key, equals, _value = item.partition("=")
-        if equals and key.strip().lower() in _SECRET_KEYS:
-            parts.append(f"{key}={REDACTED}")
-        else:
-            parts.append(item)
-    return f"{base}?{'&'.join(parts)}"
-
 
 @dataclass(frozen=True)
 class RegimeSpec:
@@ -183,6 +101,7 @@ class RegimeSpec:
                 f"regime {self.name!r}: unknown format {self.format!r}; "
                 f"use one of {', '.join(FORMATS)}"
             )
+        remember_secrets(self.location)
 
     @property
     def display(self) -> str:

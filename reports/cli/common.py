@@ -10,6 +10,7 @@ import click
 
 from mesalens.connectors.atomic import atomic_write_text
 from mesalens.connectors.errors import InputError, MesalensError, one_line
+from mesalens.connectors.redaction import scrub_secrets
 
 __all__ = [
     "CONTEXT",
@@ -38,8 +39,8 @@ def write_json(text: str, target: str) -> None:
 
 
 def fail(ctx: click.Context, message: str) -> NoReturn:
-    """Report a bad input on one line and exit with code 1."""
-    click.echo(f"mesalens: error: {one_line(message)}", err=True)
+    """Report a bad input on one line (no secret of a location in it) and exit with code 1."""
+    click.echo(f"mesalens: error: {scrub_secrets(one_line(message))}", err=True)
     ctx.exit(EXIT_BAD_INPUT)
 
 
