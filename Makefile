@@ -58,7 +58,7 @@ demo: $(STAMP)
 	    *) echo "example $$ex: mesalens failed with exit code $$code" >&2; exit 1 ;; \
 	  esac; \
 	done
-	@echo "demo outputs are in $(OUT)/ (logs/, one folder per scenario, examples/)"
+	@echo "demo outputs are in $(OUT)/ (logs/, one folder per scenario, examples/); open the reports:" $(OUT)/*/report.html
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_engine.py
