@@ -102,7 +102,7 @@ difference of probabilities).
 Examples
 --------
 >>> import functools, numpy as np, pandas as pd, dask.dataframe as dd
->>> from mesalens.connectors.loader import LoadedData
+>>> from mesalens.connectors.loaded import LoadedData
 >>> rng = np.random.default_rng(0)
 >>> s = np.repeat([0, 1], 400); ym = rng.normal(size=800) + s
 >>> yb = ym + rng.normal(size=800)                       # Y_b ⊥ s | Y_m holds
@@ -146,7 +146,7 @@ from mesalens.connectors.sampling import (
 from mesalens.pipeline.statistics import CONTINUOUS, SufficientStatistics
 
 if TYPE_CHECKING:
-    from mesalens.connectors.loader import LoadedData
+    from mesalens.connectors.loaded import LoadedData
 
 __all__ = [
     "DIRECT_TEST_METHODS",

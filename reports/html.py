@@ -73,7 +73,7 @@ from mesalens.reports.summary import format_count, format_path, format_share
 from mesalens.reports.templating import template_asset, template_environment
 
 if TYPE_CHECKING:  # the loader (dask.dataframe) is not needed to draw a report
-    from mesalens.connectors.loader import LoadedData
+    from mesalens.connectors.loaded import LoadedData
 
 __all__ = [
     "render_check_report",

@@ -674,7 +674,7 @@ def validate_check(
     InputError
         For bad regimes, roles or inline knowledge (one-line message).
     """
-    from mesalens.connectors.loader import DTYPE_OVERRIDES, MISSING_POLICIES
+    from mesalens.connectors.kinds import DTYPE_OVERRIDES, MISSING_POLICIES
     from mesalens.pipeline.discovery import METHODS, TESTS
     from mesalens.pipeline.knowledge import Knowledge
 

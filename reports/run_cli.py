@@ -38,7 +38,8 @@ import click
 from rich.console import Console
 
 from mesalens.connectors import DEFAULT_REGIME_NAME, MesalensError, load_regimes
-from mesalens.connectors.loader import DTYPE_OVERRIDES, LoadedData
+from mesalens.connectors.kinds import DTYPE_OVERRIDES
+from mesalens.connectors.loaded import LoadedData
 from mesalens.connectors.regime import FORMATS, RegimeSpec, parse_regime_option
 from mesalens.connectors.simulator import SCENARIOS, scenario_names, write_logs
 from mesalens.pipeline.analysis import (
