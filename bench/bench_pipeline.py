@@ -208,7 +208,7 @@ def child_stages(root: str) -> None:
     import resource
 
     start, cpu0 = time.perf_counter(), time.process_time()
-    from mesalens.connectors import files, loader, planning
+    from mesalens.connectors import file_inspection, loader, planning
     from mesalens.pipeline import analysis
     from mesalens.reports import html, run_cli
 
@@ -237,9 +237,9 @@ def child_stages(root: str) -> None:
     wrap(run_cli, "load_regimes", "load_regimes (connectors/loader.py)")
     wrap(planning, "plan_files", "  plan_files: list, footers, fingerprints (connectors/files.py)")
     wrap(
-        files._FileInspector,
+        file_inspection.FileInspector,
         "_fingerprint",
-        "    _FileInspector._fingerprint: size, mtime, sha256 of the Parquet footer",
+        "    FileInspector._fingerprint: size, mtime, sha256 of the Parquet footer",
     )
     wrap(loader, "scan", "  scan: the one pass (validation + statistics + report data)")
     wrap(analysis, "compute_statistics", "compute_statistics: from the pass's moments")

@@ -52,7 +52,7 @@ from mesalens.connectors.errors import DataError
 from mesalens.connectors.reading import as_text
 
 if TYPE_CHECKING:
-    from mesalens.connectors.files import SourceSchema
+    from mesalens.connectors.file_inspection import SourceSchema
     from mesalens.connectors.planning import Source
 
 __all__ = [

@@ -27,7 +27,7 @@ How it works, in three steps:
    column's range, a uniform sample per regime for histograms and, when
    asked for (``sample_rows``), a seeded uniform sample of all regimes for
    the direct test (:mod:`.sampling`). Numeric Parquet columns come straight
-   from Arrow (:meth:`.files.FilePart.read_numbers`), other sources through
+   from Arrow (:meth:`.file_parts.FilePart.read_numbers`), other sources through
    pandas. The column kinds are not
    known yet, so a whole-number column that may still be discrete is
    summarised both as values and as level indicators (a few small columns);

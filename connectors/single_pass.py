@@ -3,7 +3,7 @@
 :func:`scan` is one ``dask.compute``: a task per partition of every regime,
 then per regime a few trees of merges. Each partition is decoded once
 (numeric Parquet columns straight from Arrow,
-:meth:`.files.FilePart.read_numbers`; other sources through pandas and
+:meth:`.file_parts.FilePart.read_numbers`; other sources through pandas and
 :mod:`.reading`) and gives back its validation facts
 (:class:`~mesalens.connectors.kinds.Stats`) and, from the same rows, the
 summary that discovery and the report need: the complete rows' moments and
@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from mesalens.connectors.dask_scheduler import compute_scheduler
-from mesalens.connectors.files import FilePart
+from mesalens.connectors.file_parts import FilePart
 from mesalens.connectors.kinds import DISCRETE_MAX_LEVELS, Stats
 from mesalens.connectors.moments import (
     VALUE,

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import mesalens.connectors.files as files_module
+import mesalens.connectors.file_inspection as inspection_module
 from mesalens.connectors import load_regimes
 from mesalens.connectors.regime import RegimeSpec
 from mesalens.connectors.sampling import (
@@ -93,7 +93,7 @@ def _logs(rows: int, seed: int) -> pd.DataFrame:
 def test_the_pass_and_the_direct_test_draw_the_same_rows_in_the_same_order(
     tmp_path: Path, monkeypatch, fmt, size
 ):
-    monkeypatch.setattr(files_module, "BLOCK_SIZE", 8192)
+    monkeypatch.setattr(inspection_module, "BLOCK_SIZE", 8192)
     specs = []
     for code, name in enumerate(["train", "deploy", "later"]):
         path = tmp_path / f"{name}.{fmt}"
