@@ -208,7 +208,7 @@ def child_stages(root: str) -> None:
     import resource
 
     start, cpu0 = time.perf_counter(), time.process_time()
-    from mesalens.connectors import files, loader
+    from mesalens.connectors import file_inspection, loader, planning
     from mesalens.pipeline import analysis
     from mesalens.reports import html
     from mesalens.reports.checks import runner
@@ -237,13 +237,13 @@ def child_stages(root: str) -> None:
         setattr(owner, name, timed)
 
     wrap(runner, "load_regimes", "load_regimes (connectors/loader.py)")
-    wrap(loader, "plan_files", "  plan_files: list, footers, fingerprints (connectors/files.py)")
+    wrap(planning, "plan_files", "  plan_files: list, footers, fingerprints (connectors/files.py)")
     wrap(
-        files._FileInspector,
+        file_inspection.FileInspector,
         "_fingerprint",
-        "    _FileInspector._fingerprint: size, mtime, sha256 of the Parquet footer",
+        "    FileInspector._fingerprint: size, mtime, sha256 of the Parquet footer",
     )
-    wrap(loader, "_scan", "  _scan: the one pass (validation + statistics + report data)")
+    wrap(loader, "scan", "  scan: the one pass (validation + statistics + report data)")
     wrap(analysis, "compute_statistics", "compute_statistics: from the pass's moments")
     wrap(analysis, "discover", "discover: PC on the statistics")
     wrap(analysis, "check", "check: the criterion")

@@ -21,14 +21,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from mesalens.connectors.errors import DataError, InputError, MesalensError
     from mesalens.connectors.files import detect_format
-    from mesalens.connectors.loader import (
-        DISCRETE_MAX_LEVELS,
-        DTYPE_OVERRIDES,
-        MISSING_POLICIES,
-        LoadedData,
-        RegimeSummary,
-        load_regimes,
-    )
+    from mesalens.connectors.kinds import DISCRETE_MAX_LEVELS, DTYPE_OVERRIDES, MISSING_POLICIES
+    from mesalens.connectors.loaded import LoadedData, RegimeSummary
+    from mesalens.connectors.loader import load_regimes
+    from mesalens.connectors.redaction import redact_url
     from mesalens.connectors.regime import (
         DEFAULT_REGIME_NAME,
         FILE_FORMATS,
@@ -36,7 +32,6 @@ if TYPE_CHECKING:
         RegimeSpec,
         check_regimes,
         parse_regime_option,
-        redact_url,
     )
     from mesalens.connectors.sql import is_sql_location
 
@@ -67,11 +62,11 @@ _HOMES = {
     "InputError": "errors",
     "MesalensError": "errors",
     "detect_format": "files",
-    "DISCRETE_MAX_LEVELS": "loader",
-    "DTYPE_OVERRIDES": "loader",
-    "MISSING_POLICIES": "loader",
-    "LoadedData": "loader",
-    "RegimeSummary": "loader",
+    "DISCRETE_MAX_LEVELS": "kinds",
+    "DTYPE_OVERRIDES": "kinds",
+    "MISSING_POLICIES": "kinds",
+    "LoadedData": "loaded",
+    "RegimeSummary": "loaded",
     "load_regimes": "loader",
     "DEFAULT_REGIME_NAME": "regime",
     "FILE_FORMATS": "regime",
@@ -79,7 +74,7 @@ _HOMES = {
     "RegimeSpec": "regime",
     "check_regimes": "regime",
     "parse_regime_option": "regime",
-    "redact_url": "regime",
+    "redact_url": "redaction",
     "is_sql_location": "sql",
 }
 

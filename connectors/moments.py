@@ -28,7 +28,7 @@ cross-products, so padding with zeros is exact.
 A cell key holds one level per *cell column*; ``None`` in a position means
 that the column was not counted in that block (the loader counts a numeric
 column only while it may still turn out discrete, see
-:mod:`mesalens.connectors.loader`), and such a column is summed out later.
+:mod:`mesalens.connectors.single_pass`), and such a column is summed out later.
 """
 
 from __future__ import annotations

@@ -70,7 +70,7 @@ import numpy as np
 import pandas as pd
 
 from mesalens.connectors.errors import InputError
-from mesalens.connectors.loader import LoadedData, RegimeSummary
+from mesalens.connectors.loaded import LoadedData, RegimeSummary
 from mesalens.connectors.regime import DEFAULT_REGIME_NAME
 
 __all__ = [

@@ -21,7 +21,7 @@ fetched in one query, the range is cut into equal intervals, and each
 partition reads ``WHERE index >= lo AND index < hi`` (the first one also
 takes rows whose index is NULL, so no row is lost). The number of
 partitions follows the table's estimated size (row count times the bytes per
-row of a sample, over :data:`~mesalens.connectors.files.BLOCK_SIZE`).
+row of a sample, over :data:`~mesalens.connectors.file_inspection.BLOCK_SIZE`).
 
 * A table's index column is its primary key when that is a single integer
   column; ``?index_col=NAME`` names another (or one for a query).
@@ -61,10 +61,10 @@ from urllib.parse import parse_qsl, unquote, unquote_plus, urlencode
 import numpy as np
 import pandas as pd
 
-from mesalens.connectors import files
+import mesalens.connectors.file_inspection as inspection
 from mesalens.connectors.errors import DataError
-from mesalens.connectors.files import SourceSchema
-from mesalens.connectors.regime import redact_url
+from mesalens.connectors.file_inspection import SourceSchema
+from mesalens.connectors.redaction import redact_url
 
 # SQLAlchemy (~0.4 s to import) is imported inside the functions that talk to
 # a database, so that reading files, or any command that reads no SQL, never
@@ -273,7 +273,9 @@ def plan_sql(location: str, *, regime: str) -> SqlPlan:
             if table is not None:
                 index_col = _check_table(connection, table, index_col, prefix)
             result = connection.execute(
-                sa.select(sa.text("*")).select_from(_source(table, query)).limit(files.SAMPLE_ROWS)
+                sa.select(sa.text("*"))
+                .select_from(_source(table, query))
+                .limit(inspection.SAMPLE_ROWS)
             )
             # Names straight from the cursor: pandas would rename a duplicate.
             names = [str(name) for name in result.keys()]
@@ -448,7 +450,7 @@ def _partition(
             "name a numeric column with ?index_col=NAME"
         ) from exc
     bytes_per_row = sample.memory_usage(deep=True).sum() / max(len(sample), 1)
-    wanted = math.ceil(count * max(bytes_per_row, 1.0) / files.BLOCK_SIZE)
+    wanted = math.ceil(count * max(bytes_per_row, 1.0) / inspection.BLOCK_SIZE)
     integral = low.is_integer() and high.is_integer()
     span = high - low + 1 if integral else high - low
     npartitions = max(1, min(wanted, count, int(span) if integral else count))

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mesalens.connectors.loader import LoadedData
+from mesalens.connectors.loaded import LoadedData
 from mesalens.pipeline.bootstrap import DEFAULT_THRESHOLD, BootstrapResult, bootstrap
 from mesalens.pipeline.checker import CheckResult, check
 from mesalens.pipeline.direct_test import DirectTestResult, DirectTestSettings, direct_test

@@ -14,7 +14,7 @@ from typing import Any
 import dask
 
 from mesalens.connectors.dask_scheduler import client_may_exist
-from mesalens.connectors.regime import redact_url
+from mesalens.connectors.redaction import redact_url
 from mesalens.pipeline.errors import InputError
 
 __all__ = ["SchedulerError", "active_client", "connected_client"]

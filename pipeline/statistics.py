@@ -31,7 +31,7 @@ partition's summary with zeros is exact.
 The per-partition arithmetic lives in :mod:`mesalens.connectors.moments`,
 shared with the loader: ``mesalens run`` takes these moments in the same
 pass that validates the data, and passes them as ``precomputed=`` (the
-loader's :class:`~mesalens.connectors.loader.DataProfile`), so that the
+loader's :class:`~mesalens.connectors.loaded.DataProfile`), so that the
 data are decoded once in all. Cells may then count more columns than the
 discrete ones (numeric columns that might have been discrete); those are
 summed out. The Gram matrices run with one BLAS thread (dask already runs

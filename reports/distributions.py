@@ -36,7 +36,7 @@ from mesalens.connectors.moments import VALUE as _VALUE_LABEL
 from mesalens.reports.formatting import format_number, format_signed
 
 if TYPE_CHECKING:  # the loader (dask.dataframe) is not needed to draw a report
-    from mesalens.connectors.loader import LoadedData
+    from mesalens.connectors.loaded import LoadedData
 
 __all__ = [
     "MAX_CATEGORIES",

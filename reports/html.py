@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
 
-from mesalens.connectors.regime import redact_url
+from mesalens.connectors.redaction import redact_url
 from mesalens.pipeline.checker import CheckResult
 from mesalens.pipeline.graph import CausalGraph
 from mesalens.reports.atomic import atomic_write_text
@@ -73,7 +73,7 @@ from mesalens.reports.summary import format_count, format_path, format_share
 from mesalens.reports.templating import template_asset, template_environment
 
 if TYPE_CHECKING:  # the loader (dask.dataframe) is not needed to draw a report
-    from mesalens.connectors.loader import LoadedData
+    from mesalens.connectors.loaded import LoadedData
 
 __all__ = [
     "render_check_report",

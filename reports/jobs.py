@@ -86,7 +86,7 @@ from pathlib import Path
 from typing import Any
 
 from mesalens.connectors.errors import InputError, MesalensError, one_line
-from mesalens.connectors.regime import redact_url
+from mesalens.connectors.redaction import redact_url
 from mesalens.pipeline.dask_client import connected_client
 from mesalens.reports.atomic import atomic_write_text
 from mesalens.reports.checks.config import (

@@ -80,7 +80,7 @@ import platform
 from importlib import metadata
 from typing import Any
 
-from mesalens.connectors.loader import LoadedData
+from mesalens.connectors.loaded import LoadedData
 from mesalens.pipeline.analysis import AnalysisResult, DiscoverySettings
 from mesalens.reports.result_json import check_result_to_dict
 

@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+import mesalens.connectors.file_inspection as inspection_module
 from mesalens.connectors import (
     DEFAULT_REGIME_NAME,
     DataError,
@@ -30,7 +31,6 @@ from mesalens.connectors import (
     parse_regime_option,
     redact_url,
 )
-from mesalens.connectors import files as files_module
 
 CONNECTORS = Path(__file__).resolve().parent.parent / "connectors"
 
@@ -314,7 +314,7 @@ def test_memory_fsspec_url():
 
 
 def test_large_csv_is_cut_into_blocks_without_losing_rows(tmp_path, monkeypatch):
-    monkeypatch.setattr(files_module, "BLOCK_SIZE", 512)
+    monkeypatch.setattr(inspection_module, "BLOCK_SIZE", 512)
     train = table(300, seed=1)
     data = two_regimes(tmp_path, train, table(50, seed=2))
     assert data.frame.npartitions > 5
@@ -333,7 +333,7 @@ def test_validation_is_one_dask_pass(tmp_path, monkeypatch):
         return original(*args, **kwargs)
 
     monkeypatch.setattr(dask, "compute", counting)
-    monkeypatch.setattr(files_module, "BLOCK_SIZE", 512)
+    monkeypatch.setattr(inspection_module, "BLOCK_SIZE", 512)
     two_regimes(tmp_path, table(200, seed=1), table(100, seed=2))
     assert len(calls) == 1 and calls[0] > 2
 
@@ -541,8 +541,8 @@ def test_error_unparseable_value(tmp_path):
 
 
 def test_error_unparseable_value_beyond_the_sample(tmp_path, monkeypatch):
-    monkeypatch.setattr(files_module, "SAMPLE_ROWS", 5)
-    monkeypatch.setattr(files_module, "BLOCK_SIZE", 256)
+    monkeypatch.setattr(inspection_module, "SAMPLE_ROWS", 5)
+    monkeypatch.setattr(inspection_module, "BLOCK_SIZE", 256)
     train = table(60).astype({"a": object})
     train.loc[50, "a"] = "n/a?"
     message = error_of(regimes(tmp_path, train, table(10)))
@@ -554,9 +554,9 @@ def test_error_unparseable_value_beyond_the_sample(tmp_path, monkeypatch):
 def test_error_row_with_more_fields_than_the_header(tmp_path, monkeypatch, fmt, block, columns):
     # pandas' usecols drops a row's fields beyond the header silently; whole
     # files, later blocks and a column selection must all say so instead.
-    monkeypatch.setattr(files_module, "SAMPLE_ROWS", 5)
+    monkeypatch.setattr(inspection_module, "SAMPLE_ROWS", 5)
     if block:
-        monkeypatch.setattr(files_module, "BLOCK_SIZE", block)
+        monkeypatch.setattr(inspection_module, "BLOCK_SIZE", block)
     sep = "," if fmt == "csv" else "\t"
     text = table(60).to_csv(sep=sep, index=False).splitlines()
     text[51] += f"{sep}7{sep}8"  # data row 51
@@ -575,7 +575,7 @@ def test_error_row_with_more_fields_than_the_header(tmp_path, monkeypatch, fmt, 
 @pytest.mark.parametrize("bad", ['{"x": 1.0, "a": ', "[1, 2, 3]"])
 @pytest.mark.parametrize("row", [3, 51])  # inside the reader's sample, and beyond it
 def test_error_malformed_json_record_names_its_line(tmp_path, monkeypatch, bad, row):
-    monkeypatch.setattr(files_module, "SAMPLE_ROWS", 5 if row > 5 else 1000)
+    monkeypatch.setattr(inspection_module, "SAMPLE_ROWS", 5 if row > 5 else 1000)
     lines = table(60).to_json(orient="records", lines=True).splitlines()
     lines[row - 1] = bad
     (tmp_path / "deploy.jsonl").write_text("\n".join(lines) + "\n")
@@ -676,7 +676,7 @@ def test_error_unknown_suffix_asks_for_a_format(tmp_path):
 
 
 def test_error_jsonl_record_with_a_new_key(tmp_path, monkeypatch):
-    monkeypatch.setattr(files_module, "SAMPLE_ROWS", 3)
+    monkeypatch.setattr(inspection_module, "SAMPLE_ROWS", 3)
     lines = [f'{{"x": {i}.5, "a": {i % 2}}}' for i in range(10)] + ['{"x": 1.0, "a": 0, "z": 1}']
     (tmp_path / "deploy.jsonl").write_text("\n".join(lines) + "\n")
     specs = [
@@ -731,7 +731,7 @@ def test_sqlite_table_and_query(tmp_path):
 
 
 def test_sqlite_primary_key_partitions_and_is_not_a_column(tmp_path, monkeypatch):
-    monkeypatch.setattr(files_module, "BLOCK_SIZE", 1024)
+    monkeypatch.setattr(inspection_module, "BLOCK_SIZE", 1024)
     train = table(500, seed=1)
     train.loc[[3, 7], "x"] = np.nan
     url = sqlite_db(tmp_path / "logs.db", {"train": train}, key="id")
@@ -751,7 +751,7 @@ def test_sqlite_primary_key_partitions_and_is_not_a_column(tmp_path, monkeypatch
 
 
 def test_sql_query_partitioned_by_an_index_column(tmp_path, monkeypatch):
-    monkeypatch.setattr(files_module, "BLOCK_SIZE", 1024)
+    monkeypatch.setattr(inspection_module, "BLOCK_SIZE", 1024)
     train = table(300, seed=1).assign(step=np.arange(300) * 0.5)
     url = sqlite_db(tmp_path / "logs.db", {"runs": train})
     query = "SELECT step, x, a, c FROM runs"
@@ -802,7 +802,7 @@ def test_postgresql_table_and_query(tmp_path, caplog, monkeypatch):
         if os.environ.get("CI"):
             pytest.fail("MESALENS_TEST_POSTGRES_URL is unset in CI: run `make test`")
         pytest.skip("MESALENS_TEST_POSTGRES_URL is unset (`make postgres-start` starts a server)")
-    monkeypatch.setattr(files_module, "BLOCK_SIZE", 2048)
+    monkeypatch.setattr(inspection_module, "BLOCK_SIZE", 2048)
     caplog.set_level(logging.DEBUG)
     name = f"mesalens_test_{uuid.uuid4().hex[:12]}"
     train, deploy = table(200, seed=1), table(120, seed=2)
@@ -855,7 +855,7 @@ def test_parquet_index_saved_by_pandas_is_not_a_column(tmp_path):
 
 
 def test_text_column_missing_throughout_the_sample(tmp_path, monkeypatch):
-    monkeypatch.setattr(files_module, "SAMPLE_ROWS", 5)
+    monkeypatch.setattr(inspection_module, "SAMPLE_ROWS", 5)
     train = table(30).astype({"c": object})
     train.loc[:9, "c"] = None
     data = two_regimes(tmp_path, train, table(10, seed=3))

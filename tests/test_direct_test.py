@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from scipy import integrate, stats
 
 from mesalens.connectors.errors import InputError
-from mesalens.connectors.loader import LoadedData
+from mesalens.connectors.loaded import LoadedData
 from mesalens.connectors.simulator import SCENARIOS, write_logs
 from mesalens.pipeline.direct_test import (
     DirectTestError,

@@ -110,7 +110,7 @@ def _type_clash() -> pd.DataFrame:
 
 
 def _unparseable_late() -> pd.DataFrame:
-    # Past the rows the reader samples to infer types (connectors/files.py SAMPLE_ROWS).
+    # Past the rows the reader samples to infer types (connectors/file_inspection.py SAMPLE_ROWS).
     data = frame(1, rows=1500).astype({"value": object})
     data.loc[1400, "value"] = "N/A!"
     return data

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from mesalens.connectors.loader import LoadedData
+from mesalens.connectors.loaded import LoadedData
 from mesalens.pipeline.analysis import _pooled_rows
 from mesalens.pipeline.checker import check
 from mesalens.pipeline.discovery import KCI_MAX_ROWS, DiscoveryError, discover

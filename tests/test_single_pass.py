@@ -24,6 +24,8 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
+import mesalens.connectors.file_inspection as inspection_module
+import mesalens.connectors.file_parts as file_parts_module
 import mesalens.connectors.files as files_module
 import mesalens.connectors.loader as loader_module
 import mesalens.connectors.moments as moments_module
@@ -119,7 +121,7 @@ def test_the_pass_runs_on_an_active_client_and_on_threads_without_one(tmp_path):
 @pytest.mark.parametrize(("fmt", "block"), [("csv", 16384), ("parquet", 2000), ("csv", None)])
 def test_precomputed_statistics_equal_a_pass_over_the_frame(tmp_path, monkeypatch, fmt, block):
     if block is not None:
-        monkeypatch.setattr(files_module, "BLOCK_SIZE", block)
+        monkeypatch.setattr(inspection_module, "BLOCK_SIZE", block)
     data = load(tmp_path, fmt)
     assert data.frame.npartitions > (2 if block else 1)
     assert data.kinds == {
@@ -160,7 +162,7 @@ def test_precomputed_statistics_keep_the_level_limit(tmp_path):
 
 
 def test_report_distributions_from_the_pass_equal_the_two_passes(tmp_path, monkeypatch):
-    monkeypatch.setattr(files_module, "BLOCK_SIZE", 16384)
+    monkeypatch.setattr(inspection_module, "BLOCK_SIZE", 16384)
     data = load(tmp_path)
     fast = regime_distributions(data, bins=10)
     slow = regime_distributions(dataclasses.replace(data, profile=None), bins=10)
@@ -181,7 +183,7 @@ def test_report_distributions_from_the_pass_equal_the_two_passes(tmp_path, monke
 
 def test_histograms_beyond_the_sample_size_use_a_uniform_sample(tmp_path, monkeypatch):
     monkeypatch.setattr(loader_module, "SAMPLE_SIZE", 100)
-    monkeypatch.setattr(files_module, "BLOCK_SIZE", 16384)
+    monkeypatch.setattr(inspection_module, "BLOCK_SIZE", 16384)
     first = regime_distributions(load(tmp_path), bins=10)
     again = regime_distributions(load(tmp_path), bins=10)
     x = next(c for c in first["columns"] if c["name"] == "x")
@@ -195,14 +197,14 @@ def test_parquet_fingerprint_hashes_the_footer_not_the_data(tmp_path, monkeypatc
     path = tmp_path / "train.parquet"
     frame.to_parquet(path)
     hashed: list[int] = []
-    real_open = files_module._FileInspector._parquet_footer
+    real_open = inspection_module.FileInspector._parquet_footer
 
     def footer(self, size):
         out = real_open(self, size)
         hashed.append(len(out or b""))
         return out
 
-    monkeypatch.setattr(files_module._FileInspector, "_parquet_footer", footer)
+    monkeypatch.setattr(inspection_module.FileInspector, "_parquet_footer", footer)
     plan = files_module.plan_files(str(path), regime="train")
     (fingerprint,) = plan.fingerprints
     assert fingerprint["hashed"].startswith("parquet footer")
@@ -227,19 +229,19 @@ def run_args(train: str, deploy: str, out: Path) -> list[str]:
 
 
 def test_run_reads_every_partition_once(tmp_path, monkeypatch):
-    monkeypatch.setattr(files_module, "BLOCK_SIZE", 2000)
+    monkeypatch.setattr(inspection_module, "BLOCK_SIZE", 2000)
     paths = {}
     for code, name in enumerate(["train", "deploy"]):
         paths[name] = tmp_path / f"{name}.parquet"
         mixed(1500, seed=code, shift=float(code)).to_parquet(paths[name], row_group_size=200)
     reads: list[str] = []
-    real_read = files_module.FilePart.read
+    real_read = file_parts_module.FilePart.read
 
     def counting(self, *args, **kwargs):
         reads.append(f"{self.path}:{self.row_groups}")
         return real_read(self, *args, **kwargs)
 
-    monkeypatch.setattr(files_module.FilePart, "read", counting)
+    monkeypatch.setattr(file_parts_module.FilePart, "read", counting)
     out = tmp_path / "out"
     # The direct-test evidence stage draws its own sample from the frame (a
     # second read by design); this test is about the loader, statistics and report.
@@ -328,19 +330,19 @@ def load_numeric(tmp_path: Path, *, sample_rows: int = 0, seed: int = 0) -> obje
 
 
 def test_arrow_reads_equal_the_pandas_reads(tmp_path, monkeypatch):
-    monkeypatch.setattr(files_module, "BLOCK_SIZE", 3000)
+    monkeypatch.setattr(inspection_module, "BLOCK_SIZE", 3000)
     arrow_reads: list[str] = []
-    real = files_module.FilePart.read_numbers
+    real = file_parts_module.FilePart.read_numbers
 
     def counting(self, *args, **kwargs):
         out = real(self, *args, **kwargs)
         arrow_reads.append(self.path if out is not None else "declined")
         return out
 
-    monkeypatch.setattr(files_module.FilePart, "read_numbers", counting)
+    monkeypatch.setattr(file_parts_module.FilePart, "read_numbers", counting)
     fast = load_numeric(tmp_path)
     assert len(arrow_reads) > 4 and "declined" not in arrow_reads
-    monkeypatch.setattr(files_module.FilePart, "read_numbers", lambda *a, **k: None)
+    monkeypatch.setattr(file_parts_module.FilePart, "read_numbers", lambda *a, **k: None)
     slow = load_numeric(tmp_path)
 
     assert fast.kinds == slow.kinds and fast.kinds["k"] == fast.kinds["b"] == "discrete"
@@ -392,7 +394,7 @@ def test_shifted_moments_keep_a_large_mean_with_a_sorted_prefix(tmp_path, monkey
 def test_pooled_sample_of_the_pass_is_the_frames_bottom_k_sample(tmp_path, monkeypatch, size):
     from mesalens.pipeline import direct_test as direct_test_module
 
-    monkeypatch.setattr(files_module, "BLOCK_SIZE", 16384)
+    monkeypatch.setattr(inspection_module, "BLOCK_SIZE", 16384)
     data = load(tmp_path, "csv")
     data = load_regimes(
         [
@@ -419,20 +421,20 @@ def test_pooled_sample_of_the_pass_is_the_frames_bottom_k_sample(tmp_path, monke
 
 
 def test_default_run_with_the_direct_test_reads_every_partition_once(tmp_path, monkeypatch):
-    monkeypatch.setattr(files_module, "BLOCK_SIZE", 2000)
+    monkeypatch.setattr(inspection_module, "BLOCK_SIZE", 2000)
     paths = {}
     for code, name in enumerate(["train", "deploy"]):
         paths[name] = tmp_path / f"{name}.parquet"
         numeric_logs(1500, seed=code, shift=float(code)).to_parquet(paths[name], row_group_size=200)
     reads: list[str] = []
     for method in ("read", "read_numbers"):
-        real = getattr(files_module.FilePart, method)
+        real = getattr(file_parts_module.FilePart, method)
 
         def counting(self, *args, _real=real, **kwargs):
             reads.append(f"{self.path}:{self.row_groups}")
             return _real(self, *args, **kwargs)
 
-        monkeypatch.setattr(files_module.FilePart, method, counting)
+        monkeypatch.setattr(file_parts_module.FilePart, method, counting)
     out = tmp_path / "out"
     args = [
         "run",

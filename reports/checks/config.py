@@ -630,7 +630,7 @@ def validate_check(
     InputError
         For bad regimes, roles or inline knowledge (one-line message).
     """
-    from mesalens.connectors.loader import DTYPE_OVERRIDES
+    from mesalens.connectors.kinds import DTYPE_OVERRIDES
     from mesalens.pipeline.knowledge import Knowledge
 
     base = base_dir

@@ -42,7 +42,7 @@ from typing import Any, Literal
 import click
 
 from mesalens.connectors.errors import InputError
-from mesalens.connectors.loader import DTYPE_OVERRIDES, MISSING_POLICIES
+from mesalens.connectors.kinds import DTYPE_OVERRIDES, MISSING_POLICIES
 from mesalens.connectors.regime import DEFAULT_REGIME_NAME, FORMATS
 from mesalens.pipeline.bootstrap import DEFAULT_THRESHOLD
 from mesalens.pipeline.discovery import METHODS, TESTS

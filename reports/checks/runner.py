@@ -24,7 +24,7 @@ from pathlib import Path
 
 from mesalens.connectors import load_regimes
 from mesalens.connectors.atomic import atomic_write_text
-from mesalens.connectors.loader import LoadedData
+from mesalens.connectors.loaded import LoadedData
 from mesalens.pipeline.analysis import AnalysisResult, DiscoverySettings, analyze
 from mesalens.pipeline.formats.tetrad import write_tetrad
 from mesalens.reports.checks.config import CheckSpec

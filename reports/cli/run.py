@@ -39,7 +39,7 @@ from rich.console import Console
 
 from mesalens.connectors import MesalensError
 from mesalens.connectors.errors import InputError
-from mesalens.connectors.loader import DTYPE_OVERRIDES
+from mesalens.connectors.kinds import DTYPE_OVERRIDES
 from mesalens.connectors.regime import parse_regime_option
 from mesalens.pipeline.dask_client import connected_client
 from mesalens.pipeline.pag_checker import PagCheckResult, pag_note
