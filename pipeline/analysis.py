@@ -32,7 +32,8 @@ import numpy as np
 
 from mesalens.connectors.loader import LoadedData
 from mesalens.pipeline.bootstrap import DEFAULT_THRESHOLD, BootstrapResult, bootstrap
-from mesalens.pipeline.checker import CheckResult, check
+from mesalens.pipeline.check_result import CheckResult
+from mesalens.pipeline.checker import check
 from mesalens.pipeline.direct_test import DirectTestResult, DirectTestSettings, direct_test
 from mesalens.pipeline.discovery import KCI_MAX_ROWS, DiscoveryError, DiscoveryResult, discover
 from mesalens.pipeline.errors import RoleError

@@ -84,12 +84,8 @@ from typing import Any
 
 import numpy as np
 
-from mesalens.pipeline.checker import (
-    CheckResult,
-    ParentSetResult,
-    PolicyPartCounter,
-    valid_parent_sets,
-)
+from mesalens.pipeline.check_result import CheckResult, ParentSetResult
+from mesalens.pipeline.checker import PolicyPartCounter, valid_parent_sets
 from mesalens.pipeline.errors import InputError
 from mesalens.pipeline.graph import CausalGraph
 from mesalens.pipeline.pdag import Pdag

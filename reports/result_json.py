@@ -54,7 +54,7 @@ from decimal import Decimal
 from importlib import metadata
 from typing import Any
 
-from mesalens.pipeline.checker import CheckResult, ParentSetResult, Witness
+from mesalens.pipeline.check_result import CheckResult, ParentSetResult, Witness
 from mesalens.pipeline.graph import CausalGraph
 from mesalens.pipeline.pag_checker import MagWitness, PagCheckResult
 
