@@ -35,8 +35,8 @@ from mesalens.pipeline.bootstrap import DEFAULT_THRESHOLD, BootstrapResult, boot
 from mesalens.pipeline.check_result import CheckResult
 from mesalens.pipeline.checker import check
 from mesalens.pipeline.direct_test import DirectTestResult, DirectTestSettings, direct_test
-from mesalens.pipeline.discovery import KCI_MAX_ROWS, DiscoveryError, DiscoveryResult, discover
-from mesalens.pipeline.errors import RoleError
+from mesalens.pipeline.discovery import KCI_MAX_ROWS, DiscoveryResult, discover
+from mesalens.pipeline.errors import DiscoveryError, RoleError
 from mesalens.pipeline.knowledge import Knowledge
 from mesalens.pipeline.roles import Roles
 from mesalens.pipeline.sensitivity import SensitivityResult, sensitivity_analysis

@@ -73,7 +73,7 @@ from causallearn.graph.Edge import Edge as ClEdge
 from causallearn.graph.Endpoint import Endpoint
 from causallearn.utils.cit import CIT_Base, register_ci_test
 
-from mesalens.pipeline.discovery import DiscoveryError
+from mesalens.pipeline.errors import DiscoveryError
 
 __all__ = ["CIT_NAME", "SessionCIT", "patched_fci_orientation", "tetrad_fci_orient_bk"]
 

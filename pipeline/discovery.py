@@ -193,7 +193,7 @@ import numpy as np
 # same functions scipy.stats calls), which imports in a fraction of the time.
 from scipy.special import chdtrc, ndtr
 
-from mesalens.pipeline.errors import InputError
+from mesalens.pipeline.errors import DiscoveryError
 from mesalens.pipeline.graph import CausalGraph, Edge, Mark
 from mesalens.pipeline.knowledge import Knowledge
 from mesalens.pipeline.orientation_repair import is_consistent_pattern, repair_orientations
@@ -207,7 +207,6 @@ __all__ = [
     "CITestRecord",
     "ChiSquareTest",
     "DegenerateGaussianTest",
-    "DiscoveryError",
     "DiscoveryResult",
     "FisherZTest",
     "IndependenceTest",
@@ -222,10 +221,6 @@ METHODS = ("pc", "ges", "fci")
 TESTS = ("auto", "fisherz", "gsq", "chisq", "dg", "kci")
 #: KCI builds n x n kernel matrices: above this many rows it is refused.
 KCI_MAX_ROWS = 5_000
-
-
-class DiscoveryError(InputError):
-    """Discovery cannot run as asked, or the data contradict what it must assume."""
 
 
 # ======================================================================== results

@@ -29,11 +29,11 @@ from mesalens.connectors.errors import InputError
 from mesalens.pipeline.discovery import (
     KCI_MAX_ROWS,
     DegenerateGaussianTest,
-    DiscoveryError,
     IndependenceTest,
     discover,
     make_test,
 )
+from mesalens.pipeline.errors import DiscoveryError
 from mesalens.pipeline.formats.causallearn import from_causallearn
 from mesalens.pipeline.graph import CausalGraph
 from mesalens.pipeline.knowledge import Knowledge, KnowledgeError, read_tetrad_knowledge
