@@ -675,7 +675,8 @@ def validate_check(
         For bad regimes, roles or inline knowledge (one-line message).
     """
     from mesalens.connectors.loader import DTYPE_OVERRIDES, MISSING_POLICIES
-    from mesalens.pipeline.discovery import METHODS, TESTS
+    from mesalens.pipeline.ci_tests import TESTS
+    from mesalens.pipeline.discovery import METHODS
     from mesalens.pipeline.knowledge import Knowledge
 
     base = base_dir

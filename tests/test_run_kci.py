@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 from mesalens.connectors.loader import LoadedData
 from mesalens.pipeline.analysis import _pooled_rows
 from mesalens.pipeline.checker import check
-from mesalens.pipeline.discovery import KCI_MAX_ROWS, discover
+from mesalens.pipeline.ci_tests import KCI_MAX_ROWS
+from mesalens.pipeline.discovery import discover
 from mesalens.pipeline.errors import DiscoveryError
 from mesalens.pipeline.graph import CausalGraph
 from mesalens.pipeline.roles import Roles
