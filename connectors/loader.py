@@ -90,6 +90,14 @@ from mesalens.connectors.moments import (
     moments_of,
 )
 from mesalens.connectors.regime import DEFAULT_REGIME_NAME, RegimeSpec, check_regimes
+from mesalens.connectors.sampling import (
+    Sample,
+    bottom_k,
+    concatenate,
+    key_order,
+    merge_samples,
+    partition_keys,
+)
 from mesalens.connectors.sql import SqlPlan, is_sql_location, plan_sql
 
 if TYPE_CHECKING:
@@ -335,20 +343,12 @@ class _Sampling:
 
 
 @dataclass
-class _Sample:
-    """A uniform sample of rows: those with the smallest random keys (bottom-k)."""
-
-    keys: np.ndarray
-    values: dict[str, np.ndarray]
-
-
-@dataclass
 class _PartResult:
     """What the single pass returns for a partition, or for a regime once merged."""
 
     stats: _Stats
     moments: Moments | None = None
-    sample: _Sample | None = None
+    sample: Sample | None = None
     # Over complete rows, numeric columns only.
     low: dict[str, float] = field(default_factory=dict)
     high: dict[str, float] = field(default_factory=dict)
@@ -394,10 +394,11 @@ class DataProfile:
         A uniform sample without replacement of at most ``sample_rows`` kept
         rows of all regimes (all rows when there are fewer), columns and
         dtypes as in the frame; ``None`` unless ``sample_rows`` was asked for.
-        Bottom-k: every row's key comes from a generator seeded by ``(seed,
-        partition)`` and the rows with the smallest keys are kept, in key
-        order -- the same rows as drawing the sample from the frame with the
-        same seed (:func:`mesalens.pipeline.direct_test.direct_test` relies on it).
+        Bottom-k (:mod:`mesalens.connectors.sampling`): every row's key comes
+        from a generator seeded by ``(seed, partition)`` and the rows with the
+        smallest keys are kept, in key order -- the same rows as drawing the
+        sample from the frame with the same seed
+        (:func:`mesalens.pipeline.direct_test.direct_test` relies on it).
     sample_seed : int
         The seed of the samples' keys.
     """
@@ -895,10 +896,10 @@ def _part_pass(
     result.moments = moments_of(
         rows, labels, blocks, cells, (regime_name, *columns), nonfinite=result.nonfinite
     )
-    keys = np.random.default_rng([sampling.seed, index]).random(rows)
+    keys = partition_keys(sampling.seed, index, rows)
     numeric = {c: arrays[c] for c in columns if classes[c] != "string"}
     kept = arrays if sampling.pooled else numeric
-    result.sample = _bottom_k(keys, kept, sampling.size)
+    result.sample = bottom_k(keys, kept, sampling.size)
     return result
 
 
@@ -950,23 +951,6 @@ def _summarise_column(
     return codes, [int(u) for u in uniques.tolist()]
 
 
-def _bottom_k(keys: np.ndarray, columns: dict[str, np.ndarray], size: int) -> _Sample:
-    """Keep the rows with the ``size`` smallest keys (a mergeable uniform sample)."""
-    if len(keys) > size:
-        # Sorted positions: the gathers below then run through memory in order.
-        keep = np.sort(np.argpartition(keys, size)[:size])
-        return _Sample(keys[keep], {c: a[keep] for c, a in columns.items()})
-    return _Sample(keys, dict(columns))
-
-
-def _merge_samples(samples: Sequence[_Sample], size: int) -> _Sample:
-    """The bottom-``size`` sample of the union of the samples' rows."""
-    keys = np.concatenate([s.keys for s in samples])
-    names = samples[0].values.keys()
-    values = {c: np.concatenate([s.values[c] for s in samples]) for c in names}
-    return _bottom_k(keys, values, size)
-
-
 def _merge_results(size: int, *results: _PartResult) -> _PartResult:
     """Merge the results of partitions of one regime (samples kept to ``size`` rows)."""
     merged = _PartResult(stats=_Stats())
@@ -986,7 +970,7 @@ def _merge_results(size: int, *results: _PartResult) -> _PartResult:
             merged.sample = (
                 result.sample
                 if merged.sample is None
-                else _merge_samples([merged.sample, result.sample], size)
+                else merge_samples([merged.sample, result.sample], size)
             )
     return merged
 
@@ -1085,7 +1069,7 @@ def _profile(
             histogram_samples.append({})
             continue
         values = {c: result.sample.values[c] for c in numeric}
-        histogram_samples.append(_bottom_k(result.sample.keys, values, SAMPLE_SIZE).values)
+        histogram_samples.append(bottom_k(result.sample.keys, values, SAMPLE_SIZE).values)
     regimes = tuple(r.moments for r in results if r.moments is not None)
     partition_levels: dict[str, int] = {}
     low: dict[str, float] = {}
@@ -1120,13 +1104,12 @@ def _pooled_sample(
     ``size`` of them, so the union holds the pooled bottom-``size`` rows.
     """
     regimes = [(s.code, r.sample) for s, r in zip(sources, results, strict=True) if r.sample]
-    keys = np.concatenate([sample.keys for _, sample in regimes])
+    pooled = concatenate([sample for _, sample in regimes])
     codes = np.concatenate([np.full(len(sample.keys), code) for code, sample in regimes])
-    keep = np.argsort(keys, kind="stable")[:size]
+    keep = key_order(pooled.keys, size)
     data: dict[str, Any] = {plan.regime_name: codes[keep].astype(np.int64)}
     for column in plan.columns:
-        values = np.concatenate([sample.values[column] for _, sample in regimes])[keep]
-        data[column] = pd.Series(values).astype(plan.dtypes[column])
+        data[column] = pd.Series(pooled.values[column][keep]).astype(plan.dtypes[column])
     return pd.DataFrame(data)
 
 

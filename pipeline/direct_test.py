@@ -136,6 +136,13 @@ from scipy.special import ndtr, ndtri
 from threadpoolctl import threadpool_limits
 
 from mesalens.connectors.errors import DataError, InputError
+from mesalens.connectors.sampling import (
+    Sample,
+    bottom_k,
+    key_order,
+    merge_samples,
+    partition_keys,
+)
 from mesalens.pipeline.statistics import CONTINUOUS, SufficientStatistics
 
 if TYPE_CHECKING:
@@ -430,19 +437,15 @@ def holm(p_values: Sequence[float]) -> np.ndarray:
 # ------------------------------------------------------------------ the sample
 
 
-def _bottom_k(part: pd.DataFrame, index: int, seed: int, k: int) -> tuple[int, pd.DataFrame]:
+def _bottom_k(part: pd.DataFrame, index: int, seed: int, k: int) -> tuple[int, Sample]:
     """The ``k`` rows of a partition with the smallest seeded keys (and the partition's size)."""
-    keys = np.random.default_rng([seed, index]).random(len(part))
-    chosen = (
-        part.assign(_key=keys).nsmallest(k, "_key") if len(part) > k else part.assign(_key=keys)
-    )
-    return len(part), chosen
+    keys = partition_keys(seed, index, len(part))
+    return len(part), bottom_k(keys, {c: part[c].to_numpy() for c in part.columns}, k)
 
 
-def _merge_samples(k: int, *parts: tuple[int, pd.DataFrame]) -> tuple[int, pd.DataFrame]:
+def _merge_samples(k: int, *parts: tuple[int, Sample]) -> tuple[int, Sample]:
     rows = sum(n for n, _ in parts)
-    frame = pd.concat([f for _, f in parts], ignore_index=True)
-    return rows, frame.nsmallest(k, "_key") if len(frame) > k else frame
+    return rows, merge_samples([sample for _, sample in parts], k)
 
 
 def _sample(data: LoadedData, columns: list[str], k: int, seed: int) -> tuple[int, pd.DataFrame]:
@@ -450,9 +453,10 @@ def _sample(data: LoadedData, columns: list[str], k: int, seed: int) -> tuple[in
 
     Every row gets a uniform key from a generator seeded by ``(seed,
     partition)``; the ``k`` smallest keys form a uniform sample without
-    replacement (bottom-k sampling), the same for the same seed and sources.
-    The loader's pass draws the same sample when asked (``sample_rows``);
-    then it is taken from there and the data are not read again.
+    replacement (bottom-k sampling, :mod:`mesalens.connectors.sampling`), the
+    same for the same seed and sources. The loader's pass draws the same
+    sample when asked (``sample_rows``); then it is taken from there and the
+    data are not read again.
     """
     pooled = _sample_from_the_pass(data, k, seed)
     if pooled is not None:
@@ -466,9 +470,12 @@ def _sample(data: LoadedData, columns: list[str], k: int, seed: int) -> tuple[in
             dask.delayed(_merge_samples)(k, *parts[i : i + _SPLIT_EVERY])
             for i in range(0, len(parts), _SPLIT_EVERY)
         ]
-    ((rows, frame),) = dask.compute(parts[0])
-    frame = frame.sort_values("_key", kind="stable").drop(columns="_key")
-    return int(rows), frame.reset_index(drop=True)
+    ((rows, sample),) = dask.compute(parts[0])
+    keep = key_order(sample.keys, k)
+    # The partitions' values went through numpy: give them back the frame's dtypes.
+    dtypes = data.frame[columns].dtypes
+    frame = pd.DataFrame({c: pd.Series(sample.values[c][keep]).astype(dtypes[c]) for c in columns})
+    return int(rows), frame
 
 
 def _sample_from_the_pass(data: LoadedData, k: int, seed: int) -> tuple[int, pd.DataFrame] | None:
