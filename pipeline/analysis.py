@@ -31,11 +31,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mesalens.connectors.loader import LoadedData
+from mesalens.pipeline.alignment_gap import DirectTestResult, DirectTestSettings, direct_test
 from mesalens.pipeline.bootstrap import DEFAULT_THRESHOLD, BootstrapResult, bootstrap
 from mesalens.pipeline.check_result import CheckResult
 from mesalens.pipeline.checker import check
 from mesalens.pipeline.ci_tests import KCI_MAX_ROWS
-from mesalens.pipeline.direct_test import DirectTestResult, DirectTestSettings, direct_test
 from mesalens.pipeline.discovery import discover
 from mesalens.pipeline.discovery_result import DiscoveryResult
 from mesalens.pipeline.errors import DiscoveryError, RoleError
@@ -79,7 +79,7 @@ class EvidenceSettings:
 
     # The direct finite-sample test of Y_b ⊥ s | Y_m and the alignment gap on the
     # pooled logs, its regression estimators on a seeded sample of at most
-    # `direct_test_rows` rows (mesalens.pipeline.direct_test).
+    # `direct_test_rows` rows (mesalens.pipeline.alignment_gap).
     direct_test: bool = True
     direct_test_rows: int = 100_000
 

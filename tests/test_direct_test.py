@@ -16,7 +16,7 @@ from scipy import integrate, stats
 from mesalens.connectors.errors import InputError
 from mesalens.connectors.loader import LoadedData
 from mesalens.connectors.simulator import SCENARIOS, write_logs
-from mesalens.pipeline.direct_test import (
+from mesalens.pipeline.alignment_gap import (
     DirectTestError,
     DirectTestSettings,
     direct_test,
