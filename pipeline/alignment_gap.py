@@ -118,16 +118,13 @@ Examples
 
 from __future__ import annotations
 
-import itertools
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import dask
 import numpy as np
 import pandas as pd
-from pandas.api import types as ptypes
 
 # Normal tail areas and quantiles through scipy.special (scipy.stats's
 # norm.sf(x) is ndtr(-x), norm.ppf is ndtri), which imports in a fraction of
@@ -135,7 +132,7 @@ from pandas.api import types as ptypes
 from scipy.special import ndtr, ndtri
 from threadpoolctl import threadpool_limits
 
-from mesalens.connectors.errors import DataError, InputError
+from mesalens.connectors.errors import InputError
 from mesalens.connectors.sampling import (
     Sample,
     bottom_k,
@@ -143,295 +140,42 @@ from mesalens.connectors.sampling import (
     merge_samples,
     partition_keys,
 )
+from mesalens.pipeline.gap_estimators import (
+    aipw_gaps,
+    binned_curve,
+    fisher_z,
+    gcm,
+    holm,
+    linear_gaps,
+)
+from mesalens.pipeline.gap_regressions import (
+    boost_features,
+    cross_fit_folds,
+    linear_cross_fit,
+    linear_features,
+    outcome_values,
+    pair_regressions,
+    propensities,
+    regime_pairs,
+    regressions,
+)
+from mesalens.pipeline.gap_results import (
+    DirectTestError,
+    DirectTestResult,
+    DirectTestSettings,
+    GapEstimate,
+    OutcomeResult,
+    PairTest,
+)
 from mesalens.pipeline.statistics import CONTINUOUS, SufficientStatistics
 
 if TYPE_CHECKING:
     from mesalens.connectors.loader import LoadedData
 
-__all__ = [
-    "DIRECT_TEST_METHODS",
-    "DirectTestError",
-    "DirectTestResult",
-    "DirectTestSettings",
-    "GapEstimate",
-    "OutcomeResult",
-    "PairTest",
-    "direct_test",
-    "holm",
-]
-
-#: What ``DirectTestSettings.method`` accepts.
-DIRECT_TEST_METHODS = ("auto", "fisherz", "gcm")
+__all__ = ["direct_test"]
 
 # Partition samples are merged this many at a time (a shallow tree of small tasks).
 _SPLIT_EVERY = 8
-# Boosting stops when a held-out 10% of its training rows stops improving (fewer
-# trees, less overfitting of the propensities), once there are this many rows.
-_EARLY_STOPPING_ROWS = 500
-# A bin of the E[Y_b | Y_m] curve needs this many rows of a regime to be drawn.
-_MIN_BIN_ROWS = 5
-
-
-class DirectTestError(DataError):
-    """The logs cannot support the direct test (too few rows of a regime, ...)."""
-
-    #: Rows in the pooled logs, when known.
-    rows: int = 0
-
-
-@dataclass(frozen=True)
-class DirectTestSettings:
-    """How to run the direct test.
-
-    Attributes
-    ----------
-    rows : int
-        At most this many rows (a seeded uniform sample) feed the regression
-        estimators and GCM.
-    folds : int
-        Cross-fitting folds (K).
-    trees : int
-        Boosting iterations per gradient-boosting model.
-    alpha : float
-        Level of the tests (after Holm's adjustment).
-    level : float
-        Coverage of the confidence intervals.
-    method : str
-        ``"auto"``, ``"fisherz"`` or ``"gcm"``: which test decides.
-    seed : int
-        Seed of the sample, the folds and the boosting.
-    bins : int
-        Quantile bins of the binned ``E[Y_b | Y_m]`` curve.
-    clip : float
-        Lower clip of the estimated regime probabilities in the AIPW weights.
-    """
-
-    rows: int = 100_000
-    folds: int = 5
-    trees: int = 200
-    alpha: float = 0.05
-    level: float = 0.95
-    method: str = "auto"
-    seed: int = 0
-    bins: int = 10
-    clip: float = 0.01
-
-    def __post_init__(self) -> None:
-        checks = (
-            ("rows", self.rows, isinstance(self.rows, int) and self.rows >= 100, "at least 100"),
-            ("folds", self.folds, isinstance(self.folds, int) and self.folds >= 2, "at least 2"),
-            ("trees", self.trees, isinstance(self.trees, int) and self.trees >= 1, "at least 1"),
-            ("alpha", self.alpha, 0 < self.alpha < 1, "strictly between 0 and 1"),
-            ("level", self.level, 0 < self.level < 1, "strictly between 0 and 1"),
-            ("bins", self.bins, isinstance(self.bins, int) and self.bins >= 2, "at least 2"),
-            ("clip", self.clip, 0 < self.clip < 0.5, "strictly between 0 and 0.5"),
-        )
-        for name, value, ok, what in checks:
-            if not ok:
-                raise InputError(f"direct test {name} must be {what}, got {value!r}")
-        if self.method not in DIRECT_TEST_METHODS:
-            raise InputError(
-                f"direct test method must be one of {', '.join(DIRECT_TEST_METHODS)}, "
-                f"got {self.method!r}"
-            )
-
-
-@dataclass(frozen=True)
-class PairTest:
-    """One test of ``Y_b ⊥ s | Y_m`` between two regimes: ``regime`` against ``reference``."""
-
-    method: str
-    regime: str
-    reference: str
-    statistic: float
-    p_value: float
-    p_holm: float
-    reject: bool
-    rows: int
-
-
-@dataclass(frozen=True)
-class GapEstimate:
-    """An estimate of the alignment gap ``θ_j`` with its confidence interval."""
-
-    estimator: str
-    regime: str
-    reference: str
-    estimate: float
-    se: float
-    lower: float
-    upper: float
-
-    @property
-    def covers_zero(self) -> bool:
-        """True when the interval contains 0 (no detectable gap)."""
-        return self.lower <= 0.0 <= self.upper
-
-
-@dataclass(frozen=True)
-class OutcomeResult:
-    """The direct test and the gaps for one base objective (a column, or a level of one).
-
-    Attributes
-    ----------
-    base : str
-        The outcome's name: the column, or ``"column=level"`` for a level's indicator.
-    column : str
-        The base column it comes from.
-    kind : str
-        The column's kind (``continuous`` or ``discrete``).
-    method : str
-        The test that decides (``fisherz`` or ``gcm``).
-    method_reason : str
-        Why that test, in one sentence.
-    nonlinearity_p : float or None
-        p-value of the pre-test that the boosted regressions predict better
-        than the linear ones (None when not run).
-    tests : tuple of PairTest
-        Every test that applies, for every pair of regimes.
-    gaps : tuple of GapEstimate
-        Linear and flexible gap for every pair of regimes.
-    curve : dict or None
-        The binned ``E[Y_b | Y_m]`` per regime along the first mesa column.
-    """
-
-    base: str
-    column: str
-    kind: str
-    method: str
-    method_reason: str
-    nonlinearity_p: float | None
-    tests: tuple[PairTest, ...]
-    gaps: tuple[GapEstimate, ...]
-    curve: dict[str, Any] | None = None
-
-    @property
-    def reject(self) -> bool:
-        """True when a deciding test rejects after Holm's adjustment."""
-        return any(t.reject for t in self.tests if t.method == self.method)
-
-
-@dataclass(frozen=True)
-class DirectTestResult:
-    """The direct test of one run.
-
-    Attributes
-    ----------
-    regime : str
-        The regime column.
-    reference : str
-        The reference regime (code 0) every other regime is compared with.
-    regimes : tuple of str
-        All regime labels, in code order.
-    mesa : tuple of str
-        The conditioning columns.
-    outcomes : tuple of OutcomeResult
-        One per base objective.
-    rows : int
-        Rows in the pooled logs.
-    rows_used : int
-        Rows of the sample the regression estimators and GCM used.
-    settings : DirectTestSettings
-        The settings used.
-    clipped_share : float
-        Share of sampled rows whose estimated regime probability was clipped.
-    notes : tuple of str
-        Anything a reader should know (sampling, clipping, fallbacks).
-    status : str
-        ``"done"``, or ``"skipped"`` when the logs could not support the test
-        (the reason is the first note; there are no outcomes).
-    """
-
-    regime: str
-    reference: str
-    regimes: tuple[str, ...]
-    mesa: tuple[str, ...]
-    outcomes: tuple[OutcomeResult, ...]
-    rows: int
-    rows_used: int
-    settings: DirectTestSettings
-    clipped_share: float
-    notes: tuple[str, ...] = field(default_factory=tuple)
-    status: str = "done"
-
-    @property
-    def sampled(self) -> bool:
-        """True when the regression estimators used a sample, not every row."""
-        return self.rows_used < self.rows
-
-    @property
-    def reject(self) -> bool:
-        """True when ``Y_b ⊥ s | Y_m`` is rejected (Holm over every deciding test)."""
-        return any(o.reject for o in self.outcomes)
-
-    def as_dict(self) -> dict[str, Any]:
-        """A JSON-ready dictionary (the ``direct_test`` key of ``result.json``)."""
-        return {
-            "regime": self.regime,
-            "reference": self.reference,
-            "regimes": list(self.regimes),
-            "status": self.status,
-            "comparisons": "every pair of regimes; Holm over all tests",
-            "mesa": list(self.mesa),
-            "reject": self.reject,
-            "alpha": self.settings.alpha,
-            "level": self.settings.level,
-            "rows": self.rows,
-            "rows_used": self.rows_used,
-            "sampled": self.sampled,
-            "seed": self.settings.seed,
-            "settings": asdict(self.settings),
-            "clipped_share": _number(self.clipped_share),
-            "notes": list(self.notes),
-            "outcomes": [
-                {
-                    "base": o.base,
-                    "column": o.column,
-                    "kind": o.kind,
-                    "method": o.method,
-                    "method_reason": o.method_reason,
-                    "nonlinearity_p": _number(o.nonlinearity_p),
-                    "reject": o.reject,
-                    "tests": [{k: _number(v) for k, v in asdict(t).items()} for t in o.tests],
-                    "gaps": [
-                        {
-                            **{k: _number(v) for k, v in asdict(g).items()},
-                            "covers_zero": g.covers_zero,
-                        }
-                        for g in o.gaps
-                    ],
-                    "curve": o.curve,
-                }
-                for o in self.outcomes
-            ],
-        }
-
-
-def _number(value: Any) -> Any:
-    """Floats as JSON numbers (NaN and infinities as null); other values unchanged."""
-    if isinstance(value, float | np.floating):
-        return float(value) if math.isfinite(value) else None
-    return value
-
-
-# ------------------------------------------------------------------ multiplicity
-
-
-def holm(p_values: Sequence[float]) -> np.ndarray:
-    """Holm's step-down adjusted p-values (Holm 1979), in the input order.
-
-    Examples
-    --------
-    >>> holm([0.01, 0.04, 0.03]).round(3).tolist()
-    [0.03, 0.06, 0.06]
-    """
-    p = np.asarray(p_values, dtype=float)
-    m = len(p)
-    order = np.argsort(p, kind="stable")
-    adjusted = np.maximum.accumulate((m - np.arange(m)) * p[order])
-    out = np.empty(m)
-    out[order] = np.minimum(adjusted, 1.0)
-    return out
 
 
 # ------------------------------------------------------------------ the sample
@@ -488,332 +232,6 @@ def _sample_from_the_pass(data: LoadedData, k: int, seed: int) -> tuple[int, pd.
     if len(pooled) < min(k, rows):
         return None  # drawn for fewer rows than asked for now
     return rows, pooled.iloc[:k].reset_index(drop=True)
-
-
-# ------------------------------------------------------------------ features
-
-
-def _is_text(series: pd.Series) -> bool:
-    return isinstance(series.dtype, pd.CategoricalDtype) or not ptypes.is_numeric_dtype(series)
-
-
-def _linear_features(frame: pd.DataFrame, mesa: Sequence[str], kinds: Mapping[str, str]):
-    """Mesa columns for OLS: continuous as values, discrete as level indicators (saturated)."""
-    blocks = []
-    for name in mesa:
-        column = frame[name]
-        if kinds.get(name) == CONTINUOUS and not _is_text(column):
-            blocks.append(column.to_numpy(dtype=float)[:, None])
-        else:
-            dummies = pd.get_dummies(column.astype("category"), drop_first=True, dtype=float)
-            if dummies.shape[1]:
-                blocks.append(dummies.to_numpy())
-    return np.hstack(blocks) if blocks else np.zeros((len(frame), 0))
-
-
-def _boost_features(frame: pd.DataFrame, mesa: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Mesa columns for boosting: numbers as values, text as category codes (flagged)."""
-    columns, categorical = [], []
-    for name in mesa:
-        column = frame[name]
-        if _is_text(column):
-            columns.append(column.astype("category").cat.codes.to_numpy(dtype=float))
-            categorical.append(True)
-        else:
-            columns.append(column.to_numpy(dtype=float))
-            categorical.append(False)
-    return np.column_stack(columns), np.array(categorical)
-
-
-def _outcomes(frame: pd.DataFrame, column: str, kind: str) -> list[tuple[str, np.ndarray]]:
-    """The numeric outcome(s) of a base column: its values, or one indicator per level."""
-    series = frame[column]
-    if not _is_text(series):
-        return [(column, series.to_numpy(dtype=float))]
-    levels = list(series.astype("category").cat.categories)
-    return [(f"{column}={level}", (series == level).to_numpy(dtype=float)) for level in levels[1:]]
-
-
-# ------------------------------------------------------------------ nuisances
-
-
-def _folds(codes: np.ndarray, k: int, seed: int) -> np.ndarray:
-    from sklearn.model_selection import StratifiedKFold
-
-    fold = np.empty(len(codes), dtype=int)
-    splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
-    for f, (_, test) in enumerate(splitter.split(np.zeros(len(codes)), codes)):
-        fold[test] = f
-    return fold
-
-
-def _propensities(
-    x: np.ndarray,
-    categorical: np.ndarray,
-    codes: np.ndarray,
-    k: int,
-    fold: np.ndarray,
-    settings: DirectTestSettings,
-) -> np.ndarray:
-    """Cross-fitted ``P(s = l | Y_m)`` for every row and regime, shape (n, k)."""
-    out = np.empty((len(codes), k))
-    for f in range(settings.folds):
-        train = fold != f
-        model = _boosted(x, codes, train, categorical, settings, classify=True)
-        proba = model.predict_proba(x[~train])
-        out[~train] = 0.0
-        out[np.ix_(~train, model.classes_)] = proba
-    return out
-
-
-def _regressions(
-    x: np.ndarray,
-    categorical: np.ndarray,
-    y: np.ndarray,
-    codes: np.ndarray,
-    k: int,
-    fold: np.ndarray,
-    settings: DirectTestSettings,
-) -> np.ndarray:
-    """Cross-fitted ``μ_l(Y_m)`` (boosted within regime ``l``) for every row, shape (n, k)."""
-    out = np.empty((len(y), k))
-    for f in range(settings.folds):
-        held = fold == f
-        for level in range(k):
-            train = ~held & (codes == level)
-            model = _boosted(x, y, train, categorical, settings)
-            out[held, level] = model.predict(x[held])
-    return out
-
-
-def _boosted(
-    x: np.ndarray,
-    y: np.ndarray,
-    train: np.ndarray,
-    categorical: np.ndarray,
-    settings: DirectTestSettings,
-    *,
-    classify: bool = False,
-) -> Any:
-    """Gradient boosting of ``y`` on ``x`` (classifier if ``classify``) on the rows ``train``."""
-    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
-
-    model = HistGradientBoostingClassifier if classify else HistGradientBoostingRegressor
-    return model(
-        max_iter=settings.trees,
-        categorical_features=categorical,
-        early_stopping=bool(train.sum() >= _EARLY_STOPPING_ROWS),
-        random_state=settings.seed,
-    ).fit(x[train], y[train])
-
-
-def _regime_pairs(k: int) -> list[tuple[int, int]]:
-    """Every pair ``(i, j)`` of regime codes, ``i < j``: ``(0, 1), (0, 2), ..., (1, 2), ...``."""
-    return list(itertools.combinations(range(k), 2))
-
-
-def _pair_regressions(
-    x: np.ndarray,
-    categorical: np.ndarray,
-    y: np.ndarray,
-    codes: np.ndarray,
-    k: int,
-    fold: np.ndarray,
-    settings: DirectTestSettings,
-) -> dict[tuple[int, int], np.ndarray]:
-    """Cross-fitted ``E[y | Y_m]`` within regimes ``{i, j}``, per pair (GCM's ``m̂``).
-
-    A direct regression on the pair's rows: it is less biased where the regimes'
-    ``Y_m`` ranges differ than mixing the per-regime fits with the propensities.
-    Rows of other regimes are NaN.
-    """
-    out = {}
-    for i, j in _regime_pairs(k):
-        fitted = np.full(len(y), np.nan)
-        pair = (codes == i) | (codes == j)
-        for f in range(settings.folds):
-            held = pair & (fold == f)
-            train = pair & (fold != f)
-            model = _boosted(x, y, train, categorical, settings)
-            fitted[held] = model.predict(x[held])
-        out[(i, j)] = fitted
-    return out
-
-
-def _linear_cross_fit(
-    z: np.ndarray, y: np.ndarray, codes: np.ndarray, k: int, fold: np.ndarray, folds: int
-) -> np.ndarray:
-    """Cross-fitted per-regime OLS predictions of ``y`` for each row's own regime."""
-    out = np.empty(len(y))
-    design = np.column_stack([np.ones(len(y)), z])
-    for f in range(folds):
-        held = fold == f
-        for level in range(k):
-            train = ~held & (codes == level)
-            rows = held & (codes == level)
-            beta, *_ = np.linalg.lstsq(design[train], y[train], rcond=None)
-            out[rows] = design[rows] @ beta
-    return out
-
-
-# ------------------------------------------------------------------ tests
-
-
-def _fisher_z(
-    statistics: SufficientStatistics,
-    outcome: str,
-    mesa: Sequence[str],
-    regime: str,
-    pair: tuple[int, int],
-) -> tuple[float, float]:
-    """Fisher's z for ``outcome ⊥ 1[s = j] | mesa, 1[s = l] for l ∉ {i, j}`` (all rows).
-
-    With regime ``i`` as the left-out level of the indicators, the partial
-    correlation of ``1[s = j]`` is the contrast between regimes ``j`` and
-    ``i``. The statistics hold the indicators of every level but the first;
-    when ``i`` is not the first, the first's indicator is one minus the sum
-    of the others, so its covariances are minus their sums.
-    """
-    i, j = pair
-    index = statistics.expanded_index
-    levels = list(statistics.levels[regime])
-    # The regime's codes are its levels; every level but the first has an indicator.
-    dummies = dict(zip(levels[1:], index[regime], strict=True))
-    mesa_positions = [p for m in mesa for p in index[m]]
-    # Rows of a linear map from the expanded variables to the ones the test uses.
-    width = statistics.expanded_covariance.shape[0]
-
-    def indicator(code: int) -> np.ndarray:
-        row = np.zeros(width)
-        if code in dummies:
-            row[dummies[code]] = 1.0
-        else:  # the first level: 1 - sum of the others (the constant drops out)
-            row[list(dummies.values())] = -1.0
-        return row
-
-    def unit(position: int) -> np.ndarray:
-        row = np.zeros(width)
-        row[position] = 1.0
-        return row
-
-    others = [code for code in levels if code not in (i, j)]
-    rows = [indicator(j), unit(index[outcome][0])]
-    rows += [unit(p) for p in mesa_positions] + [indicator(code) for code in others]
-    transform = np.vstack(rows)
-    conditioning = rows[2:]
-    cov = transform @ statistics.expanded_covariance @ transform.T
-    scale = np.sqrt(np.diag(cov))
-    precision = np.linalg.pinv(cov / np.outer(scale, scale))
-    r = -precision[0, 1] / math.sqrt(precision[0, 0] * precision[1, 1])
-    r = float(np.clip(r, -1 + 1e-12, 1 - 1e-12))
-    z = math.atanh(r) * math.sqrt(max(statistics.n - len(conditioning) - 3, 1))
-    return z, float(2 * ndtr(-abs(z)))
-
-
-def _gcm(
-    y: np.ndarray,
-    codes: np.ndarray,
-    m_pair: dict[tuple[int, int], np.ndarray],
-    pi: np.ndarray,
-    pair: tuple[int, int],
-) -> tuple[float, float, int]:
-    """Shah & Peters' GCM statistic of ``y ⊥ 1[s = j] | Y_m`` on the rows of regimes i and j."""
-    i, j = pair
-    rows = (codes == i) | (codes == j)
-    total = pi[rows, i] + pi[rows, j]
-    p = np.divide(pi[rows, j], total, out=np.full(rows.sum(), 0.5), where=total > 0)
-    m = m_pair[pair][rows]
-    a = (codes[rows] == j).astype(float)
-    r = (y[rows] - m) * (a - p)
-    n = len(r)
-    sd = r.std()
-    t = math.sqrt(n) * r.mean() / sd if sd > 0 else 0.0
-    return float(t), float(2 * ndtr(-abs(t))), int(n)
-
-
-# ------------------------------------------------------------------ gaps
-
-
-def _linear_gaps(
-    z: np.ndarray, y: np.ndarray, codes: np.ndarray, k: int
-) -> list[tuple[float, float]]:
-    """OLS per regime on centred ``Y_m``: ``θ_j - θ_i`` and its HC3 standard error, per pair."""
-    n, q = z.shape
-    centred = z - z.mean(axis=0)
-    blocks = []
-    for level in range(k):
-        indicator = (codes == level).astype(float)[:, None]
-        blocks.append(np.hstack([indicator, indicator * centred]))
-    design = np.hstack(blocks)
-    bread = np.linalg.pinv(design.T @ design)
-    beta = bread @ design.T @ y
-    residual = y - design @ beta
-    leverage = np.einsum("ij,jk,ik->i", design, bread, design)
-    weights = residual**2 / np.clip(1 - leverage, 1e-8, None) ** 2
-    covariance = bread @ (design.T * weights) @ design @ bread
-    # The pooled mean of Y_m is estimated too: θ_j moves by (b_j - b_0)·Δz̄.
-    mean_cov = np.atleast_2d(np.cov(z, rowvar=False)) / n if q else np.zeros((0, 0))
-    width = q + 1
-    out = []
-    for i, j in _regime_pairs(k):
-        c = np.zeros(design.shape[1])
-        c[j * width] = 1.0
-        c[i * width] = -1.0
-        slope = beta[j * width + 1 : (j + 1) * width] - beta[i * width + 1 : (i + 1) * width]
-        variance = c @ covariance @ c + (slope @ mean_cov @ slope if q else 0.0)
-        out.append((float(c @ beta), math.sqrt(max(variance, 0.0))))
-    return out
-
-
-def _aipw_gaps(
-    y: np.ndarray, codes: np.ndarray, mu: np.ndarray, pi: np.ndarray, k: int, clip: float
-) -> list[tuple[float, float]]:
-    """Cross-fitted AIPW: regime ``j``'s gap over ``i`` and its influence-function SE, per pair."""
-    n = len(y)
-    weights = np.clip(pi, clip, None)
-    rows = np.arange(n)
-    correction = np.zeros((n, k))
-    correction[rows, codes] = (y - mu[rows, codes]) / weights[rows, codes]
-    out = []
-    for i, j in _regime_pairs(k):
-        psi = mu[:, j] - mu[:, i] + correction[:, j] - correction[:, i]
-        out.append((float(psi.mean()), float(psi.std(ddof=1) / math.sqrt(n))))
-    return out
-
-
-def _curve(
-    frame: pd.DataFrame,
-    mesa: str,
-    y: np.ndarray,
-    codes: np.ndarray,
-    labels: Sequence[str],
-    bins: int,
-    level: float,
-) -> dict[str, Any] | None:
-    """Binned ``E[Y_b | Y_m]`` per regime along one mesa column (quantile bins)."""
-    column = frame[mesa]
-    if _is_text(column):
-        return None
-    values = column.to_numpy(dtype=float)
-    edges = np.unique(np.quantile(values, np.linspace(0, 1, bins + 1)))
-    if len(edges) < 3:
-        return None
-    which = np.clip(np.searchsorted(edges, values, side="right") - 1, 0, len(edges) - 2)
-    quantile = ndtri(0.5 + level / 2)
-    x = [float(np.median(values[which == b])) for b in range(len(edges) - 1)]
-    series = []
-    for code, label in enumerate(labels):
-        means, lower, upper = [], [], []
-        for b in range(len(edges) - 1):
-            chosen = y[(which == b) & (codes == code)]
-            if len(chosen) < _MIN_BIN_ROWS:
-                means.append(None), lower.append(None), upper.append(None)
-                continue
-            mean = float(chosen.mean())
-            half = quantile * float(chosen.std(ddof=1)) / math.sqrt(len(chosen))
-            means.append(mean), lower.append(mean - half), upper.append(mean + half)
-        series.append({"regime": label, "mean": means, "lower": lower, "upper": upper})
-    return {"mesa": mesa, "x": x, "series": series}
 
 
 # ------------------------------------------------------------------ entry point
@@ -925,10 +343,10 @@ def _direct_test(
         raise error
 
     all_continuous = all(data.kinds.get(m) == CONTINUOUS for m in mesa)
-    z = _linear_features(frame, mesa, data.kinds)
-    x, categorical = _boost_features(frame, mesa)
-    fold = _folds(codes, settings.folds, settings.seed)
-    pi = _propensities(x, categorical, codes, k, fold, settings)
+    z = linear_features(frame, mesa, data.kinds)
+    x, categorical = boost_features(frame, mesa)
+    fold = cross_fit_folds(codes, settings.folds, settings.seed)
+    pi = propensities(x, categorical, codes, k, fold, settings)
     clipped = float((pi[np.arange(len(codes)), codes] < settings.clip).mean())
     quantile = float(ndtri(0.5 + settings.level / 2))
     notes = []
@@ -954,13 +372,13 @@ def _direct_test(
     drafts = []
     for column in base:
         kind = data.kinds.get(column, CONTINUOUS)
-        for name, y in _outcomes(frame, column, kind):
-            mu = _regressions(x, categorical, y, codes, k, fold, settings)
-            m_pair = _pair_regressions(x, categorical, y, codes, k, fold, settings)
+        for name, y in outcome_values(frame, column, kind):
+            mu = regressions(x, categorical, y, codes, k, fold, settings)
+            m_pair = pair_regressions(x, categorical, y, codes, k, fold, settings)
             fisher_ok = kind == CONTINUOUS and name == column and statistics is not None
             nonlinearity_p = None
             if fisher_ok and all_continuous:
-                linear = _linear_cross_fit(z, y, codes, k, fold, settings.folds)
+                linear = linear_cross_fit(z, y, codes, k, fold, settings.folds)
                 flexible = mu[np.arange(len(y)), codes]
                 diff = (y - linear) ** 2 - (y - flexible) ** 2
                 spread = diff.std(ddof=1)
@@ -989,18 +407,18 @@ def _direct_test(
                 method = "fisherz"
                 reason = "all continuous and E[Y_b | Y_m] looks linear (no gain from boosting)"
             raw = []
-            for pair in _regime_pairs(k):
+            for pair in regime_pairs(k):
                 if fisher_ok:
-                    stat, p = _fisher_z(statistics, column, mesa, regime, pair)
+                    stat, p = fisher_z(statistics, column, mesa, regime, pair)
                     raw.append(("fisherz", pair, stat, p, int(statistics.n)))
-                stat, p, n_pair = _gcm(y, codes, m_pair, pi, pair)
+                stat, p, n_pair = gcm(y, codes, m_pair, pi, pair)
                 raw.append(("gcm", pair, stat, p, n_pair))
             gaps = []
             for estimator, values in (
-                ("linear", _linear_gaps(z, y, codes, k)),
-                ("flexible", _aipw_gaps(y, codes, mu, pi, k, settings.clip)),
+                ("linear", linear_gaps(z, y, codes, k)),
+                ("flexible", aipw_gaps(y, codes, mu, pi, k, settings.clip)),
             ):
-                for (i, j), (estimate, se) in zip(_regime_pairs(k), values, strict=True):
+                for (i, j), (estimate, se) in zip(regime_pairs(k), values, strict=True):
                     gaps.append(
                         GapEstimate(
                             estimator,
@@ -1012,7 +430,7 @@ def _direct_test(
                             estimate + quantile * se,
                         )
                     )
-            curve = _curve(frame, mesa[0], y, codes, labels, settings.bins, settings.level)
+            curve = binned_curve(frame, mesa[0], y, codes, labels, settings.bins, settings.level)
             drafts.append((name, column, kind, method, reason, nonlinearity_p, raw, gaps, curve))
 
     # Holm within each method's family; the deciding family is each outcome's chosen tests.

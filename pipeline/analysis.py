@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mesalens.connectors.loader import LoadedData
-from mesalens.pipeline.alignment_gap import DirectTestResult, DirectTestSettings, direct_test
+from mesalens.pipeline.alignment_gap import direct_test
 from mesalens.pipeline.bootstrap import DEFAULT_THRESHOLD, BootstrapResult, bootstrap
 from mesalens.pipeline.check_result import CheckResult
 from mesalens.pipeline.checker import check
@@ -39,6 +39,7 @@ from mesalens.pipeline.ci_tests import KCI_MAX_ROWS
 from mesalens.pipeline.discovery import discover
 from mesalens.pipeline.discovery_result import DiscoveryResult
 from mesalens.pipeline.errors import DiscoveryError, RoleError
+from mesalens.pipeline.gap_results import DirectTestResult, DirectTestSettings
 from mesalens.pipeline.knowledge import Knowledge
 from mesalens.pipeline.roles import Roles
 from mesalens.pipeline.sensitivity import SensitivityResult, sensitivity_analysis
