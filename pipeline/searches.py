@@ -135,9 +135,9 @@ def _required_direction(
 
 def run_pc(request: SearchRequest) -> DiscoveryResult:
     """PC (stable) on the session's tests; contradictory orientations rebuilt."""
+    search = _prepare(request)
     from mesalens.pipeline.causallearn_bridge import CIT_NAME
 
-    search = _prepare(request)
     settings, max_depth = request.settings, request.max_depth
     with CAUSALLEARN_LOCK, quiet(request.notes, request.seed):
         from causallearn.search.ConstraintBased.PC import pc
@@ -169,9 +169,9 @@ def run_pc(request: SearchRequest) -> DiscoveryResult:
 
 def run_fci(request: SearchRequest) -> DiscoveryResult:
     """FCI on the session's tests, causal-learn's defects patched; an invalid PAG repaired."""
+    search = _prepare(request)
     from mesalens.pipeline.causallearn_bridge import CIT_NAME, patched_fci_orientation
 
-    search = _prepare(request)
     settings, full, notes = request.settings, request.full, request.notes
     with CAUSALLEARN_LOCK, quiet(notes, request.seed):
         from causallearn.search.ConstraintBased.FCI import fci
