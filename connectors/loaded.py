@@ -175,7 +175,7 @@ class DataProfile:
         from a generator seeded by ``(seed, partition)`` and the rows with the
         smallest keys are kept, in key order -- the same rows as drawing the
         sample from the frame with the same seed
-        (:func:`mesalens.pipeline.direct_test.direct_test` relies on it).
+        (:func:`mesalens.pipeline.alignment_gap.direct_test` relies on it).
     sample_seed : int
         The seed of the samples' keys.
     """

@@ -23,7 +23,7 @@ order: the loader's single pass (:func:`mesalens.connectors.load_regimes`
 with ``sample_rows``, :attr:`DataProfile.pooled_sample
 <mesalens.connectors.loaded.DataProfile.pooled_sample>`) and the direct
 test's own sampling of the pooled frame
-(:func:`mesalens.pipeline.direct_test.direct_test`), which takes the
+(:func:`mesalens.pipeline.alignment_gap.direct_test`), which takes the
 loader's sample instead of reading the data again when it was drawn with
 its seed. They agree because both key the rows with :func:`partition_keys`
 the same way: ``index`` counts the pooled frame's partitions in order (every

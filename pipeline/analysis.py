@@ -11,7 +11,7 @@ pooled, the regime column first), and
    (:mod:`mesalens.pipeline.discovery`), the regime exogenous; the one test
    that needs rows, KCI, gets the pooled complete rows (from the loader's
    pooled sample when it holds them all, else read once from the frame),
-   and more than :data:`~mesalens.pipeline.discovery.KCI_MAX_ROWS` of them
+   and more than :data:`~mesalens.pipeline.ci_tests.KCI_MAX_ROWS` of them
    are refused before discovery starts;
 4. decides the criterion over the class (:mod:`mesalens.pipeline.checker`);
 5. gathers the evidence beyond the graph that :class:`EvidenceSettings`
@@ -31,11 +31,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mesalens.connectors.loaded import LoadedData
+from mesalens.pipeline.alignment_gap import direct_test
 from mesalens.pipeline.bootstrap import DEFAULT_THRESHOLD, BootstrapResult, bootstrap
-from mesalens.pipeline.checker import CheckResult, check
-from mesalens.pipeline.direct_test import DirectTestResult, DirectTestSettings, direct_test
-from mesalens.pipeline.discovery import KCI_MAX_ROWS, DiscoveryError, DiscoveryResult, discover
-from mesalens.pipeline.errors import RoleError
+from mesalens.pipeline.check_result import CheckResult
+from mesalens.pipeline.checker import check
+from mesalens.pipeline.ci_tests import KCI_MAX_ROWS
+from mesalens.pipeline.discovery import discover
+from mesalens.pipeline.discovery_result import DiscoveryResult
+from mesalens.pipeline.errors import DiscoveryError, RoleError
+from mesalens.pipeline.gap_results import DirectTestResult, DirectTestSettings
 from mesalens.pipeline.knowledge import Knowledge
 from mesalens.pipeline.roles import Roles
 from mesalens.pipeline.sensitivity import SensitivityResult, sensitivity_analysis
@@ -76,7 +80,7 @@ class EvidenceSettings:
 
     # The direct finite-sample test of Y_b ⊥ s | Y_m and the alignment gap on the
     # pooled logs, its regression estimators on a seeded sample of at most
-    # `direct_test_rows` rows (mesalens.pipeline.direct_test).
+    # `direct_test_rows` rows (mesalens.pipeline.alignment_gap).
     direct_test: bool = True
     direct_test_rows: int = 100_000
 
@@ -159,7 +163,7 @@ def analyze(
     RoleError, DataError, DiscoveryError, GraphError
         With one-line messages naming the problem; :class:`DiscoveryError`
         before discovery when the KCI test is asked for on more than
-        :data:`~mesalens.pipeline.discovery.KCI_MAX_ROWS` rows or with the
+        :data:`~mesalens.pipeline.ci_tests.KCI_MAX_ROWS` rows or with the
         bootstrap.
     """
     settings = settings or DiscoverySettings()

@@ -78,7 +78,8 @@ import numpy as np
 
 from mesalens.connectors.errors import InputError
 from mesalens.connectors.moments import blas_single_thread
-from mesalens.pipeline.checker import VERDICTS, CheckResult, check
+from mesalens.pipeline.check_result import VERDICTS, CheckResult
+from mesalens.pipeline.checker import check
 from mesalens.pipeline.dask_client import active_client
 from mesalens.pipeline.graph import EDGE_KINDS, CausalGraph
 from mesalens.pipeline.knowledge import Knowledge

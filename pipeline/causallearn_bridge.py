@@ -7,12 +7,12 @@ quiet machine. Everything that has to touch causal-learn's classes when it
 is *defined* -- a subclass of its test base class ``CIT_Base``, registered
 under a name its searches accept, and the replacement for FCI's
 knowledge-orientation step -- therefore lives here, and
-:mod:`~mesalens.pipeline.discovery` imports this module inside
-:func:`~mesalens.pipeline.discovery.discover`. The commands that never
-search (``mesalens check-graph``, ``--help``) never load causal-learn. (Importing
-it on a thread while ``run`` reads the data was tried and dropped: the pass
-keeps every core busy and needs the GIL often, so the overlap made ``run``
-~0.5 s slower on 2 cores.)
+:mod:`~mesalens.pipeline.searches` imports this module inside its
+runners. The commands that never search (``mesalens check-graph``,
+``--help``) never load causal-learn. (Importing it on a thread while
+``run`` reads the data was tried and dropped: the pass keeps every core
+busy and needs the GIL often, so the overlap made ``run`` ~0.5 s slower
+on 2 cores.)
 
 The bridge
 ----------
@@ -73,7 +73,7 @@ from causallearn.graph.Edge import Edge as ClEdge
 from causallearn.graph.Endpoint import Endpoint
 from causallearn.utils.cit import CIT_Base, register_ci_test
 
-from mesalens.pipeline.discovery import DiscoveryError
+from mesalens.pipeline.errors import DiscoveryError
 
 __all__ = ["CIT_NAME", "SessionCIT", "patched_fci_orientation", "tetrad_fci_orient_bk"]
 
@@ -81,7 +81,8 @@ __all__ = ["CIT_NAME", "SessionCIT", "patched_fci_orientation", "tetrad_fci_orie
 CIT_NAME = "mesalens-sufficient-statistics"
 
 #: What a search's test object forwards to: ``session(x, y, S)`` -> p-value
-#: (``discovery._Session``: it tests from the statistics, caches, records).
+#: (:class:`~mesalens.pipeline.causallearn_session.SearchSession`: it tests
+#: from the statistics, caches, records).
 Session = Callable[[int, int, tuple[int, ...]], float]
 
 

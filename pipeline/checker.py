@@ -40,9 +40,9 @@ import gc
 import itertools
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from functools import cached_property
+from dataclasses import dataclass
 
+from mesalens.pipeline.check_result import CheckResult, ParentSetResult, Witness
 from mesalens.pipeline.counting import ExtensionCounter, is_product_form
 from mesalens.pipeline.dsep import d_connecting_path
 from mesalens.pipeline.enumeration import iter_topological_orders
@@ -60,16 +60,11 @@ from mesalens.pipeline.pdag import (
 from mesalens.pipeline.roles import Roles
 
 __all__ = [
-    "CheckResult",
-    "ParentSetResult",
     "PolicyPartCounter",
-    "Witness",
     "check",
     "restricted_class",
     "valid_parent_sets",
 ]
-
-VERDICTS = ("all", "some", "none", "invalid")
 
 # With policy_inputs = keep the verdict needs no parent set; the table of
 # them is informative only and stops after this many.
@@ -90,129 +85,6 @@ DIAGNOSTICS_LEAF_BUDGET = 256
 # And how many in all, over every parent set of a check: with explicit policy
 # inputs a class can have thousands of parent sets.
 DIAGNOSTICS_TOTAL_BUDGET = 16 * 1024
-
-
-class Witness:
-    """One DAG of the class, with the d-connecting path when the criterion fails there.
-
-    The graphs are built from the index form on first access: a check on a
-    large class makes many witnesses and reads few.
-    """
-
-    def __init__(
-        self, dag: Pdag, sigma: Pdag, names: tuple[str, ...], open_path: tuple[str, ...] | None
-    ):
-        self._dag, self._sigma, self._names = dag, sigma, names
-        self.open_path = open_path
-
-    @cached_property
-    def dag(self) -> CausalGraph:
-        """The DAG G."""
-        return self._dag.to_graph(self._names)
-
-    @cached_property
-    def sigma_graph(self) -> CausalGraph:
-        """The intervened graph G_σ in which the criterion was decided."""
-        return self._sigma.to_graph(self._names)
-
-
-@dataclass
-class ParentSetResult:
-    """The DAGs in which the decision nodes have given parents."""
-
-    parents: dict[str, tuple[str, ...]]
-    n_dags: int = 0
-    n_hold: int = 0
-    n_fail: int = 0
-    n_invalid: int = 0
-    # Counts over the valid DAGs; None when the diagnostics ran out of budget.
-    n_c1: int | None = 0
-    n_c2: int | None = 0
-    n_conjecture_disagrees: int | None = 0
-    witness: Witness | None = None
-
-    @property
-    def status(self) -> str:
-        """``hold``, ``fail`` or ``invalid`` (``mixed`` should not occur: see the spec)."""
-        if self.n_hold == self.n_fail == 0:
-            return "invalid"
-        if self.n_fail == 0:
-            return "hold"
-        if self.n_hold == 0:
-            return "fail"
-        return "mixed"
-
-    @property
-    def n_valid(self) -> int:
-        """The DAGs that admit the policy."""
-        return self.n_hold + self.n_fail
-
-    def _uniform(self, count: int | None) -> bool | None:
-        if count is None or self.n_valid == 0:
-            return None
-        if count == self.n_valid:
-            return True
-        if count == 0:
-            return False
-        return None
-
-    @property
-    def c1(self) -> bool | None:
-        """C1 (Y_m an ancestor of Y_b): in every valid DAG, in none, or None (varies/unknown)."""
-        return self._uniform(self.n_c1)
-
-    @property
-    def c2(self) -> bool | None:
-        """C2 (every directed path s ⇝ Y_b meets Y_m), as for :attr:`c1`."""
-        return self._uniform(self.n_c2)
-
-    @property
-    def conjecture_disagrees(self) -> bool | None:
-        """Whether, in some valid DAG, C1 ∧ C2 says otherwise than the criterion."""
-        if self.n_conjecture_disagrees is None or self.n_valid == 0:
-            return None
-        return self.n_conjecture_disagrees > 0
-
-
-@dataclass
-class CheckResult:
-    """The verdict over the restricted class, its exact counts and witnesses.
-
-    ``parent_sets`` lists every valid parent set of the decisions, except
-    with ``policy_inputs = keep`` on a class with more than
-    :data:`KEEP_PARENT_SET_LIMIT` of them: there the criterion is the same in
-    every DAG, the counts come from the whole class, and the table is cut
-    (``parent_sets_complete`` is False).
-    """
-
-    roles: Roles
-    restricted_pdag: Pdag  # the MPDAG: input closed, regime made a root
-    node_names: tuple[str, ...]
-    n_dags: int = 0
-    n_hold: int = 0
-    n_fail: int = 0
-    n_invalid: int = 0
-    parent_sets: list[ParentSetResult] = field(default_factory=list)
-    parent_sets_complete: bool = True
-    hold_witness: Witness | None = None
-    fail_witness: Witness | None = None
-    counted_by_listing: bool = False
-
-    @property
-    def verdict(self) -> str:
-        """``all``, ``some``, ``none`` or ``invalid``."""
-        if self.n_hold == 0 and self.n_fail == 0:
-            return "invalid"
-        if self.n_fail == 0:
-            return "all"
-        if self.n_hold == 0:
-            return "none"
-        return "some"
-
-    @cached_property
-    def restricted(self) -> CausalGraph:
-        """The restricted class as a graph (an MPDAG)."""
-        return self.restricted_pdag.to_graph(self.node_names)
 
 
 # ---------------------------------------------------------------- the class
@@ -680,7 +552,8 @@ def check(graph: CausalGraph, roles: Roles) -> CheckResult:
         For roles that do not fit the graph and graphs with no valid class.
     """
     if graph.kind() == "pag":
-        # Latent confounding: the class is a PAG's MAGs (pag_checker imports this module).
+        # Latent confounding: the class is a PAG's MAGs. Imported here: a DAG's
+        # check does not need the MAG layer (nor networkx, which it imports).
         from mesalens.pipeline.pag_checker import check_pag
 
         return check_pag(graph, roles)

@@ -1,4 +1,4 @@
-"""Errors of the graph layer and the checker.
+"""Errors of the pipeline: the graph layer, discovery and the checker.
 
 Every message names the offending node, edge, line or option and says what to
 do about it (in the spirit of scikit-learn's ``utils/validation.py``).
@@ -10,6 +10,7 @@ from mesalens.connectors.errors import InputError, MesalensError
 
 __all__ = [
     "ClassTooLargeError",
+    "DiscoveryError",
     "GraphError",
     "GraphFormatError",
     "InconsistentGraphError",
@@ -55,6 +56,10 @@ class GraphFormatError(GraphError):
         elif line is not None:
             where = f"line {line}: "
         super().__init__(where + message)
+
+
+class DiscoveryError(InputError):
+    """Discovery cannot run as asked, or the data contradict what it must assume."""
 
 
 class RoleError(InputError):

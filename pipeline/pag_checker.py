@@ -37,7 +37,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from mesalens.pipeline.checker import CheckResult, ParentSetResult, Witness
+from mesalens.pipeline.check_result import CheckResult, ParentSetResult, Witness
 from mesalens.pipeline.errors import ClassTooLargeError, GraphError
 from mesalens.pipeline.graph import CausalGraph, Mark
 from mesalens.pipeline.mag import (
@@ -164,7 +164,7 @@ class LatentSummary:
 
 @dataclass
 class PagCheckResult(CheckResult):
-    """A :class:`~mesalens.pipeline.checker.CheckResult` whose unit is MAGs, not DAGs.
+    """A :class:`~mesalens.pipeline.check_result.CheckResult` whose unit is MAGs, not DAGs.
 
     ``n_dags``, ``n_hold``, ``n_fail`` and ``n_invalid`` count MAGs; the
     parent-set table groups the MAGs by the parents of the decisions;

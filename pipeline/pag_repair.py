@@ -388,8 +388,8 @@ def mag_to_pag(mag: CausalGraph, knowledge: Knowledge | None = None) -> CausalGr
     -------
     CausalGraph
         FCI's output. Callers that run searches on other threads must hold
-        discovery's causal-learn lock (the knowledge step is patched in
-        causal-learn's module).
+        :data:`~mesalens.pipeline.causallearn_session.CAUSALLEARN_LOCK` (the
+        knowledge step is patched in causal-learn's module).
     """
     from causallearn.graph.GraphNode import GraphNode
     from causallearn.search.ConstraintBased.FCI import fci

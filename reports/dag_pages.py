@@ -19,7 +19,7 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from mesalens.pipeline.checker import CheckResult
+from mesalens.pipeline.check_result import CheckResult
 from mesalens.pipeline.enumeration import iter_dag_edges
 
 __all__ = ["DAGS_PER_PAGE", "DAG_LIST_LIMIT", "class_dags", "dag_pages"]

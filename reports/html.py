@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 from markupsafe import Markup
 
 from mesalens.connectors.redaction import redact_url
-from mesalens.pipeline.checker import CheckResult
+from mesalens.pipeline.check_result import CheckResult
 from mesalens.pipeline.graph import CausalGraph
 from mesalens.reports.atomic import atomic_write_text
 from mesalens.reports.dag_pages import DAG_LIST_LIMIT, DAGS_PER_PAGE, class_dags, dag_pages

@@ -193,11 +193,11 @@ class RunOutcome:
         bootstrap: Any = None,
         direct_test: Any = None,
     ) -> RunOutcome:
-        """Build from a :class:`~mesalens.pipeline.checker.CheckResult`.
+        """Build from a :class:`~mesalens.pipeline.check_result.CheckResult`.
 
         ``bootstrap`` is the run's :class:`~mesalens.pipeline.bootstrap.BootstrapResult`,
         if it ran one; ``direct_test`` its
-        :class:`~mesalens.pipeline.direct_test.DirectTestResult`, if it ran the test.
+        :class:`~mesalens.pipeline.gap_results.DirectTestResult`, if it ran the test.
         """
         return cls(
             verdict=result.verdict,

@@ -54,7 +54,7 @@ from decimal import Decimal
 from importlib import metadata
 from typing import Any
 
-from mesalens.pipeline.checker import CheckResult, ParentSetResult, Witness
+from mesalens.pipeline.check_result import CheckResult, ParentSetResult, Witness
 from mesalens.pipeline.graph import CausalGraph
 from mesalens.pipeline.pag_checker import MagWitness, PagCheckResult
 
@@ -163,7 +163,7 @@ def check_result_to_dict(
     dags: Sequence[Sequence[tuple[str, str]]] | None = None,
     graph_sha256: str | None = None,
 ) -> dict[str, Any]:
-    """Turn a :class:`~mesalens.pipeline.checker.CheckResult` into the JSON document.
+    """Turn a :class:`~mesalens.pipeline.check_result.CheckResult` into the JSON document.
 
     Parameters
     ----------

@@ -51,7 +51,7 @@ keys, same meaning) with these keys added::
                                            "counts" / "shares": {kind: ...}}])
     "direct_test":    {...} | null      (the direct finite-sample test of
                                          Y_b ⊥ s | Y_m and the alignment gap on the
-                                         pooled logs, :mod:`mesalens.pipeline.direct_test`;
+                                         pooled logs, :mod:`mesalens.pipeline.alignment_gap`;
                                          null when turned off. "status": "done" |
                                          "skipped" (too few rows; the reason in
                                          "notes"), "reference", "regimes",

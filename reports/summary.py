@@ -20,7 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from mesalens.pipeline.bootstrap import BootstrapResult
-from mesalens.pipeline.checker import CheckResult, ParentSetResult
+from mesalens.pipeline.check_result import CheckResult, ParentSetResult
 from mesalens.pipeline.graph import CausalGraph, Mark
 from mesalens.pipeline.pag_checker import PagCheckResult
 

@@ -16,12 +16,9 @@ from scipy import integrate, stats
 from mesalens.connectors.errors import InputError
 from mesalens.connectors.loaded import LoadedData
 from mesalens.connectors.simulator import SCENARIOS, write_logs
-from mesalens.pipeline.direct_test import (
-    DirectTestError,
-    DirectTestSettings,
-    direct_test,
-    holm,
-)
+from mesalens.pipeline.alignment_gap import direct_test
+from mesalens.pipeline.gap_estimators import holm
+from mesalens.pipeline.gap_results import DirectTestError, DirectTestSettings
 from mesalens.reports.cli import cli
 from mesalens.reports.sections.direct_test import direct_test_line, explain, render_direct_test
 from tests.test_pag_repair import write_failing_logs

@@ -26,14 +26,14 @@ from dask.callbacks import Callback
 from graphical_models import DAG
 
 from mesalens.connectors.errors import InputError
-from mesalens.pipeline.discovery import (
+from mesalens.pipeline.ci_tests import (
     KCI_MAX_ROWS,
     DegenerateGaussianTest,
-    DiscoveryError,
     IndependenceTest,
-    discover,
     make_test,
 )
+from mesalens.pipeline.discovery import discover
+from mesalens.pipeline.errors import DiscoveryError
 from mesalens.pipeline.formats.causallearn import from_causallearn
 from mesalens.pipeline.graph import CausalGraph
 from mesalens.pipeline.knowledge import Knowledge, KnowledgeError, read_tetrad_knowledge
@@ -759,7 +759,7 @@ def test_statistics_errors(frame, kinds, columns, words):
 
 
 def test_a_misoriented_required_edge_is_reoriented_and_closed():
-    from mesalens.pipeline.discovery import _enforce_required
+    from mesalens.pipeline.search_repairs import enforce_required as _enforce_required
 
     graph = CausalGraph(["a", "b", "c"])
     graph.add_edge("b", "a", "-->")

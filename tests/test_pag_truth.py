@@ -42,7 +42,8 @@ import pytest
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-from mesalens.pipeline.checker import CheckResult, check
+from mesalens.pipeline.check_result import CheckResult
+from mesalens.pipeline.checker import check
 from mesalens.pipeline.discovery import discover
 from mesalens.pipeline.graph import CausalGraph, Mark
 from mesalens.pipeline.mag import iter_mags, pag_to_mag

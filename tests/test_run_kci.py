@@ -18,7 +18,9 @@ from hypothesis import strategies as st
 from mesalens.connectors.loaded import LoadedData
 from mesalens.pipeline.analysis import _pooled_rows
 from mesalens.pipeline.checker import check
-from mesalens.pipeline.discovery import KCI_MAX_ROWS, DiscoveryError, discover
+from mesalens.pipeline.ci_tests import KCI_MAX_ROWS
+from mesalens.pipeline.discovery import discover
+from mesalens.pipeline.errors import DiscoveryError
 from mesalens.pipeline.graph import CausalGraph
 from mesalens.pipeline.roles import Roles
 from mesalens.pipeline.statistics import compute_statistics

@@ -24,7 +24,7 @@ from mesalens.connectors.sampling import (
     merge_samples,
     partition_keys,
 )
-from mesalens.pipeline import direct_test as direct_test_module
+from mesalens.pipeline import alignment_gap as direct_test_module
 
 
 def test_keys_are_seeded_by_seed_and_partition():

@@ -19,14 +19,9 @@ from hypothesis import strategies as st
 from mesalens.connectors.simulator import write_logs
 from mesalens.pipeline.checker import check
 from mesalens.pipeline.graph import CausalGraph
+from mesalens.pipeline.linear_sem import direct_effect, fit_linear_sem, gap
 from mesalens.pipeline.roles import Roles
-from mesalens.pipeline.sensitivity import (
-    DEFAULT_LAMBDAS,
-    direct_effect,
-    fit_linear_sem,
-    gap,
-    sensitivity_analysis,
-)
+from mesalens.pipeline.sensitivity import DEFAULT_LAMBDAS, sensitivity_analysis
 from mesalens.pipeline.statistics import compute_statistics
 from mesalens.reports.cli import cli
 from tests.reference import all_extensions, cpdag_of, moral_dags

@@ -392,7 +392,7 @@ def test_shifted_moments_keep_a_large_mean_with_a_sorted_prefix(tmp_path, monkey
 
 @pytest.mark.parametrize("size", [50, 700, 5000])
 def test_pooled_sample_of_the_pass_is_the_frames_bottom_k_sample(tmp_path, monkeypatch, size):
-    from mesalens.pipeline import direct_test as direct_test_module
+    from mesalens.pipeline import alignment_gap as direct_test_module
 
     monkeypatch.setattr(inspection_module, "BLOCK_SIZE", 16384)
     data = load(tmp_path, "csv")

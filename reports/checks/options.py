@@ -45,7 +45,8 @@ from mesalens.connectors.errors import InputError
 from mesalens.connectors.kinds import DTYPE_OVERRIDES, MISSING_POLICIES
 from mesalens.connectors.regime import DEFAULT_REGIME_NAME, FORMATS
 from mesalens.pipeline.bootstrap import DEFAULT_THRESHOLD
-from mesalens.pipeline.discovery import METHODS, TESTS
+from mesalens.pipeline.ci_tests import TESTS
+from mesalens.pipeline.discovery import METHODS
 
 __all__ = [
     "CHECK_KEYS",

@@ -14,7 +14,8 @@ import click
 from rich.console import Console
 
 from mesalens.connectors.errors import InputError, MesalensError
-from mesalens.pipeline.checker import CheckResult, check, restricted_class
+from mesalens.pipeline.check_result import CheckResult
+from mesalens.pipeline.checker import check, restricted_class
 from mesalens.pipeline.enumeration import iter_dag_edges
 from mesalens.pipeline.formats import FORMATS, read_graph_with_sha256
 from mesalens.pipeline.graph import CausalGraph

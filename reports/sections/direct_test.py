@@ -1,7 +1,7 @@
 """The report's direct-test section: what the logs say about this shift, next to the verdict.
 
 Renders the ``"direct_test"`` part of ``result.json`` (built by
-:mod:`mesalens.pipeline.direct_test`): the test of ``Y_b ⊥ s | Y_m`` on the
+:mod:`mesalens.pipeline.alignment_gap`): the test of ``Y_b ⊥ s | Y_m`` on the
 pooled logs per base objective and regime comparison (Fisher-z and/or the
 generalised covariance measure, Holm-adjusted), the alignment gap
 ``E[E[Y_b | Y_m, regime] - E[Y_b | Y_m, reference]]`` with linear and

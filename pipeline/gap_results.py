@@ -1,0 +1,273 @@
+"""The direct test's settings and results, and their JSON form.
+
+What :func:`mesalens.pipeline.alignment_gap.direct_test` is given
+(:class:`DirectTestSettings`) and returns (:class:`DirectTestResult`: per
+base objective an :class:`OutcomeResult` with its :class:`PairTest` and
+:class:`GapEstimate` entries), and the error it raises when the logs cannot
+support it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from mesalens.connectors.errors import DataError, InputError
+
+__all__ = [
+    "DIRECT_TEST_METHODS",
+    "DirectTestError",
+    "DirectTestResult",
+    "DirectTestSettings",
+    "GapEstimate",
+    "OutcomeResult",
+    "PairTest",
+]
+
+#: What ``DirectTestSettings.method`` accepts.
+DIRECT_TEST_METHODS = ("auto", "fisherz", "gcm")
+
+
+class DirectTestError(DataError):
+    """The logs cannot support the direct test (too few rows of a regime, ...)."""
+
+    #: Rows in the pooled logs, when known.
+    rows: int = 0
+
+
+@dataclass(frozen=True)
+class DirectTestSettings:
+    """How to run the direct test.
+
+    Attributes
+    ----------
+    rows : int
+        At most this many rows (a seeded uniform sample) feed the regression
+        estimators and GCM.
+    folds : int
+        Cross-fitting folds (K).
+    trees : int
+        Boosting iterations per gradient-boosting model.
+    alpha : float
+        Level of the tests (after Holm's adjustment).
+    level : float
+        Coverage of the confidence intervals.
+    method : str
+        ``"auto"``, ``"fisherz"`` or ``"gcm"``: which test decides.
+    seed : int
+        Seed of the sample, the folds and the boosting.
+    bins : int
+        Quantile bins of the binned ``E[Y_b | Y_m]`` curve.
+    clip : float
+        Lower clip of the estimated regime probabilities in the AIPW weights.
+    """
+
+    rows: int = 100_000
+    folds: int = 5
+    trees: int = 200
+    alpha: float = 0.05
+    level: float = 0.95
+    method: str = "auto"
+    seed: int = 0
+    bins: int = 10
+    clip: float = 0.01
+
+    def __post_init__(self) -> None:
+        checks = (
+            ("rows", self.rows, isinstance(self.rows, int) and self.rows >= 100, "at least 100"),
+            ("folds", self.folds, isinstance(self.folds, int) and self.folds >= 2, "at least 2"),
+            ("trees", self.trees, isinstance(self.trees, int) and self.trees >= 1, "at least 1"),
+            ("alpha", self.alpha, 0 < self.alpha < 1, "strictly between 0 and 1"),
+            ("level", self.level, 0 < self.level < 1, "strictly between 0 and 1"),
+            ("bins", self.bins, isinstance(self.bins, int) and self.bins >= 2, "at least 2"),
+            ("clip", self.clip, 0 < self.clip < 0.5, "strictly between 0 and 0.5"),
+        )
+        for name, value, ok, what in checks:
+            if not ok:
+                raise InputError(f"direct test {name} must be {what}, got {value!r}")
+        if self.method not in DIRECT_TEST_METHODS:
+            raise InputError(
+                f"direct test method must be one of {', '.join(DIRECT_TEST_METHODS)}, "
+                f"got {self.method!r}"
+            )
+
+
+@dataclass(frozen=True)
+class PairTest:
+    """One test of ``Y_b ⊥ s | Y_m`` between two regimes: ``regime`` against ``reference``."""
+
+    method: str
+    regime: str
+    reference: str
+    statistic: float
+    p_value: float
+    p_holm: float
+    reject: bool
+    rows: int
+
+
+@dataclass(frozen=True)
+class GapEstimate:
+    """An estimate of the alignment gap ``θ_j`` with its confidence interval."""
+
+    estimator: str
+    regime: str
+    reference: str
+    estimate: float
+    se: float
+    lower: float
+    upper: float
+
+    @property
+    def covers_zero(self) -> bool:
+        """True when the interval contains 0 (no detectable gap)."""
+        return self.lower <= 0.0 <= self.upper
+
+
+@dataclass(frozen=True)
+class OutcomeResult:
+    """The direct test and the gaps for one base objective (a column, or a level of one).
+
+    Attributes
+    ----------
+    base : str
+        The outcome's name: the column, or ``"column=level"`` for a level's indicator.
+    column : str
+        The base column it comes from.
+    kind : str
+        The column's kind (``continuous`` or ``discrete``).
+    method : str
+        The test that decides (``fisherz`` or ``gcm``).
+    method_reason : str
+        Why that test, in one sentence.
+    nonlinearity_p : float or None
+        p-value of the pre-test that the boosted regressions predict better
+        than the linear ones (None when not run).
+    tests : tuple of PairTest
+        Every test that applies, for every pair of regimes.
+    gaps : tuple of GapEstimate
+        Linear and flexible gap for every pair of regimes.
+    curve : dict or None
+        The binned ``E[Y_b | Y_m]`` per regime along the first mesa column.
+    """
+
+    base: str
+    column: str
+    kind: str
+    method: str
+    method_reason: str
+    nonlinearity_p: float | None
+    tests: tuple[PairTest, ...]
+    gaps: tuple[GapEstimate, ...]
+    curve: dict[str, Any] | None = None
+
+    @property
+    def reject(self) -> bool:
+        """True when a deciding test rejects after Holm's adjustment."""
+        return any(t.reject for t in self.tests if t.method == self.method)
+
+
+@dataclass(frozen=True)
+class DirectTestResult:
+    """The direct test of one run.
+
+    Attributes
+    ----------
+    regime : str
+        The regime column.
+    reference : str
+        The reference regime (code 0) every other regime is compared with.
+    regimes : tuple of str
+        All regime labels, in code order.
+    mesa : tuple of str
+        The conditioning columns.
+    outcomes : tuple of OutcomeResult
+        One per base objective.
+    rows : int
+        Rows in the pooled logs.
+    rows_used : int
+        Rows of the sample the regression estimators and GCM used.
+    settings : DirectTestSettings
+        The settings used.
+    clipped_share : float
+        Share of sampled rows whose estimated regime probability was clipped.
+    notes : tuple of str
+        Anything a reader should know (sampling, clipping, fallbacks).
+    status : str
+        ``"done"``, or ``"skipped"`` when the logs could not support the test
+        (the reason is the first note; there are no outcomes).
+    """
+
+    regime: str
+    reference: str
+    regimes: tuple[str, ...]
+    mesa: tuple[str, ...]
+    outcomes: tuple[OutcomeResult, ...]
+    rows: int
+    rows_used: int
+    settings: DirectTestSettings
+    clipped_share: float
+    notes: tuple[str, ...] = field(default_factory=tuple)
+    status: str = "done"
+
+    @property
+    def sampled(self) -> bool:
+        """True when the regression estimators used a sample, not every row."""
+        return self.rows_used < self.rows
+
+    @property
+    def reject(self) -> bool:
+        """True when ``Y_b ⊥ s | Y_m`` is rejected (Holm over every deciding test)."""
+        return any(o.reject for o in self.outcomes)
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready dictionary (the ``direct_test`` key of ``result.json``)."""
+        return {
+            "regime": self.regime,
+            "reference": self.reference,
+            "regimes": list(self.regimes),
+            "status": self.status,
+            "comparisons": "every pair of regimes; Holm over all tests",
+            "mesa": list(self.mesa),
+            "reject": self.reject,
+            "alpha": self.settings.alpha,
+            "level": self.settings.level,
+            "rows": self.rows,
+            "rows_used": self.rows_used,
+            "sampled": self.sampled,
+            "seed": self.settings.seed,
+            "settings": asdict(self.settings),
+            "clipped_share": _number(self.clipped_share),
+            "notes": list(self.notes),
+            "outcomes": [
+                {
+                    "base": o.base,
+                    "column": o.column,
+                    "kind": o.kind,
+                    "method": o.method,
+                    "method_reason": o.method_reason,
+                    "nonlinearity_p": _number(o.nonlinearity_p),
+                    "reject": o.reject,
+                    "tests": [{k: _number(v) for k, v in asdict(t).items()} for t in o.tests],
+                    "gaps": [
+                        {
+                            **{k: _number(v) for k, v in asdict(g).items()},
+                            "covers_zero": g.covers_zero,
+                        }
+                        for g in o.gaps
+                    ],
+                    "curve": o.curve,
+                }
+                for o in self.outcomes
+            ],
+        }
+
+
+def _number(value: Any) -> Any:
+    """Floats as JSON numbers (NaN and infinities as null); other values unchanged."""
+    if isinstance(value, float | np.floating):
+        return float(value) if math.isfinite(value) else None
+    return value
