@@ -67,8 +67,9 @@ from mesalens.reports.layout import (
     draw_graph,
     layered_layout,
 )
-from mesalens.reports.sections import ReportSection, render_sections
-from mesalens.reports.sections.direct_test import contradicts_all
+from mesalens.reports.sections import render_sections
+from mesalens.reports.sections.alignment_gap import contradicts_all
+from mesalens.reports.sections.common import ReportSection
 from mesalens.reports.summary import format_count, format_path, format_share
 from mesalens.reports.templating import template_asset, template_environment
 

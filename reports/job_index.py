@@ -60,7 +60,7 @@ from pathlib import Path
 from typing import Any
 
 from mesalens.reports.atomic import atomic_write_text
-from mesalens.reports.sections.direct_test import CONTRADICTION_WORDS
+from mesalens.reports.sections.alignment_gap import CONTRADICTION_WORDS
 from mesalens.reports.summary import EXIT_CODES, format_count, format_share
 
 __all__ = [

@@ -118,7 +118,7 @@ from mesalens.reports.job_index import (
     stability_words,
     write_index,
 )
-from mesalens.reports.sections.direct_test import contradicts_all
+from mesalens.reports.sections.alignment_gap import contradicts_all
 from mesalens.reports.summary import EXIT_CODES
 
 __all__ = [

@@ -65,7 +65,7 @@ from mesalens.reports.jobs import run_check, run_job_file
 from mesalens.reports.progress import run_progress
 from mesalens.reports.result_json import dumps
 from mesalens.reports.run_document import run_result_to_dict
-from mesalens.reports.sections.direct_test import (
+from mesalens.reports.sections.alignment_gap import (
     CONTRADICTION_WORDS,
     contradicts_all,
     direct_test_line,

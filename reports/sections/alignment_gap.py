@@ -24,7 +24,7 @@ from markupsafe import Markup
 
 from mesalens.reports.charts import Series, line_chart_svg
 from mesalens.reports.formatting import class_unit, format_estimate, format_p_value
-from mesalens.reports.sections import ReportSection, render_template
+from mesalens.reports.sections.common import ReportSection, render_template
 
 __all__ = [
     "CONTRADICTION_WORDS",
