@@ -56,8 +56,10 @@ from mesalens.reports.formatting import (
     class_unit,
     count_cell,
     format_bytes,
+    format_count,
     format_number,
     format_p_value,
+    format_share,
 )
 from mesalens.reports.layout import (
     EDGE_COLOR,
@@ -70,7 +72,7 @@ from mesalens.reports.layout import (
 from mesalens.reports.sections import render_sections
 from mesalens.reports.sections.alignment_gap import contradicts_all
 from mesalens.reports.sections.common import ReportSection
-from mesalens.reports.summary import format_count, format_path, format_share
+from mesalens.reports.summary import format_path
 from mesalens.reports.templating import template_asset, template_environment
 
 if TYPE_CHECKING:  # the loader (dask.dataframe) is not needed to draw a report

@@ -60,8 +60,9 @@ from pathlib import Path
 from typing import Any
 
 from mesalens.reports.atomic import atomic_write_text
+from mesalens.reports.formatting import format_count, format_share
 from mesalens.reports.sections.alignment_gap import CONTRADICTION_WORDS
-from mesalens.reports.summary import EXIT_CODES, format_count, format_share
+from mesalens.reports.summary import EXIT_CODES
 
 __all__ = [
     "CHECK_NAME",

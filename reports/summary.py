@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from decimal import Decimal
-from fractions import Fraction
 
 from rich import box
 from rich.console import Console
@@ -23,14 +21,13 @@ from mesalens.pipeline.bootstrap import BootstrapResult
 from mesalens.pipeline.checker import CheckResult, ParentSetResult
 from mesalens.pipeline.graph import CausalGraph, Mark
 from mesalens.pipeline.pag_checker import PagCheckResult
+from mesalens.reports.formatting import format_count, format_share
 
 __all__ = [
     "EXIT_CODES",
     "bootstrap_line",
     "exit_code_line",
-    "format_count",
     "format_path",
-    "format_share",
     "render_dags",
     "render_summary",
     "verdict_sentence",
@@ -57,36 +54,6 @@ _STATUS_STYLE = {"hold": "green", "fail": "red", "invalid": "magenta", "mixed": 
 
 def _names(names: Sequence[str]) -> str:
     return names[0] if len(names) == 1 else "{" + ", ".join(names) + "}"
-
-
-def format_count(n: int) -> str:
-    """Format a count exactly with thousands separators, or approximately when huge.
-
-    Counts of DAGs can have hundreds of digits; past 15 digits the terminal
-    shows ``≈1.23e+40`` and the JSON output keeps the exact value.
-    """
-    if n < 10**15:
-        return f"{n:,}"
-    # Decimal, unlike float, neither overflows past 1e308 nor hits the
-    # int-to-str digit limit.
-    return f"≈{Decimal(n):.3e}"
-
-
-def format_share(part: int, whole: int) -> str:
-    """``part / whole`` as a percentage that never rounds a nonzero share to 0% or 100%."""
-    if whole == 0:
-        return "n/a"
-    if part == 0:
-        return "0%"
-    if part == whole:
-        return "100%"
-    percent = float(Fraction(100 * part, whole))
-    if percent < 0.1:
-        return "<0.1%"
-    if percent > 99.9:
-        return ">99.9%"
-    text = f"{percent:.1f}".removesuffix(".0")
-    return f"{text}%"
 
 
 def bootstrap_line(result: BootstrapResult) -> Text:
