@@ -30,7 +30,6 @@ from typing import Any
 
 __all__ = [
     "MINUS",
-    "class_unit",
     "count_cell",
     "exact_digits",
     "format_bytes",
@@ -44,15 +43,6 @@ __all__ = [
 
 # Written as an escape because ruff flags the character as confusable.
 MINUS = "\u2212"
-
-
-def class_unit(document: Any) -> str:
-    """What the class of a result document is made of: ``"MAG"`` for a PAG, else ``"DAG"``.
-
-    >>> class_unit({"latent": {"unit": "MAG"}}), class_unit({"verdict": "all"})
-    ('MAG', 'DAG')
-    """
-    return "MAG" if document.get("latent") else "DAG"
 
 
 def exact_digits(n: int) -> str:

@@ -44,7 +44,6 @@ from markupsafe import Markup
 
 from mesalens.connectors.regime import redact_url
 from mesalens.pipeline.checker import CheckResult
-from mesalens.pipeline.graph import CausalGraph
 from mesalens.reports.atomic import atomic_write_text
 from mesalens.reports.dag_pages import DAG_LIST_LIMIT, DAGS_PER_PAGE, class_dags, dag_pages
 from mesalens.reports.distributions import (
@@ -53,10 +52,8 @@ from mesalens.reports.distributions import (
     regime_distributions,
 )
 from mesalens.reports.formatting import (
-    class_unit,
     count_cell,
     format_bytes,
-    format_count,
     format_number,
     format_p_value,
     format_share,
@@ -70,225 +67,40 @@ from mesalens.reports.layout import (
     layered_layout,
 )
 from mesalens.reports.sections import render_sections
-from mesalens.reports.sections.alignment_gap import contradicts_all
 from mesalens.reports.sections.common import ReportSection
-from mesalens.reports.summary import format_path
 from mesalens.reports.templating import template_asset, template_environment
+from mesalens.reports.vocabulary import (
+    SIGMA,
+    class_unit,
+    conjecture_mark,
+    contradiction_sentence,
+    flag,
+    meaning,
+    names_text,
+    parents_text,
+    path_text,
+    policy_text,
+    separation,
+    unstable_sentence,
+    verdict_label,
+    verdict_segments,
+)
 
 if TYPE_CHECKING:  # the loader (dask.dataframe) is not needed to draw a report
     from mesalens.connectors.loader import LoadedData
 
-__all__ = [
-    "render_check_report",
-    "render_run_report",
-    "verdict_segments",
-    "verdict_sentence",
-    "write_report",
-]
+__all__ = ["render_check_report", "render_run_report", "write_report"]
 
 #: Parent sets shown in the table (the JSON has them all).
 MAX_PARENT_SET_ROWS = 200
 #: Rows of the table of every CI test on the role pairs (the JSON has them all).
 MAX_CI_TEST_ROWS = 400
 
-# Written as escapes because ruff flags the characters as confusable.
-SIGMA = "\u03c3"
+# Written as an escape because ruff flags the character as confusable.
 ALPHA = "\u03b1"
 
 
-def _verdict_label(verdict: str, unit: str) -> str:
-    """The verdict card's headline, in the class's unit (DAGs, or a PAG's MAGs)."""
-    return {
-        "all": f"holds in every valid {unit}",
-        "some": f"holds in some {unit}s, fails in others",
-        "none": f"fails in every valid {unit}",
-        "invalid": f"no {unit} admits the policy",
-    }[verdict]
-
-
-# ------------------------------------------------------- names and policy
-def _names(names: Sequence[str]) -> str:
-    return names[0] if len(names) == 1 else "{" + ", ".join(names) + "}"
-
-
-def _policy_phrase(policy: Any, unit: str) -> list[tuple[str, bool]]:
-    """How the policy reads, as sentence segments (``True`` marks a name)."""
-    if policy == "keep" or policy is None:
-        return [
-            (
-                f"the policy reading whatever parents the decision has in each {unit} "
-                "(policy inputs: keep)",
-                False,
-            )
-        ]
-    if not policy:
-        return [("a policy that reads no input (policy inputs: none)", False)]
-    segments: list[tuple[str, bool]] = [("the policy reading ", False)]
-    for k, name in enumerate(policy):
-        if k:
-            segments.append((", ", False))
-        segments.append((name, True))
-    return segments
-
-
-def _policy_text(policy: Any, unit: str) -> str:
-    if policy == "keep" or policy is None:
-        return f"keep (the decision's own parents in each {unit})"
-    return ", ".join(policy) if policy else "none (the policy reads nothing)"
-
-
-# -------------------------------------------------------------------- verdict
-def verdict_segments(document: Mapping[str, Any], class_source: str) -> list[tuple[str, bool]]:
-    """The verdict sentence (see :func:`verdict_sentence`) as segments; ``True`` marks a name."""
-    roles = document["roles"]
-    base, mesa, regime = _names(roles["base"]), _names(roles["mesa"]), roles["regime"]
-    n_dags, n_hold = document["n_dags"], document["n_hold"]
-    n_fail, n_invalid = document["n_fail"], document["n_invalid"]
-    verdict = document["verdict"]
-    criterion = f"{base} ⊥ {regime} | {mesa} in G_{SIGMA}"
-    unit = class_unit(document)
-    policy = _policy_phrase(roles["policy_inputs"], unit)
-    dags = unit if n_dags == 1 else f"{unit}s"
-    if verdict == "invalid":
-        return [
-            (
-                f"mesalens verdict INVALID: none of the {format_count(n_dags)} {dags} of "
-                f"{class_source} admits ",
-                False,
-            ),
-            *policy,
-            (f", so the criterion ({criterion}) is not decided.", False),
-        ]
-    segments: list[tuple[str, bool]] = [
-        (f"mesalens verdict {verdict.upper()}: the criterion that the mesa objective ", False),
-        (mesa, True),
-        (" screens off the regime ", False),
-        (regime, True),
-        (" from the base objective ", False),
-        (base, True),
-        (
-            f" ({criterion}) holds in {format_count(n_hold)} of {format_count(n_dags)} {dags} "
-            f"of {class_source} ({format_share(n_hold, n_dags)}), with ",
-            False,
-        ),
-        *policy,
-    ]
-    tail = []
-    if n_fail:
-        tail.append(f"it fails in {format_count(n_fail)} ({format_share(n_fail, n_dags)})")
-    if n_invalid:
-        tail.append(
-            f"{format_count(n_invalid)} ({format_share(n_invalid, n_dags)}) do not admit the policy"
-        )
-    segments.append((("; " + ", and ".join(tail)) if tail else "", False))
-    segments.append((".", False))
-    return segments
-
-
-def verdict_sentence(document: Mapping[str, Any], class_source: str) -> str:
-    """The verdict in one sentence a reviewer can quote, with the counts and the roles.
-
-    Parameters
-    ----------
-    document : mapping
-        A check document (:func:`~mesalens.reports.result_json.check_result_to_dict`).
-    class_source : str
-        How to name the class, e.g. ``"the class of graph.txt"``.
-
-    Returns
-    -------
-    str
-        Plain text (escaped when rendered), e.g. ``mesalens verdict ALL: the
-        criterion that the mesa objective value screens off the regime regime
-        from the base objective reward (reward ⊥ regime | value in G_σ) holds
-        in 3 of 3 DAGs of the class of graph.txt (100%), with the policy
-        reading obs.``
-    """
-    return "".join(text for text, _name in verdict_segments(document, class_source))
-
-
-def _meaning(
-    document: Mapping[str, Any], run: Mapping[str, Any] | None
-) -> tuple[list[str], list[str]]:
-    """What the verdict means and what it does not, as two lists of sentences."""
-    roles = document["roles"]
-    base, mesa, regime = _names(roles["base"]), _names(roles["mesa"]), roles["regime"]
-    decision = _names(roles["decision"])
-    verdict = document["verdict"]
-    unit = class_unit(document)
-    # A PAG's members are MAGs, where m-separation plays d-separation's part.
-    separated = "m-separated" if unit == "MAG" else "d-separated"
-    method = ((run or {}).get("discovery") or {}).get("settings", {}).get("method")
-    assumption = (
-        "it allows hidden common causes but assumes no selection bias (FCI)"
-        if method == "fci"
-        else "it assumes no unmeasured common causes (PC, GES)"
-    )
-    graph_caveat = (
-        "It does not show that the learned graph is right: discovery can miss or misorient "
-        f"edges at a finite sample and the chosen test level, and {assumption}."
-        if run is not None
-        else "It does not show that the graph is right: the graph was given by the user, and "
-        "the verdict is only as good as the graph."
-    )
-    scope = (
-        f"It is not a claim about alignment in general: only about shifts that act through "
-        f"the regime variable {regime} as logged, among the variables in the graph."
-    )
-    if verdict == "all":
-        means = [
-            f"In every {unit} of the class that admits the policy, {base} is {separated} from "
-            f"{regime} given {mesa} in G_{SIGMA}: if the graph is right, E[{base} | {mesa}] is "
-            "the same in every regime, for every distribution the graph allows.",
-            f"Within this graph, {mesa} screens off the regime shift from {base}.",
-        ]
-        not_means = [graph_caveat, scope]
-    elif verdict == "some":
-        means = [
-            f"The class leaves it open: the criterion holds in {format_count(document['n_hold'])}"
-            f" {unit}s and fails in {format_count(document['n_fail'])}. Which one is true depends "
-            f"on orientations the data cannot settle, through the parents of {decision} "
-            "(the parent-set table shows which).",
-            "Background knowledge (--knowledge) or interventional data that orients those "
-            "edges would settle it.",
-        ]
-        not_means = [
-            "The counts are not probabilities: a share of the class is not the chance that "
-            f"the true graph is among those {unit}s.",
-            graph_caveat,
-        ]
-    elif verdict == "none":
-        means = [
-            f"In every valid {unit} of the class a path from {regime} to {base} stays open given "
-            f"{mesa} in G_{SIGMA} (highlighted on the graph): some distribution the graph "
-            f"allows makes E[{base} | {mesa}] differ between regimes.",
-            f"{mesa} does not screen off the regime shift from {base} in this graph.",
-        ]
-        not_means = [
-            "It does not measure how large the shift is, nor show that these data have one: "
-            "d-separation says what the graph allows, and an allowed shift may be small.",
-            graph_caveat,
-        ]
-    else:
-        means = [
-            f"Every {unit} of the class has a declared policy input downstream of {decision}: "
-            f"reading it would make the policy depend on its own effect (a cycle in G_{SIGMA}).",
-        ]
-        not_means = [
-            "It is not a verdict on alignment in either direction: fix the policy inputs "
-            "(--policy-inputs) or the graph.",
-        ]
-    return means, not_means
-
-
 # ---------------------------------------------------------------- the graph
-def _graph_from_triples(triples: Sequence[Sequence[str]], nodes: Sequence[str]) -> CausalGraph:
-    graph = CausalGraph(nodes)
-    for u, kind, v in triples:
-        graph.add_edge(u, v, kind)
-    return graph
-
-
 def _node_names(
     document: Mapping[str, Any],
     run: Mapping[str, Any] | None,
@@ -388,24 +200,10 @@ def _legend(
     return items
 
 
-# ------------------------------------------------------------ parent sets
-def _parents_text(parents: Any) -> str:
-    if isinstance(parents, dict):
-        return "; ".join(
-            f"{decision}: {', '.join(names) if names else '(none)'}"
-            for decision, names in parents.items()
-        )
-    return ", ".join(parents) if parents else "(none)"
-
-
-def _flag(value: bool | None, count: int | None, n_valid: int) -> dict[str, str]:
-    if n_valid == 0:
-        return {"text": "–", "cls": "muted"}
-    if count is None:
-        return {"text": "?", "cls": "muted"}
-    if value is None:
-        return {"text": "varies", "cls": "warn"}
-    return {"text": "yes" if value else "no", "cls": ""}
+def _cell(mark: tuple[str, str]) -> dict[str, str]:
+    """A vocabulary marker as a table cell: its text and its CSS class."""
+    text, kind = mark
+    return {"text": text, "cls": kind}
 
 
 # --------------------------------------------------------------- evidence
@@ -609,7 +407,6 @@ def render_check_report(
     drawn_edges = [
         tuple(e) for e in (run["learned_graph"] if is_run else document["restricted_graph"])
     ]
-    restricted = _graph_from_triples(document["restricted_graph"], names)
     witnesses = document.get("witnesses") or {}
     fail_witness = witnesses.get("fail")
     hold_witness = witnesses.get("hold")
@@ -643,58 +440,49 @@ def render_check_report(
     )
     sigma_fail = None
     if fail_witness and fail_witness.get("sigma_graph"):
-        sigma_fail = CausalGraph(names)
-        for u, v in fail_witness["sigma_graph"]:
-            sigma_fail.add_edge(u, v, "-->")
+        sigma_fail = fail_witness["sigma_graph"]
 
     # The parent-set table.
     result_sets = result.parent_sets if result is not None else None
     rows = []
     for number, entry in enumerate(entries[:MAX_PARENT_SET_ROWS], start=1):
         path = entry.get("open_path")
-        path_text = ""
+        path_words = ""
         if path:
-            witness_graph = None
+            witness_edges = None
             if result_sets is not None and len(result_sets) == len(entries):
                 witness = result_sets[number - 1].witness
                 if witness is not None and witness.open_path is not None:
-                    witness_graph = witness.sigma_graph
-            if witness_graph is None and sigma_fail is not None and tuple(path) == fail_path:
-                witness_graph = sigma_fail
-            path_text = format_path(path, witness_graph or restricted)
+                    witness_edges = [[e.u, e.kind, e.v] for e in witness.sigma_graph.edges()]
+            if witness_edges is None and sigma_fail is not None and tuple(path) == fail_path:
+                witness_edges = sigma_fail
+            if witness_edges is None:
+                witness_edges = document["restricted_graph"]
+            path_words = path_text(path, witness_edges)
         index = row_path_index[number - 1]
         n_valid = entry["n_hold"] + entry["n_fail"]
-        disagrees = entry.get("conjecture_disagrees")
-        if n_valid == 0:
-            conjecture = {"text": "–", "cls": "muted"}
-        elif disagrees is None:
-            conjecture = {"text": "?", "cls": "muted"}
-        elif disagrees:
-            conjecture = {"text": "disagrees", "cls": "disagree"}
-        else:
-            conjecture = {"text": "agrees", "cls": ""}
         rows.append(
             {
                 "number": number,
-                "parents": _parents_text(entry["parents"]),
+                "parents": parents_text(entry["parents"]),
                 "n_dags": count_cell(entry["n_dags"]),
                 "share": format_share(entry["n_dags"], n_dags),
                 "n_hold": count_cell(entry["n_hold"]),
                 "n_fail": count_cell(entry["n_fail"]),
                 "n_invalid": count_cell(entry["n_invalid"]),
                 "status": entry["status"],
-                "path": path_text,
+                "path": path_words,
                 "path_ids": " ".join(drawing.path_ids[index]) if index is not None else "",
                 "path_lit": index is not None and index == highlight,
-                "c1": _flag(entry.get("c1"), entry.get("n_c1"), n_valid),
-                "c2": _flag(entry.get("c2"), entry.get("n_c2"), n_valid),
-                "conjecture": conjecture,
+                "c1": _cell(flag(entry.get("c1"), entry.get("n_c1"), n_valid)),
+                "c2": _cell(flag(entry.get("c2"), entry.get("n_c2"), n_valid)),
+                "conjecture": _cell(conjecture_mark(entry)),
             }
         )
     disagreeing = [r["number"] for r in rows if r["conjecture"]["cls"] == "disagree"]
     highlighted_row = next((r["number"] for r in rows if r["path_lit"]), None)
 
-    means, not_means = _meaning(document, run if is_run else None)
+    means, not_means = meaning(document, run if is_run else None)
     verdict = document["verdict"]
     unit = class_unit(document)
     counts = [
@@ -727,7 +515,7 @@ def render_check_report(
         ("base objective Y_b", ", ".join(roles["base"])),
         ("mesa objective Y_m", ", ".join(roles["mesa"])),
         ("decision D_m", ", ".join(roles["decision"])),
-        ("policy inputs", _policy_text(roles["policy_inputs"], unit)),
+        ("policy inputs", policy_text(roles["policy_inputs"], unit)),
     ]
 
     evidence = _ci_evidence(run, roles) if is_run else None
@@ -751,10 +539,10 @@ def render_check_report(
         "is_run": is_run,
         "source": source,
         "verdict": verdict,
-        "verdict_label": _verdict_label(verdict, unit),
+        "verdict_label": verdict_label(verdict, unit),
         "unit": unit,
-        "separation": "m-separation" if unit == "MAG" else "d-separation",
-        "direct_contradiction": _direct_contradiction(document, run),
+        "separation": separation(document),
+        "direct_contradiction": contradiction_sentence(document, run),
         "graph_origin": _graph_origin(run, source),
         "sentence_segments": verdict_segments(document, class_source),
         "counts": counts,
@@ -764,7 +552,7 @@ def render_check_report(
         "keep_note": roles["policy_inputs"] == "keep",
         "notes": list(((run or {}).get("discovery") or {}).get("notes") or []),
         "verdict_change": (run or {}).get("verdict_change"),
-        "unstable": _instability(run),
+        "unstable": unstable_sentence(run),
         "disagreeing": disagreeing,
         "parent_sets_complete": document.get("parent_sets_complete", True),
         "graph_svg": Markup(drawing.svg),
@@ -780,9 +568,9 @@ def render_check_report(
         "rows": rows,
         "n_parent_sets": len(entries),
         "hidden_rows": max(0, len(entries) - MAX_PARENT_SET_ROWS),
-        "decision": _names(roles["decision"]),
-        "mesa": _names(roles["mesa"]),
-        "base": _names(roles["base"]),
+        "decision": names_text(roles["decision"]),
+        "mesa": names_text(roles["mesa"]),
+        "base": names_text(roles["base"]),
         "regime": roles["regime"],
         "evidence": evidence,
         "data": data_summary,
@@ -799,32 +587,6 @@ def render_check_report(
         "latent": bool(document.get("latent")),
     }
     return template_environment().get_template("report.html.j2").render(context)
-
-
-def _instability(run: Mapping[str, Any] | None) -> str | None:
-    """One sentence for the verdict card when the bootstrap found the verdict unstable."""
-    part = (run or {}).get("bootstrap")
-    if not part or part.get("stable", True):
-        return None
-    share = part["share"]
-    return (
-        f"UNSTABLE: only {share:.0%} of {part['replicates']} bootstrap resamples give this "
-        f"verdict (threshold {part['threshold']:.0%}); see Stability below."
-    )
-
-
-def _direct_contradiction(document: Mapping[str, Any], run: Mapping[str, Any] | None) -> str | None:
-    """One sentence for the verdict card when the direct test rejects what ``all`` licenses."""
-    part = (run or {}).get("direct_test")
-    if not contradicts_all(document["verdict"], part):
-        return None
-    roles = document["roles"]
-    base, mesa = _names(roles["base"]), _names(roles["mesa"])
-    return (
-        f"The logs contradict this verdict: the direct test rejects {base} ⊥ "
-        f"{roles['regime']} | {mesa} (E[{base} | {mesa}] moves with the regime). Do not rely "
-        "on the structural 'all' until that is resolved; see Direct test below."
-    )
 
 
 def _graph_origin(run: Mapping[str, Any] | None, source: str) -> str:
@@ -851,7 +613,7 @@ def _graph_caption(
     run: Mapping[str, Any] | None,
     fail_path: tuple[str, ...],
     row: int | None,
-    sigma: CausalGraph | None,
+    sigma: Sequence[Sequence[str]] | None,
 ) -> str:
     parts = []
     if run is not None:
@@ -884,7 +646,7 @@ def _graph_caption(
         where = f" (parent set #{row})" if row is not None else ""
         unit = class_unit(document)
         parts.append(
-            f"In red: the open path {format_path(fail_path, sigma)} of a failing {unit}{where}, "
+            f"In red: the open path {path_text(fail_path, sigma)} of a failing {unit}{where}, "
             f"from the regime to the base objective given the mesa objective in G_{SIGMA}. "
             "Choose another parent set's path in the table below."
         )

@@ -61,8 +61,7 @@ from typing import Any
 
 from mesalens.reports.atomic import atomic_write_text
 from mesalens.reports.formatting import format_count, format_share
-from mesalens.reports.sections.alignment_gap import CONTRADICTION_WORDS
-from mesalens.reports.summary import EXIT_CODES
+from mesalens.reports.vocabulary import CONTRADICTION_WORDS, EXIT_CODES
 
 __all__ = [
     "CHECK_NAME",

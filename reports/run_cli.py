@@ -49,7 +49,6 @@ from mesalens.pipeline.analysis import (
 )
 from mesalens.pipeline.dask_client import connected_client
 from mesalens.pipeline.formats.tetrad import write_tetrad
-from mesalens.pipeline.pag_checker import PagCheckResult, pag_note
 from mesalens.pipeline.roles import join_names
 from mesalens.reports.atomic import atomic_write_text
 from mesalens.reports.cli_common import CONTEXT, BadInput, build_roles, fail
@@ -63,14 +62,16 @@ from mesalens.reports.job_files import (
 )
 from mesalens.reports.jobs import run_check, run_job_file
 from mesalens.reports.progress import run_progress
-from mesalens.reports.result_json import dumps
+from mesalens.reports.result_json import check_result_to_dict, dumps
 from mesalens.reports.run_document import run_result_to_dict
-from mesalens.reports.sections.alignment_gap import (
+from mesalens.reports.sections.alignment_gap import direct_test_line
+from mesalens.reports.summary import bootstrap_line, render_summary
+from mesalens.reports.vocabulary import (
     CONTRADICTION_WORDS,
+    EXIT_CODES,
     contradicts_all,
-    direct_test_line,
+    pag_note,
 )
-from mesalens.reports.summary import EXIT_CODES, bootstrap_line, render_summary
 
 __all__ = ["demo_command", "run_command", "write_run_outputs"]
 
@@ -258,9 +259,10 @@ def run_command(ctx: click.Context, **options: Any) -> None:
         )
         for note in analysis.discovery.notes:
             console.print(f"note: {note}", soft_wrap=True)
-        if isinstance(analysis.check, PagCheckResult):  # FCI: counts are over MAGs
-            console.print(pag_note(analysis.check), soft_wrap=True)
-        render_summary(analysis.check, console, graph_source="discovery")
+        document = check_result_to_dict(analysis.check, graph_source="discovery")
+        if document.get("latent"):  # FCI: counts are over MAGs
+            console.print(pag_note(document), soft_wrap=True)
+        render_summary(analysis.check, console, graph_source="discovery", document=document)
         if analysis.bootstrap is not None:
             console.print(bootstrap_line(analysis.bootstrap), soft_wrap=True)
         if analysis.direct_test is not None:
