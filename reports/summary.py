@@ -78,7 +78,11 @@ def _mark(text: str, kind: str) -> Text:
 
 
 def _parents(entry: ParentSetResult) -> Any:
-    """A parent set's parents in the document's shape, but in the graph's node order."""
+    """A parent set's parents in the document's shape, in the graph's node order.
+
+    The terminal lists them as the check found them; the document sorts
+    them by name.
+    """
     if len(entry.parents) == 1:
         (names,) = entry.parents.values()
         return names
