@@ -365,22 +365,3 @@ def _add(
     entry.n_c2 = (entry.n_c2 or 0) + c2
     entry.n_conjecture_disagrees = (entry.n_conjecture_disagrees or 0) + ((c1 and c2) != holds)
 
-
-def pag_note(result: PagCheckResult) -> str:
-    """One paragraph for the terminal: the unit is MAGs, and what the verdict assumed."""
-    latent = result.latent
-    assert latent is not None
-    counted = (
-        f"{latent.n_mags} MAG{'' if latent.n_mags == 1 else 's'} with the regime as an "
-        "unconfounded root"
-        if latent.n_mags is not None
-        else "one MAG (the class was not enumerated; with policy inputs 'keep' every MAG "
-        "gives the same answer)"
-    )
-    return (
-        f"The graph is a PAG (latent confounding): every count below is over MAGs, not DAGs "
-        f"({counted}), and 'parents' are the directed parents of the decision in each MAG. "
-        "The verdict is a sound approximation, not complete: the regime is taken as exogenous "
-        "and unconfounded, and the policy removes every edge with an arrowhead at the decision "
-        "(Zhang 2008; Wang, Du & Zhou 2024; see the JSON 'latent' part for the assumptions)."
-    )

@@ -1,12 +1,15 @@
-"""How the HTML report writes numbers: one home for every formatter its modules share.
+"""How the reports write numbers: one home for every formatter they share.
 
-The page assembly (:mod:`mesalens.reports.html`) and the per-regime
-distributions (:mod:`mesalens.reports.distributions`) show the same kinds of
-values, so they format them here, alike: a missing or non-finite value is an
-en dash, a p-value that underflowed to zero reads ``< 1e-16``, a signed shift
-carries a true minus sign, and a DAG count too large to read is shown
-rounded with its exact digits kept for a tooltip. The report's sections
-(direct test, sensitivity) use the same formatters.
+The terminal summary (:mod:`mesalens.reports.summary`), the page assembly
+(:mod:`mesalens.reports.html`) and the per-regime distributions
+(:mod:`mesalens.reports.distributions`) show the same kinds of values, so
+they format them here, alike: a count has thousands separators (rounded past
+15 digits), a share never rounds a nonzero part to 0% or 100%, a missing or
+non-finite value is an en dash, a p-value that underflowed to zero reads
+``< 1e-16``, a signed shift carries a true minus sign, and a DAG count too
+large to read is shown rounded with its exact digits kept for a tooltip. The
+report's sections (direct test, sensitivity) and the job index use the same
+formatters.
 
 >>> format_estimate(0.012345), format_estimate(-2.5e-7, 2), format_estimate(0.0)
 ('+0.0123', '-2.5e-07', '0')
@@ -22,33 +25,24 @@ from __future__ import annotations
 
 import math
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
-
-from mesalens.reports.summary import format_count
 
 __all__ = [
     "MINUS",
-    "class_unit",
     "count_cell",
     "exact_digits",
     "format_bytes",
+    "format_count",
     "format_estimate",
     "format_number",
     "format_p_value",
+    "format_share",
     "format_signed",
 ]
 
 # Written as an escape because ruff flags the character as confusable.
 MINUS = "\u2212"
-
-
-def class_unit(document: Any) -> str:
-    """What the class of a result document is made of: ``"MAG"`` for a PAG, else ``"DAG"``.
-
-    >>> class_unit({"latent": {"unit": "MAG"}}), class_unit({"verdict": "all"})
-    ('MAG', 'DAG')
-    """
-    return "MAG" if document.get("latent") else "DAG"
 
 
 def exact_digits(n: int) -> str:
@@ -57,6 +51,36 @@ def exact_digits(n: int) -> str:
         return str(n)
     except ValueError:
         return str(Decimal(n))
+
+
+def format_count(n: int) -> str:
+    """Format a count exactly with thousands separators, or approximately when huge.
+
+    Counts of DAGs can have hundreds of digits; past 15 digits the terminal
+    shows ``≈1.23e+40`` and the JSON output keeps the exact value.
+    """
+    if n < 10**15:
+        return f"{n:,}"
+    # Decimal, unlike float, neither overflows past 1e308 nor hits the
+    # int-to-str digit limit.
+    return f"≈{Decimal(n):.3e}"
+
+
+def format_share(part: int, whole: int) -> str:
+    """``part / whole`` as a percentage that never rounds a nonzero share to 0% or 100%."""
+    if whole == 0:
+        return "n/a"
+    if part == 0:
+        return "0%"
+    if part == whole:
+        return "100%"
+    percent = float(Fraction(100 * part, whole))
+    if percent < 0.1:
+        return "<0.1%"
+    if percent > 99.9:
+        return ">99.9%"
+    text = f"{percent:.1f}".removesuffix(".0")
+    return f"{text}%"
 
 
 def format_number(value: Any, digits: int = 3) -> str:

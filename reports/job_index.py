@@ -60,8 +60,8 @@ from pathlib import Path
 from typing import Any
 
 from mesalens.reports.atomic import atomic_write_text
-from mesalens.reports.sections.direct_test import CONTRADICTION_WORDS
-from mesalens.reports.summary import EXIT_CODES, format_count, format_share
+from mesalens.reports.formatting import format_count, format_share
+from mesalens.reports.vocabulary import CONTRADICTION_WORDS, EXIT_CODES
 
 __all__ = [
     "CHECK_NAME",

@@ -117,8 +117,7 @@ from mesalens.reports.job_index import (
     stability_words,
     write_index,
 )
-from mesalens.reports.sections.direct_test import contradicts_all
-from mesalens.reports.summary import EXIT_CODES
+from mesalens.reports.vocabulary import EXIT_CODES, contradicts_all
 
 __all__ = [
     "EXIT_BUSY",

@@ -20,7 +20,7 @@ from mesalens.pipeline.alignment_gap import direct_test
 from mesalens.pipeline.gap_estimators import holm
 from mesalens.pipeline.gap_results import DirectTestError, DirectTestSettings
 from mesalens.reports.cli import cli
-from mesalens.reports.sections.direct_test import direct_test_line, explain, render_direct_test
+from mesalens.reports.sections.alignment_gap import direct_test_line, explain, render_direct_test
 from tests.test_pag_repair import write_failing_logs
 
 # Few folds and trees: the known answers are strong enough, and the suite stays fast.

@@ -25,13 +25,10 @@ from mesalens.reports import html as html_module
 from mesalens.reports.cli import cli
 from mesalens.reports.dag_pages import DAGS_PER_PAGE, class_dags
 from mesalens.reports.distributions import regime_distributions
-from mesalens.reports.html import (
-    render_check_report,
-    verdict_sentence,
-    write_report,
-)
+from mesalens.reports.html import render_check_report, write_report
 from mesalens.reports.layout import draw_graph, layered_layout
 from mesalens.reports.result_json import check_result_to_dict
+from mesalens.reports.vocabulary import verdict_sentence
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"

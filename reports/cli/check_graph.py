@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -19,13 +20,13 @@ from mesalens.pipeline.checker import check, restricted_class
 from mesalens.pipeline.enumeration import iter_dag_edges
 from mesalens.pipeline.formats import FORMATS, read_graph_with_sha256
 from mesalens.pipeline.graph import CausalGraph
-from mesalens.pipeline.pag_checker import PagCheckResult, pag_note
 from mesalens.pipeline.roles import Roles
 from mesalens.reports.checks.config import build_roles
 from mesalens.reports.cli.common import CONTEXT, fail, write_json
 from mesalens.reports.examples import example_names, load_example
 from mesalens.reports.result_json import check_result_to_dict, dumps
-from mesalens.reports.summary import EXIT_CODES, render_summary
+from mesalens.reports.summary import render_summary
+from mesalens.reports.vocabulary import EXIT_CODES, pag_note
 
 __all__ = ["check_graph"]
 
@@ -183,7 +184,7 @@ def check_graph(
         fail(ctx, f"{exc.strerror or exc}" + (f": {exc.filename!r}" if exc.filename else ""))
 
     if not quiet:
-        _print_summary(result, source, dags, json_out, html_out)
+        _print_summary(result, document, source, dags, json_out, html_out)
     ctx.exit(EXIT_CODES[result.verdict])
 
 
@@ -205,6 +206,7 @@ def _check_destination(option: str, path: str | None, graph: str | None) -> None
 
 def _print_summary(
     result: CheckResult,
+    document: dict[str, Any] | None,
     source: str,
     dags: list[list[tuple[str, str]]] | None,
     json_out: str | None,
@@ -216,6 +218,9 @@ def _print_summary(
         console.print(f"JSON written to {json_out}", soft_wrap=True)
     if html_out is not None:
         console.print(f"HTML report written to {html_out}", soft_wrap=True)
-    if isinstance(result, PagCheckResult):
-        console.print(pag_note(result), soft_wrap=True)
-    render_summary(result, console, graph_source=source, dags=dags)
+    if document is None:
+        document = check_result_to_dict(result, graph_source=source)
+    if document.get("latent"):
+        console.print(pag_note(document), soft_wrap=True)
+    render_summary(result, console, graph_source=source, dags=dags, document=document)
+

@@ -42,7 +42,6 @@ from mesalens.connectors.errors import InputError
 from mesalens.connectors.kinds import DTYPE_OVERRIDES
 from mesalens.connectors.regime import parse_regime_option
 from mesalens.pipeline.dask_client import connected_client
-from mesalens.pipeline.pag_checker import PagCheckResult, pag_note
 from mesalens.reports.checks.config import (
     RunConfig,
     is_job_file,
@@ -55,12 +54,15 @@ from mesalens.reports.cli.common import CONTEXT, errors_as_one_line, fail
 from mesalens.reports.jobs import run_check as run_job_check
 from mesalens.reports.jobs import run_job_file
 from mesalens.reports.progress import run_progress
-from mesalens.reports.sections.direct_test import (
+from mesalens.reports.result_json import check_result_to_dict
+from mesalens.reports.sections.alignment_gap import direct_test_line
+from mesalens.reports.summary import bootstrap_line, render_summary
+from mesalens.reports.vocabulary import (
     CONTRADICTION_WORDS,
+    EXIT_CODES,
     contradicts_all,
-    direct_test_line,
+    pag_note,
 )
-from mesalens.reports.summary import EXIT_CODES, bootstrap_line, render_summary
 
 __all__ = ["run_command"]
 
@@ -155,9 +157,10 @@ def run_command(ctx: click.Context, **options: Any) -> None:
         )
         for note in analysis.discovery.notes:
             console.print(f"note: {note}", soft_wrap=True)
-        if isinstance(analysis.check, PagCheckResult):  # FCI: counts are over MAGs
-            console.print(pag_note(analysis.check), soft_wrap=True)
-        render_summary(analysis.check, console, graph_source="discovery")
+        document = check_result_to_dict(analysis.check, graph_source="discovery")
+        if document.get("latent"):  # FCI: counts are over MAGs
+            console.print(pag_note(document), soft_wrap=True)
+        render_summary(analysis.check, console, graph_source="discovery", document=document)
         if analysis.bootstrap is not None:
             console.print(bootstrap_line(analysis.bootstrap), soft_wrap=True)
         if analysis.direct_test is not None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from mesalens.reports.sections import ReportSection, render_template
+from mesalens.reports.sections.common import ReportSection, render_template
 
 __all__ = ["render_latent"]
 

@@ -17,9 +17,8 @@ from typing import Any
 from markupsafe import Markup
 
 from mesalens.reports.charts import Series, line_chart_svg
-from mesalens.reports.formatting import format_estimate
-from mesalens.reports.sections import ReportSection, render_template
-from mesalens.reports.summary import format_count
+from mesalens.reports.formatting import format_count, format_estimate
+from mesalens.reports.sections.common import ReportSection, render_template
 
 __all__ = ["render_sensitivity"]
 

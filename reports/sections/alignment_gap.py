@@ -23,23 +23,15 @@ from typing import Any
 from markupsafe import Markup
 
 from mesalens.reports.charts import Series, line_chart_svg
-from mesalens.reports.formatting import class_unit, format_estimate, format_p_value
-from mesalens.reports.sections import ReportSection, render_template
+from mesalens.reports.formatting import format_estimate, format_p_value
+from mesalens.reports.sections.common import ReportSection, render_template
+from mesalens.reports.vocabulary import class_unit
 
 __all__ = [
-    "CONTRADICTION_WORDS",
-    "contradicts_all",
     "direct_test_line",
     "explain",
     "render_direct_test",
 ]
-
-#: What the terminal (single runs and jobs) and the jobs index say of a
-#: contradicted ``all`` (:func:`contradicts_all`).
-CONTRADICTION_WORDS = (
-    "the direct test contradicts the structural 'all': the logs reject the independence "
-    "it licenses (report: Direct test)"
-)
 
 _METHOD_NAMES = {
     "fisherz": "Fisher-z (partial correlation, all rows)",
@@ -60,25 +52,6 @@ def _intervals_disagree(gaps: Sequence[Mapping[str, Any]]) -> list[str]:
         if linear["upper"] < flexible["lower"] or flexible["upper"] < linear["lower"]:
             out.append(regime)
     return out
-
-
-def contradicts_all(verdict: str, part: Mapping[str, Any] | None) -> bool:
-    """Whether the direct test rejects the independence a structural ``all`` licenses.
-
-    The one disagreement a reviewer must not miss: the graph says the mesa
-    objective screens the regime off, the logs say it does not.
-
-    >>> contradicts_all("all", {"status": "done", "reject": True})
-    True
-    >>> contradicts_all("none", {"status": "done", "reject": True}), contradicts_all("all", None)
-    (False, False)
-    """
-    return (
-        verdict == "all"
-        and part is not None
-        and part.get("status") != "skipped"
-        and bool(part.get("reject"))
-    )
 
 
 def explain(
