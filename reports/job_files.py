@@ -81,7 +81,7 @@ from mesalens.reports.cli_common import BadInput, build_roles, one_line
 
 # A check's name is also its folder in the output folder, so the output folder's
 # layout says which names a check may take.
-from mesalens.reports.job_index import CHECK_NAME, RESERVED_NAMES, PreviousRun
+from mesalens.reports.jobs.index import CHECK_NAME, RESERVED_NAMES, PreviousRun
 
 __all__ = [
     "CHECK_KEYS",
@@ -161,7 +161,7 @@ class CheckSpec:
     missing : str
         ``"drop"`` or ``"error"``.
     previous : PreviousRun or None
-        Filled in by :func:`~mesalens.reports.jobs.run_jobs` before ``run_one`` is called.
+        Filled in by :func:`~mesalens.reports.jobs.engine.run_jobs` before ``run_one`` is called.
     evidence : EvidenceSettings
         The evidence beyond the graph to gather (key ``sensitivity``, ...).
     """

@@ -61,7 +61,7 @@ from mesalens.reports.job_files import (
     read_knowledge,
     read_toml,
 )
-from mesalens.reports.jobs import run_check, run_job_file
+from mesalens.reports.jobs.engine import run_check, run_job_file
 from mesalens.reports.progress import run_progress
 from mesalens.reports.result_json import dumps
 from mesalens.reports.run_document import run_result_to_dict

@@ -3,7 +3,7 @@ r"""Scheduled batch jobs: several checks from one job file, with a history of ru
 The job file (its TOML format and validation) is
 :mod:`mesalens.reports.job_files`; the output folder (its layout, the run
 records, each check's history and the index page) is
-:mod:`mesalens.reports.job_index`. This module runs the checks of a job into
+:mod:`mesalens.reports.jobs.index`. This module runs the checks of a job into
 that folder and says how the job went.
 
 Exit code of a job (first that applies):
@@ -95,7 +95,7 @@ from mesalens.reports.job_files import (
     JobFile,
     load_job_file,
 )
-from mesalens.reports.job_index import (
+from mesalens.reports.jobs.index import (
     CONTRADICTION_WORDS,
     HISTORY_JSON,
     INDEX_HTML,
@@ -569,7 +569,7 @@ def run_jobs(
     """Run every check of a job, one after the other, each into a new run folder.
 
     See the module docstring for the guarantees and the exit codes, and
-    :mod:`mesalens.reports.job_index` for the layout of ``out_dir``. A
+    :mod:`mesalens.reports.jobs.index` for the layout of ``out_dir``. A
     check that fails (``run_one`` raises) is recorded with status ``error``
     and the others still run; a check whose lock is held by another process
     is skipped (``busy``). The index is rewritten after every check.

@@ -39,7 +39,7 @@ newest earlier run with a verdict), ``changed`` (the verdict differs from
 credentials in URLs hidden).
 
 The history and the index are read back from the run folders on disk
-(:func:`collect_runs`, :func:`build_index`); :mod:`mesalens.reports.jobs`
+(:func:`collect_runs`, :func:`build_index`); :mod:`mesalens.reports.jobs.engine`
 writes the run folders and calls :func:`write_index` after every check.
 """
 
@@ -114,7 +114,7 @@ RESERVED_NAMES = frozenset({INDEX_HTML, INDEX_JSON, LOG_FILE, INDEX_LOCK})
 class PreviousRun:
     """The newest earlier run of a check that produced a verdict.
 
-    :func:`~mesalens.reports.jobs.run_jobs` puts it in
+    :func:`~mesalens.reports.jobs.engine.run_jobs` puts it in
     :attr:`~mesalens.reports.job_files.CheckSpec.previous` before calling
     ``run_one``, so that a report can say "changed from ``all``".
 
