@@ -81,7 +81,7 @@ from mesalens.reports.cli_common import BadInput, build_roles, one_line
 
 # A check's name is also its folder in the output folder, so the output folder's
 # layout says which names a check may take.
-from mesalens.reports.jobs.index import CHECK_NAME, RESERVED_NAMES, PreviousRun
+from mesalens.reports.jobs.layout import CHECK_NAME, RESERVED_NAMES, PreviousRun
 
 __all__ = [
     "CHECK_KEYS",

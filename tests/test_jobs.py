@@ -24,7 +24,6 @@ from mesalens.connectors import InputError
 from mesalens.reports import job_files
 from mesalens.reports.job_files import CheckSpec, is_job_file, is_job_path, load_job_file
 from mesalens.reports.jobs import engine
-from mesalens.reports.jobs import index as job_index
 from mesalens.reports.jobs.engine import (
     CheckOutcome,
     RunOutcome,
@@ -32,7 +31,7 @@ from mesalens.reports.jobs.engine import (
     run_check,
     run_jobs,
 )
-from mesalens.reports.jobs.index import render_index_html
+from mesalens.reports.jobs.index_html import render_index_html
 
 T0 = datetime(2025, 3, 1, 2, 0, 0, tzinfo=UTC)
 
@@ -617,7 +616,8 @@ def test_run_job_file_needs_an_output_folder_and_logs_bad_job_files(tmp_path):
 
 
 def test_job_modules_do_not_import_jobs():
-    """Data flows one way: jobs -> job_files -> job_index, never back."""
+    """Data flows one way: jobs.engine -> job_files -> the output folder's modules, never back."""
+    from mesalens.reports.jobs import index, index_html, layout, markers
 
     def imported(module) -> set[str]:
         tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
@@ -629,7 +629,8 @@ def test_job_modules_do_not_import_jobs():
         }
 
     assert "mesalens.reports.jobs.engine" not in imported(job_files)
-    assert not {"mesalens.reports.jobs.engine", "mesalens.reports.job_files"} & imported(job_index)
+    for module in (layout, markers, index, index_html):
+        assert not {"mesalens.reports.jobs.engine", "mesalens.reports.job_files"} & imported(module)
 
 
 def test_sigterm_stops_the_job_like_ctrl_c(tmp_path):

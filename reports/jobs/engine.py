@@ -85,18 +85,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from mesalens.connectors.atomic import atomic_write_text
 from mesalens.connectors.errors import InputError, MesalensError
 from mesalens.connectors.regime import redact_url
 from mesalens.pipeline.dask_client import connected_client
-from mesalens.reports.atomic import atomic_write_text
 from mesalens.reports.cli_common import BadInput, one_line
 from mesalens.reports.job_files import (
     CheckSpec,
     JobFile,
     load_job_file,
 )
-from mesalens.reports.jobs.index import (
-    CONTRADICTION_WORDS,
+from mesalens.reports.jobs.folders import remove_temporaries
+from mesalens.reports.jobs.index import collect_runs, previous_run, write_index
+from mesalens.reports.jobs.layout import (
     HISTORY_JSON,
     INDEX_HTML,
     INDEX_JSON,
@@ -108,17 +109,11 @@ from mesalens.reports.jobs.index import (
     RUNS,
     SCHEMA_VERSION,
     PreviousRun,
-    collect_runs,
-    is_contradicted,
-    is_unstable,
     iso_now,
     json_text,
-    previous_run,
-    remove_temporaries,
-    stability_words,
-    write_index,
 )
-from mesalens.reports.sections.direct_test import contradicts_all
+from mesalens.reports.jobs.markers import is_contradicted, is_unstable, stability_words
+from mesalens.reports.sections.direct_test import CONTRADICTION_WORDS, contradicts_all
 from mesalens.reports.summary import EXIT_CODES
 
 __all__ = [
