@@ -24,14 +24,9 @@ from mesalens.connectors import InputError
 from mesalens.reports import job_files
 from mesalens.reports.job_files import CheckSpec, is_job_file, is_job_path, load_job_file
 from mesalens.reports.jobs import engine
-from mesalens.reports.jobs.engine import (
-    CheckOutcome,
-    RunOutcome,
-    jobs_exit_code,
-    run_check,
-    run_jobs,
-)
+from mesalens.reports.jobs.engine import run_check, run_jobs
 from mesalens.reports.jobs.index_html import render_index_html
+from mesalens.reports.jobs.outcome import CheckOutcome, RunOutcome, jobs_exit_code
 
 T0 = datetime(2025, 3, 1, 2, 0, 0, tzinfo=UTC)
 
@@ -397,7 +392,8 @@ _CHILD = """
 import sys, time
 from pathlib import Path
 from mesalens.reports.job_files import load_job_file
-from mesalens.reports.jobs.engine import RunOutcome, run_jobs
+from mesalens.reports.jobs.engine import run_jobs
+from mesalens.reports.jobs.outcome import RunOutcome
 
 job_path, out, marker = sys.argv[1:4]
 

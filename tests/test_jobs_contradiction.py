@@ -19,9 +19,10 @@ from click.testing import CliRunner
 from mesalens.connectors.simulator import write_logs
 from mesalens.reports.cli import cli
 from mesalens.reports.job_files import load_job_file
-from mesalens.reports.jobs.engine import RunOutcome, direct_test_summary, run_jobs
+from mesalens.reports.jobs.engine import run_jobs
 from mesalens.reports.jobs.index import build_index, write_index
 from mesalens.reports.jobs.index_html import render_index_html
+from mesalens.reports.jobs.outcome import RunOutcome, direct_test_summary
 from mesalens.reports.sections.direct_test import contradicts_all
 from tests.test_jobs_stability import read_json, runs_table, summary_row
 from tests.test_pag_repair import write_failing_logs

@@ -15,8 +15,9 @@ from click.testing import CliRunner
 
 from mesalens.reports.cli import cli
 from mesalens.reports.job_files import load_job_file
-from mesalens.reports.jobs.engine import RunOutcome, run_jobs
+from mesalens.reports.jobs.engine import run_jobs
 from mesalens.reports.jobs.index_html import render_index_html
+from mesalens.reports.jobs.outcome import RunOutcome
 from tests.test_bootstrap import borderline
 
 

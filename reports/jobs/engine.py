@@ -1,40 +1,12 @@
 r"""Scheduled batch jobs: several checks from one job file, with a history of runs.
 
 The job file (its TOML format and validation) is
-:mod:`mesalens.reports.job_files`; the output folder (its layout, the run
-records, each check's history and the index page) is
-:mod:`mesalens.reports.jobs.index`. This module runs the checks of a job into
-that folder and says how the job went.
-
-Exit code of a job (first that applies):
-
-====  ==================================================================
-code  meaning
-====  ==================================================================
-1     a check failed (bad input, unreadable data, internal error): its
-      error is in the history, the index and the log; the other checks ran.
-      Also an invalid job file (nothing runs then).
-6     a check's verdict changed against its previous run with a verdict
-7     a check was skipped: another run of it holds its lock ("busy")
-5     the worst verdict is ``invalid``
-4     the worst verdict is ``none``
-3     the worst verdict is ``some``
-0     every check ran and every verdict is ``all``
-====  ==================================================================
-
-A check run with ``bootstrap = B`` also records whether its verdict is
-stable under resampling (``stability`` in ``run.json``, ``history.json`` and
-``index.json``; an "unstable" marker in ``index.html``; a warning in the
-log). Stability does not change the exit code: as for a single
-``mesalens run``, the code says which verdict was reached, and the marker
-says how much to trust it.
-
-A check run with the direct test (``direct_test = true``, the default) also
-records whether the test contradicts a structural ``all``
-(``direct_test`` = ``{"status", "reject", "contradicts"}`` in the same
-three files, see :func:`direct_test_summary`; a "contradicted" marker in
-``index.html``; a warning in the log and the summary). Like instability, a
-contradiction does not change the exit code.
+:mod:`mesalens.reports.job_files`; the output folder's layout and run records
+are :mod:`mesalens.reports.jobs.layout`, each check's history and the index
+page :mod:`mesalens.reports.jobs.index`. This module runs the checks of a job
+into that folder (with the folder operations of
+:mod:`mesalens.reports.jobs.folders`) and logs them; how the job went and its
+exit code are :mod:`mesalens.reports.jobs.outcome`.
 
 Guarantees, for running from cron or a workflow scheduler:
 
@@ -68,8 +40,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import errno
-import fcntl
 import logging
 import os
 import re
@@ -78,14 +48,12 @@ import signal
 import threading
 import time
 import traceback
-import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mesalens.connectors.atomic import atomic_write_text
+from mesalens.connectors.atomic import atomic_write_text, fsync_dir
 from mesalens.connectors.errors import InputError, MesalensError
 from mesalens.connectors.regime import redact_url
 from mesalens.pipeline.dask_client import connected_client
@@ -95,12 +63,16 @@ from mesalens.reports.job_files import (
     JobFile,
     load_job_file,
 )
-from mesalens.reports.jobs.folders import remove_temporaries
+from mesalens.reports.jobs.folders import (
+    _partials,
+    _point_latest,
+    _try_lock,
+    _unique_run_id,
+    remove_temporaries,
+)
 from mesalens.reports.jobs.index import collect_runs, previous_run, write_index
 from mesalens.reports.jobs.layout import (
     HISTORY_JSON,
-    INDEX_HTML,
-    INDEX_JSON,
     LATEST,
     LOCK_FILE,
     LOG_FILE,
@@ -108,330 +80,30 @@ from mesalens.reports.jobs.layout import (
     RUN_JSON,
     RUNS,
     SCHEMA_VERSION,
-    PreviousRun,
     iso_now,
     json_text,
 )
-from mesalens.reports.jobs.markers import is_contradicted, is_unstable, stability_words
-from mesalens.reports.sections.direct_test import CONTRADICTION_WORDS, contradicts_all
-from mesalens.reports.summary import EXIT_CODES
+from mesalens.reports.jobs.markers import stability_words
+from mesalens.reports.jobs.outcome import (
+    CheckOutcome,
+    JobsOutcome,
+    RunOutcome,
+    _exit_meaning,
+    _run_record,
+    _validate_outcome,
+    jobs_exit_code,
+    verdict_change_note,
+)
+from mesalens.reports.sections.direct_test import CONTRADICTION_WORDS
 
 __all__ = [
-    "EXIT_BUSY",
-    "EXIT_CHANGED",
-    "EXIT_FAILED",
-    "CheckOutcome",
-    "CheckSpec",
-    "JobFile",
-    "JobsOutcome",
-    "PreviousRun",
-    "RunOutcome",
     "Terminated",
-    "direct_test_summary",
-    "jobs_exit_code",
-    "load_job_file",
     "run_check",
     "run_job_file",
     "run_jobs",
-    "stability_summary",
-    "verdict_change_note",
 ]
 
-#: Exit code: a check failed, or the job file is invalid.
-EXIT_FAILED = 1
-#: Exit code: a verdict changed against the previous run of its check.
-EXIT_CHANGED = 6
-#: Exit code: a check was skipped because another run of it is in progress.
-EXIT_BUSY = 7
-
 _URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s'\"]+")
-# Worst first, for the exit code of several verdicts.
-_VERDICT_ORDER = ("invalid", "none", "some", "all")
-
-
-# --------------------------------------------------------------------------- outcomes
-
-
-@dataclass(frozen=True)
-class RunOutcome:
-    """What ``run_one`` returns: the verdict of one check and its exact counts.
-
-    Attributes
-    ----------
-    verdict : str
-        ``all``, ``some``, ``none`` or ``invalid``.
-    n_dags, n_hold, n_fail, n_invalid : int
-        The counts of the check (exact integers of any size).
-    notes : tuple of str
-        Remarks worth logging (discovery notes, for example).
-    stability : dict or None
-        The verdict's stability under the bootstrap (see
-        :func:`stability_summary`); None when the check ran no bootstrap.
-    direct_test : dict or None
-        The direct test's decision and whether it contradicts the verdict
-        (see :func:`direct_test_summary`); None when the test did not run.
-    """
-
-    verdict: str
-    n_dags: int = 0
-    n_hold: int = 0
-    n_fail: int = 0
-    n_invalid: int = 0
-    notes: tuple[str, ...] = ()
-    stability: dict[str, Any] | None = None
-    direct_test: dict[str, Any] | None = None
-
-    @classmethod
-    def from_check_result(
-        cls,
-        result: Any,
-        notes: Sequence[str] = (),
-        bootstrap: Any = None,
-        direct_test: Any = None,
-    ) -> RunOutcome:
-        """Build from a :class:`~mesalens.pipeline.checker.CheckResult`.
-
-        ``bootstrap`` is the run's :class:`~mesalens.pipeline.bootstrap.BootstrapResult`,
-        if it ran one; ``direct_test`` its
-        :class:`~mesalens.pipeline.direct_test.DirectTestResult`, if it ran the test.
-        """
-        return cls(
-            verdict=result.verdict,
-            n_dags=result.n_dags,
-            n_hold=result.n_hold,
-            n_fail=result.n_fail,
-            n_invalid=result.n_invalid,
-            notes=tuple(notes),
-            stability=stability_summary(bootstrap),
-            direct_test=direct_test_summary(
-                None if direct_test is None else direct_test.as_dict(), result.verdict
-            ),
-        )
-
-
-def stability_summary(bootstrap: Any) -> dict[str, Any] | None:
-    """The ``stability`` of a run record: the bootstrap's verdict share against its threshold.
-
-    Parameters
-    ----------
-    bootstrap : BootstrapResult or None
-        The run's :class:`~mesalens.pipeline.bootstrap.BootstrapResult`.
-
-    Returns
-    -------
-    dict or None
-        ``{"stable", "share", "threshold", "replicates"}``, the same values
-        as the ``bootstrap`` part of ``result.json``; None without a bootstrap.
-    """
-    if bootstrap is None:
-        return None
-    return {
-        "stable": bool(bootstrap.stable),
-        "share": float(bootstrap.main_share),
-        "threshold": float(bootstrap.threshold),
-        "replicates": int(bootstrap.replicates),
-    }
-
-
-def direct_test_summary(part: Mapping[str, Any] | None, verdict: str) -> dict[str, Any] | None:
-    """The ``direct_test`` of a run record: the direct test's decision against the verdict.
-
-    Parameters
-    ----------
-    part : mapping or None
-        The ``direct_test`` part of the run's ``result.json``.
-    verdict : str
-        The run's structural verdict.
-
-    Returns
-    -------
-    dict or None
-        ``{"status", "reject", "contradicts"}``: ``status`` ``done`` or
-        ``skipped`` (the logs could not support the test) and ``reject`` as
-        in ``result.json``; ``contradicts`` is
-        :func:`~mesalens.reports.sections.direct_test.contradicts_all`, the
-        rule of the report's verdict card. None without a direct test.
-
-    Examples
-    --------
-    >>> direct_test_summary({"status": "done", "reject": True}, "all")
-    {'status': 'done', 'reject': True, 'contradicts': True}
-    >>> direct_test_summary(None, "all") is None
-    True
-    """
-    if part is None:
-        return None
-    return {
-        "status": str(part.get("status", "done")),
-        "reject": bool(part.get("reject")),
-        "contradicts": contradicts_all(verdict, part),
-    }
-
-
-@dataclass(frozen=True)
-class CheckOutcome:
-    """How one check of a job went.
-
-    Attributes
-    ----------
-    name : str
-        The check.
-    status : str
-        ``ok`` (a verdict), ``error`` (the check failed) or ``busy`` (skipped:
-        another run of it holds its lock).
-    message : str or None
-        The error or busy message (one line).
-    record : dict or None
-        The run record written to ``run.json`` (None when busy).
-    folder : Path or None
-        The run's folder (None when busy).
-    """
-
-    name: str
-    status: str
-    message: str | None = None
-    record: dict[str, Any] | None = None
-    folder: Path | None = None
-
-    @property
-    def verdict(self) -> str | None:
-        """The verdict, or None if the check produced none."""
-        return None if self.record is None else self.record.get("verdict")
-
-    @property
-    def previous_verdict(self) -> str | None:
-        """The verdict of the previous run with a verdict, if any."""
-        return None if self.record is None else self.record.get("previous_verdict")
-
-    @property
-    def changed(self) -> bool:
-        """Whether the verdict differs from the previous run's."""
-        return bool(self.record and self.record.get("changed"))
-
-    @property
-    def stability(self) -> dict[str, Any] | None:
-        """The verdict's stability under the bootstrap, or None if none ran."""
-        return None if self.record is None else self.record.get("stability")
-
-    @property
-    def unstable(self) -> bool:
-        """Whether a bootstrap ran and found the verdict unstable."""
-        return is_unstable(self.stability)
-
-    @property
-    def direct_test(self) -> dict[str, Any] | None:
-        """The direct test's decision (:func:`direct_test_summary`), or None if it did not run."""
-        return None if self.record is None else self.record.get("direct_test")
-
-    @property
-    def contradicted(self) -> bool:
-        """Whether the direct test contradicts the structural ``all`` of this run."""
-        return is_contradicted(self.direct_test)
-
-    @property
-    def exit_code(self) -> int:
-        """The exit code of this check alone (see :func:`jobs_exit_code`)."""
-        return jobs_exit_code([self])
-
-
-@dataclass(frozen=True)
-class JobsOutcome:
-    """The result of :func:`run_jobs`.
-
-    Attributes
-    ----------
-    checks : tuple of CheckOutcome
-        One per check, in job-file order.
-    exit_code : int
-        See :func:`jobs_exit_code`.
-    out_dir : Path
-        The output folder (``index.html``, ``index.json``, ``mesalens.log``).
-    """
-
-    checks: tuple[CheckOutcome, ...]
-    exit_code: int
-    out_dir: Path
-
-    @property
-    def index_html(self) -> Path:
-        """``DIR/index.html``."""
-        return self.out_dir / INDEX_HTML
-
-    @property
-    def index_json(self) -> Path:
-        """``DIR/index.json``."""
-        return self.out_dir / INDEX_JSON
-
-    @property
-    def log_file(self) -> Path:
-        """``DIR/mesalens.log``."""
-        return self.out_dir / LOG_FILE
-
-    def summary_lines(self) -> list[str]:
-        """One line per check and a final line with the index and exit code, for a terminal.
-
-        A check whose direct test contradicts its ``all`` gets a ``warning:``
-        line after its own, in the words of ``mesalens run``.
-        """
-        lines = []
-        for outcome in self.checks:
-            if outcome.status == "ok":
-                assert outcome.record is not None
-                line = f"check {outcome.name}: verdict {outcome.verdict}"
-                if outcome.changed:
-                    line += f" (CHANGED from {outcome.previous_verdict})"
-                if outcome.unstable:
-                    line += f" (UNSTABLE: {stability_words(outcome.stability)})"
-                lines.append(f"{line}; {outcome.folder}")
-                if outcome.contradicted:
-                    lines.append(f"warning: check {outcome.name}: {CONTRADICTION_WORDS}")
-            else:
-                lines.append(f"check {outcome.name}: {outcome.status}: {outcome.message}")
-        lines.append(
-            f"index: {self.index_html}; log: {self.log_file}; "
-            f"exit code {self.exit_code} ({_exit_meaning(self.exit_code)})"
-        )
-        return lines
-
-
-def jobs_exit_code(outcomes: Sequence[CheckOutcome]) -> int:
-    """The exit code of a job: the first that applies of 1, 6, 7, 5, 4, 3, 0.
-
-    1: a check failed; 6: a verdict changed against the check's previous run;
-    7: a check was busy; else the worst verdict's code (``invalid`` 5,
-    ``none`` 4, ``some`` 3, ``all`` 0). No checks gives 0.
-    """
-    if any(o.status == "error" for o in outcomes):
-        return EXIT_FAILED
-    if any(o.changed for o in outcomes):
-        return EXIT_CHANGED
-    if any(o.status == "busy" for o in outcomes):
-        return EXIT_BUSY
-    verdicts = {o.verdict for o in outcomes if o.verdict is not None}
-    for verdict in _VERDICT_ORDER:
-        if verdict in verdicts:
-            return EXIT_CODES[verdict]
-    return 0
-
-
-def _exit_meaning(code: int) -> str:
-    meanings = {
-        EXIT_FAILED: "a check failed",
-        EXIT_CHANGED: "a verdict changed",
-        EXIT_BUSY: "a check was skipped: another run is in progress",
-        **{value: f"worst verdict {verdict}" for verdict, value in EXIT_CODES.items()},
-    }
-    return meanings.get(code, "unknown")
-
-
-def verdict_change_note(previous: PreviousRun | None, verdict: str) -> str | None:
-    """A sentence for a report when ``verdict`` differs from the previous run's, else None."""
-    if previous is None or previous.verdict == verdict:
-        return None
-    return (
-        f"The verdict changed from {previous.verdict!r} (run {previous.run}, "
-        f"finished {previous.finished}) to {verdict!r}."
-    )
 
 
 # --------------------------------------------------------------------------- running
@@ -563,8 +235,9 @@ def run_jobs(
 ) -> JobsOutcome:
     """Run every check of a job, one after the other, each into a new run folder.
 
-    See the module docstring for the guarantees and the exit codes, and
-    :mod:`mesalens.reports.jobs.index` for the layout of ``out_dir``. A
+    See the module docstring for the guarantees,
+    :mod:`mesalens.reports.jobs.outcome` for the exit codes and
+    :mod:`mesalens.reports.jobs.layout` for the layout of ``out_dir``. A
     check that fails (``run_one`` raises) is recorded with status ``error``
     and the others still run; a check whose lock is held by another process
     is skipped (``busy``). The index is rewritten after every check.
@@ -713,7 +386,7 @@ def _run_one_check(
         atomic_write_text(partial / RUN_JSON, json_text(record))
         final = runs_dir / run_id
         os.rename(partial, final)
-        _fsync_dir(runs_dir)
+        fsync_dir(runs_dir)
         if error is None:
             _point_latest(check_dir, run_id)
         atomic_write_text(
@@ -765,137 +438,6 @@ def _run_one_check(
             CONTRADICTION_WORDS,
         )
     return outcome
-
-
-_STABILITY_NUMBERS = ("share", "threshold", "replicates")
-
-
-def _validate_outcome(result: Any) -> None:
-    if not isinstance(result, RunOutcome):
-        raise TypeError(f"run_one returned {type(result).__name__}, not a RunOutcome")
-    if result.verdict not in EXIT_CODES:
-        raise ValueError(f"run_one returned the verdict {result.verdict!r}")
-    for name in ("n_dags", "n_hold", "n_fail", "n_invalid"):
-        value = getattr(result, name)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError(f"run_one returned {name}={value!r}, not an integer")
-    stability = result.stability
-    if stability is not None and not (
-        isinstance(stability, dict)
-        and isinstance(stability.get("stable"), bool)
-        and all(isinstance(stability.get(key), int | float) for key in _STABILITY_NUMBERS)
-    ):
-        raise TypeError(f"run_one returned stability={stability!r}, not a stability_summary")
-    direct = result.direct_test
-    if direct is not None and not (
-        isinstance(direct, dict)
-        and isinstance(direct.get("status"), str)
-        and isinstance(direct.get("reject"), bool)
-        and isinstance(direct.get("contradicts"), bool)
-    ):
-        raise TypeError(f"run_one returned direct_test={direct!r}, not a direct_test_summary")
-
-
-def _run_record(
-    name: str,
-    run_id: str,
-    seq: int,
-    started: str,
-    duration: float,
-    result: RunOutcome | None,
-    error: str | None,
-    previous: PreviousRun | None,
-) -> dict[str, Any]:
-    ok = error is None and result is not None
-    verdict = result.verdict if ok and result is not None else None
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "check": name,
-        "run": run_id,
-        "seq": seq,
-        "status": "ok" if ok else "error",
-        "started": started,
-        "finished": iso_now(),
-        "duration_s": round(duration, 3),
-        "verdict": verdict,
-        "n_dags": result.n_dags if ok and result is not None else None,
-        "n_hold": result.n_hold if ok and result is not None else None,
-        "n_fail": result.n_fail if ok and result is not None else None,
-        "n_invalid": result.n_invalid if ok and result is not None else None,
-        "stability": result.stability if ok and result is not None else None,
-        "direct_test": result.direct_test if ok and result is not None else None,
-        "previous_run": None if previous is None else previous.run,
-        "previous_verdict": None if previous is None else previous.verdict,
-        "changed": bool(ok and previous is not None and previous.verdict != verdict),
-        "error": error,
-    }
-
-
-def _unique_run_id(runs_dir: Path, base_id: str) -> str:
-    """``base_id``, or ``base_id-1``, ``-2``, ... if a run folder of that name exists."""
-    candidate, n = base_id, 0
-    while (runs_dir / candidate).exists() or (runs_dir / f".{candidate}{PARTIAL_SUFFIX}").exists():
-        n += 1
-        candidate = f"{base_id}-{n}"
-    return candidate
-
-
-def _partials(runs_dir: Path) -> list[Path]:
-    return sorted(
-        p
-        for p in runs_dir.iterdir()
-        if p.name.startswith(".") and p.name.endswith(PARTIAL_SUFFIX) and p.is_dir()
-    )
-
-
-def _point_latest(check_dir: Path, run_id: str) -> None:
-    """Make ``check_dir/latest`` a relative symlink to ``runs/run_id``, atomically."""
-    temporary = check_dir / f".{LATEST}.{uuid.uuid4().hex[:12]}.tmp"
-    os.symlink(f"{RUNS}/{run_id}", temporary)
-    try:
-        os.replace(temporary, check_dir / LATEST)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
-    _fsync_dir(check_dir)
-
-
-def _fsync_dir(directory: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-@contextlib.contextmanager
-def _try_lock(path: Path) -> Iterator[str | None]:
-    """Hold an exclusive flock on ``path``; yield None, or the holder's pid text if it is taken."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                raise
-            try:
-                holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip()
-            except OSError:
-                holder = ""
-            yield holder or "unknown"
-            return
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        try:
-            yield None
-        finally:
-            with contextlib.suppress(OSError):
-                os.ftruncate(fd, 0)
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
 
 
 # --------------------------------------------------------------------------- helpers

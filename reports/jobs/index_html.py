@@ -133,7 +133,7 @@ def render_index_html(entries: Sequence[Mapping[str, Any]], *, generated: str | 
     Parameters
     ----------
     entries : sequence of mapping
-        The ``checks`` of :func:`build_index`, runs newest first.
+        The ``checks`` of :func:`~mesalens.reports.jobs.index.build_index`, runs newest first.
     generated : str, optional
         When the index was built, shown at the top.
 
