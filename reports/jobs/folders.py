@@ -1,4 +1,11 @@
-"""The folder transactions of a job: run folders, the ``latest`` link, locks, leftovers."""
+"""The folder transactions of a job's runs: run ids, ``.partial`` folders, ``latest``, locks.
+
+A run is written into a hidden ``.partial`` folder and renamed into place once
+complete; ``latest`` is replaced by renaming a temporary symlink over it, and
+each check's lock is a non-blocking :func:`fcntl.flock`. The directory fsync
+after a rename is :func:`mesalens.connectors.atomic.fsync_dir`, the one the
+atomic file writes use.
+"""
 
 from __future__ import annotations
 
