@@ -14,7 +14,7 @@ import os
 import stat
 import uuid
 
-__all__ = ["atomic_write_bytes", "atomic_write_text"]
+__all__ = ["atomic_write_bytes", "atomic_write_text", "fsync_dir"]
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
@@ -54,7 +54,23 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
-    # Make the rename itself durable; not every platform can open a directory.
+    # Make the rename itself durable.
+    fsync_dir(directory)
+
+
+def fsync_dir(directory: str | os.PathLike[str]) -> None:
+    """Flush a directory's entries (a rename, a new file or link) to disk, if the platform can.
+
+    Parameters
+    ----------
+    directory : str or path-like
+        The directory whose entries changed.
+
+    Notes
+    -----
+    Errors are ignored: not every platform can open a directory, and the
+    change itself has been made either way.
+    """
     with contextlib.suppress(OSError):
         dir_fd = os.open(directory, os.O_RDONLY)
         try:

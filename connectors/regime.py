@@ -62,6 +62,7 @@ FORMATS = (*FILE_FORMATS, "sql")
 # plain token so that "NAME=LOCATION" and "NAME:FORMAT=LOCATION" stay unambiguous.
 _NAME_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 
+
 @dataclass(frozen=True)
 class RegimeSpec:
     """One named regime and where its rows are.

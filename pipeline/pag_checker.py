@@ -364,4 +364,3 @@ def _add(
     entry.n_c1 = (entry.n_c1 or 0) + c1
     entry.n_c2 = (entry.n_c2 or 0) + c2
     entry.n_conjecture_disagrees = (entry.n_conjecture_disagrees or 0) + ((c1 and c2) != holds)
-

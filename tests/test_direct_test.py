@@ -434,7 +434,7 @@ def test_run_without_the_direct_test(tmp_path):
 
 
 def test_config_and_job_file_keys(tmp_path):
-    from mesalens.reports.checks.config import parse_job
+    from mesalens.reports.jobs.job_file import parse_job
 
     common = {"base": "b", "mesa": "m", "decision": "d", "regimes": {"a": "x", "b": "y"}}
     job = parse_job(

@@ -20,17 +20,13 @@ import pandas as pd
 import pytest
 
 from mesalens.connectors import InputError
-from mesalens.reports import job_index, jobs
 from mesalens.reports.checks import config as job_files
-from mesalens.reports.checks.config import CheckSpec, is_job_file, is_job_path, load_job_file
-from mesalens.reports.job_index import render_index_html
-from mesalens.reports.jobs import (
-    CheckOutcome,
-    RunOutcome,
-    jobs_exit_code,
-    run_check,
-    run_jobs,
-)
+from mesalens.reports.checks.config import CheckSpec, is_job_file
+from mesalens.reports.jobs import engine
+from mesalens.reports.jobs.engine import run_check, run_jobs
+from mesalens.reports.jobs.index_html import render_index_html
+from mesalens.reports.jobs.job_file import is_job_path, load_job_file
+from mesalens.reports.jobs.outcome import CheckOutcome, RunOutcome, jobs_exit_code
 
 T0 = datetime(2025, 3, 1, 2, 0, 0, tzinfo=UTC)
 
@@ -395,8 +391,9 @@ def test_a_check_whose_lock_is_held_is_skipped_as_busy(tmp_path):
 _CHILD = """
 import sys, time
 from pathlib import Path
-from mesalens.reports.checks.config import load_job_file
-from mesalens.reports.jobs import RunOutcome, run_jobs
+from mesalens.reports.jobs.job_file import load_job_file
+from mesalens.reports.jobs.engine import run_jobs
+from mesalens.reports.jobs.outcome import RunOutcome
 
 job_path, out, marker = sys.argv[1:4]
 
@@ -595,14 +592,14 @@ def test_run_check_reports_missing_data_as_a_failed_check(tmp_path):
 def test_run_job_file_needs_an_output_folder_and_logs_bad_job_files(tmp_path):
     path = write_job(tmp_path)
     with pytest.raises(InputError, match="no output folder"):
-        jobs.run_job_file(path, None, run_one=FakeRunner(["all"]))
+        engine.run_job_file(path, None, run_one=FakeRunner(["all"]))
     path.write_text(path.read_text() + 'out = "results"\n')  # in the [[check]]: invalid
     out = tmp_path / "logged"
     with pytest.raises(InputError):
-        jobs.run_job_file(path, out, run_one=FakeRunner(["all"]))
+        engine.run_job_file(path, out, run_one=FakeRunner(["all"]))
     assert "ERROR" in (out / "mesalens.log").read_text()
     write_job(tmp_path, names=("a",), top='out = "results"')
-    outcome = jobs.run_job_file(path, None, run_one=FakeRunner(["some"]), now=T0)
+    outcome = engine.run_job_file(path, None, run_one=FakeRunner(["some"]), now=T0)
     assert outcome.exit_code == 3 and (tmp_path / "results" / "index.html").is_file()
 
 
@@ -610,7 +607,8 @@ def test_run_job_file_needs_an_output_folder_and_logs_bad_job_files(tmp_path):
 
 
 def test_job_modules_do_not_import_jobs():
-    """Data flows one way: jobs -> job_files -> job_index, never back."""
+    """Data flows one way: jobs.engine -> job_files -> the output folder's modules, never back."""
+    from mesalens.reports.jobs import index, index_html, layout
 
     def imported(module) -> set[str]:
         tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
@@ -621,8 +619,10 @@ def test_job_modules_do_not_import_jobs():
             for alias in node.names
         }
 
-    assert "mesalens.reports.jobs" not in imported(job_files)
-    assert not {"mesalens.reports.jobs", "mesalens.reports.checks.config"} & imported(job_index)
+    assert "mesalens.reports.jobs.engine" not in imported(job_files)
+    for module in (layout, index, index_html):
+        upstream = {"mesalens.reports.jobs.engine", "mesalens.reports.checks.config"}
+        assert not upstream & imported(module)
 
 
 def test_sigterm_stops_the_job_like_ctrl_c(tmp_path):
@@ -634,8 +634,8 @@ def test_sigterm_stops_the_job_like_ctrl_c(tmp_path):
     code = textwrap.dedent(
         f"""
         import os, signal
-        from mesalens.reports.checks.config import load_job_file
-        from mesalens.reports.jobs import run_jobs
+        from mesalens.reports.jobs.job_file import load_job_file
+        from mesalens.reports.jobs.engine import run_jobs
 
         def run_one(check, folder):
             os.kill(os.getpid(), signal.SIGTERM)

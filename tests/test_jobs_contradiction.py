@@ -17,10 +17,12 @@ import pytest
 from click.testing import CliRunner
 
 from mesalens.connectors.simulator import write_logs
-from mesalens.reports.checks.config import load_job_file
 from mesalens.reports.cli import cli
-from mesalens.reports.job_index import build_index, render_index_html, write_index
-from mesalens.reports.jobs import RunOutcome, direct_test_summary, run_jobs
+from mesalens.reports.jobs.engine import run_jobs
+from mesalens.reports.jobs.index import build_index, write_index
+from mesalens.reports.jobs.index_html import render_index_html
+from mesalens.reports.jobs.job_file import load_job_file
+from mesalens.reports.jobs.outcome import RunOutcome, direct_test_summary
 from mesalens.reports.vocabulary import contradicts_all
 from tests.test_jobs_stability import read_json, runs_table, summary_row
 from tests.test_pag_repair import write_failing_logs

@@ -13,10 +13,11 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from mesalens.reports.checks.config import load_job_file
 from mesalens.reports.cli import cli
-from mesalens.reports.job_index import render_index_html
-from mesalens.reports.jobs import RunOutcome, run_jobs
+from mesalens.reports.jobs.engine import run_jobs
+from mesalens.reports.jobs.index_html import render_index_html
+from mesalens.reports.jobs.job_file import load_job_file
+from mesalens.reports.jobs.outcome import RunOutcome
 from tests.test_bootstrap import borderline
 
 

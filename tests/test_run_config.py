@@ -21,8 +21,8 @@ from click.testing import CliRunner
 
 from mesalens.connectors.errors import InputError
 from mesalens.reports.checks import runner
-from mesalens.reports.checks.config import load_job_file
 from mesalens.reports.cli import cli
+from mesalens.reports.jobs.job_file import load_job_file
 
 ROLES = ["--base", "reward", "--mesa", "value", "--decision", "action"]
 # Discovery only: the extra evidence is tested elsewhere and costs time here.

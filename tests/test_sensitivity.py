@@ -508,7 +508,7 @@ def test_a_config_value_that_is_not_a_boolean_is_one_error_line(tmp_path):
 
 def test_job_files_take_the_sensitivity_key(tmp_path):
     from mesalens.connectors.errors import InputError
-    from mesalens.reports.checks.config import load_job_file
+    from mesalens.reports.jobs.job_file import load_job_file
 
     def job(value: str) -> str:
         path = tmp_path / "jobs.toml"

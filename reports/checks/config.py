@@ -64,9 +64,9 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mesalens.connectors.errors import InputError, MesalensError, one_line
+from mesalens.connectors.errors import InputError, one_line
 from mesalens.connectors.regime import (
     FORMATS,
     RegimeSpec,
@@ -76,6 +76,11 @@ from mesalens.connectors.regime import (
 from mesalens.pipeline.analysis import DiscoverySettings, EvidenceSettings
 from mesalens.pipeline.errors import RoleError
 from mesalens.pipeline.roles import Roles, join_names, parse_names, parse_policy_inputs
+
+if TYPE_CHECKING:
+    # Only a job's engine fills it in (a run record of the job's history).
+    from mesalens.reports.jobs.layout import PreviousRun
+
 from mesalens.reports.checks.options import (
     CHECK_KEYS,
     EVIDENCE_KEYS,
@@ -84,23 +89,16 @@ from mesalens.reports.checks.options import (
     ConfigValueError,
 )
 
-# A check's name is also its folder in the output folder, so the output folder's
-# layout says which names a check may take.
-from mesalens.reports.job_index import CHECK_NAME, RESERVED_NAMES, PreviousRun
-
 __all__ = [
     "CheckSpec",
-    "JobFile",
     "RunConfig",
     "build_roles",
     "evidence_settings",
     "is_job_file",
-    "is_job_path",
-    "load_job_file",
-    "parse_job",
     "parse_run_config",
     "read_knowledge",
     "read_toml",
+    "top_level_settings",
     "validate_check",
 ]
 
@@ -132,7 +130,7 @@ class CheckSpec:
     missing : str
         ``"drop"`` or ``"error"``.
     previous : PreviousRun or None
-        Filled in by :func:`~mesalens.reports.jobs.run_jobs` before ``run_one`` is called.
+        Filled in by :func:`~mesalens.reports.jobs.engine.run_jobs` before ``run_one`` is called.
     evidence : EvidenceSettings
         The evidence beyond the graph to gather (key ``sensitivity``, ...).
     knowledge_label : str or None
@@ -189,28 +187,6 @@ class CheckSpec:
             "dtypes": None if self.dtypes is None else dict(self.dtypes),
             "missing": self.missing,
         }
-
-
-@dataclass(frozen=True)
-class JobFile:
-    """A validated job file.
-
-    Attributes
-    ----------
-    checks : tuple of CheckSpec
-        The checks, in file order (the order they run in).
-    source : str
-        The job file's path, for messages and the log.
-    scheduler : str or None
-        A dask.distributed scheduler address for every check.
-    out : str or None
-        The output folder named in the file (absolute), used without ``--out``.
-    """
-
-    checks: tuple[CheckSpec, ...]
-    source: str = "<job file>"
-    scheduler: str | None = None
-    out: str | None = None
 
 
 @dataclass(frozen=True)
@@ -319,130 +295,6 @@ def is_job_file(config: Mapping[str, Any]) -> bool:
     return "check" in config
 
 
-def is_job_path(path: str | os.PathLike[str]) -> bool:
-    """Whether the TOML file at ``path`` is a job file.
-
-    An unreadable or invalid file gives ``False``, so that the single-check
-    config reader reports the problem in its own words.
-    """
-    try:
-        return is_job_file(read_toml(path))
-    except InputError:
-        return False
-
-
-def load_job_file(path: str | os.PathLike[str]) -> JobFile:
-    """Read and validate a job file.
-
-    Parameters
-    ----------
-    path : str or path-like
-        The TOML file.
-
-    Returns
-    -------
-    JobFile
-        Every check validated (names, keys, types, roles, regimes); relative
-        paths resolved against the file's folder.
-
-    Raises
-    ------
-    InputError
-        With a one-line message naming the file, the check and the key.
-    """
-    source = os.fspath(path)
-    config = read_toml(source, what="job file")
-    return parse_job(config, source=source, base_dir=Path(source).resolve().parent)
-
-
-def parse_job(
-    config: Mapping[str, Any], *, source: str = "<job file>", base_dir: Path | None = None
-) -> JobFile:
-    """Validate a parsed job file (see the module docstring for the format).
-
-    Parameters
-    ----------
-    config : mapping
-        The parsed TOML.
-    source : str, optional
-        Where it came from, for messages.
-    base_dir : Path, optional
-        The folder relative paths are resolved against (default: the
-        current directory).
-
-    Returns
-    -------
-    JobFile
-        The validated checks.
-
-    Raises
-    ------
-    InputError
-        With a one-line message naming the file, the check and the key.
-    """
-    base = (base_dir or Path.cwd()).resolve()
-    where = f"job file {source!r}"
-    allowed_top = {*CHECK_KEYS, *TOP_ONLY_KEYS, "check"}
-    unknown = sorted(set(config) - allowed_top)
-    if unknown:
-        raise InputError(
-            f"{where} has unknown top-level key(s) {', '.join(map(repr, unknown))}; "
-            f"the keys are {', '.join(sorted(allowed_top))}"
-        )
-    tables = config.get("check")
-    if not isinstance(tables, list) or not tables or not all(isinstance(t, dict) for t in tables):
-        raise InputError(
-            f"{where}: 'check' must be one or more [[check]] tables (double brackets), "
-            "each with a name and the check's keys"
-        )
-    try:
-        scheduler, out = _top_level(config, base)
-    except ConfigValueError as exc:
-        raise InputError(f"{where}: key {exc.key!r} {exc}") from None
-    defaults = {key: config[key] for key in CHECK_KEYS if key in config}
-    checks: list[CheckSpec] = []
-    seen: dict[str, str] = {}
-    for position, table in enumerate(tables, start=1):
-        name = table.get("name")
-        if not isinstance(name, str) or not CHECK_NAME.fullmatch(name):
-            shown = f"name {name!r}" if name is not None else "no name"
-            raise InputError(
-                f"{where}: check #{position} has {shown}; give each [[check]] a name of "
-                "letters, digits, '_', '.' or '-' (e.g. name = \"coinrun-nightly\")"
-            )
-        if name.lower() in RESERVED_NAMES:
-            raise InputError(
-                f"{where}: check name {name!r} is reserved for the index; choose another"
-            )
-        if name.lower() in seen:
-            raise InputError(
-                f"{where}: check name {name!r} is used twice (also {seen[name.lower()]!r}); "
-                "check names must be distinct, ignoring case"
-            )
-        seen[name.lower()] = name
-        label = f"{where}: check {name!r}"
-        extra = sorted(set(table) - {*CHECK_KEYS, "name"})
-        if extra:
-            top_only = [key for key in extra if key in TOP_ONLY_KEYS]
-            if top_only:
-                raise InputError(
-                    f"{label}: key {top_only[0]!r} belongs at the top of the job file, "
-                    "not in a [[check]] table"
-                )
-            raise InputError(
-                f"{label}: unknown key(s) {', '.join(map(repr, extra))}; "
-                f"the keys are name, {', '.join(CHECK_KEYS)}"
-            )
-        merged = {**defaults, **{k: v for k, v in table.items() if k != "name"}}
-        try:
-            checks.append(validate_check(merged, name=name, base_dir=base))
-        except ConfigValueError as exc:
-            raise InputError(f"{label}: key {exc.key!r} {exc}") from None
-        except MesalensError as exc:
-            raise InputError(f"{label}: {one_line(str(exc))}") from None
-    return JobFile(checks=tuple(checks), source=source, scheduler=scheduler, out=out)
-
-
 def evidence_settings(config: Mapping[str, Any]) -> EvidenceSettings:
     """The evidence settings of one check from its config keys (absent keys: the defaults).
 
@@ -511,7 +363,7 @@ def parse_run_config(
     if "regimes" not in merged:
         check_regimes([], minimum=2)
     try:
-        scheduler, out = _top_level(merged, None)
+        scheduler, out = top_level_settings(merged, None)
         check = validate_check(merged, name="run", base_dir=None, label=where)
         check = dataclasses.replace(check, knowledge_label=f"config {source!r}" if source else "")
     except ConfigValueError as exc:
@@ -529,7 +381,9 @@ def parse_run_config(
     return RunConfig(check=check, scheduler=scheduler, out=out)
 
 
-def _top_level(config: Mapping[str, Any], base: Path | None) -> tuple[str | None, str | None]:
+def top_level_settings(
+    config: Mapping[str, Any], base: Path | None
+) -> tuple[str | None, str | None]:
     """The ``scheduler`` and ``out`` keys, validated (``out`` resolved against ``base``)."""
     scheduler = config.get("scheduler")
     if scheduler is not None and not (isinstance(scheduler, str) and scheduler.strip()):

@@ -223,4 +223,3 @@ def _print_summary(
     if document.get("latent"):
         console.print(pag_note(document), soft_wrap=True)
     render_summary(result, console, graph_source=source, dags=dags, document=document)
-

@@ -51,8 +51,8 @@ from mesalens.reports.checks.config import (
 from mesalens.reports.checks.options import FLAGS, OPTIONS, TOP_ONLY_KEYS, click_options
 from mesalens.reports.checks.runner import run_check
 from mesalens.reports.cli.common import CONTEXT, errors_as_one_line, fail
-from mesalens.reports.jobs import run_check as run_job_check
-from mesalens.reports.jobs import run_job_file
+from mesalens.reports.jobs.engine import run_check as run_job_check
+from mesalens.reports.jobs.engine import run_job_file
 from mesalens.reports.progress import run_progress
 from mesalens.reports.result_json import check_result_to_dict
 from mesalens.reports.sections.alignment_gap import direct_test_line
