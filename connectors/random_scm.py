@@ -1,4 +1,4 @@
-r"""Random linear-Gaussian agent models with a tunable regime shift, for simulation studies.
+r"""Random agent models of five families with a tunable regime shift, for simulation studies.
 
 The post behind mesalens closes (section 5, "musings") with a question:
 take the family *data → D, D a parent of both Y_b and Y_m*; how often does
@@ -7,25 +7,26 @@ does that change "as we gradually introduce a regime change to the data"?
 This module draws the models that question ranges over; the study itself
 (truth, discovery, aggregation) is :mod:`mesalens.pipeline.simulation`.
 
-The family
-----------
-A model has the regime ``s`` (0 in ``train``, 1 in ``deploy``), ``k`` data
-(context) variables ``x1 .. xk``, the decision ``D_m``, the mesa objective
-``Y_m`` and the base objective ``Y_b``, in that causal order. With ``p`` the
-edge probability, :meth:`SCMFamily.draw` adds
+The families
+------------
+Every family puts its mechanisms on the random agent graph of
+:mod:`mesalens.connectors.agent_graph` (regime → data variables → ``D_m`` →
+``Y_m``, ``Y_b``, the regime shifting at least one data variable), drawn
+first from the seed, so the same seed gives the same graph in each family and
+the true verdict is decided the same way. :attr:`SCMFamily.kind` picks one:
 
-* ``xi → xj`` (``i < j``) with probability ``p``: the data's own structure;
-* ``xi → D_m`` with probability ``p``, and at least one: *data → D*;
-* ``D_m → Y_m`` always, ``xi → Y_m`` with probability ``p``;
-* ``D_m → Y_b`` with probability ``direct`` and ``Y_m → Y_b`` with
-  probability ``mesa_to_base``; when neither is drawn, ``Y_m → Y_b``, so
-  that the base objective always depends on the decision;
-* ``xi → Y_b`` with probability ``p``: parts of the world the model does not
-  control;
-* the regime's *targets*: each ``xi`` with probability ``data_shift`` (at
-  least one: the shift reaches the data), and each of ``D_m``, ``Y_m``,
-  ``Y_b`` with probability ``objective_shift``.
+``linear-gaussian`` (the default)
+    :class:`RandomSCM`, below.
+``confounded``
+    :class:`RandomSCM` with one hidden common cause of ``Y_b`` and ``Y_m``
+    or a data variable (:func:`~mesalens.connectors.agent_graph.add_latent`);
+    the latent node is in the generating DAG (the truth) but not in the logs.
+``nonlinear``, ``discrete``, ``mixed``
+    :class:`~mesalens.connectors.additive_scm.AdditiveSCM`: additive
+    tanh/quadratic links, categorical CPTs, or both kinds of variable.
 
+The linear-Gaussian family
+--------------------------
 Every mechanism is linear with Gaussian noise,
 ``v = Σ_u w_uv · u + δ · c_v · sd_v · s + σ_v · ε_v``: edge weights are
 ``±U(0.5, 1.5)``, noise scales ``U(0.5, 1)``, and on a target ``c_v = ±1``.
@@ -43,7 +44,9 @@ within-regime covariance unchanged, so with ``A = (I - Bᵀ)⁻¹`` and the
 within-regime covariance ``Σ = A diag(σ²) Aᵀ``, the gap is
 ``Δ_b - (Σ_bm / Σ_mm) Δ_m`` where ``Δ = δ A (c ∘ sd)`` is the regime's total
 effect on the means. It is zero exactly when ``Y_b ⊥ s | Y_m`` holds in the
-distribution, which in a faithful model is the criterion's d-separation.
+distribution, which in a faithful model is the criterion's d-separation. The
+confounded family's latent node is one of the nodes here, so the same
+formula gives its exact gap over the logged ``Y_m`` and ``Y_b``.
 
 The models are plain data (node names, a weight matrix, the shift
 direction): connectors never import ``mesalens.pipeline``, so building the
@@ -69,34 +72,31 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mesalens.connectors.additive_scm import AdditiveSCM, draw_additive
+from mesalens.connectors.agent_graph import (
+    BASE,
+    MESA,
+    MIN_NODES,
+    REGIME_LABELS,
+    AgentGraph,
+    add_latent,
+    check_sample_arguments,
+    draw_agent_graph,
+    regime_indicator,
+)
 from mesalens.connectors.errors import InputError
 from mesalens.connectors.loaded import LoadedData, RegimeSummary
 from mesalens.connectors.regime import DEFAULT_REGIME_NAME
 
 __all__ = [
-    "BASE",
-    "DECISION",
-    "MESA",
-    "MIN_NODES",
-    "MIN_ROWS",
-    "REGIME_LABELS",
+    "FAMILY_KINDS",
     "RandomSCM",
     "SCMFamily",
     "loaded_from_frames",
 ]
 
-DECISION = "D_m"
-MESA = "Y_m"
-BASE = "Y_b"
-#: The regime labels, coded 0 and 1.
-REGIME_LABELS = ("train", "deploy")
-#: The regime plus one data variable, the decision and both objectives.
-MIN_NODES = 5
-#: Fewest rows (both regimes together) :meth:`RandomSCM.sample` accepts.
-MIN_ROWS = 20
-
-_WEIGHT = (0.5, 1.5)
-_NOISE = (0.5, 1.0)
+#: The model families :attr:`SCMFamily.kind` accepts (see the module docstring).
+FAMILY_KINDS = ("linear-gaussian", "nonlinear", "discrete", "mixed", "confounded")
 
 
 def _probability(value: Any, name: str) -> float:
@@ -113,7 +113,8 @@ class SCMFamily:
     ----------
     nodes : int
         Nodes in all, the regime included (so ``nodes - 4`` data variables);
-        at least :data:`MIN_NODES`.
+        at least :data:`~mesalens.connectors.agent_graph.MIN_NODES`. The
+        confounded family's latent node comes on top.
     edge_probability : float
         ``p``: the probability of each optional edge.
     direct : float
@@ -125,6 +126,8 @@ class SCMFamily:
     objective_shift : float
         Probability that the regime shifts ``D_m``, ``Y_m`` or ``Y_b``
         directly (each on its own).
+    kind : str
+        One of :data:`FAMILY_KINDS`: the mechanisms on the graph.
     """
 
     nodes: int = 8
@@ -133,6 +136,7 @@ class SCMFamily:
     mesa_to_base: float = 0.5
     data_shift: float = 0.5
     objective_shift: float = 0.1
+    kind: str = "linear-gaussian"
 
     def __post_init__(self) -> None:
         if isinstance(self.nodes, bool) or not isinstance(self.nodes, int | np.integer):
@@ -145,10 +149,13 @@ class SCMFamily:
         for name in ("edge_probability", "direct", "mesa_to_base", "data_shift"):
             _probability(getattr(self, name), name)
         _probability(self.objective_shift, "objective_shift")
+        if self.kind not in FAMILY_KINDS:
+            raise InputError(f"family must be one of {', '.join(FAMILY_KINDS)}; got {self.kind!r}")
 
     def as_dict(self) -> dict[str, Any]:
         """The family's parameters, JSON-ready."""
         return {
+            "kind": self.kind,
             "nodes": int(self.nodes),
             "edge_probability": self.edge_probability,
             "direct": self.direct,
@@ -157,133 +164,57 @@ class SCMFamily:
             "objective_shift": self.objective_shift,
         }
 
-    def draw(self, seed: int | Sequence[int]) -> RandomSCM:
+    def draw(self, seed: int | Sequence[int]) -> RandomSCM | AdditiveSCM:
         """Draw one model.
 
         Parameters
         ----------
         seed : int or sequence of int
             Seed of :func:`numpy.random.default_rng`; the same seed gives the
-            same model on every run and platform.
+            same model on every run and platform, and the same graph in
+            every family.
 
         Returns
         -------
-        RandomSCM
+        RandomSCM or AdditiveSCM
+            :class:`RandomSCM` for ``linear-gaussian`` and ``confounded``.
         """
         rng = np.random.default_rng(seed)
-        k = int(self.nodes) - 4
-        data = [f"x{i + 1}" for i in range(k)]
-        nodes = (DEFAULT_REGIME_NAME, *data, DECISION, MESA, BASE)
-        index = {name: i for i, name in enumerate(nodes)}
-        p = self.edge_probability
-        edges: list[tuple[str, str]] = []
-        for j in range(k):
-            edges += [(data[i], data[j]) for i in range(j) if rng.random() < p]
-        to_decision = [x for x in data if rng.random() < p]
-        if not to_decision:
-            to_decision = [data[int(rng.integers(k))]]
-        edges += [(x, DECISION) for x in to_decision]
-        edges.append((DECISION, MESA))
-        edges += [(x, MESA) for x in data if rng.random() < p]
-        direct = rng.random() < self.direct
-        mesa_to_base = rng.random() < self.mesa_to_base or not direct
-        edges += [(u, BASE) for u, on in ((DECISION, direct), (MESA, mesa_to_base)) if on]
-        edges += [(x, BASE) for x in data if rng.random() < p]
-
-        targets = [x for x in data if rng.random() < self.data_shift]
-        if not targets:
-            targets = [data[int(rng.integers(k))]]
-        targets += [v for v in (DECISION, MESA, BASE) if rng.random() < self.objective_shift]
-
-        n = len(nodes)
-        weights = np.zeros((n, n))
-        for u, v in sorted(edges, key=lambda e: (index[e[1]], index[e[0]])):
-            sign = 1.0 if rng.random() < 0.5 else -1.0
-            weights[index[u], index[v]] = sign * rng.uniform(*_WEIGHT)
-        noise = np.zeros(n)
-        noise[1:] = rng.uniform(*_NOISE, size=n - 1)
-        direction = np.zeros(n)
-        for v in sorted(targets, key=index.__getitem__):
-            direction[index[v]] = 1.0 if rng.random() < 0.5 else -1.0
-        return RandomSCM(nodes=nodes, weights=weights, noise=noise, direction=direction)
+        graph = draw_agent_graph(self, rng)
+        if self.kind == "linear-gaussian":
+            return RandomSCM(
+                nodes=graph.nodes,
+                weights=graph.weights,
+                noise=graph.noise,
+                direction=graph.direction,
+            )
+        if self.kind == "confounded":
+            latent = add_latent(graph, rng)
+            return RandomSCM(
+                nodes=latent.nodes,
+                weights=latent.weights,
+                noise=latent.noise,
+                direction=latent.direction,
+                hidden=latent.hidden,
+            )
+        return draw_additive(self.kind, graph, rng)
 
 
 @dataclass(frozen=True, eq=False)
-class RandomSCM:
+class RandomSCM(AgentGraph):
     """One linear-Gaussian agent model; the regime's effect scales with a strength ``δ``.
 
-    Attributes
-    ----------
-    nodes : tuple of str
-        ``regime``, the data variables, ``D_m``, ``Y_m``, ``Y_b``: a causal order.
-    weights : ndarray of shape (n, n)
-        ``weights[i, j]`` is the weight of the edge ``nodes[i] → nodes[j]``
-        (zero: no edge); strictly upper triangular. The regime's row is zero:
-        its effect is :attr:`direction`.
-    noise : ndarray of shape (n,)
-        The noise scale of each node (0 for the regime, which is not noisy).
-    direction : ndarray of shape (n,)
-        ``±1`` on the regime's targets, 0 elsewhere.
+    The graph and its attributes are :class:`~mesalens.connectors.agent_graph.AgentGraph`'s;
+    ``weights`` are the linear mechanisms' coefficients and ``noise`` the
+    Gaussian noise scales.
     """
 
-    nodes: tuple[str, ...]
-    weights: np.ndarray
-    noise: np.ndarray
-    direction: np.ndarray
     _total: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         n = len(self.nodes)
         # A = (I - Bᵀ)⁻¹: column vector of all nodes = A (regime effect + noise).
         object.__setattr__(self, "_total", np.linalg.inv(np.eye(n) - self.weights.T))
-
-    @property
-    def regime(self) -> str:
-        """The regime node's name."""
-        return self.nodes[0]
-
-    @property
-    def columns(self) -> tuple[str, ...]:
-        """The logged columns (every node but the regime), in causal order."""
-        return self.nodes[1:]
-
-    @property
-    def data(self) -> tuple[str, ...]:
-        """The data (context) variables."""
-        return self.nodes[1:-3]
-
-    @property
-    def targets(self) -> tuple[str, ...]:
-        """The nodes whose mechanism the regime shifts (when the strength is positive)."""
-        return tuple(v for v, c in zip(self.nodes, self.direction, strict=True) if c != 0)
-
-    def roles(self) -> dict[str, Any]:
-        """The check's roles as plain data (``policy_inputs`` is ``"keep"``)."""
-        return {
-            "regime": self.regime,
-            "base": [BASE],
-            "mesa": [MESA],
-            "decision": [DECISION],
-            "policy_inputs": "keep",
-        }
-
-    def parents(self, node: str) -> tuple[str, ...]:
-        """The parents of ``node`` among the columns (the regime's edges are not listed)."""
-        j = self.nodes.index(node)
-        return tuple(self.nodes[i] for i in np.flatnonzero(self.weights[:, j]))
-
-    def edges(self, strength: float) -> list[tuple[str, str]]:
-        """The true DAG's edges at shift ``strength`` (``regime → target`` only when positive)."""
-        n = len(self.nodes)
-        edges = [
-            (self.nodes[i], self.nodes[j])
-            for j in range(n)
-            for i in range(n)
-            if self.weights[i, j] != 0
-        ]
-        if strength > 0:
-            edges = [(self.regime, v) for v in self.targets] + edges
-        return edges
 
     def within_covariance(self) -> np.ndarray:
         """The covariance of all nodes within one regime (regime row and column zero)."""
@@ -348,33 +279,30 @@ class RandomSCM:
             The shift strength ``δ`` (non-negative).
         rows : int
             Rows over both regimes; the first regime gets the odd row. At
-            least :data:`MIN_ROWS`.
+            least :data:`~mesalens.connectors.agent_graph.MIN_ROWS`.
         seed : int or sequence of int
             Seed of the noise.
 
         Returns
         -------
         dict of str to pandas.DataFrame
-            ``"train"`` and ``"deploy"`` to float64 frames over :attr:`columns`.
+            ``"train"`` and ``"deploy"`` to float64 frames over :attr:`columns`
+            (the hidden nodes left out).
 
         Raises
         ------
         InputError
             For a negative strength or too few rows.
         """
-        if not np.isfinite(strength) or strength < 0:
-            raise InputError(f"strength must be a non-negative number; got {strength!r}")
-        if isinstance(rows, bool) or not isinstance(rows, int | np.integer) or rows < MIN_ROWS:
-            raise InputError(f"rows must be an integer of at least {MIN_ROWS}; got {rows!r}")
+        check_sample_arguments(strength, rows)
         rng = np.random.default_rng(seed)
-        first = rows - rows // 2
-        regime = np.zeros(rows)
-        regime[first:] = 1.0
+        regime, first = regime_indicator(rows)
         # Row-vector form of X = A (shift · s + σ ∘ ε): X = (s shiftᵀ + ε diag(σ)) Aᵀ.
         drivers = rng.standard_normal((rows, len(self.nodes))) * self.noise
         drivers += np.outer(regime, self.shift_vector(strength))
         values = drivers @ self._total.T
-        frame = pd.DataFrame(values[:, 1:], columns=list(self.columns))
+        # The hidden nodes are simulated (they drive their children) but not logged.
+        frame = pd.DataFrame(values[:, self.observed_index()], columns=list(self.columns))
         return {
             REGIME_LABELS[0]: frame.iloc[:first].reset_index(drop=True),
             REGIME_LABELS[1]: frame.iloc[first:].reset_index(drop=True),
@@ -382,16 +310,8 @@ class RandomSCM:
 
     def as_dict(self) -> dict[str, Any]:
         """The model as plain data (nodes, weighted edges, targets with their signs)."""
-        n = len(self.nodes)
         return {
-            "nodes": list(self.nodes),
-            "edges": [
-                [self.nodes[i], self.nodes[j], round(float(self.weights[i, j]), 6)]
-                for j in range(n)
-                for i in range(n)
-                if self.weights[i, j] != 0
-            ],
-            "targets": {v: int(self.direction[self.nodes.index(v)]) for v in self.targets},
+            **self.graph_dict(),
             "noise": {
                 v: round(float(s), 6) for v, s in zip(self.nodes[1:], self.noise[1:], strict=True)
             },
@@ -403,14 +323,16 @@ def loaded_from_frames(
 ) -> LoadedData:
     """Pool in-memory regime frames into :class:`LoadedData`, as the loader would.
 
-    For simulated, complete, all-float frames: no files are read and nothing
-    is validated beyond the shared columns. The regime column comes first
-    (codes in the order of ``frames``), every other column is continuous.
+    For simulated, complete frames: no files are read and nothing is
+    validated beyond the shared columns. The regime column comes first (codes
+    in the order of ``frames``); an integer column is discrete (its values
+    are level codes, as the loader keeps whole numbers with few values),
+    every other column continuous (float64).
 
     Parameters
     ----------
     frames : mapping of str to pandas.DataFrame
-        Regime label to its rows; the same float columns in each.
+        Regime label to its rows; the same numeric columns in each.
     regime_name : str
         The regime column's name.
 
@@ -428,6 +350,8 @@ def loaded_from_frames(
     if len(labels) < 2:
         raise InputError(f"frames must hold at least two regimes; got {len(labels)}")
     columns = tuple(frames[labels[0]].columns)
+    first = frames[labels[0]]
+    dtypes = {c: "int64" if pd.api.types.is_integer_dtype(first[c]) else "float64" for c in columns}
     parts = []
     summary = {}
     for code, label in enumerate(labels):
@@ -436,7 +360,7 @@ def loaded_from_frames(
             raise InputError(
                 f"regime {label!r} has columns {list(frame.columns)}, not {list(columns)}"
             )
-        part = frame.astype("float64")
+        part = frame.astype(dtypes)
         part.insert(0, regime_name, np.full(len(frame), code, dtype="int64"))
         parts.append(part)
         summary[label] = RegimeSummary(
@@ -447,10 +371,13 @@ def loaded_from_frames(
             rows_read=len(frame),
             rows_dropped=0,
             missing=dict.fromkeys(columns, 0),
-            dtypes={regime_name: "int64", **dict.fromkeys(columns, "float64")},
+            dtypes={regime_name: "int64", **dtypes},
         )
     pooled = pd.concat(parts, ignore_index=True)
-    kinds = {regime_name: "discrete", **dict.fromkeys(columns, "continuous")}
+    kinds = {
+        regime_name: "discrete",
+        **{c: "discrete" if dtype == "int64" else "continuous" for c, dtype in dtypes.items()},
+    }
     return LoadedData(
         build_frame=functools.partial(_as_dask, pooled, len(labels)),
         regime_name=regime_name,

@@ -10,26 +10,32 @@ match the true graph's?
 
 :func:`run_simulation` answers both on a grid. For each replicate ``r`` it
 draws one model from :class:`~mesalens.connectors.random_scm.SCMFamily`
-(seeded by ``(seed, r)``); for each shift strength ``δ`` (the standardized
-mean shift the regime causes in each of its targets) it
+(seeded by ``(seed, r)``; the family's ``kind`` is linear-Gaussian,
+nonlinear, discrete, mixed or confounded, all on the same random graph);
+for each shift strength ``δ`` (the standardized mean shift the regime causes
+in each of its targets) it
 
 1. decides the criterion on the **true DAG** at ``δ`` with
    :func:`mesalens.pipeline.checker.check`, ``policy_inputs = keep``: the
-   true verdict (``all`` or ``none``), with the model's exact alignment gap
-   ``E[Y_b | Y_m, deploy] - E[Y_b | Y_m, train]``;
+   true verdict (``all`` or ``none``; for the confounded family the
+   generating DAG, its hidden node included), with the model's exact
+   alignment gap ``E[Y_b | Y_m, deploy] - E[Y_b | Y_m, train]``, summarised
+   by :func:`mesalens.pipeline.simulation_gap.exact_gap` (analytic,
+   enumerated from the CPTs, or from a seeded Monte-Carlo sample of
+   ``gap_rows`` = 200,000 rows per regime);
 2. for each sample size ``n``, samples ``n`` logged rows (half per regime;
    the noise seeded by ``(seed, r, n)`` and shared across ``δ``: common
    random numbers) and runs the pipeline, :func:`mesalens.pipeline.analysis.analyze`
-   (sufficient statistics, PC or GES with the regime exogenous, the check):
-   the learned verdict.
+   (sufficient statistics, PC, GES or FCI with the regime exogenous and the
+   automatic CI test, the check): the learned verdict.
 
-:func:`aggregate` then reports, per cell ``(δ, n)``: the share of models in
-which the criterion truly holds, the share in which the learned verdict
-says it holds, and the **recall of the true verdict**: the share of
-replicates whose learned verdict equals the true one, overall and separately
-among models where the criterion holds and where it fails, each with a
-Wilson score interval (Wilson, JASA 1927), which stays inside [0, 1] and is
-honest at shares near 0 or 1 where the normal approximation is not.
+:func:`~mesalens.pipeline.simulation_cells.aggregate` then reports, per
+cell ``(δ, n)``: the share of models in which the criterion truly holds,
+the share in which the learned verdict is ``all``, the **precision of all**
+(the share of learned ``all`` that truly hold), and the **accuracy**: the
+share of replicates whose learned verdict equals the true one, overall, with
+the recall of each true verdict (the accuracy among models where the
+criterion holds, and where it fails); each with a Wilson interval.
 
 Replicates are independent: each is one dask task (a model, all its
 strengths and sizes), computed on the active dask.distributed client when
@@ -43,7 +49,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -51,41 +57,39 @@ import dask
 import numpy as np
 from dask.callbacks import Callback
 
+from mesalens.connectors.agent_graph import BASE, DECISION, MESA, MIN_ROWS, AgentGraph
 from mesalens.connectors.errors import InputError, MesalensError
-from mesalens.connectors.random_scm import (
-    BASE,
-    DECISION,
-    MESA,
-    MIN_ROWS,
-    RandomSCM,
-    SCMFamily,
-    loaded_from_frames,
-)
+from mesalens.connectors.random_scm import SCMFamily, loaded_from_frames
 from mesalens.pipeline.analysis import DiscoverySettings, EvidenceSettings, analyze
 from mesalens.pipeline.checker import check
 from mesalens.pipeline.dask_client import active_client
 from mesalens.pipeline.graph import CausalGraph
 from mesalens.pipeline.roles import Roles
+from mesalens.pipeline.simulation_cells import Cell, Trial, aggregate
+from mesalens.pipeline.simulation_gap import (
+    DECILES,
+    MIN_LEVEL_SHARE,
+    MONTE_CARLO_ROWS,
+    exact_gap,
+)
 
 __all__ = [
     "METHODS",
-    "Cell",
     "SimulationResult",
     "SimulationSettings",
-    "Trial",
-    "aggregate",
     "run_replicate",
     "run_simulation",
     "true_verdict",
-    "wilson_interval",
 ]
 
-#: Discovery methods the study accepts (FCI's PAGs are not checked yet).
-METHODS = ("pc", "ges")
+#: Discovery methods the study accepts (which fit a family: SimulationSettings).
+METHODS = ("pc", "ges", "fci")
+#: The families with a hidden common cause, which only FCI allows for.
+LATENT_KINDS = ("confounded",)
+#: The families that draw discrete variables with three levels, which GES cannot score here.
+MULTILEVEL_KINDS = ("discrete", "mixed")
 #: Local dask schedulers :func:`run_simulation` accepts by name.
 LOCAL_SCHEDULERS = ("processes", "threads", "sync")
-# The 95% two-sided normal quantile, for the Wilson intervals.
-_Z = 1.959963984540054
 _TASK_PREFIX = "simulate-replicate"
 
 
@@ -111,9 +115,16 @@ class SimulationSettings:
     seed : int
         Seed of everything random: models, noise and discovery.
     method : str
-        ``"pc"`` or ``"ges"``.
+        ``"pc"``, ``"ges"`` or ``"fci"``: FCI only for the confounded family
+        (its logs miss a common cause, which PC and GES assume away); GES not
+        for the discrete and mixed families (its linear-Gaussian score cannot
+        use three-level codes).
     alpha : float
-        Significance level of PC's CI tests.
+        Significance level of the CI tests (PC and FCI).
+    gap_rows : int
+        Rows per regime of the Monte-Carlo sample behind a model's exact gap
+        where it is neither analytic nor enumerable
+        (:mod:`mesalens.pipeline.simulation_gap`).
     """
 
     replicates: int = 20
@@ -123,6 +134,7 @@ class SimulationSettings:
     seed: int = 0
     method: str = "pc"
     alpha: float = 0.01
+    gap_rows: int = MONTE_CARLO_ROWS
 
     def __post_init__(self) -> None:
         def integer(value: Any) -> bool:
@@ -152,12 +164,24 @@ class SimulationSettings:
         if not integer(self.seed) or self.seed < 0:
             raise InputError(f"seed must be a non-negative integer; got {self.seed!r}")
         if self.method not in METHODS:
+            raise InputError(f"method must be one of {', '.join(METHODS)}; got {self.method!r}")
+        kind = self.family.kind
+        if kind in LATENT_KINDS and self.method != "fci":
             raise InputError(
-                f"method must be one of {', '.join(METHODS)}; got {self.method!r} "
-                "(the simulated models have no latent variables, the case PC and GES assume)"
+                f"the {kind} family's logs miss a common cause, which {self.method.upper()} "
+                "assumes away; use method fci (--method fci)"
+            )
+        if kind in MULTILEVEL_KINDS and self.method == "ges":
+            raise InputError(
+                f"GES here scores linear-Gaussian models, which cannot use the level codes of "
+                f"the {kind} family's three-level variables; use method pc or fci"
             )
         if not 0 < self.alpha < 1:
             raise InputError(f"alpha must be between 0 and 1 (exclusive); got {self.alpha!r}")
+        if not integer(self.gap_rows) or self.gap_rows < MIN_ROWS:
+            raise InputError(
+                f"gap_rows must be an integer of at least {MIN_ROWS}; got {self.gap_rows!r}"
+            )
         self._require_memory()
 
     def _require_memory(self) -> None:
@@ -189,176 +213,29 @@ class SimulationSettings:
             "method": self.method,
             "alpha": float(self.alpha),
             "policy_inputs": "keep",
+            "gap": {
+                "definition": "E[Y_b | Y_m = y, deploy] - E[Y_b | Y_m = y, train] at the point y "
+                "of largest magnitude among Y_m's train deciles (continuous Y_m) or its levels "
+                "of train probability at least min_level_share (discrete Y_m); gap in pooled "
+                "within-regime SDs of Y_b, gap_units in Y_b's units",
+                "deciles": list(DECILES),
+                "min_level_share": MIN_LEVEL_SHARE,
+                "monte_carlo_rows_per_regime": int(self.gap_rows),
+                "monte_carlo_seed": "[seed, replicate, 1]",
+            },
         }
 
 
-@dataclass(frozen=True)
-class Trial:
-    """One replicate at one shift and sample size.
-
-    Attributes
-    ----------
-    replicate, shift, rows
-        The grid point.
-    true_verdict : str
-        The checker's verdict on the true DAG (``all`` or ``none``).
-    learned_verdict : str
-        The pipeline's verdict on the sampled logs, or ``"error"``.
-    gap : float
-        The model's exact alignment gap in SDs of ``Y_b`` (see
-        :meth:`~mesalens.connectors.random_scm.RandomSCM.alignment_gap`).
-    error : str or None
-        The pipeline's one-line error when ``learned_verdict == "error"``.
-    cpu_seconds : float
-        CPU time of the pipeline run (not part of the deterministic results).
-    """
-
-    replicate: int
-    shift: float
-    rows: int
-    true_verdict: str
-    learned_verdict: str
-    gap: float
-    error: str | None = None
-    cpu_seconds: float = 0.0
-
-    @property
-    def match(self) -> bool:
-        """Whether the learned verdict is the true one."""
-        return self.learned_verdict == self.true_verdict
-
-
-def wilson_interval(successes: int, trials: int) -> tuple[float | None, float | None]:
-    """The 95% Wilson score interval of a binomial share (``None`` without trials).
-
-    Examples
-    --------
-    >>> [round(x, 4) for x in wilson_interval(10, 10)]
-    [0.7225, 1.0]
-    """
-    if trials == 0:
-        return None, None
-    p = successes / trials
-    z2 = _Z * _Z
-    centre = (p + z2 / (2 * trials)) / (1 + z2 / trials)
-    half = _Z / (1 + z2 / trials) * math.sqrt(p * (1 - p) / trials + z2 / (4 * trials * trials))
-    # At 0 or n successes a bound is exactly 0 or 1; rounding would leave 1 - 1e-16.
-    low = 0.0 if successes == 0 else max(0.0, centre - half)
-    high = 1.0 if successes == trials else min(1.0, centre + half)
-    return low, high
-
-
-def _share(successes: int, trials: int) -> float | None:
-    return successes / trials if trials else None
-
-
-@dataclass(frozen=True)
-class Cell:
-    """The aggregate of one grid cell ``(shift, rows)`` over its replicates.
-
-    Shares are ``None`` when they have no replicate to be taken over (for
-    example the recall among holding models when no model holds).
-    """
-
-    shift: float
-    rows: int
-    replicates: int
-    true_holds: int
-    learned_holds: int
-    matches: int
-    matches_when_holds: int
-    matches_when_fails: int
-    errors: int
-    mean_abs_gap_when_fails: float | None
-
-    @property
-    def true_hold_share(self) -> float | None:
-        """Share of models in which the criterion truly holds."""
-        return _share(self.true_holds, self.replicates)
-
-    @property
-    def learned_hold_share(self) -> float | None:
-        """Share of replicates whose learned verdict is ``all``."""
-        return _share(self.learned_holds, self.replicates)
-
-    @property
-    def recall(self) -> float | None:
-        """Share of replicates whose learned verdict equals the true one."""
-        return _share(self.matches, self.replicates)
-
-    @property
-    def recall_when_holds(self) -> float | None:
-        """The recall among models where the criterion holds (learned ``all``)."""
-        return _share(self.matches_when_holds, self.true_holds)
-
-    @property
-    def recall_when_fails(self) -> float | None:
-        """The recall among models where it fails (learned ``none``)."""
-        return _share(self.matches_when_fails, self.replicates - self.true_holds)
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready, with the shares and their Wilson intervals."""
-        fails = self.replicates - self.true_holds
-        return {
-            **asdict(self),
-            "true_hold_share": self.true_hold_share,
-            "true_hold_interval": list(wilson_interval(self.true_holds, self.replicates)),
-            "learned_hold_share": self.learned_hold_share,
-            "recall": self.recall,
-            "recall_interval": list(wilson_interval(self.matches, self.replicates)),
-            "recall_when_holds": self.recall_when_holds,
-            "recall_when_holds_interval": list(
-                wilson_interval(self.matches_when_holds, self.true_holds)
-            ),
-            "recall_when_fails": self.recall_when_fails,
-            "recall_when_fails_interval": list(wilson_interval(self.matches_when_fails, fails)),
-        }
-
-
-def aggregate(trials: Sequence[Trial]) -> list[Cell]:
-    """Aggregate trials per ``(shift, rows)`` cell, cells sorted by shift then rows.
-
-    Parameters
-    ----------
-    trials : sequence of Trial
-        Any number of replicates per cell.
-
-    Returns
-    -------
-    list of Cell
-    """
-    groups: dict[tuple[float, int], list[Trial]] = {}
-    for trial in trials:
-        groups.setdefault((trial.shift, trial.rows), []).append(trial)
-    cells = []
-    for (shift, rows), group in sorted(groups.items()):
-        holds = [t for t in group if t.true_verdict == "all"]
-        fails = [t for t in group if t.true_verdict != "all"]
-        cells.append(
-            Cell(
-                shift=shift,
-                rows=rows,
-                replicates=len(group),
-                true_holds=len(holds),
-                learned_holds=sum(t.learned_verdict == "all" for t in group),
-                matches=sum(t.match for t in group),
-                matches_when_holds=sum(t.match for t in holds),
-                matches_when_fails=sum(t.match for t in fails),
-                errors=sum(t.learned_verdict == "error" for t in group),
-                mean_abs_gap_when_fails=(
-                    float(np.mean([abs(t.gap) for t in fails])) if fails else None
-                ),
-            )
-        )
-    return cells
-
-
-def _roles(scm: RandomSCM) -> Roles:
+def _roles(scm: AgentGraph) -> Roles:
     return Roles(regime=scm.regime, base=(BASE,), mesa=(MESA,), decision=(DECISION,))
 
 
-def true_verdict(scm: RandomSCM, strength: float) -> str:
-    """The checker's verdict on the model's true DAG at shift ``strength`` (policy ``keep``)."""
+def true_verdict(scm: AgentGraph, strength: float) -> str:
+    """The checker's verdict on the model's true DAG at shift ``strength`` (policy ``keep``).
+
+    The DAG is the generating one: a hidden node (the confounded family's)
+    is in it, as the truth about the logged variables requires.
+    """
     graph = CausalGraph(scm.nodes)
     for u, v in scm.edges(strength):
         graph.add_edge(u, v, "-->")
@@ -378,7 +255,9 @@ def run_replicate(settings: SimulationSettings, replicate: int) -> list[Trial]:
     """Every trial of one replicate: one model at every shift and sample size.
 
     Deterministic: the model is drawn with seed ``(seed, replicate)``, the
-    noise of size ``n`` with ``(seed, replicate, n)``, discovery with ``seed``.
+    noise of size ``n`` with ``(seed, replicate, n)``, a Monte-Carlo gap's
+    sample with ``(seed, replicate, 1)`` (``n`` is at least 20), discovery
+    with ``seed``.
     """
     scm = settings.family.draw([settings.seed, replicate])
     roles = _roles(scm)
@@ -390,7 +269,13 @@ def run_replicate(settings: SimulationSettings, replicate: int) -> list[Trial]:
     with dask.config.set(scheduler="sync"):
         for shift in settings.shifts:
             truth = true_verdict(scm, shift)
-            gap = scm.alignment_gap(shift)
+            gap = exact_gap(
+                scm,
+                shift,
+                holds=truth == "all",
+                seed=[settings.seed, replicate, 1],
+                rows=settings.gap_rows,
+            )
             for rows in settings.rows:
                 frames = scm.sample(shift, rows, [settings.seed, replicate, rows])
                 start = time.process_time()
@@ -408,8 +293,10 @@ def run_replicate(settings: SimulationSettings, replicate: int) -> list[Trial]:
                         rows=int(rows),
                         true_verdict=truth,
                         learned_verdict=learned,
-                        gap=gap,
+                        gap=gap.gap,
                         error=error,
+                        gap_units=gap.gap_units,
+                        gap_method=gap.method,
                         cpu_seconds=time.process_time() - start,
                     )
                 )

@@ -15,24 +15,16 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mesalens.connectors.agent_graph import BASE, DECISION, MESA
 from mesalens.connectors.errors import InputError
-from mesalens.connectors.random_scm import (
-    BASE,
-    DECISION,
-    MESA,
-    RandomSCM,
-    SCMFamily,
-    loaded_from_frames,
-)
+from mesalens.connectors.random_scm import RandomSCM, SCMFamily, loaded_from_frames
 from mesalens.pipeline.simulation import (
     SimulationSettings,
-    Trial,
-    aggregate,
     run_replicate,
     run_simulation,
     true_verdict,
-    wilson_interval,
 )
+from mesalens.pipeline.simulation_cells import Trial, aggregate, wilson_interval
 from mesalens.reports.cli import cli
 
 Z = 1.959963984540054
@@ -238,11 +230,11 @@ def test_aggregation_counts_shares_and_recalls():
     assert (cell.matches, cell.matches_when_holds, cell.matches_when_fails) == (2, 1, 1)
     assert cell.errors == 1
     assert cell.true_hold_share == 0.4 and cell.learned_hold_share == 0.4
-    assert cell.recall == 0.4
+    assert cell.accuracy == 0.4
     assert cell.recall_when_holds == 0.5 and cell.recall_when_fails == pytest.approx(1 / 3)
     assert cell.mean_abs_gap_when_fails == pytest.approx(0.3)
     as_dict = cell.as_dict()
-    assert as_dict["recall_interval"] == list(wilson_interval(2, 5))
+    assert as_dict["accuracy_interval"] == list(wilson_interval(2, 5))
     small = cells[0]
     assert small.recall_when_fails is None and small.mean_abs_gap_when_fails is None
     assert small.as_dict()["recall_when_fails_interval"] == [None, None]
@@ -256,7 +248,7 @@ def test_settings_reject_bad_grids():
     with pytest.raises(InputError, match="shifts must be non-negative"):
         SimulationSettings(shifts=(float("nan"),))
     with pytest.raises(InputError, match="method must be one of"):
-        SimulationSettings(method="fci")
+        SimulationSettings(method="boss")
     with pytest.raises(InputError, match="scheduler must be one of"):
         run_simulation(SimulationSettings(replicates=1), scheduler="cluster")
 
@@ -284,7 +276,7 @@ def test_study_is_deterministic_whatever_the_scheduler():
         if cell.shift == 0:
             assert cell.true_holds == 3
         if cell.rows == 2000:
-            assert cell.recall == 1.0
+            assert cell.accuracy == 1.0
 
 
 # ------------------------------------------------------------------ CLI
