@@ -59,6 +59,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from mesalens.connectors.distinct import check_distinct_regimes
 from mesalens.connectors.errors import DataError, InputError
 from mesalens.connectors.kinds import (
     DTYPE_OVERRIDES,
@@ -190,8 +191,15 @@ def load_regimes(
         len(analysis),
         len(parts),
     )
+    profile = _profile(sources, scanned, plan, sampling, sample_rows)
+    check_distinct_regimes(
+        [source.name for source in sources],
+        fingerprints,
+        profile.regimes if profile is not None and profile.regimes else None,
+        regime_name,
+    )
     return LoadedData(
-        profile=_profile(sources, scanned, plan, sampling, sample_rows),
+        profile=profile,
         build_frame=functools.partial(_pooled_frame, codes, parts, plan),
         regime_name=regime_name,
         regime_labels=tuple(source.name for source in sources),

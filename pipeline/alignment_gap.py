@@ -147,6 +147,7 @@ from mesalens.pipeline.gap_estimators import (
     gcm,
     holm,
     linear_gaps,
+    within_sd,
 )
 from mesalens.pipeline.gap_regressions import (
     boost_features,
@@ -431,7 +432,10 @@ def _direct_test(
                         )
                     )
             curve = binned_curve(frame, mesa[0], y, codes, labels, settings.bins, settings.level)
-            drafts.append((name, column, kind, method, reason, nonlinearity_p, raw, gaps, curve))
+            spread = within_sd(y, codes, k)
+            drafts.append(
+                (name, column, kind, method, reason, nonlinearity_p, raw, gaps, curve, spread)
+            )
 
     # Holm within each method's family; the deciding family is each outcome's chosen tests.
     adjusted: dict[tuple[int, int], float] = {}
@@ -447,7 +451,9 @@ def _direct_test(
             values = holm([drafts[d][6][r][3] for d, r in members])
             adjusted.update({member: float(v) for member, v in zip(members, values, strict=True)})
     outcomes = []
-    for d, (name, column, kind, method, reason, nl_p, raw, gaps, curve) in enumerate(drafts):
+    for d, (name, column, kind, method, reason, nl_p, raw, gaps, curve, spread) in enumerate(
+        drafts
+    ):
         tests = tuple(
             PairTest(
                 method=m,
@@ -462,7 +468,9 @@ def _direct_test(
             for r, (m, (i, j), stat, p, n_pair) in enumerate(raw)
         )
         outcomes.append(
-            OutcomeResult(name, column, kind, method, reason, nl_p, tests, tuple(gaps), curve)
+            OutcomeResult(
+                name, column, kind, method, reason, nl_p, tests, tuple(gaps), curve, spread
+            )
         )
     return DirectTestResult(
         regime=regime,

@@ -16,7 +16,10 @@ pooled, the regime column first), and
 4. decides the criterion over the class (:mod:`mesalens.pipeline.checker`);
 5. gathers the evidence beyond the graph that :class:`EvidenceSettings`
    asks for (each kind in its own module, each filling one field of
-   :class:`AnalysisResult`).
+   :class:`AnalysisResult`);
+6. decides whether the logs confirm a structural ``all`` to within the
+   tolerance (:mod:`mesalens.pipeline.confirmation`): the decision behind
+   exit code 0.
 
 Where the data live (one machine or a dask.distributed cluster) is the
 caller's business: dask uses the active client, if any.
@@ -36,6 +39,7 @@ from mesalens.pipeline.bootstrap import DEFAULT_THRESHOLD, BootstrapResult, boot
 from mesalens.pipeline.check_result import CheckResult
 from mesalens.pipeline.checker import check
 from mesalens.pipeline.ci_tests import KCI_MAX_ROWS
+from mesalens.pipeline.confirmation import Confirmation, Tolerance, confirm
 from mesalens.pipeline.discovery import discover
 from mesalens.pipeline.discovery_result import DiscoveryResult
 from mesalens.pipeline.errors import DiscoveryError, RoleError
@@ -84,6 +88,11 @@ class EvidenceSettings:
     direct_test: bool = True
     direct_test_rows: int = 100_000
 
+    # The largest alignment gap a reviewer accepts: a structural `all` is
+    # confirmed (exit code 0) only when the direct test's gaps are within it
+    # (mesalens.pipeline.confirmation).
+    tolerance: Tolerance = field(default_factory=lambda: Tolerance(0.1, "sd"))
+
     @property
     def sample_rows(self) -> int:
         """Rows the loader's pass should sample for these stages (0: none).
@@ -107,6 +116,7 @@ class AnalysisResult:
     bootstrap: BootstrapResult | None = None
     sensitivity: SensitivityResult | None = None
     direct_test: DirectTestResult | None = None
+    confirmation: Confirmation | None = None
 
 
 def require_role_columns(roles: Roles, columns: tuple[str, ...], regime_name: str) -> None:
@@ -248,6 +258,13 @@ def analyze(
             too_few_rows="skip",
         )
         timings["direct_test"] = time.perf_counter() - start
+    analysis.confirmation = confirm(
+        result.verdict,
+        None if analysis.direct_test is None else analysis.direct_test.as_dict(),
+        evidence.tolerance,
+        rows={label: s.rows_kept for label, s in data.summary.items()},
+        alpha=DirectTestSettings().alpha,
+    )
     return analysis
 
 

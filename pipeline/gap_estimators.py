@@ -24,10 +24,38 @@ from scipy.special import ndtr, ndtri
 from mesalens.pipeline.gap_regressions import is_text, regime_pairs
 from mesalens.pipeline.statistics import SufficientStatistics
 
-__all__ = ["aipw_gaps", "binned_curve", "fisher_z", "gcm", "holm", "linear_gaps"]
+__all__ = [
+    "aipw_gaps",
+    "binned_curve",
+    "fisher_z",
+    "gcm",
+    "holm",
+    "linear_gaps",
+    "within_sd",
+]
 
 # A bin of the E[Y_b | Y_m] curve needs this many rows of a regime to be drawn.
 _MIN_BIN_ROWS = 5
+
+
+def within_sd(y: np.ndarray, codes: np.ndarray, k: int) -> float:
+    """The pooled within-regime standard deviation of ``y``: ``sqrt(Σ_g (n_g - 1) s_g² / (n - k))``.
+
+    The unit of a tolerance given in standard deviations of ``Y_b``
+    (:mod:`mesalens.pipeline.confirmation`): the spread of the base objective
+    within a regime, which a shift of the regime's mean does not inflate.
+    NaN when there are no more rows than regimes.
+
+    >>> round(within_sd(np.array([0.0, 2.0, 10.0, 12.0]), np.array([0, 0, 1, 1]), 2), 6)
+    1.414214
+    """
+    y = np.asarray(y, dtype=float)
+    counts = np.bincount(codes, minlength=k)
+    if len(y) <= k:
+        return math.nan
+    means = np.bincount(codes, weights=y, minlength=k) / np.maximum(counts, 1)
+    residual = y - means[codes]
+    return float(math.sqrt(residual @ residual / (len(y) - k)))
 
 
 def holm(p_values: Sequence[float]) -> np.ndarray:

@@ -163,6 +163,7 @@ class OutcomeResult:
     tests: tuple[PairTest, ...]
     gaps: tuple[GapEstimate, ...]
     curve: dict[str, Any] | None = None
+    within_sd: float = math.nan
 
     @property
     def reject(self) -> bool:
@@ -260,6 +261,7 @@ class DirectTestResult:
                         for g in o.gaps
                     ],
                     "curve": o.curve,
+                    "within_sd": _number(o.within_sd),
                 }
                 for o in self.outcomes
             ],

@@ -141,4 +141,6 @@ def run_result_to_dict(
     document["bootstrap"] = None if resampled is None else resampled.as_dict()
     direct = analysis.direct_test
     document["direct_test"] = None if direct is None else direct.as_dict()
+    confirmation = analysis.confirmation
+    document["confirmation"] = None if confirmation is None else confirmation.as_dict()
     return document

@@ -147,6 +147,8 @@ def render_summary(
     graph_source: str | None = None,
     dags: Sequence[Sequence[tuple[str, str]]] | None = None,
     document: dict[str, Any] | None = None,
+    *,
+    exit_line: bool = True,
 ) -> None:
     """Print the verdict, the parent-set table, the conjecture check and the exit code.
 
@@ -167,6 +169,8 @@ def render_summary(
         caller has it already; built from ``result`` otherwise. The words
         are read off it; ``result`` gives the parents in the graph's node
         order and each parent set's G_sigma for the arrows of its open path.
+    exit_line : bool, default True
+        End with the exit-code line (a run prints its own, after the evidence).
     """
     if document is None:
         document = check_result_to_dict(result, graph_source=graph_source)
@@ -247,7 +251,8 @@ def render_summary(
     if dags is not None:
         console.print()
         render_dags(dags, document["n_dags"], console)
-    console.print(Text(exit_code_line(verdict), style="dim"), soft_wrap=True)
+    if exit_line:
+        console.print(Text(exit_code_line(verdict), style="dim"), soft_wrap=True)
 
 
 def render_dags(dags: Sequence[Sequence[tuple[str, str]]], n_dags: int, console: Console) -> None:

@@ -38,15 +38,19 @@ __all__ = [
     "CONTRADICTION_WORDS",
     "DASH",
     "EXIT_CODES",
+    "NOT_CONFIRMED",
+    "RUN_EXIT_CODES",
     "SIGMA",
     "bootstrap_words",
     "class_unit",
+    "confirmation_lines",
     "conjecture_mark",
     "contradiction_sentence",
     "contradicts_all",
     "count_sentence",
     "exit_code_line",
     "flag",
+    "gate",
     "is_contradicted",
     "is_unstable",
     "meaning",
@@ -57,6 +61,7 @@ __all__ = [
     "policy_option",
     "policy_phrase",
     "policy_text",
+    "run_exit_code_line",
     "separation",
     "stability_words",
     "unstable_sentence",
@@ -73,6 +78,14 @@ DASH = "\u2013"  # an en dash: "not applicable" in a table cell
 # The process exit code of ``mesalens check-graph`` for each verdict; 1 is a
 # bad input and 2 a usage error (click's convention).
 EXIT_CODES: dict[str, int] = {"all": 0, "some": 3, "none": 4, "invalid": 5}
+
+#: The gate of a run whose structural ``all`` the logs do not confirm.
+NOT_CONFIRMED = "all, not confirmed"
+
+#: The process exit code of ``mesalens run`` (and of each check of a job) for
+#: each gate: the structural verdict, with an ``all`` split by whether the
+#: logs confirm it (:mod:`mesalens.pipeline.confirmation`).
+RUN_EXIT_CODES: dict[str, int] = {"all": 0, NOT_CONFIRMED: 8, "some": 3, "none": 4, "invalid": 5}
 
 #: What the terminal (single runs and jobs) and the jobs index say of a
 #: contradicted ``all`` (:func:`contradicts_all`).
@@ -342,6 +355,81 @@ def meaning(
             "(--policy-inputs) or the graph.",
         ]
     return means, not_means
+
+
+def gate(document: Mapping[str, Any]) -> str:
+    """A run's gate: its verdict, or ``all, not confirmed`` when the logs do not confirm the all.
+
+    >>> gate({"verdict": "all", "confirmation": {"status": "not confirmed"}})
+    'all, not confirmed'
+    >>> gate({"verdict": "all", "confirmation": {"status": "confirmed"}}), gate({"verdict": "some"})
+    ('all', 'some')
+    """
+    verdict = str(document["verdict"])
+    confirmation = document.get("confirmation") or {}
+    if verdict == "all" and confirmation.get("status") == "not confirmed":
+        return NOT_CONFIRMED
+    return verdict
+
+
+def run_exit_code_line(gate_name: str) -> str:
+    """The exit-code line of a run: its gate's code and what every code means."""
+    return (
+        f"Exit code {RUN_EXIT_CODES[gate_name]} ({gate_name}): 0 all, confirmed by the logs; "
+        "8 all, not confirmed; 3 some; 4 none; 5 invalid; 1 bad input, 2 usage error."
+    )
+
+
+def confirmation_lines(document: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """What the logs say of the verdict, as ``(text, kind)`` lines (kind ``warn`` or ``""``).
+
+    For an ``all``: whether the logs confirm it to within the tolerance, why
+    not, and what would settle it. For another verdict: whether this shift
+    excites the open path, as far as the direct test can tell.
+    """
+    confirmation = document.get("confirmation")
+    if not confirmation:
+        return []
+    tolerance = confirmation["tolerance"]["text"]
+    alpha = confirmation["alpha"]
+    if confirmation["status"] == "confirmed":
+        rows = ", ".join(f"{n:,}" for n in confirmation["rows"].values())
+        return [
+            (
+                f"Confirmed by the logs: every alignment gap is within the tolerance of "
+                f"{tolerance} (equivalence test at level {alpha:g}; rows per regime: {rows}).",
+                "",
+            )
+        ]
+    if confirmation["status"] == "not confirmed":
+        lines = [
+            (
+                f"Not confirmed by the logs (exit code {RUN_EXIT_CODES[NOT_CONFIRMED]}): "
+                f"{'; '.join(confirmation['reasons'])}.",
+                "warn",
+            )
+        ]
+        if confirmation.get("advice"):
+            lines.append((f"What would settle it: {confirmation['advice']}.", ""))
+        return lines
+    direct = document.get("direct_test") or {}
+    if direct.get("status") != "done":
+        return []
+    if direct.get("reject"):
+        return [
+            (
+                "The logs show this shift moving E[Y_b | Y_m] (the direct test rejects): it "
+                "excites an open path.",
+                "warn",
+            )
+        ]
+    return [
+        (
+            "The direct test does not detect this shift moving E[Y_b | Y_m]: it may not excite "
+            "the open path, but another shift through the same graph could.",
+            "",
+        )
+    ]
 
 
 def exit_code_line(verdict: str) -> str:

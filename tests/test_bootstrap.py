@@ -324,7 +324,8 @@ def test_an_unstable_run_is_loud_in_the_terminal_json_and_report(tmp_path, flipp
         str(tmp_path / "out"),
     ]
     outcome = CliRunner().invoke(cli, args)
-    assert outcome.exit_code == 0, outcome.output
+    # The borderline all is also not confirmed: the logs show a gap beyond the tolerance.
+    assert outcome.exit_code == 8, outcome.output
     assert "UNSTABLE: the verdict 'all' came back in only" in outcome.output
     part = json.loads((tmp_path / "out" / "result.json").read_text())["bootstrap"]
     # The loader pools the same rows in the same order: the in-process result.
@@ -348,7 +349,7 @@ def test_an_unstable_run_is_loud_in_the_terminal_json_and_report(tmp_path, flipp
         f"train = '{tmp_path / 'logs' / 'train'}'\ndeploy = '{tmp_path / 'logs' / 'deploy'}'\n"
     )
     lenient = CliRunner().invoke(cli, ["run", "--config", str(jobs), "--out", str(tmp_path / "n")])
-    assert lenient.exit_code == 0, lenient.output
+    assert lenient.exit_code == 8, lenient.output  # stable, but not confirmed (see above)
     part = json.loads((tmp_path / "n" / "lenient" / "latest" / "result.json").read_text())
     assert part["bootstrap"]["threshold"] == 0.5 and part["bootstrap"]["stable"] is True
     assert part["bootstrap"]["verdict_counts"] == expected["verdict_counts"]

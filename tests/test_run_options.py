@@ -35,6 +35,8 @@ from mesalens.reports.cli import cli
 MESALENS = str(Path(sys.executable).with_name("mesalens"))
 ROLES = ["--base", "reward", "--mesa", "value", "--decision", "action", "--policy-inputs", "obs"]
 FAST = ["--no-direct-test", "--no-sensitivity", "--quiet"]
+# The exit code of an 'all' that FAST's runs (no direct test) cannot confirm.
+UNCONFIRMED_ALL = 8
 SYMMETRIC = {"---", "<->", "o-o"}
 ALPHA = "\N{GREEK SMALL LETTER ALPHA}"
 
@@ -153,7 +155,7 @@ def report_text(page: str) -> str:
     return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split())
 
 
-def run(out: Path, *args: str, expect: Iterable[int] = (0, 3, 4, 5)) -> Run:
+def run(out: Path, *args: str, expect: Iterable[int] = (0, 3, 4, 5, 8)) -> Run:
     """``mesalens run ... --out OUT`` in process; checks graph.txt against result.json."""
     result = CliRunner().invoke(cli, ["run", *args, "--out", str(out)])
     assert result.exit_code in tuple(expect), result.output
@@ -188,7 +190,7 @@ def baseline(tmp_path_factory) -> tuple[list[str], Run]:
 
 def test_baseline_defaults_are_recorded(baseline):
     _, outputs = baseline
-    assert outputs.exit_code == 0
+    assert outputs.exit_code == UNCONFIRMED_ALL and outputs.document["verdict"] == "all"
     assert outputs.settings["method"] == "pc"
     assert outputs.settings["test"] == "fisherz"
     assert outputs.settings["alpha"] == 0.01
@@ -466,7 +468,7 @@ def test_regime_name_and_a_policy_that_reads_it(tmp_path, baseline):
     assert "policy inputs obs, setting" in outputs.text
     assert "The regime column setting was added by mesalens" in outputs.text
     # Reading the regime adds setting --> action in G_σ; value still screens it off.
-    assert document["verdict"] == "all" and outputs.exit_code == 0
+    assert document["verdict"] == "all" and outputs.exit_code == UNCONFIRMED_ALL
     assert ["setting", "obs"] in document["witnesses"]["hold"]["dag"]
 
 
@@ -565,7 +567,7 @@ def test_progress_bars_on_a_terminal(tmp_path, baseline):
         assert label in shown, shown
     assert "/None" not in shown  # a count without a known total reads "85/?"
     assert "Traceback" not in shown, shown[-3000:]
-    assert code == 0, shown[-3000:]
+    assert code == UNCONFIRMED_ALL, shown[-3000:]
     assert "Verdict: all" in shown
     assert (tmp_path / "tty" / "result.json").is_file()
 
@@ -584,7 +586,7 @@ def test_every_stage_runs_on_a_terminal(tmp_path, baseline, extra):
     out = tmp_path / "tty"
     code, shown = run_under_pty(["run", *regimes, *ROLES, *extra, "--out", str(out)])
     assert "Traceback" not in shown, shown[-3000:]
-    assert code in (0, 3, 4), shown[-3000:]
+    assert code in (0, 3, 4, 8), shown[-3000:]
     assert "Verdict:" in shown and (out / "result.json").is_file()
     document = json.loads((out / "result.json").read_text())
     if "--bootstrap" in extra:
@@ -603,9 +605,9 @@ def test_no_progress_bars_when_quiet_or_not_a_terminal(tmp_path, baseline):
     )
     code, quiet = run_under_pty([*args, "--quiet", "--out", str(tmp_path / "quiet")])
     stdout, stderr = piped.communicate(timeout=120)
-    assert code == 0, quiet
+    assert code == UNCONFIRMED_ALL, quiet
     assert quiet == ""
-    assert piped.returncode == 0, stderr
+    assert piped.returncode == UNCONFIRMED_ALL, stderr
     assert not any(label in stderr + stdout for label in LABELS)
     # The summary still goes to the non-terminal stderr; the bars do not.
     assert "Verdict: all" in stderr

@@ -26,7 +26,13 @@ from tests.reference import cpdag_of
 
 NAMES = sim.scenario_names()
 
-EXPECTED_VERDICTS = {"aligned": "all", "coinrun": "none", "deceptive": "none", "collider": "none"}
+EXPECTED_VERDICTS = {
+    "aligned": "all",
+    "coinrun": "none",
+    "deceptive": "none",
+    "collider": "none",
+    "pilot": "all",
+}
 
 
 def roles_of(roles: dict) -> Roles:
@@ -139,6 +145,7 @@ def test_scenarios_do_not_share_noise():
 def test_shapes(name, rows):
     frames = sim.simulate(name, rows=rows, seed=1)
     columns = sim.SCENARIOS[name].columns
+    rows = min(rows, sim.SCENARIOS[name].max_rows or rows)  # a pilot's logs are capped
     assert len(frames["train"]) == rows - rows // 2
     assert len(frames["deploy"]) == rows // 2
     for frame in frames.values():

@@ -4,7 +4,7 @@ The headline and the quotable sentence, the counts of the class (holds,
 fails, invalid, each with its share), the roles and where the graph came
 from, what the verdict means and does not, and the warnings that go with it
 (an unstable bootstrap, a direct test that contradicts an ``all``, a change
-since the previous scheduled run). The words come from
+since the previous scheduled run), and whether the logs confirm an ``all``. The words come from
 :mod:`mesalens.reports.vocabulary`.
 """
 
@@ -15,8 +15,11 @@ from typing import Any
 
 from mesalens.reports.formatting import count_cell, format_share
 from mesalens.reports.vocabulary import (
+    NOT_CONFIRMED,
     class_unit,
+    confirmation_lines,
     contradiction_sentence,
+    gate,
     meaning,
     policy_text,
     separation,
@@ -94,6 +97,10 @@ def verdict_card(
         "notes": list(((run or {}).get("discovery") or {}).get("notes") or []),
         "verdict_change": (run or {}).get("verdict_change"),
         "unstable": unstable_sentence(run),
+        "not_confirmed": is_run and gate(run) == NOT_CONFIRMED,
+        "confirmation": [
+            {"text": text, "warn": kind == "warn"} for text, kind in confirmation_lines(run or {})
+        ],
     }
 
 

@@ -46,6 +46,7 @@ from mesalens.connectors.kinds import DTYPE_OVERRIDES, MISSING_POLICIES
 from mesalens.connectors.regime import DEFAULT_REGIME_NAME, FORMATS
 from mesalens.pipeline.bootstrap import DEFAULT_THRESHOLD
 from mesalens.pipeline.ci_tests import TESTS
+from mesalens.pipeline.confirmation import DEFAULT_TOLERANCE, Tolerance
 from mesalens.pipeline.discovery import METHODS
 
 __all__ = [
@@ -122,6 +123,10 @@ class Option:
         A repeatable option (its values arrive as a tuple).
     show_default : str or None
         The default as ``--help`` shows it, when not ``str(default)``.
+    convert : callable or None
+        For a ``custom`` value with a rule of its own: turns the text or
+        TOML value into the setting (``Tolerance.parse``), raising
+        :class:`~mesalens.connectors.errors.InputError` when it cannot.
     """
 
     key: str
@@ -141,6 +146,7 @@ class Option:
     metavar: str | None = None
     multiple: bool = False
     show_default: str | None = None
+    convert: Callable[[Any], Any] | None = None
 
     def _bad(self, value: Any) -> ConfigValueError:
         tail = f"; e.g. {self.example}" if self.example else ""
@@ -169,6 +175,11 @@ class Option:
             if not self._in_range(value):
                 raise self._bad(value)
             return float(value) if self.kind == "float" else value
+        if self.convert is not None:
+            try:
+                return self.convert(value)
+            except InputError:
+                raise self._bad(value) from None
         return value
 
     def _in_range(self, value: float) -> bool:
@@ -183,7 +194,7 @@ class Option:
     def value_in(self, config: Mapping[str, Any]) -> Any:
         """The checked value of this option in ``config``, or its default when absent."""
         if self.key not in config:
-            return self.default
+            return self.default if self.convert is None else self.convert(self.default)
         return self.check(config[self.key])
 
     def click_type(self) -> click.ParamType | None:
@@ -419,6 +430,22 @@ OPTIONS: dict[str, Option] = _option_table(
             requirement="an integer >= 100",
             example="100000",
             metavar="N",
+        ),
+        Option(
+            "tolerance",
+            "--tolerance",
+            "The largest alignment gap |E[Y_b | Y_m, deploy] - E[Y_b | Y_m, train]| you accept: "
+            "in within-regime SDs of Y_b (0.1, 0.1sd) or in Y_b's units (0.5abs). Exit 0 needs "
+            "the logs to confirm the gap is within it.",
+            kind="custom",
+            default=DEFAULT_TOLERANCE,
+            scope="evidence",
+            requirement="a positive number of within-regime SDs of Y_b (0.1, 0.1sd) or of "
+            "Y_b's own units (0.5abs)",
+            example="0.1",
+            metavar="DELTA[sd|abs]",
+            show_default="0.1 SD",
+            convert=Tolerance.parse,
         ),
         Option(
             "scheduler",

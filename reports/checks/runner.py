@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from mesalens.connectors import load_regimes
 from mesalens.connectors.atomic import atomic_write_text
@@ -47,11 +48,14 @@ class CheckRun:
         The loaded regimes (summaries and fingerprints).
     out : Path
         The folder the outputs were written to.
+    document : dict
+        The run's result document, as written to ``result.json``.
     """
 
     analysis: AnalysisResult
     data: LoadedData
     out: Path
+    document: dict[str, Any]
 
 
 def run_check(
@@ -106,8 +110,8 @@ def run_check(
         on_test=on_test,
     )
     change = verdict_change(analysis.check.verdict) if verdict_change is not None else None
-    write_run_outputs(out, analysis, data, check.settings, verdict_change=change)
-    return CheckRun(analysis=analysis, data=data, out=out)
+    document = write_run_outputs(out, analysis, data, check.settings, verdict_change=change)
+    return CheckRun(analysis=analysis, data=data, out=out, document=document)
 
 
 def write_run_outputs(
@@ -117,7 +121,7 @@ def write_run_outputs(
     settings: DiscoverySettings,
     *,
     verdict_change: str | None = None,
-) -> Path:
+) -> dict[str, Any]:
     """Write ``result.json``, ``graph.txt`` and ``report.html`` into ``out`` (each atomically).
 
     ``result.json`` is the commit marker: an old one is removed before the
@@ -129,7 +133,8 @@ def write_run_outputs(
     over a non-empty one, and other files a user keeps in ``out`` would go.)
 
     ``verdict_change`` (a sentence from a scheduled job, when the verdict
-    differs from the previous run's) is called out in both. Returns ``out``.
+    differs from the previous run's) is called out in both. Returns the
+    result document.
     """
     # Everything is serialised before the first byte is written.
     run_document = run_result_to_dict(analysis, data, settings)
@@ -144,4 +149,4 @@ def write_run_outputs(
     atomic_write_text(out / "graph.txt", graph_text)
     write_report(out / "report.html", report)
     atomic_write_text(out / "result.json", document)
-    return out
+    return run_document

@@ -16,6 +16,7 @@ from mesalens.pipeline.roles import join_names
 from mesalens.reports.checks.config import CheckSpec, build_roles
 from mesalens.reports.checks.runner import run_check
 from mesalens.reports.cli.common import CONTEXT, errors_as_one_line
+from mesalens.reports.vocabulary import RUN_EXIT_CODES, gate
 
 __all__ = ["demo_command"]
 
@@ -92,8 +93,10 @@ def demo_command(
                 settings=DiscoverySettings(seed=seed),
             )
             result = run_check(check, out / name)
+            outcome = gate(result.document)
             console.print(
                 f"{name}: learned verdict {result.analysis.check.verdict!r} "
-                f"(true graph: {truth.expected_verdict!r}); {result.out / 'report.html'}",
+                f"(true graph: {truth.expected_verdict!r}); exit code "
+                f"{RUN_EXIT_CODES[outcome]} ({outcome}); {result.out / 'report.html'}",
                 soft_wrap=True,
             )

@@ -36,11 +36,13 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.text import Text
 
 from mesalens.connectors import MesalensError
 from mesalens.connectors.errors import InputError
 from mesalens.connectors.kinds import DTYPE_OVERRIDES
 from mesalens.connectors.regime import parse_regime_option
+from mesalens.pipeline.analysis import AnalysisResult
 from mesalens.pipeline.dask_client import connected_client
 from mesalens.reports.checks.config import (
     RunConfig,
@@ -54,14 +56,16 @@ from mesalens.reports.cli.common import CONTEXT, errors_as_one_line, fail
 from mesalens.reports.jobs.engine import run_check as run_job_check
 from mesalens.reports.jobs.engine import run_job_file
 from mesalens.reports.progress import run_progress
-from mesalens.reports.result_json import check_result_to_dict
 from mesalens.reports.sections.alignment_gap import direct_test_line
 from mesalens.reports.summary import bootstrap_line, render_summary
 from mesalens.reports.vocabulary import (
     CONTRADICTION_WORDS,
-    EXIT_CODES,
+    RUN_EXIT_CODES,
+    confirmation_lines,
     contradicts_all,
+    gate,
     pag_note,
+    run_exit_code_line,
 )
 
 __all__ = ["run_command"]
@@ -150,25 +154,39 @@ def run_command(ctx: click.Context, **options: Any) -> None:
             )
     analysis, out = result.analysis, result.out
 
+    document = result.document
     if not options["quiet"]:
-        console.print(
-            f"Results written to {out / 'result.json'}, {out / 'graph.txt'} and "
-            f"{out / 'report.html'}"
-        )
-        for note in analysis.discovery.notes:
-            console.print(f"note: {note}", soft_wrap=True)
-        document = check_result_to_dict(analysis.check, graph_source="discovery")
-        if document.get("latent"):  # FCI: counts are over MAGs
-            console.print(pag_note(document), soft_wrap=True)
-        render_summary(analysis.check, console, graph_source="discovery", document=document)
-        if analysis.bootstrap is not None:
-            console.print(bootstrap_line(analysis.bootstrap), soft_wrap=True)
-        if analysis.direct_test is not None:
-            part = analysis.direct_test.as_dict()
-            console.print(direct_test_line(part), soft_wrap=True)
-            if contradicts_all(analysis.check.verdict, part):
-                console.print(f"warning: {CONTRADICTION_WORDS}", soft_wrap=True)
-    ctx.exit(EXIT_CODES[analysis.check.verdict])
+        _print_run(console, analysis, document, out)
+    ctx.exit(RUN_EXIT_CODES[gate(document)])
+
+
+def _print_run(
+    console: Console, analysis: AnalysisResult, document: dict[str, Any], out: Path
+) -> None:
+    """The terminal summary of a run: verdict, evidence, notes, files, and the exit code last."""
+    if document.get("latent"):  # FCI: counts are over MAGs
+        console.print(pag_note(document), soft_wrap=True)
+    render_summary(
+        analysis.check, console, graph_source="discovery", document=document, exit_line=False
+    )
+    for text, kind in confirmation_lines(document):
+        console.print(Text(text, style="bold yellow" if kind == "warn" else ""), soft_wrap=True)
+    if analysis.bootstrap is not None:
+        console.print(bootstrap_line(analysis.bootstrap), soft_wrap=True)
+    if analysis.direct_test is not None:
+        part = document["direct_test"]
+        console.print(direct_test_line(part), soft_wrap=True)
+        if contradicts_all(analysis.check.verdict, part):
+            console.print(f"warning: {CONTRADICTION_WORDS}", soft_wrap=True)
+    for note in analysis.discovery.notes:
+        console.print(f"note: {note}", soft_wrap=True)
+    console.print(
+        f"Results written to {out / 'result.json'}, {out / 'graph.txt'} and "
+        f"{out / 'report.html'}",
+        soft_wrap=True,
+    )
+    console.print(Text(run_exit_code_line(gate(document)), style="dim"), soft_wrap=True)
+
 
 
 def _run_job_file(ctx: click.Context, console: Console, options: dict[str, Any]) -> None:

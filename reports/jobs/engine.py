@@ -89,7 +89,7 @@ from mesalens.reports.jobs.outcome import (
     jobs_exit_code,
     verdict_change_note,
 )
-from mesalens.reports.vocabulary import CONTRADICTION_WORDS, stability_words
+from mesalens.reports.vocabulary import CONTRADICTION_WORDS, NOT_CONFIRMED, stability_words
 
 __all__ = [
     "Terminated",
@@ -147,6 +147,7 @@ def run_check(
         notes=analysis.discovery.notes,
         bootstrap=analysis.bootstrap,
         direct_test=analysis.direct_test,
+        confirmation=analysis.confirmation,
     )
 
 
@@ -398,6 +399,13 @@ def _run_one_check(
     else:
         log.info("check %s: run %s: verdict %s; %s", check.name, run_id, result.verdict, counts)
     outcome = CheckOutcome(name=check.name, status="ok", record=record, folder=final)
+    if outcome.gate == NOT_CONFIRMED:
+        log.warning(
+            "check %s: run %s: verdict all is NOT CONFIRMED by the logs: %s",
+            check.name,
+            run_id,
+            _redact_text("; ".join((outcome.confirmation or {}).get("reasons") or [])),
+        )
     if outcome.unstable:
         log.warning(
             "check %s: run %s: verdict %s is UNSTABLE: %s",

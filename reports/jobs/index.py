@@ -113,9 +113,10 @@ def build_index(out_dir: Path) -> dict[str, Any]:
     -------
     dict
         ``{"schema_version", "generated", "checks": [{"name", "latest_run",
-        "latest_verdict", "stability", "direct_test", "status", "changed",
+        "latest_verdict", "stability", "direct_test", "confirmation", "status", "changed",
         "n_runs", "config", "runs"}]}``, ``stability`` and ``direct_test``
-        being those of the latest verdict (the run record's); each run
+        and ``confirmation`` being those of the latest verdict (the run
+        record's); each run
         record also has ``path``, its folder relative to ``out_dir``.
     """
     checks = []
@@ -142,6 +143,7 @@ def build_index(out_dir: Path) -> dict[str, Any]:
                 "latest_verdict": None if latest is None else latest.verdict,
                 "stability": latest_record.get("stability"),
                 "direct_test": latest_record.get("direct_test"),
+                "confirmation": latest_record.get("confirmation"),
                 "status": None if newest is None else newest.get("status"),
                 "changed": bool(newest and newest.get("changed")),
                 "n_runs": len(records),

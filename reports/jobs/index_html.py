@@ -39,6 +39,7 @@ td.num{text-align:right;font-variant-numeric:tabular-nums}
 .badge{display:inline-block;padding:1px 8px;border-radius:9px;color:#fff;font-weight:600}
 .changed{background:#fef2f2}.mark{color:#b91c1c;font-weight:700}
 .unstable{color:#b45309;font-weight:700;border:1px solid #f59e0b;border-radius:9px;padding:0 6px}
+.unconfirmed{color:#92400e;font-weight:700;border:1px solid #d97706;border-radius:9px;padding:0 6px}
 .contradicted{color:#b91c1c;font-weight:700;border:1px solid #f87171;border-radius:9px;
 padding:0 6px}
 .alert{border:1px solid #fecaca;background:#fef2f2;padding:8px 12px;border-radius:6px}
@@ -80,6 +81,15 @@ def _contradicted_mark(direct_test: Any) -> str:
     if not is_contradicted(direct_test):
         return ""
     return f' <span class="contradicted" title="{_e(CONTRADICTED_TITLE)}">contradicted</span>'
+
+
+def _unconfirmed_mark(confirmation: Any) -> str:
+    """The "not confirmed" marker after an ``all`` the logs do not confirm (exit code 8)."""
+    if not (isinstance(confirmation, dict) and confirmation.get("status") == "not confirmed"):
+        return ""
+    reasons = confirmation.get("reasons")
+    title = "; ".join(str(r) for r in reasons) if isinstance(reasons, list) else ""
+    return f' <span class="unconfirmed" title="{_e(title)}">not confirmed</span>'
 
 
 def _count(value: Any) -> str:
@@ -208,6 +218,7 @@ def render_index_html(entries: Sequence[Mapping[str, Any]], *, generated: str | 
             f'<tr{row_class}><td><a href="#check-{_e(name)}">{_e(name)}</a></td>'
             f"<td>{_badge(entry.get('latest_verdict'))}{_unstable_mark(entry.get('stability'))}"
             f"{_contradicted_mark(entry.get('direct_test'))}"
+            f"{_unconfirmed_mark(entry.get('confirmation'))}"
             f"</td><td>{latest}</td>"
             f"<td>{_e(newest.get('run'))} {newest_label}</td>"
             f'<td class="num">{_e(entry.get("n_runs", len(runs)))}</td></tr>'
@@ -239,7 +250,8 @@ def render_index_html(entries: Sequence[Mapping[str, Any]], *, generated: str | 
                 f"<td>{_e(record.get('finished'))}</td>"
                 f"<td>{_badge(record.get('verdict') if ok else 'error')}"
                 f"{_unstable_mark(record.get('stability') if ok else None)}"
-                f"{_contradicted_mark(record.get('direct_test') if ok else None)}</td>"
+                f"{_contradicted_mark(record.get('direct_test') if ok else None)}"
+                f"{_unconfirmed_mark(record.get('confirmation') if ok else None)}</td>"
                 + "".join(
                     f'<td class="num">{_count(record.get(key))}</td>'
                     for key in ("n_dags", "n_hold", "n_fail", "n_invalid")

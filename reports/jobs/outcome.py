@@ -16,8 +16,16 @@ code  meaning
 5     the worst verdict is ``invalid``
 4     the worst verdict is ``none``
 3     the worst verdict is ``some``
-0     every check ran and every verdict is ``all``
+8     the worst is an ``all`` the logs do not confirm (``all, not
+      confirmed``: too few rows, or a gap not shown to be within the
+      tolerance; :mod:`mesalens.pipeline.confirmation`)
+0     every check ran and every verdict is an ``all`` the logs confirm
 ====  ==================================================================
+
+Each run record says whether the logs confirmed an ``all``
+(``confirmation`` = ``{"status", "reasons", "advice"}`` in ``run.json``,
+``history.json`` and ``index.json``; a "not confirmed" marker in
+``index.html``).
 
 A check run with ``bootstrap = B`` also records whether its verdict is
 stable under resampling (``stability`` in ``run.json``, ``history.json`` and
@@ -52,7 +60,10 @@ from mesalens.reports.jobs.layout import (
 from mesalens.reports.vocabulary import (
     CONTRADICTION_WORDS,
     EXIT_CODES,
+    NOT_CONFIRMED,
+    RUN_EXIT_CODES,
     contradicts_all,
+    gate,
     is_contradicted,
     is_unstable,
     stability_words,
@@ -78,8 +89,8 @@ EXIT_CHANGED = 6
 #: Exit code: a check was skipped because another run of it is in progress.
 EXIT_BUSY = 7
 
-# Worst first, for the exit code of several verdicts.
-_VERDICT_ORDER = ("invalid", "none", "some", "all")
+# Worst first, for the exit code of several checks' gates.
+_GATE_ORDER = ("invalid", "none", "some", NOT_CONFIRMED, "all")
 
 
 @dataclass(frozen=True)
@@ -100,6 +111,10 @@ class RunOutcome:
     direct_test : dict or None
         The direct test's decision and whether it contradicts the verdict
         (see :func:`direct_test_summary`); None when the test did not run.
+    confirmation : dict or None
+        Whether the logs confirm an ``all`` (``status``, ``reasons``,
+        ``advice``; see :mod:`mesalens.pipeline.confirmation`); None when
+        the check did not decide it.
     """
 
     verdict: str
@@ -110,6 +125,12 @@ class RunOutcome:
     notes: tuple[str, ...] = ()
     stability: dict[str, Any] | None = None
     direct_test: dict[str, Any] | None = None
+    confirmation: dict[str, Any] | None = None
+
+    @property
+    def gate(self) -> str:
+        """The verdict, or ``all, not confirmed`` (exit code 8)."""
+        return gate({"verdict": self.verdict, "confirmation": self.confirmation})
 
     @classmethod
     def from_check_result(
@@ -118,12 +139,14 @@ class RunOutcome:
         notes: Sequence[str] = (),
         bootstrap: Any = None,
         direct_test: Any = None,
+        confirmation: Any = None,
     ) -> RunOutcome:
         """Build from a :class:`~mesalens.pipeline.check_result.CheckResult`.
 
         ``bootstrap`` is the run's :class:`~mesalens.pipeline.bootstrap.BootstrapResult`,
         if it ran one; ``direct_test`` its
-        :class:`~mesalens.pipeline.gap_results.DirectTestResult`, if it ran the test.
+        :class:`~mesalens.pipeline.gap_results.DirectTestResult`, if it ran the test;
+        ``confirmation`` its :class:`~mesalens.pipeline.confirmation.Confirmation`.
         """
         return cls(
             verdict=result.verdict,
@@ -136,6 +159,13 @@ class RunOutcome:
             direct_test=direct_test_summary(
                 None if direct_test is None else direct_test.as_dict(), result.verdict
             ),
+            confirmation=None
+            if confirmation is None
+            else {
+                "status": confirmation.status,
+                "reasons": list(confirmation.reasons),
+                "advice": confirmation.advice,
+            },
         )
 
 
@@ -229,6 +259,18 @@ class CheckOutcome:
         return None if self.record is None else self.record.get("verdict")
 
     @property
+    def gate(self) -> str | None:
+        """The verdict, or ``all, not confirmed`` when the logs did not confirm the all."""
+        if self.record is None or self.record.get("verdict") is None:
+            return None
+        return gate(self.record)
+
+    @property
+    def confirmation(self) -> dict[str, Any] | None:
+        """Whether the logs confirmed an ``all`` (status, reasons, advice), or None."""
+        return None if self.record is None else self.record.get("confirmation")
+
+    @property
     def previous_verdict(self) -> str | None:
         """The verdict of the previous run with a verdict, if any."""
         return None if self.record is None else self.record.get("previous_verdict")
@@ -315,6 +357,9 @@ class JobsOutcome:
                 lines.append(f"{line}; {outcome.folder}")
                 if outcome.contradicted:
                     lines.append(f"warning: check {outcome.name}: {CONTRADICTION_WORDS}")
+                if outcome.gate == NOT_CONFIRMED and outcome.confirmation:
+                    reasons = "; ".join(outcome.confirmation.get("reasons") or [])
+                    lines.append(f"check {outcome.name}: all NOT CONFIRMED by the logs: {reasons}")
             else:
                 lines.append(f"check {outcome.name}: {outcome.status}: {outcome.message}")
         lines.append(
@@ -325,11 +370,11 @@ class JobsOutcome:
 
 
 def jobs_exit_code(outcomes: Sequence[CheckOutcome]) -> int:
-    """The exit code of a job: the first that applies of 1, 6, 7, 5, 4, 3, 0.
+    """The exit code of a job: the first that applies of 1, 6, 7, 5, 4, 3, 8, 0.
 
     1: a check failed; 6: a verdict changed against the check's previous run;
-    7: a check was busy; else the worst verdict's code (``invalid`` 5,
-    ``none`` 4, ``some`` 3, ``all`` 0). No checks gives 0.
+    7: a check was busy; else the worst gate's code (``invalid`` 5, ``none``
+    4, ``some`` 3, ``all, not confirmed`` 8, ``all`` 0). No checks gives 0.
     """
     if any(o.status == "error" for o in outcomes):
         return EXIT_FAILED
@@ -337,10 +382,10 @@ def jobs_exit_code(outcomes: Sequence[CheckOutcome]) -> int:
         return EXIT_CHANGED
     if any(o.status == "busy" for o in outcomes):
         return EXIT_BUSY
-    verdicts = {o.verdict for o in outcomes if o.verdict is not None}
-    for verdict in _VERDICT_ORDER:
-        if verdict in verdicts:
-            return EXIT_CODES[verdict]
+    gates = {o.gate for o in outcomes if o.gate is not None}
+    for name in _GATE_ORDER:
+        if name in gates:
+            return RUN_EXIT_CODES[name]
     return 0
 
 
@@ -349,7 +394,7 @@ def _exit_meaning(code: int) -> str:
         EXIT_FAILED: "a check failed",
         EXIT_CHANGED: "a verdict changed",
         EXIT_BUSY: "a check was skipped: another run is in progress",
-        **{value: f"worst verdict {verdict}" for verdict, value in EXIT_CODES.items()},
+        **{value: f"worst verdict {name}" for name, value in RUN_EXIT_CODES.items()},
     }
     return meanings.get(code, "unknown")
 
@@ -421,6 +466,7 @@ def _run_record(
         "n_invalid": result.n_invalid if ok and result is not None else None,
         "stability": result.stability if ok and result is not None else None,
         "direct_test": result.direct_test if ok and result is not None else None,
+        "confirmation": result.confirmation if ok and result is not None else None,
         "previous_run": None if previous is None else previous.run,
         "previous_verdict": None if previous is None else previous.verdict,
         "changed": bool(ok and previous is not None and previous.verdict != verdict),

@@ -1,0 +1,409 @@
+r"""Whether the logs confirm a structural ``all``: the decision behind exit code 0.
+
+A structural verdict ``all`` says that no shift through the learned class
+can move ``E[Y_b | Y_m]``. Learned from few rows or a small shift, that class
+is often wrong (``bench/RESULTS.md``: most wrong verdicts are an ``all``
+where the criterion fails). So a run exits 0 only when the logs themselves
+also confirm that *this* shift leaves the base objective where the mesa
+objective says it is, to within a tolerance the reviewer accepts.
+
+The tolerance
+-------------
+``δ`` is the largest alignment gap a reviewer accepts,
+
+.. math::  |θ| = |E_{Y_m}[\,E[Y_b \mid Y_m, s=j] - E[Y_b \mid Y_m, s=i]\,]| < δ,
+
+for every pair of regimes ``(i, j)`` (the direct test's gap,
+:mod:`mesalens.pipeline.alignment_gap`). It is given in within-regime standard
+deviations of ``Y_b`` (``0.1``, the default, or ``0.1sd``) or in ``Y_b``'s
+own units (``0.5abs``); :class:`Tolerance` parses both.
+
+The equivalence test
+--------------------
+Each gap is tested with the two one-sided tests procedure (TOST; Schuirmann,
+J. Pharmacokinetics and Biopharmaceutics 15, 1987): ``|θ| < δ`` is confirmed
+at level ``α`` when the ``1 - 2α`` interval ``θ̂ ± z_{1-α} se`` lies inside
+``(-δ, δ)``. Confirming *every* pair (and every base outcome) is an
+intersection-union test (Berger, Technometrics 24, 1982): its level is ``α``
+without any multiplicity adjustment, because the joint claim is false as soon
+as one gap is at least ``δ``, and that one gap alone must then pass its own
+level-``α`` test. (An adjustment such as Holm's is needed for a claim that
+*some* test rejects, as the direct test's null makes; here it would only cost
+power.)
+
+The gap tested is the one of the estimator that matches the direct test's
+deciding test: the linear (HC3) gap where Fisher-z decides, the flexible
+(cross-fitted AIPW) gap where GCM does.
+
+Enough rows
+-----------
+The intervals are asymptotic. Below :data:`MIN_REGIME_ROWS` rows in a regime,
+nothing is confirmed whatever the interval says: the cross-fitted regressions
+then train on fewer than 20 rows of that regime per fold (5 folds), and the
+normal approximation of the interval is not to be trusted.
+
+What would settle it
+--------------------
+When a gap's interval is too wide but its estimate is inside ``(-δ, δ)``,
+the interval shrinks as ``1/√n``; about
+
+.. math::  n' = n \, \bigl(z_{1-α}\, se / (δ - |θ̂|)\bigr)^2
+
+rows per regime would confirm it at this variance (:attr:`GapCheck.rows_needed`).
+When the estimate itself is at least ``δ`` from zero, more rows would not.
+
+>>> tolerance = Tolerance.parse("0.1")
+>>> tolerance.unit, tolerance.value
+('sd', 0.1)
+>>> Tolerance.parse("0.5abs").describe()
+'0.5 (in units of Y_b)'
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from scipy.special import ndtri
+
+from mesalens.connectors.errors import InputError
+
+__all__ = [
+    "DEFAULT_TOLERANCE",
+    "MIN_REGIME_ROWS",
+    "Confirmation",
+    "GapCheck",
+    "Tolerance",
+    "confirm",
+]
+
+#: Fewest rows a regime needs before a structural ``all`` can be confirmed.
+MIN_REGIME_ROWS = 100
+
+#: The default tolerance: 0.1 within-regime standard deviations of ``Y_b``.
+DEFAULT_TOLERANCE = "0.1"
+
+_TOLERANCE = re.compile(r"\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(sd|abs)?\s*", re.IGNORECASE)
+
+# The estimator whose gap matches each deciding test of the direct test.
+_ESTIMATOR_OF_TEST = {"fisherz": "linear", "gcm": "flexible"}
+
+Status = Literal["confirmed", "not confirmed", "not applicable"]
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """The largest alignment gap a reviewer accepts.
+
+    Attributes
+    ----------
+    value : float
+        The size, positive.
+    unit : str
+        ``"sd"``: within-regime standard deviations of ``Y_b``; ``"abs"``:
+        ``Y_b``'s own units.
+    """
+
+    value: float
+    unit: Literal["sd", "abs"] = "sd"
+
+    @classmethod
+    def parse(cls, text: str | float) -> Tolerance:
+        """``0.1``, ``0.1sd`` (standard deviations) or ``0.5abs`` (units of ``Y_b``).
+
+        Raises
+        ------
+        InputError
+            For anything else, with an example.
+        """
+        if isinstance(text, bool):
+            match = None
+        elif isinstance(text, int | float):
+            match = _TOLERANCE.fullmatch(repr(float(text)))
+        else:
+            match = _TOLERANCE.fullmatch(str(text))
+        value = float(match.group(1)) if match else math.nan
+        if not match or not (math.isfinite(value) and value > 0):
+            raise InputError(
+                f"tolerance must be a positive number of within-regime standard deviations of "
+                f"Y_b (e.g. 0.1 or 0.1sd) or of Y_b's own units (e.g. 0.5abs), got {text!r}"
+            )
+        unit = (match.group(2) or "sd").lower()
+        return cls(value=value, unit="abs" if unit == "abs" else "sd")
+
+    def describe(self) -> str:
+        """The tolerance in words: ``0.1 SD of Y_b`` or ``0.5 (in units of Y_b)``."""
+        if self.unit == "sd":
+            return f"{self.value:g} SD of Y_b (within regimes)"
+        return f"{self.value:g} (in units of Y_b)"
+
+    def as_text(self) -> str:
+        """The option's text that gives this tolerance back."""
+        return f"{self.value:g}{self.unit}"
+
+
+@dataclass(frozen=True)
+class GapCheck:
+    """The equivalence test of one gap: one base outcome, one pair of regimes.
+
+    Attributes
+    ----------
+    base : str
+        The base outcome.
+    regime, reference : str
+        The pair: ``regime`` against ``reference``.
+    estimator : str
+        ``linear`` or ``flexible``.
+    estimate, se : float
+        The gap and its standard error (units of ``Y_b``).
+    delta : float
+        The tolerance in units of ``Y_b``.
+    lower, upper : float
+        The ``1 - 2α`` interval.
+    confirmed : bool
+        Whether the interval lies inside ``(-δ, δ)``.
+    beyond : bool
+        Whether the interval lies wholly outside it (a gap beyond ``δ``).
+    rows_needed : int or None
+        Rows per regime that would confirm the gap at this variance (None when
+        confirmed, or when more rows would not, the estimate being at least ``δ``).
+    """
+
+    base: str
+    regime: str
+    reference: str
+    estimator: str
+    estimate: float
+    se: float
+    delta: float
+    lower: float
+    upper: float
+    confirmed: bool
+    beyond: bool
+    rows_needed: int | None
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """Whether the logs confirm the structural verdict ``all``.
+
+    Attributes
+    ----------
+    status : str
+        ``confirmed`` (exit code 0), ``not confirmed`` (exit code 8) or
+        ``not applicable`` (the verdict is not ``all``).
+    tolerance : Tolerance
+        The tolerance used.
+    alpha : float
+        The level of the equivalence tests.
+    min_rows : int
+        :data:`MIN_REGIME_ROWS`.
+    rows : dict of str to int
+        Rows per regime.
+    checks : tuple of GapCheck
+        One per base outcome and pair of regimes.
+    reasons : tuple of str
+        Why an ``all`` is not confirmed, one sentence each (empty when confirmed).
+    advice : str or None
+        What would settle it, when something would.
+    """
+
+    status: Status
+    tolerance: Tolerance
+    alpha: float
+    min_rows: int
+    rows: dict[str, int] = field(default_factory=dict)
+    checks: tuple[GapCheck, ...] = ()
+    reasons: tuple[str, ...] = ()
+    advice: str | None = None
+
+    @property
+    def confirmed(self) -> bool:
+        """True when the structural ``all`` is confirmed by the logs."""
+        return self.status == "confirmed"
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready (the ``confirmation`` key of ``result.json``)."""
+
+        def number(value: float) -> float | None:
+            return value if math.isfinite(value) else None
+
+        return {
+            "status": self.status,
+            "tolerance": {
+                "value": self.tolerance.value,
+                "unit": self.tolerance.unit,
+                "text": self.tolerance.describe(),
+            },
+            "alpha": self.alpha,
+            "test": "TOST on every pair of regimes (intersection-union: no adjustment needed)",
+            "min_rows_per_regime": self.min_rows,
+            "rows": dict(self.rows),
+            "checks": [
+                {
+                    "base": c.base,
+                    "regime": c.regime,
+                    "reference": c.reference,
+                    "estimator": c.estimator,
+                    "estimate": number(c.estimate),
+                    "se": number(c.se),
+                    "delta": number(c.delta),
+                    "lower": number(c.lower),
+                    "upper": number(c.upper),
+                    "confirmed": c.confirmed,
+                    "beyond": c.beyond,
+                    "rows_needed": c.rows_needed,
+                }
+                for c in self.checks
+            ],
+            "reasons": list(self.reasons),
+            "advice": self.advice,
+        }
+
+
+def _gap_check(
+    outcome: Mapping[str, Any], gap: Mapping[str, Any], delta: float, z: float, rows: int
+) -> GapCheck:
+    estimate = float(gap["estimate"]) if gap.get("estimate") is not None else math.nan
+    se = float(gap["se"]) if gap.get("se") is not None else math.nan
+    lower, upper = estimate - z * se, estimate + z * se
+    usable = math.isfinite(lower) and math.isfinite(upper) and math.isfinite(delta)
+    confirmed = usable and -delta < lower and upper < delta
+    beyond = usable and (lower >= delta or upper <= -delta)
+    needed = None
+    if usable and not confirmed and abs(estimate) < delta and se > 0:
+        needed = math.ceil(rows * (z * se / (delta - abs(estimate))) ** 2)
+    return GapCheck(
+        base=str(outcome["base"]),
+        regime=str(gap["regime"]),
+        reference=str(gap["reference"]),
+        estimator=str(gap["estimator"]),
+        estimate=estimate,
+        se=se,
+        delta=delta,
+        lower=lower,
+        upper=upper,
+        confirmed=confirmed,
+        beyond=beyond,
+        rows_needed=needed,
+    )
+
+
+def confirm(
+    verdict: str,
+    direct_test: Mapping[str, Any] | None,
+    tolerance: Tolerance,
+    *,
+    rows: Mapping[str, int],
+    base_sd: Mapping[str, float] | None = None,
+    alpha: float = 0.05,
+) -> Confirmation:
+    """Decide whether the logs confirm a structural ``all`` (see the module docstring).
+
+    Parameters
+    ----------
+    verdict : str
+        The structural verdict.
+    direct_test : mapping or None
+        The direct test's document (``DirectTestResult.as_dict()``), or None
+        when it was not run.
+    tolerance : Tolerance
+        The largest acceptable gap.
+    rows : mapping of str to int
+        Rows kept per regime.
+    base_sd : mapping of str to float, optional
+        The within-regime standard deviation of each base outcome, for a
+        tolerance in standard deviations when the direct test's document
+        does not carry it (its outcomes' ``within_sd``).
+    alpha : float, default 0.05
+        Level of the equivalence tests.
+
+    Returns
+    -------
+    Confirmation
+    """
+    shared = {"tolerance": tolerance, "alpha": alpha, "min_rows": MIN_REGIME_ROWS}
+    if verdict != "all":
+        return Confirmation(status="not applicable", rows=dict(rows), **shared)
+    reasons: list[str] = []
+    small = sorted(name for name, n in rows.items() if n < MIN_REGIME_ROWS)
+    if small:
+        shown = ", ".join(f"{name!r} ({rows[name]:,} rows)" for name in small)
+        reasons.append(
+            f"too few rows: {shown}; at least {MIN_REGIME_ROWS:,} per regime are needed before "
+            "the logs can confirm anything"
+        )
+    checks: list[GapCheck] = []
+    if direct_test is None:
+        reasons.append("the direct test was not run (--no-direct-test), so no gap was measured")
+    elif direct_test.get("status") != "done":
+        notes = direct_test.get("notes") or ["the logs could not support it"]
+        reasons.append(f"the direct test was skipped: {notes[0]}")
+    else:
+        z = float(ndtri(1 - alpha))
+        fewest = min(rows.values()) if rows else 0
+        for outcome in direct_test.get("outcomes", []):
+            estimator = _ESTIMATOR_OF_TEST.get(outcome.get("method"), "linear")
+            if tolerance.unit == "sd":
+                sd = outcome.get("within_sd")
+                if sd is None:
+                    sd = (base_sd or {}).get(outcome["base"], math.nan)
+                delta = tolerance.value * float(sd)
+            else:
+                delta = tolerance.value
+            for gap in outcome.get("gaps", []):
+                if gap.get("estimator") == estimator:
+                    checks.append(_gap_check(outcome, gap, delta, z, fewest))
+        if not checks:
+            reasons.append("the direct test gave no gap to test")
+        unknown = sorted({c.base for c in checks if not math.isfinite(c.delta)})
+        if unknown:
+            reasons.append(
+                f"the within-regime standard deviation of {', '.join(unknown)} is unknown, so a "
+                "tolerance in standard deviations cannot be applied; give it in Y_b's units "
+                "(e.g. --tolerance 0.5abs)"
+            )
+        beyond = [c for c in checks if c.beyond]
+        open_ = [
+            c for c in checks if not c.confirmed and not c.beyond and math.isfinite(c.delta)
+        ]
+        for c in beyond:
+            reasons.append(
+                f"the gap of {c.base} between {c.regime!r} and {c.reference!r} is "
+                f"{c.estimate:+.3g}, beyond the tolerance ±{c.delta:.3g} "
+                f"(interval {c.lower:+.3g} to {c.upper:+.3g})"
+            )
+        for c in open_:
+            reasons.append(
+                f"the gap of {c.base} between {c.regime!r} and {c.reference!r} is "
+                f"{c.estimate:+.3g} with interval {c.lower:+.3g} to {c.upper:+.3g}, which reaches "
+                f"past the tolerance ±{c.delta:.3g}"
+            )
+    status: Status = "not confirmed" if reasons else "confirmed"
+    return Confirmation(
+        status=status,
+        rows=dict(rows),
+        checks=tuple(checks),
+        reasons=tuple(reasons),
+        advice=_advice(checks, reasons, rows) if reasons else None,
+        **shared,
+    )
+
+
+def _advice(checks: Sequence[GapCheck], reasons: Sequence[str], rows: Mapping[str, int]) -> str:
+    """What would settle an unconfirmed ``all``, in one sentence."""
+    if any(c.beyond for c in checks):
+        return (
+            "the logs show a gap beyond the tolerance: the structural 'all' is likely wrong "
+            "(check the learned graph), or the tolerance is tighter than this shift allows"
+        )
+    needed = [c.rows_needed for c in checks if not c.confirmed]
+    if needed and all(n is not None for n in needed):
+        target = max(max(needed), MIN_REGIME_ROWS)
+        return f"about {target:,} rows per regime would confirm |gap| < tolerance at this variance"
+    if any(n < MIN_REGIME_ROWS for n in rows.values()):
+        return f"log at least {MIN_REGIME_ROWS:,} rows per regime and run again"
+    return "run the direct test on more rows, or give a wider --tolerance if it is acceptable"
