@@ -40,7 +40,7 @@ from mesalens.pipeline.check_result import CheckResult
 from mesalens.pipeline.checker import check
 from mesalens.pipeline.ci_tests import KCI_MAX_ROWS
 from mesalens.pipeline.confirmation import Confirmation, Tolerance, confirm
-from mesalens.pipeline.discovery import discover
+from mesalens.pipeline.discovery import SCORE_BASED, discover
 from mesalens.pipeline.discovery_result import DiscoveryResult
 from mesalens.pipeline.errors import DiscoveryError, RoleError
 from mesalens.pipeline.gap_results import DirectTestResult, DirectTestSettings
@@ -269,8 +269,8 @@ def analyze(
 
 
 def _needs_rows(settings: DiscoverySettings) -> bool:
-    """Whether discovery will run a test on the rows (KCI; GES uses no test)."""
-    return settings.test == "kci" and settings.method != "ges"
+    """Whether discovery will run a test on the rows (KCI; GES, BOSS and GRaSP use no test)."""
+    return settings.test == "kci" and settings.method not in SCORE_BASED
 
 
 def _check_kci(rows: int, evidence: EvidenceSettings) -> None:

@@ -1,4 +1,4 @@
-"""Causal discovery from sufficient statistics: PC, GES and FCI through causal-learn.
+"""Causal discovery from sufficient statistics: PC, GES, FCI, BOSS and GRaSP through causal-learn.
 
 The searches themselves are causal-learn's (Zheng et al., "Causal-learn:
 Causal Discovery in Python", JMLR 2024):
@@ -19,6 +19,12 @@ Causal Discovery in Python", JMLR 2024):
     adjacency search plus possible-d-separation tests and the ten
     orientation rules, which stay sound with latent confounders. Output: a
     PAG (``o->``, ``<->`` and ``o-o`` marks).
+``boss``, ``grasp``
+    The permutation-based searches BOSS (Andrews et al., NeurIPS 2023) and
+    GRaSP (Lam, Andrews & Ramsey, UAI 2022): search over orderings of the
+    variables, each scored by its best DAG, with the BIC score of GES on
+    continuous or binary columns, BDeu on all-discrete data. Output: a
+    CPDAG. See :mod:`mesalens.pipeline.permutation_searches`.
 
 This module checks the arguments and hands the search to the method's
 runner (:data:`RUNNERS`, :mod:`mesalens.pipeline.searches`).
@@ -41,14 +47,20 @@ needs it. The tests, and how ``test="auto"`` picks one, are those of
 for its BIC score (``local_score_BIC_from_cov``, the same formula as
 ``local_score_BIC`` on rows, with the maximum-likelihood covariance); it is
 given :meth:`SufficientStatistics.covariance_ml`. GES takes continuous or
-binary columns only, and no background knowledge.
+binary columns only, and no background knowledge. BOSS and GRaSP get the
+same score (causal-learn's ``boss`` and ``grasp`` build it from a matrix, so
+their score class is swapped for one that reads the statistics), or BDeu
+computed from the joint count table when every column is discrete; no
+knowledge either (:mod:`mesalens.pipeline.permutation_searches`).
 
 **The regime is exogenous.** Nothing causes the regime a row was logged
 in, observed or latent. PC and FCI get this as background knowledge (every
 edge into the regime forbidden); in FCI every edge at the regime is
 oriented ``regime --> x``, which exogeneity licenses (a root with no latent
-parent is an ancestor of everything it is adjacent to in the MAG). GES has
-no knowledge, so the knowledge is applied after the search. If the CPDAG
+parent is an ancestor of everything it is adjacent to in the MAG). GES,
+BOSS and GRaSP take no knowledge, so the knowledge is applied after the
+search (:func:`mesalens.pipeline.search_repairs.make_regime_root`; the
+notes name the search). If the CPDAG
 it learns *compels* an edge into the regime (a ``-->``, not a ``---``: GES
 made the regime a collider, a finite-sample error since nothing causes it),
 its orientations are rebuilt as PC's contradictory ones are
@@ -128,8 +140,10 @@ Determinism
 PC, GES and the tests are deterministic given the column order, which the
 statistics fix. FCI's adjacency search and orientation rules are too (the
 one rule that walked Python sets in string-hashing order, R5, is not run).
-``seed`` seeds numpy's global generator, restored afterwards, for the one
-randomised piece (KCI's null distribution when not approximated).
+``seed`` seeds numpy's global generator, restored afterwards, for KCI's
+null distribution when not approximated. BOSS and GRaSP shuffle with
+Python's :mod:`random`: they are given a generator of their own seeded
+with ``seed``, so a seed gives one graph.
 
 Examples
 --------
@@ -159,18 +173,25 @@ from mesalens.pipeline.ci_tests import IndependenceTest
 from mesalens.pipeline.discovery_result import DiscoveryResult
 from mesalens.pipeline.errors import DiscoveryError
 from mesalens.pipeline.knowledge import Knowledge
+from mesalens.pipeline.permutation_searches import run_boss, run_grasp
 from mesalens.pipeline.searches import SearchRequest, run_fci, run_ges, run_pc
 from mesalens.pipeline.statistics import SufficientStatistics
 
-__all__ = ["METHODS", "RUNNERS", "discover"]
+__all__ = ["METHODS", "RUNNERS", "SCORE_BASED", "discover"]
 
-#: The runner of each method (:mod:`mesalens.pipeline.searches`).
+#: The runner of each method (:mod:`mesalens.pipeline.searches`,
+#: :mod:`mesalens.pipeline.permutation_searches`).
 RUNNERS: dict[str, Callable[[SearchRequest], DiscoveryResult]] = {
     "pc": run_pc,
     "ges": run_ges,
     "fci": run_fci,
+    "boss": run_boss,
+    "grasp": run_grasp,
 }
 METHODS = tuple(RUNNERS)
+#: The methods that score graphs and run no CI test (``test`` and ``max_depth``
+#: unused, no background knowledge but the regime's, made a root afterwards).
+SCORE_BASED = ("ges", "boss", "grasp")
 
 
 def _check_arguments(
@@ -214,25 +235,29 @@ def discover(
     stats : SufficientStatistics
         From :func:`mesalens.pipeline.statistics.compute_statistics`; its
         column order is the graph's node order.
-    method : {"pc", "ges", "fci"}
+    method : {"pc", "ges", "fci", "boss", "grasp"}
         The search (see the module docstring).
     test : str or IndependenceTest
         ``"auto"``, ``"fisherz"``, ``"gsq"``, ``"chisq"``, ``"dg"``, ``"kci"``
-        (:mod:`mesalens.pipeline.ci_tests`), or a test object. Not used by GES.
+        (:mod:`mesalens.pipeline.ci_tests`), or a test object. Not used by
+        GES, BOSS or GRaSP.
     alpha : float
         Significance level: a pair is independent when ``p > alpha``.
     max_depth : int
         The largest conditioning set tried (``-1``: unlimited). PC and FCI
         only.
     knowledge : Knowledge, optional
-        Tiers, forbidden and required edges (PC and FCI only).
+        Tiers, forbidden and required edges (PC and FCI only; GES, BOSS and
+        GRaSP refuse it).
     regime : str
         The regime column; it is made exogenous.
     seed : int
-        Seeds numpy's global generator during the search (restored after).
+        Seeds numpy's global generator during the search (restored after),
+        and BOSS's and GRaSP's own :mod:`random` generator.
     progress : callable, optional
         Called after each new CI test as ``progress(tests_so_far, size of
-        its conditioning set)``; GES calls it once at the end with ``(0, 0)``.
+        its conditioning set)``; GES, BOSS and GRaSP call it once at the end
+        with ``(0, 0)``.
     raw : ndarray, optional
         The rows, in column order; only the KCI test uses them.
 
@@ -247,8 +272,9 @@ def discover(
         On a bad argument, a test that does not fit the data (``"kci"``
         without ``raw`` or with more than
         :data:`~mesalens.pipeline.ci_tests.KCI_MAX_ROWS` rows),
-        knowledge with GES, or a GES result that compels an edge into the
-        regime.
+        knowledge with GES, BOSS or GRaSP, data their score does not fit,
+        or a CPDAG of theirs that compels an edge into the regime and no DAG
+        of its skeleton has the regime a root.
     KnowledgeError
         If the knowledge names unknown columns or contradicts itself.
     """

@@ -4,8 +4,9 @@ Each repair takes the graph a causal-learn search returned and the run's
 notes, and returns the graph the check can use, with a note saying what it
 changed: pairs the knowledge forbids in both directions removed, required
 edges enforced, PC's or GES's contradictory orientations rebuilt
-(:func:`~mesalens.pipeline.orientation_repair.repair_orientations`), GES's
-edges at the regime oriented out of it. :func:`check_regime_root` refuses
+(:func:`~mesalens.pipeline.orientation_repair.repair_orientations`), the
+edges at the regime of a search that takes no knowledge (GES, BOSS, GRaSP)
+oriented out of it (:func:`make_regime_root`). :func:`check_regime_root` refuses
 an arrowhead at the regime. (FCI's invalid PAGs are repaired by
 :mod:`mesalens.pipeline.pag_repair`.)
 """
@@ -24,6 +25,7 @@ from mesalens.pipeline.pdag import Pdag, meek_closure, orient_and_close
 __all__ = [
     "check_regime_root",
     "enforce_required",
+    "make_regime_root",
     "orient_from_regime",
     "remove_mutual",
     "repair_ges_at_the_regime",
@@ -145,7 +147,7 @@ def check_regime_root(graph: CausalGraph, regime: str, method: str) -> None:
 
 
 def repair_ges_at_the_regime(
-    graph: CausalGraph, regime: str, into: list[str], notes: list[str]
+    graph: CausalGraph, regime: str, into: list[str], notes: list[str], method: str = "GES"
 ) -> CausalGraph:
     """Rebuild a GES CPDAG that compels edges into the regime, the regime a root.
 
@@ -157,7 +159,9 @@ def repair_ges_at_the_regime(
     colliders with every edge at the regime out of it: the colliders at the
     regime are dropped, the others kept while a DAG extends the graph
     (GES gives no per-collider evidence, so in name order), and the result is
-    closed under Meek's rules. A note names the dropped colliders.
+    closed under Meek's rules. A note names the dropped colliders. BOSS and
+    GRaSP (``method``, as the messages name it) take no knowledge either and
+    are repaired the same way.
     """
     repair = repair_orientations(
         graph, regime=regime, forced=(), collider_evidence=lambda x, z, y: 0.0
@@ -165,22 +169,24 @@ def repair_ges_at_the_regime(
     edges = ", ".join(f"{other} --> {regime}" for other in into)
     if not repair.extendable:
         raise DiscoveryError(
-            f"GES learned a CPDAG in which every DAG has {edges}, edges into the regime, and no "
-            "DAG of its skeleton has the regime as a root; the data contradict an exogenous "
+            f"{method} learned a CPDAG in which every DAG has {edges}, edges into the regime, "
+            "and no DAG of its skeleton has the regime as a root; the data contradict an exogenous "
             "regime (check how the regime column was recorded, or use --method pc "
             "(config: method), which imposes it)"
         )
     dropped = "; ".join(f"{x} --> {z} <-- {y}" for x, z, y in repair.dropped)
     notes.append(
-        f"GES's CPDAG compelled {edges}, edges into the regime, which nothing causes (a "
-        "finite-sample error: GES takes no background knowledge); its orientations were "
+        f"{method}'s CPDAG compelled {edges}, edges into the regime, which nothing causes (a "
+        f"finite-sample error: {method} takes no background knowledge); its orientations were "
         "rebuilt with the regime a root, keeping its skeleton and its other colliders "
         f"(dropped: {dropped or 'none'})"
     )
     return repair.graph
 
 
-def orient_from_regime(graph: CausalGraph, regime: str, notes: list[str]) -> CausalGraph:
+def orient_from_regime(
+    graph: CausalGraph, regime: str, notes: list[str], method: str = "GES"
+) -> CausalGraph:
     """Impose the regime-root knowledge on a CPDAG: every ``regime --- x`` becomes ``regime --> x``.
 
     The result is the MPDAG of the CPDAG's DAGs in which the regime has no
@@ -196,7 +202,7 @@ def orient_from_regime(graph: CausalGraph, regime: str, notes: list[str]) -> Cau
     ]
     if not undirected:
         return graph
-    pdag = Pdag.from_graph(graph, "orienting GES's edges at the regime")
+    pdag = Pdag.from_graph(graph, f"orienting {method}'s edges at the regime")
     before = {(e.u, e.v) for e in graph.edges() if e.kind == "-->"}
     orient_and_close(pdag, graph.nodes.index(regime), ())
     result = pdag.to_graph(graph.nodes)
@@ -207,10 +213,31 @@ def orient_from_regime(graph: CausalGraph, regime: str, notes: list[str]) -> Cau
     ]
     oriented = ", ".join(f"{regime} --> {other}" for other in undirected)
     note = (
-        "GES takes no background knowledge, so the regime-root knowledge (nothing causes the "
+        f"{method} takes no background knowledge, so the regime-root knowledge (nothing causes the "
         f"regime) oriented its undirected edges at the regime after the search: {oriented}"
     )
     if propagated:
         note += f"; Meek's rules then oriented {', '.join(propagated)}"
     notes.append(note)
     return result
+
+
+def make_regime_root(graph: CausalGraph, regime: str, notes: list[str], method: str) -> CausalGraph:
+    """Impose the regime-root knowledge on the CPDAG of a search that could not take it.
+
+    If the CPDAG compels an edge into the regime, its orientations are
+    rebuilt with the regime a root (:func:`repair_ges_at_the_regime`); then
+    the regime's undirected edges are oriented out of it and Meek-closed
+    (:func:`orient_from_regime`). Each step that changes the graph adds a
+    note naming ``method`` (``"GES"``, ``"BOSS"``, ``"GRaSP"``).
+    """
+    into = [
+        other
+        for other in graph.adjacent(regime)
+        if (edge := graph.edge(other, regime)) is not None
+        and edge.mark_v == Mark.ARROW
+        and edge.mark_u == Mark.TAIL
+    ]
+    if into:
+        graph = repair_ges_at_the_regime(graph, regime, into, notes, method)
+    return orient_from_regime(graph, regime, notes, method)

@@ -29,20 +29,19 @@ from mesalens.pipeline.ci_tests import (
 )
 from mesalens.pipeline.discovery_result import DiscoveryResult
 from mesalens.pipeline.errors import DiscoveryError
-from mesalens.pipeline.graph import CausalGraph, Mark
+from mesalens.pipeline.graph import CausalGraph
 from mesalens.pipeline.knowledge import Knowledge
 from mesalens.pipeline.orientation_repair import is_consistent_pattern
 from mesalens.pipeline.search_repairs import (
     check_regime_root,
     enforce_required,
-    orient_from_regime,
+    make_regime_root,
     remove_mutual,
-    repair_ges_at_the_regime,
     repair_pc_orientations,
 )
 from mesalens.pipeline.statistics import SufficientStatistics
 
-__all__ = ["SearchRequest", "run_fci", "run_ges", "run_pc"]
+__all__ = ["SearchRequest", "refuse_knowledge_note_unused", "run_fci", "run_ges", "run_pc"]
 
 
 @dataclass(frozen=True)
@@ -206,18 +205,29 @@ def run_fci(request: SearchRequest) -> DiscoveryResult:
 
 
 # ---------------------------------------------------------------- GES
-def run_ges(request: SearchRequest) -> DiscoveryResult:
-    """GES with the BIC score on the covariance; the regime made a root after the search."""
-    knowledge, notes, settings = request.knowledge, request.notes, request.settings
+def refuse_knowledge_note_unused(request: SearchRequest, method: str) -> None:
+    """What a score-based search cannot use: knowledge refused, a test or max_depth noted.
+
+    ``method`` is the search's name as messages write it (``"GES"``,
+    ``"BOSS"``, ``"GRaSP"``): causal-learn gives none of them background
+    knowledge, and none runs CI tests.
+    """
+    knowledge, notes = request.knowledge, request.notes
     if knowledge is not None and not knowledge.is_empty():
         raise DiscoveryError(
-            "causal-learn's GES takes no background knowledge (tiers, forbidden or required "
-            "edges); use --method pc or fci (config: method), or drop the knowledge"
+            f"causal-learn's {method} takes no background knowledge (tiers, forbidden or "
+            "required edges); use --method pc or fci (config: method), or drop the knowledge"
         )
     if not (isinstance(request.test, str) and request.test == "auto"):
-        notes.append("GES is score-based: the test setting was not used")
+        notes.append(f"{method} is score-based: the test setting was not used")
     if request.max_depth != -1:
-        notes.append("GES does not use max_depth")
+        notes.append(f"{method} does not use max_depth")
+
+
+def run_ges(request: SearchRequest) -> DiscoveryResult:
+    """GES with the BIC score on the covariance; the regime made a root after the search."""
+    notes, settings = request.notes, request.settings
+    refuse_knowledge_note_unused(request, "GES")
     graph = _ges_cpdag(request.stats, request.regime, notes, request.seed)
     settings.update(test="bic", score="local_score_BIC (from the covariance)")
     if request.progress is not None:
@@ -251,13 +261,4 @@ def _ges_cpdag(
             n=stats.n,
         )
     graph = from_causallearn(record["G"], names)
-    into = [
-        other
-        for other in graph.adjacent(regime)
-        if (edge := graph.edge(other, regime)) is not None
-        and edge.mark_v == Mark.ARROW
-        and edge.mark_u == Mark.TAIL
-    ]
-    if into:
-        graph = repair_ges_at_the_regime(graph, regime, into, notes)
-    return orient_from_regime(graph, regime, notes)
+    return make_regime_root(graph, regime, notes, "GES")

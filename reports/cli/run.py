@@ -4,7 +4,7 @@ r"""``mesalens run``: from logged tables to a verdict, written into an output fo
 
     mesalens run --regime train=PATH... --regime deploy[:FORMAT]=PATH... \
         --base Yb --mesa Ym --decision Dm [--policy-inputs ...] \
-        [--method pc|ges|fci] [--test ...] [--alpha A] [--knowledge FILE] \
+        [--method pc|ges|fci|boss|grasp] [--test ...] [--alpha A] [--knowledge FILE] \
         [--format FMT] [--columns A,B] [--dtype COLUMN=KIND ...] \
         [--config job.toml] [--scheduler ADDRESS] --out DIR
 
