@@ -74,7 +74,8 @@ clean:
 # and every check of a job file, with the run history, index.html and mesalens.log in OUT:
 #   make nightly CONFIG=jobs.toml [OUT=nightly-out]
 # The recipe fails with mesalens' exit code (make prints "Error N"; make itself
-# then exits 2): 3 some, 4 none, 5 invalid, 1 bad input; for nightly also
+# then exits 2): 8 all but not confirmed by the logs, 3 some, 4 none,
+# 5 invalid, 1 bad input; for nightly also
 # 6 a verdict changed and 7 another run of a check is in progress. Schedulers
 # that act on the exact code should call .venv/bin/mesalens directly.
 .PHONY: check nightly
