@@ -87,6 +87,8 @@ class EvidenceSettings:
     # `direct_test_rows` rows (mesalens.pipeline.alignment_gap).
     direct_test: bool = True
     direct_test_rows: int = 100_000
+    # The level of the direct test's tests, and of the equivalence test on its gaps.
+    direct_test_alpha: float = DirectTestSettings.alpha
 
     # The largest alignment gap a reviewer accepts: a structural `all` is
     # confirmed (exit code 0) only when the direct test's gaps are within it
@@ -254,7 +256,11 @@ def analyze(
             base=roles.base,
             mesa=roles.mesa,
             statistics=statistics,
-            settings=DirectTestSettings(rows=evidence.direct_test_rows, seed=settings.seed),
+            settings=DirectTestSettings(
+                rows=evidence.direct_test_rows,
+                seed=settings.seed,
+                alpha=evidence.direct_test_alpha,
+            ),
             too_few_rows="skip",
         )
         timings["direct_test"] = time.perf_counter() - start
@@ -263,7 +269,7 @@ def analyze(
         None if analysis.direct_test is None else analysis.direct_test.as_dict(),
         evidence.tolerance,
         rows={label: s.rows_kept for label, s in data.summary.items()},
-        alpha=DirectTestSettings().alpha,
+        alpha=evidence.direct_test_alpha,
     )
     return analysis
 

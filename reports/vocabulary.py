@@ -51,6 +51,7 @@ __all__ = [
     "exit_code_line",
     "flag",
     "gate",
+    "graph_origin",
     "is_contradicted",
     "is_unstable",
     "meaning",
@@ -355,6 +356,31 @@ def meaning(
             "(--policy-inputs) or the graph.",
         ]
     return means, not_means
+
+
+def graph_origin(run: Mapping[str, Any] | None, source: str = "") -> str:
+    """Where the graph came from: learned (with the search and its settings) or given.
+
+    >>> settings = {"method": "pc", "test": "fisherz", "alpha": 0.01}
+    >>> graph_origin({"discovery": {"settings": settings}})
+    'learned from the logs (PC, test fisherz, \u03b1 = 0.01)'
+    >>> graph_origin(None, "example:collider"), graph_origin(None, "g.txt")
+    ('the built-in example collider', 'g.txt (given by the user)')
+    """
+    if run is None:
+        if source.startswith("example:"):
+            return f"the built-in example {source.removeprefix('example:')}"
+        return f"{source} (given by the user)"
+    settings = (run.get("discovery") or {}).get("settings") or {}
+    method = str(settings.get("method", "")).upper()
+    test = settings.get("test")
+    alpha = settings.get("alpha")
+    details = ", ".join(
+        part
+        for part in (method, f"test {test}" if test else "", f"\u03b1 = {alpha}" if alpha else "")
+        if part
+    )
+    return f"learned from the logs ({details})" if details else "learned from the logs"
 
 
 def gate(document: Mapping[str, Any]) -> str:

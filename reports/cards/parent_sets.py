@@ -85,6 +85,7 @@ def parent_set_card(
         "disagreeing": [r["number"] for r in rows if r["conjecture"]["cls"] == "disagree"],
         "highlighted_row": next((r["number"] for r in rows if r["path_lit"]), None),
         "n_parent_sets": len(entries),
+        "n_invalid_sets": sum(1 for entry in entries if entry["status"] == "invalid"),
         "hidden_rows": max(0, len(entries) - MAX_PARENT_SET_ROWS),
         "parent_sets_complete": document.get("parent_sets_complete", True),
     }

@@ -13,13 +13,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from mesalens.reports.formatting import count_cell, format_share
+from mesalens.reports.formatting import count_cell, format_count, format_share
 from mesalens.reports.vocabulary import (
     NOT_CONFIRMED,
     class_unit,
     confirmation_lines,
     contradiction_sentence,
     gate,
+    graph_origin,
     meaning,
     policy_text,
     separation,
@@ -29,10 +30,6 @@ from mesalens.reports.vocabulary import (
 )
 
 __all__ = ["verdict_card"]
-
-# Written as an escape because ruff flags the character as confusable.
-ALPHA = "\u03b1"
-
 
 def verdict_card(
     document: Mapping[str, Any], run: Mapping[str, Any] | None, source: str
@@ -49,6 +46,9 @@ def verdict_card(
     means, not_means = meaning(document, run if is_run else None)
     verdict = document["verdict"]
     unit = class_unit(document)
+    # The verdict is over the valid DAGs, so the holds/fails shares are of those;
+    # the invalid ones are a share of the whole class.
+    n_valid = n_dags - document["n_invalid"]
     counts = [
         {
             "label": f"{unit}s in the class",
@@ -56,15 +56,15 @@ def verdict_card(
             "share": "",
         },
         {
-            "label": "criterion holds",
+            "label": f"criterion holds (of {format_count(n_valid)} valid)",
             "value": count_cell(document["n_hold"]),
-            "share": format_share(document["n_hold"], n_dags),
+            "share": format_share(document["n_hold"], n_valid) if n_valid else "",
             "cls": "hold",
         },
         {
-            "label": "criterion fails",
+            "label": f"criterion fails (of {format_count(n_valid)} valid)",
             "value": count_cell(document["n_fail"]),
-            "share": format_share(document["n_fail"], n_dags),
+            "share": format_share(document["n_fail"], n_valid) if n_valid else "",
             "cls": "fail",
         },
         {
@@ -87,7 +87,7 @@ def verdict_card(
         "unit": unit,
         "separation": separation(document),
         "direct_contradiction": contradiction_sentence(document, run),
-        "graph_origin": _graph_origin(run, source),
+        "graph_origin": graph_origin(run, source),
         "sentence_segments": verdict_segments(document, class_source),
         "counts": counts,
         "roles": role_rows,
@@ -102,18 +102,3 @@ def verdict_card(
             {"text": text, "warn": kind == "warn"} for text, kind in confirmation_lines(run or {})
         ],
     }
-
-
-def _graph_origin(run: Mapping[str, Any] | None, source: str) -> str:
-    if run is None:
-        return f"{source} (given by the user)"
-    settings = (run.get("discovery") or {}).get("settings") or {}
-    method = str(settings.get("method", "")).upper()
-    test = settings.get("test")
-    alpha = settings.get("alpha")
-    details = ", ".join(
-        part
-        for part in (method, f"test {test}" if test else "", f"{ALPHA} = {alpha}" if alpha else "")
-        if part
-    )
-    return f"learned from the logs ({details})" if details else "learned from the logs"

@@ -432,6 +432,22 @@ OPTIONS: dict[str, Option] = _option_table(
             metavar="N",
         ),
         Option(
+            "direct_test_alpha",
+            "--direct-test-alpha",
+            "Level of the direct test and of the equivalence test behind exit 0 (discovery's "
+            "CI tests use --alpha).",
+            kind="float",
+            default=0.05,
+            low=0,
+            high=1,
+            low_open=True,
+            high_open=True,
+            scope="evidence",
+            requirement="a number strictly between 0 and 1",
+            example="0.05",
+            metavar="LEVEL",
+        ),
+        Option(
             "tolerance",
             "--tolerance",
             "The largest alignment gap |E[Y_b | Y_m, deploy] - E[Y_b | Y_m, train]| you accept: "

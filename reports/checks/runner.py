@@ -18,6 +18,7 @@ connects once for all its checks.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,6 +92,7 @@ def run_check(
     OSError
         When the outputs cannot be written.
     """
+    start = time.perf_counter()
     data = load_regimes(
         list(check.regimes),
         regime_name=check.regime_name,
@@ -100,6 +102,7 @@ def run_check(
         sample_rows=check.evidence.sample_rows,
         seed=check.settings.seed,
     )
+    loading = time.perf_counter() - start
     analysis = analyze(
         data,
         check.roles,
@@ -109,6 +112,8 @@ def run_check(
         on_stage=on_stage,
         on_test=on_test,
     )
+    # The report's time is the whole run's, reading the logs included.
+    analysis.timings = {"load": loading, **analysis.timings}
     change = verdict_change(analysis.check.verdict) if verdict_change is not None else None
     document = write_run_outputs(out, analysis, data, check.settings, verdict_change=change)
     return CheckRun(analysis=analysis, data=data, out=out, document=document)

@@ -61,7 +61,7 @@ def demo_command(
 
     For each scenario the logs are written as Parquet shards to
     DIR/logs/SCENARIO/REGIME/ (the input shape mesalens expects), then
-    ``run`` learns the class from them and writes DIR/SCENARIO/ (result.json,
+    run learns the class from them and writes DIR/SCENARIO/ (result.json,
     graph.txt, report.html).
     Exits 0 whatever the verdicts; they are printed with the true ones.
     """

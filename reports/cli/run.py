@@ -64,6 +64,7 @@ from mesalens.reports.vocabulary import (
     confirmation_lines,
     contradicts_all,
     gate,
+    graph_origin,
     pag_note,
     run_exit_code_line,
 )
@@ -167,7 +168,11 @@ def _print_run(
     if document.get("latent"):  # FCI: counts are over MAGs
         console.print(pag_note(document), soft_wrap=True)
     render_summary(
-        analysis.check, console, graph_source="discovery", document=document, exit_line=False
+        analysis.check,
+        console,
+        graph_source=graph_origin(document),
+        document=document,
+        exit_line=False,
     )
     for text, kind in confirmation_lines(document):
         console.print(Text(text, style="bold yellow" if kind == "warn" else ""), soft_wrap=True)
