@@ -56,6 +56,7 @@ from mesalens.reports.jobs.engine import run_job_file
 from mesalens.reports.progress import run_progress
 from mesalens.reports.result_json import check_result_to_dict
 from mesalens.reports.sections.alignment_gap import direct_test_line
+from mesalens.reports.sections.deterministic import deterministic_lines
 from mesalens.reports.summary import bootstrap_line, render_summary
 from mesalens.reports.vocabulary import (
     CONTRADICTION_WORDS,
@@ -155,6 +156,9 @@ def run_command(ctx: click.Context, **options: Any) -> None:
             f"Results written to {out / 'result.json'}, {out / 'graph.txt'} and "
             f"{out / 'report.html'}"
         )
+        found = analysis.deterministic
+        for line in deterministic_lines(None if found is None else found.as_dict()):
+            console.print(line, soft_wrap=True)
         for note in analysis.discovery.notes:
             console.print(f"note: {note}", soft_wrap=True)
         document = check_result_to_dict(analysis.check, graph_source="discovery")
