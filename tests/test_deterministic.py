@@ -188,5 +188,5 @@ def test_linearly_dependent_role_columns_are_an_error_naming_them():
     frame["reward"] = 2 * frame["value"]
     frame["action"] = rng.normal(size=1000)
     stats = _stats(frame, discrete=("regime",))
-    with pytest.raises(DataError, match="'reward'.*among role columns only"):
+    with pytest.raises(DataError, match=r"'reward'.*among role columns only"):
         resolve_relations(stats, Roles("regime", ("reward",), ("value",), ("action",)))
