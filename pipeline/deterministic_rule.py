@@ -185,6 +185,11 @@ def regime_statistics(data: LoadedData, columns: Sequence[str]) -> dict[str, Suf
         return {}
     kinds = {c: data.kinds[c] for c in columns}
     out: dict[str, SufficientStatistics] = {}
+
+    def unavailable() -> Any:
+        # The pooled frame is not this regime's: without its moments, no statistics.
+        raise DataError("no per-regime moments for a column with many levels")
+
     for label, moments in zip(data.regime_labels, profile.regimes, strict=True):
         if moments.n < 2:
             continue
@@ -193,7 +198,7 @@ def regime_statistics(data: LoadedData, columns: Sequence[str]) -> dict[str, Suf
         )
         try:
             out[label] = compute_statistics(
-                lambda: data.frame, kinds, list(columns), precomputed=shim
+                unavailable, kinds, list(columns), precomputed=shim
             )
         except DataError:
             return {}
