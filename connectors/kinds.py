@@ -246,8 +246,10 @@ def decide_kinds(
     columns: tuple[str, ...],
     classes: dict[str, str],
     overrides: Mapping[str, str],
+    *,
+    keep_constant: bool = False,
 ) -> tuple[dict[str, Any], dict[str, str]]:
-    """Choose every column's final dtype and kind; reject constant columns."""
+    """Choose every column's final dtype and kind; reject constant columns unless kept."""
     pooled = Stats()
     for source in sources:
         pooled.merge(stats[source.name])
@@ -255,7 +257,7 @@ def decide_kinds(
     kinds: dict[str, str] = {}
     for column in columns:
         levels = pooled.levels.get(column, set())
-        if levels is not None and len(levels) == 1:
+        if levels is not None and len(levels) == 1 and not keep_constant:
             (value,) = levels
             where = "; ".join(f"{s.name!r}: {s.files}" for s in sources)
             raise DataError(

@@ -96,6 +96,7 @@ def load_regimes(
     missing: str = "drop",
     sample_rows: int = 0,
     seed: int = 0,
+    keep_constant: bool = False,
 ) -> LoadedData:
     """Read, check and pool the data of every regime.
 
@@ -121,6 +122,9 @@ def load_regimes(
         in the same pass; 0 for none.
     seed : int, default 0
         Seeds the samples' keys (the report's histograms and ``sample_rows``).
+    keep_constant : bool, default False
+        Keep a column that is constant across every regime (the analysis
+        then leaves it out and says so) instead of refusing it.
 
     Returns
     -------
@@ -155,7 +159,9 @@ def load_regimes(
     scanned = scan(sources, analysis, classes, strict, regime_name, sampling)
     stats = {name: result.stats for name, result in scanned.items()}
     rows_dropped = check_rows(sources, stats, analysis, missing)
-    final_dtypes, kinds = decide_kinds(sources, stats, analysis, classes, overrides)
+    final_dtypes, kinds = decide_kinds(
+        sources, stats, analysis, classes, overrides, keep_constant=keep_constant
+    )
 
     plan = _FramePlan(
         regime_name=regime_name,

@@ -4,9 +4,12 @@ This is the pipeline's one entry point for data. It takes the table the
 connectors produced (:class:`~mesalens.connectors.LoadedData`, all regimes
 pooled, the regime column first), and
 
-1. checks that the roles name columns of the data;
+1. resolves the roles' glob patterns (``--mesa 'probe_*'``) against the
+   data's columns and checks that the roles name columns of the data;
 2. computes the sufficient statistics in one pass over the data
-   (:mod:`mesalens.pipeline.statistics`);
+   (:mod:`mesalens.pipeline.statistics`), finds the deterministic relations
+   among the columns and leaves columns out for them by the rule of
+   ``settings.deterministic`` (:mod:`mesalens.pipeline.deterministic_rule`);
 3. learns the equivalence class with causal-learn
    (:mod:`mesalens.pipeline.discovery`), the regime exogenous; the one test
    that needs rows, KCI, gets the pooled complete rows (from the loader's
@@ -40,12 +43,17 @@ from mesalens.pipeline.check_result import CheckResult
 from mesalens.pipeline.checker import check
 from mesalens.pipeline.ci_tests import KCI_MAX_ROWS
 from mesalens.pipeline.confirmation import Confirmation, Tolerance, confirm
+from mesalens.pipeline.deterministic_rule import (
+    DeterministicResult,
+    regime_statistics,
+    resolve_relations,
+)
 from mesalens.pipeline.discovery import SCORE_BASED, discover
 from mesalens.pipeline.discovery_result import DiscoveryResult
 from mesalens.pipeline.errors import DiscoveryError, RoleError
 from mesalens.pipeline.gap_results import DirectTestResult, DirectTestSettings
 from mesalens.pipeline.knowledge import Knowledge
-from mesalens.pipeline.roles import Roles
+from mesalens.pipeline.roles import Roles, resolve_patterns
 from mesalens.pipeline.sensitivity import SensitivityResult, sensitivity_analysis
 from mesalens.pipeline.statistics import SufficientStatistics, compute_statistics
 
@@ -67,6 +75,9 @@ class DiscoverySettings:
     alpha: float = 0.01
     max_depth: int = -1
     seed: int = 0
+    # Deterministic relations among the columns: "drop" leaves columns out by
+    # the rule of mesalens.pipeline.deterministic_rule, "error" stops.
+    deterministic: str = "drop"
 
 
 @dataclass(frozen=True)
@@ -119,6 +130,8 @@ class AnalysisResult:
     sensitivity: SensitivityResult | None = None
     direct_test: DirectTestResult | None = None
     confirmation: Confirmation | None = None
+    # The deterministic relations found and the columns left out for them.
+    deterministic: DeterministicResult | None = None
 
 
 def require_role_columns(roles: Roles, columns: tuple[str, ...], regime_name: str) -> None:
@@ -180,6 +193,7 @@ def analyze(
     """
     settings = settings or DiscoverySettings()
     evidence = evidence or EvidenceSettings()
+    roles = resolve_patterns(roles, data.variables)
     require_role_columns(roles, data.columns, data.regime_name)
     timings: dict[str, float] = {}
 
@@ -193,6 +207,15 @@ def analyze(
     statistics = compute_statistics(
         lambda: data.frame, data.kinds, data.columns, precomputed=data.profile
     )
+    # Constant, derived and equivalent columns: found from the statistics and
+    # left out by the rule of --deterministic (or an error), before discovery.
+    deterministic, statistics = resolve_relations(
+        statistics,
+        roles,
+        policy=settings.deterministic,
+        per_regime=regime_statistics(data, data.variables),
+    )
+    columns = deterministic.kept
     timings["statistics"] = time.perf_counter() - start
 
     # KCI reads rows, not statistics: refuse what it cannot do before any work.
@@ -219,7 +242,12 @@ def analyze(
     result = check(learned.graph, roles)
     timings["check"] = time.perf_counter() - start
     analysis = AnalysisResult(
-        roles=roles, statistics=statistics, discovery=learned, check=result, timings=timings
+        roles=roles,
+        statistics=statistics,
+        discovery=learned,
+        check=result,
+        timings=timings,
+        deterministic=deterministic,
     )
 
     # Evidence beyond the graph: each stage fills its own field of `analysis`.
@@ -228,7 +256,7 @@ def analyze(
         analysis.bootstrap = bootstrap(
             data.frame,
             data.kinds,
-            data.columns,
+            columns,
             roles,
             main_graph=learned.graph,
             main_check=result,

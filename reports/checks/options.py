@@ -47,6 +47,7 @@ from mesalens.connectors.regime import DEFAULT_REGIME_NAME, FORMATS
 from mesalens.pipeline.bootstrap import DEFAULT_THRESHOLD
 from mesalens.pipeline.ci_tests import TESTS
 from mesalens.pipeline.confirmation import DEFAULT_TOLERANCE, Tolerance
+from mesalens.pipeline.deterministic_rule import POLICIES as DETERMINISTIC_POLICIES
 from mesalens.pipeline.discovery import METHODS
 
 __all__ = [
@@ -360,6 +361,17 @@ OPTIONS: dict[str, Option] = _option_table(
             default="drop",
             choices=MISSING_POLICIES,
             requirement=_ONE_OF.format(", ".join(MISSING_POLICIES)),
+        ),
+        Option(
+            "deterministic",
+            "--deterministic",
+            "Deterministic relations among the columns (constant, derived, equivalent): "
+            "leave columns out by the rule of docs/deterministic.md and go on, or stop with "
+            "one line naming them all.",
+            kind="choice",
+            default="drop",
+            choices=DETERMINISTIC_POLICIES,
+            requirement=_ONE_OF.format(", ".join(DETERMINISTIC_POLICIES)),
         ),
         Option(
             "seed",

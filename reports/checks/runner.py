@@ -101,6 +101,8 @@ def run_check(
         dtypes=None if check.dtypes is None else dict(check.dtypes),
         sample_rows=check.evidence.sample_rows,
         seed=check.settings.seed,
+        # Constant columns are left out by the analysis, which says so.
+        keep_constant=True,
     )
     loading = time.perf_counter() - start
     analysis = analyze(

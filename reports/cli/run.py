@@ -57,6 +57,7 @@ from mesalens.reports.jobs.engine import run_check as run_job_check
 from mesalens.reports.jobs.engine import run_job_file
 from mesalens.reports.progress import run_progress
 from mesalens.reports.sections.alignment_gap import direct_test_line
+from mesalens.reports.sections.deterministic import deterministic_lines
 from mesalens.reports.summary import bootstrap_line, render_summary
 from mesalens.reports.vocabulary import (
     CONTRADICTION_WORDS,
@@ -183,6 +184,9 @@ def _print_run(
         console.print(direct_test_line(part), soft_wrap=True)
         if contradicts_all(analysis.check.verdict, part):
             console.print(f"warning: {CONTRADICTION_WORDS}", soft_wrap=True)
+    found = analysis.deterministic
+    for line in deterministic_lines(None if found is None else found.as_dict()):
+        console.print(line, soft_wrap=True)
     for note in analysis.discovery.notes:
         console.print(f"note: {note}", soft_wrap=True)
     console.print(

@@ -2,8 +2,9 @@
 
 The structural verdict (graph, parent sets, CI tests, data) is drawn by
 :mod:`mesalens.reports.html`. Each further kind of evidence a run may carry
-(the direct finite-sample test, bootstrap stability, sensitivity analysis,
-the latent-confounding assumptions) has its own module here that turns its
+(the deterministic relations among the columns, the direct finite-sample
+test, bootstrap stability, sensitivity analysis, the latent-confounding
+assumptions) has its own module here that turns its
 part of the run document (``result.json``) into one
 :class:`~mesalens.reports.sections.common.ReportSection`, or ``None`` when
 the run has no such part. The page shows the sections in the order of
@@ -22,6 +23,7 @@ from typing import Any
 from mesalens.reports.sections.alignment_gap import render_direct_test
 from mesalens.reports.sections.bootstrap import render_bootstrap
 from mesalens.reports.sections.common import ReportSection, SectionRenderer
+from mesalens.reports.sections.deterministic import render_deterministic
 from mesalens.reports.sections.latent import render_latent
 from mesalens.reports.sections.sensitivity import render_sensitivity
 
@@ -30,7 +32,13 @@ __all__ = ["render_sections", "section_renderers"]
 
 def section_renderers() -> tuple[SectionRenderer, ...]:
     """The section renderers in page order (a new section module adds itself here)."""
-    return (render_latent, render_bootstrap, render_sensitivity, render_direct_test)
+    return (
+        render_deterministic,
+        render_latent,
+        render_bootstrap,
+        render_sensitivity,
+        render_direct_test,
+    )
 
 
 def render_sections(run_document: Mapping[str, Any]) -> Sequence[ReportSection]:
