@@ -96,6 +96,7 @@ def _part_pass(
     classes: dict[str, str],
     strict: bool,
     sampling: Sampling,
+    na_values: frozenset[str] = frozenset(),
 ) -> PartResult:
     """Read one partition once: what the validation needs, and its summary.
 
@@ -109,8 +110,9 @@ def _part_pass(
     if isinstance(part, FilePart) and all(classes[c] != "string" for c in columns):
         arrays = part.read_numbers(columns, frozenset(c for c in columns if classes[c] == "bool"))
     if arrays is None:
-        raw = part.read(columns, frozenset(c for c in columns if classes[c] == "string"), strict)
-        arrays = {c: convert(raw[c], classes[c], c, part).to_numpy() for c in columns}
+        text = frozenset(c for c in columns if classes[c] == "string")
+        raw = part.read(columns, text, strict, na_values)
+        arrays = {c: convert(raw[c], classes[c], c, part, na_values).to_numpy() for c in columns}
         del raw
     stats = Stats(rows=len(next(iter(arrays.values()))) if arrays else 0)
     incomplete = np.zeros(stats.rows, dtype=bool)
@@ -244,6 +246,7 @@ def scan(
     strict: bool,
     regime_name: str,
     sampling: Sampling,
+    na_values: frozenset[str] = frozenset(),
 ) -> dict[str, PartResult]:
     """Read every partition of every regime once: validation facts and summaries.
 
@@ -260,7 +263,17 @@ def scan(
         tasks = []
         for part in source.plan.parts:
             tasks.append(
-                run(part, index, source.code, regime_name, columns, classes, strict, sampling)
+                run(
+                    part,
+                    index,
+                    source.code,
+                    regime_name,
+                    columns,
+                    classes,
+                    strict,
+                    sampling,
+                    na_values,
+                )
             )
             index += 1
         step = -(-len(tasks) // _ROOTS_PER_REGIME)
