@@ -208,14 +208,14 @@ class FileInspector:
                 name.encode("utf-8")
             except UnicodeEncodeError:  # a lone surrogate, e.g. a JSON key "\udcff"
                 raise DataError(
-                    f"{self.prefix}: column {position} is named {ascii(name)}, which is not "
+                    f"{self.prefix}: column {position} is named {name!a}, which is not "
                     "valid Unicode text (a lone surrogate); rename the column"
                 ) from None
             twin = alike.get(unicodedata.normalize("NFC", name))
             if twin is not None:
                 raise DataError(
                     f"{self.prefix}: columns {twin!r} and {name!r} look alike but are spelt "
-                    f"with different Unicode characters ({ascii(twin)} and {ascii(name)}); "
+                    f"with different Unicode characters ({twin!a} and {name!a}); "
                     "rename one of them"
                 )
             alike[unicodedata.normalize("NFC", name)] = name
