@@ -356,4 +356,6 @@ def _arrow_kind(arrow_type: pa.DataType) -> str:
         return "string"
     if pa.types.is_null(arrow_type):
         return "empty"
+    if pa.types.is_nested(arrow_type):  # list, struct, map, union: left out with a note
+        return f"nested:{arrow_type}"
     return f"unsupported:{arrow_type}"

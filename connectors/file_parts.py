@@ -252,6 +252,13 @@ class FilePart:
                     table = self._row_groups(parquet, wanted)
                 else:
                     table = parquet.schema_arrow.empty_table().select(wanted)
+                # Dates, times and durations read as numbers (--dtype X=float)
+                # are their stored counts (days, seconds, ...), as Arrow holds them.
+                for i, name in enumerate(table.column_names):
+                    kind = table.schema.field(i).type
+                    if name not in text_columns and pa.types.is_temporal(kind):
+                        storage = pa.int32() if kind.bit_width == 32 else pa.int64()
+                        table = table.set_column(i, name, table.column(i).cast(storage))
                 return table.to_pandas(use_threads=False)
         data = self._read_bytes()
         if not data.strip():

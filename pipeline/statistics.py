@@ -245,6 +245,25 @@ def _plain(value: Any) -> Hashable:
     return value.item() if isinstance(value, np.generic) else value
 
 
+def _too_many_levels(name: str, count: int, max_levels: int, dtype: Any) -> StatisticsError:
+    """Too many levels: advice that fits the column (text cannot be declared continuous)."""
+    if isinstance(dtype, pd.CategoricalDtype) and not _numeric_levels(tuple(dtype.categories)):
+        advice = (
+            "it holds text, so it cannot be continuous: leave it out by selecting the other "
+            "columns with --columns (config: columns), or merge its levels into at most "
+            f"{max_levels} before the run"
+        )
+    else:
+        advice = (
+            f"read it as continuous with --dtype {name}=float (config: dtypes), or bin it "
+            f"into at most {max_levels} levels"
+        )
+    return StatisticsError(
+        f"discrete column {name!r} has more than {max_levels} levels "
+        f"({count} in one partition); {advice}"
+    )
+
+
 def _summarise(
     part: pd.DataFrame, continuous: Sequence[str], discrete: Sequence[str], max_levels: int
 ) -> Moments:
@@ -270,10 +289,7 @@ def _summarise(
         codes, uniques = pd.factorize(part[name], sort=False, use_na_sentinel=True)
         uniques = [_plain(u) for u in uniques]
         if len(uniques) > max_levels:
-            raise StatisticsError(
-                f"discrete column {name!r} has more than {max_levels} levels "
-                f"({len(uniques)} in one partition); declare it continuous, or bin it"
-            )
+            raise _too_many_levels(name, len(uniques), max_levels, part[name].dtype)
         absent = int((codes < 0).sum())
         if absent:
             missing[name] = absent
@@ -410,10 +426,7 @@ def compute_statistics(
         counts = precomputed.partition_levels
         for name in discrete:
             if counts.get(name, 0) > max_levels:
-                raise StatisticsError(
-                    f"discrete column {name!r} has more than {max_levels} levels "
-                    f"({counts[name]} in one partition); declare it continuous, or bin it"
-                )
+                raise _too_many_levels(name, counts[name], max_levels, dtypes[name])
         if all(counts.get(name, 0) <= precomputed.indicator_cap for name in discrete):
             return _assemble(precomputed.moments, chosen, resolved, dtypes)
 

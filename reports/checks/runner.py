@@ -95,6 +95,8 @@ def run_check(
         dtypes=None if check.dtypes is None else dict(check.dtypes),
         sample_rows=check.evidence.sample_rows,
         seed=check.settings.seed,
+        na_values=check.na_values,
+        required=_role_columns(check),
     )
     analysis = analyze(
         data,
@@ -108,6 +110,21 @@ def run_check(
     change = verdict_change(analysis.check.verdict) if verdict_change is not None else None
     write_run_outputs(out, analysis, data, check.settings, verdict_change=change)
     return CheckRun(analysis=analysis, data=data, out=out)
+
+
+def _role_columns(check: CheckSpec) -> dict[str, str]:
+    """Each role column, with the option that names it (a nested one is then refused)."""
+    roles = check.roles
+    named: dict[str, str] = {}
+    for flag, names in (
+        ("--policy-inputs", roles.policy_inputs or ()),
+        ("--decision", roles.decision),
+        ("--mesa", roles.mesa),
+        ("--base", roles.base),
+    ):
+        named.update(dict.fromkeys(names, flag))
+    named.pop(check.regime_name, None)
+    return named
 
 
 def write_run_outputs(

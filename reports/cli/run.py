@@ -14,7 +14,8 @@ the regime exogenous, decides the criterion over it, and writes into DIR:
 * ``result.json`` — the check-graph document plus the learned graph, the
   discovery settings and CI tests, the data summary per regime, versions
   and input fingerprints (:mod:`mesalens.reports.run_document`);
-* ``graph.txt`` — the learned graph in the Tetrad text format;
+* ``graph.txt`` — the learned graph in the Tetrad text format (names it
+  cannot hold escaped), and ``graph.json`` the same graph, names as they are;
 * ``report.html`` — the self-contained HTML report (:mod:`mesalens.reports.html`).
 
 Exit codes are those of ``check-graph``. A config file (TOML) may hold any
@@ -152,10 +153,12 @@ def run_command(ctx: click.Context, **options: Any) -> None:
 
     if not options["quiet"]:
         console.print(
-            f"Results written to {out / 'result.json'}, {out / 'graph.txt'} and "
-            f"{out / 'report.html'}"
+            f"Results written to {out / 'result.json'}, {out / 'graph.txt'}, "
+            f"{out / 'graph.json'} and {out / 'report.html'}"
         )
-        for note in analysis.discovery.notes:
+        for warning in result.data.warnings:
+            console.print(f"warning: {warning}", soft_wrap=True)
+        for note in (*result.data.notes, *analysis.discovery.notes):
             console.print(f"note: {note}", soft_wrap=True)
         document = check_result_to_dict(analysis.check, graph_source="discovery")
         if document.get("latent"):  # FCI: counts are over MAGs
