@@ -271,3 +271,135 @@ def test_random_csv_header_names_give_a_run_or_one_line(
     nodes = read_graph(out / "graph.json").nodes
     assert set(nodes) == {"regime", *names}
     read_graph(out / "graph.txt")
+
+
+# --------------------------------------------------------------------------- advice that works
+
+
+def _typed_regimes(folder: Path, extra: dict[str, object]) -> list[str]:
+    """Parquet regimes of the small agent plus ``extra``: name -> (pyarrow array per regime)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    args = []
+    for code, regime in enumerate(("train", "deploy")):
+        table = pa.Table.from_pandas(frame(code), preserve_index=False)
+        for name, make in extra.items():
+            table = table.append_column(name, make(code, table.num_rows))
+        path = folder / f"{regime}.parquet"
+        pq.write_table(table, path)
+        args += ["--regime", f"{regime}={path}"]
+    return args
+
+
+def _nested(kind: str):
+    import pyarrow as pa
+
+    def make(code: int, rows: int):
+        if kind == "list":
+            return pa.array([[i, code] for i in range(rows)])
+        if kind == "struct":
+            return pa.array([{"a": i, "b": "x"} for i in range(rows)])
+        return pa.array([[("k", i)] for i in range(rows)], type=pa.map_(pa.string(), pa.int64()))
+
+    return make
+
+
+@pytest.mark.parametrize("kind", ["list", "struct", "map"])
+def test_a_nested_column_is_left_out_with_a_note_and_each_refusal_has_advice_that_works(
+    tmp_path, kind
+):
+    regimes = _typed_regimes(tmp_path, {"nested": _nested(kind)})
+    out = tmp_path / "out"
+    result = invoke([*regimes, *roles(out)])
+    assert result.exit_code in (0, 3, 4, 5), result.output
+    assert "note: column 'nested' was left out" in result.stderr
+    document = json.loads((out / "result.json").read_text())
+    assert "nested" not in document["data"]["columns"]
+    assert any("'nested' was left out" in note for note in document["data"]["notes"])
+    assert "Data note: column &#39;nested&#39; was left out" in (out / "report.html").read_text()
+    shutil.rmtree(out)
+
+    # Named by a type override: the advice is to remove it, which is a valid run.
+    for dtype in ("float", "category"):
+        line = assert_one_line(
+            invoke([*regimes, *roles(out), "--dtype", f"nested={dtype}"]), out, "'nested'"
+        )
+        assert f"remove --dtype nested={dtype}" in line
+    # Named by --columns: the advice is to leave it out of them, which is a valid run.
+    chosen = "obs,action,value,reward"
+    line = assert_one_line(
+        invoke([*regimes, *roles(out), "--columns", f"{chosen},nested"]), out, "'nested'"
+    )
+    assert "leave it out of --columns" in line
+    assert invoke([*regimes, *roles(out), "--columns", chosen]).exit_code in (0, 3, 4, 5)
+    shutil.rmtree(out)
+    # A role: nothing in mesalens turns it into a variable; the advice is to flatten it.
+    line = assert_one_line(
+        invoke([*regimes, "--base", "nested", "--mesa", "value", "--decision", "action",
+                "--out", str(out)]), out, "'nested'", "--base", "flatten",
+    )  # fmt: skip
+    assert "--dtype" not in line
+
+
+def test_json_lines_arrays_and_objects_are_nested_columns_too(tmp_path):
+    args = []
+    for code, regime in enumerate(("train", "deploy")):
+        data = frame(code)
+        data["tags"] = [[int(i), "a"] for i in range(len(data))]
+        data["meta"] = [{"seed": int(i)} for i in range(len(data))]
+        path = tmp_path / f"{regime}.jsonl"
+        data.to_json(path, orient="records", lines=True)
+        args += ["--regime", f"{regime}={path}"]
+    out = tmp_path / "out"
+    result = invoke([*args, *roles(out)])
+    assert result.exit_code in (0, 3, 4, 5), result.output
+    assert "'tags' was left out" in result.stderr and "'meta' was left out" in result.stderr
+
+
+def _temporal(kind: str):
+    import datetime
+
+    import pyarrow as pa
+
+    start = datetime.datetime(2024, 1, 1)
+
+    def make(code: int, rows: int):
+        if kind == "timestamp":
+            return pa.array(
+                [start + datetime.timedelta(minutes=i * (code + 1)) for i in range(rows)]
+            )
+        if kind == "date":
+            return pa.array([start.date() + datetime.timedelta(days=i + code) for i in range(rows)])
+        if kind == "duration":
+            return pa.array([datetime.timedelta(seconds=i * (code + 2)) for i in range(rows)])
+        return pa.array([bytes([i % 3, 7]) for i in range(rows)], type=pa.binary(2))
+
+    return make
+
+
+@pytest.mark.parametrize(
+    ("kind", "advice"),
+    [("timestamp", "float"), ("date", "float"), ("duration", "float"), ("binary", "category")],
+)
+def test_following_the_advice_for_an_unusable_type_gives_a_run(tmp_path, kind, advice):
+    regimes = _typed_regimes(tmp_path, {"stamp": _temporal(kind)})
+    out = tmp_path / "out"
+    line = assert_one_line(invoke([*regimes, *roles(out)]), out, "'stamp'")
+    assert f"--dtype stamp={advice}" in line
+    result = invoke([*regimes, *roles(out), "--dtype", f"stamp={advice}"])
+    assert result.exit_code in (0, 3, 4, 5), result.output
+
+
+def test_a_text_column_with_too_many_levels_is_not_told_to_be_continuous(tmp_path):
+    args = []
+    for code, regime in enumerate(("train", "deploy")):
+        data = frame(code, rows=300)
+        data["user"] = [f"user-{i}-{code}" for i in range(len(data))]
+        path = tmp_path / f"{regime}.csv"
+        data.to_csv(path, index=False)
+        args += ["--regime", f"{regime}={path}"]
+    out = tmp_path / "out"
+    line = assert_one_line(invoke([*args, *roles(out)]), out, "'user'", "--columns")
+    assert "continuous" in line and "cannot be continuous" in line
+    assert "--dtype user=float" not in line
