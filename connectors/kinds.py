@@ -376,10 +376,15 @@ def decide_kinds(
             value, where = pooled.fractions[column]
             if override == "int":
                 owner = next(s.name for s in sources if where in s.plan.sources)
+                why = (
+                    "beyond the whole numbers an int64 or float64 holds exactly (2**53)"
+                    if float(value).is_integer()
+                    else "not a whole number"
+                )
                 raise DataError(
                     f"regime {owner!r}: column {column!r} of {where} holds {value!r}, which is "
-                    "not a whole number, but its type override (--dtype, config: dtypes) "
-                    "says 'int'; fix the value or use float"
+                    f"{why}, but its type override (--dtype, config: dtypes) says 'int'; fix "
+                    "the value or use float"
                 )
             dtypes[column] = np.dtype(np.float64)
             kinds[column] = "continuous"

@@ -70,7 +70,7 @@ from mesalens.connectors.kinds import (
     nested_columns,
 )
 from mesalens.connectors.loaded import DataProfile, LoadedData, RegimeSummary
-from mesalens.connectors.moments import merge_moments
+from mesalens.connectors.moments import VALUE, merge_moments
 from mesalens.connectors.planning import Source, analysis_columns, plan_regime
 from mesalens.connectors.reading import Part, read_part
 from mesalens.connectors.regime import DEFAULT_REGIME_NAME, RegimeSpec, check_regimes
@@ -209,8 +209,10 @@ def load_regimes(
         len(analysis),
         len(parts),
     )
+    profile = _profile(sources, scanned, plan, sampling, sample_rows)
+    notes.extend(_unit_notes(profile))
     return LoadedData(
-        profile=_profile(sources, scanned, plan, sampling, sample_rows),
+        profile=profile,
         build_frame=functools.partial(_pooled_frame, codes, parts, plan),
         regime_name=regime_name,
         regime_labels=tuple(source.name for source in sources),
@@ -282,6 +284,24 @@ def _check_options(
                 f"{regime_name!r}; leave it out"
             )
     return selected, overrides
+
+
+def _unit_notes(profile: DataProfile) -> list[str]:
+    """A note per column summarised in a power-of-two unit (its magnitude is extreme)."""
+    moments = profile.moments
+    if moments is None or not np.asarray(moments.exponents).any():
+        return []
+    notes = []
+    for (column, level), exponent in zip(moments.labels, moments.exponents, strict=True):  # type: ignore[arg-type]
+        if level == VALUE and exponent:
+            largest = max(abs(profile.low.get(column, 0.0)), abs(profile.high.get(column, 0.0)))
+            notes.append(
+                f"column {column!r} reaches {largest:.3g}: its statistics are kept in units of "
+                f"2**{int(exponent)} so that they neither overflow nor vanish; the CI tests and "
+                "the verdict do not depend on the unit, effect sizes of it (sensitivity "
+                "analysis, direct test) are in that unit"
+            )
+    return notes
 
 
 def _check_na_values(na_values: Sequence[str]) -> frozenset[str]:

@@ -147,6 +147,13 @@ class SufficientStatistics:
         The positions in ``expanded_columns`` of each variable.
     expanded_means, expanded_covariance : ndarray
         Means and unbiased covariance of the expanded data.
+    exponents : dict of str to int
+        The continuous columns summarised in units of ``2**e`` because their
+        magnitude is extreme (``1e308``, denormals: see
+        :mod:`mesalens.connectors.moments`), with ``e``; every mean and
+        covariance above describes such a column divided by ``2**e``. No
+        correlation, CI test or score depends on the unit. Empty for
+        ordinary data.
     """
 
     columns: tuple[str, ...]
@@ -161,6 +168,7 @@ class SufficientStatistics:
     expanded_index: Mapping[str, tuple[int, ...]]
     expanded_means: np.ndarray
     expanded_covariance: np.ndarray
+    exponents: Mapping[str, int] = field(default_factory=dict)
     index: Mapping[str, int] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -222,7 +230,9 @@ class SufficientStatistics:
         if self.kinds[name] == DISCRETE and not _numeric_levels(self.levels[name]):
             codes = {level: k for k, level in enumerate(self.levels[name])}
             values = values.astype(object).map(codes)
-        return values.to_numpy(dtype=np.float64, na_value=np.nan)
+        plain = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        exponent = self.exponents.get(name, 0)
+        return np.ldexp(plain, -exponent) if exponent else plain
 
 
 def _correlation(cov: np.ndarray) -> np.ndarray:
@@ -585,4 +595,9 @@ def _assemble(
         expanded_index=expanded_index,
         expanded_means=mean_full[keep],
         expanded_covariance=cov_full[np.ix_(keep, keep)],
+        exponents={
+            name: int(total.exponents[position[(name, _VALUE)]])  # type: ignore[index]
+            for name in columns
+            if kinds[name] == CONTINUOUS and total.exponents[position[(name, _VALUE)]]  # type: ignore[index]
+        },
     )
