@@ -257,7 +257,9 @@ class FileInspector:
                         "close the quote around the column name"
                     )
                 end = len(head)
-            header = head[:end].removesuffix(b"\n").removesuffix(b"\r") + b"\n"
+            # The header's bytes as the file holds them (a reader cuts them off
+            # the first block by their length), ending in a line break.
+            header = head[:end] if head[:end].endswith(b"\n") else head[:end] + b"\n"
             text = header.decode("utf-8").removesuffix("\n").removesuffix("\r")
             reader = csv.reader(io.StringIO(text, newline=""), delimiter=SEPARATORS[self.format])
             names = next(reader, [])
