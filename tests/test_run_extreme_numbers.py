@@ -27,7 +27,7 @@ from mesalens.reports.cli import cli
 
 COLUMNS = ("obs", "action", "value", "reward")
 EXAMPLES = settings(
-    max_examples=12,
+    max_examples=10,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
