@@ -47,11 +47,12 @@ def record_end(data: bytes | memoryview, start: int = 0) -> int:
     -1
     """
     data = bytes(data)
-    pos = data.find(b"\n", start)
-    while pos >= 0:
-        if data.count(b'"', start, pos) % 2 == 0:
-            return pos + 1
-        pos = data.find(b"\n", pos + 1)
+    quotes, pos = 0, start
+    while (end := data.find(b"\n", pos)) >= 0:
+        quotes += data.count(b'"', pos, end)  # one scan in all: linear in the data
+        if quotes % 2 == 0:
+            return end + 1
+        pos = end + 1
     return -1
 
 
@@ -61,12 +62,15 @@ def complete_records(data: bytes) -> bytes:
     >>> complete_records(b'a,b\n1,"x\ny"\n2,"z')
     b'a,b\n1,"x\ny"\n'
     """
-    pos = len(data)
-    while pos > 0:
-        if data.count(b'"', 0, pos) % 2 == 0:
-            return data[:pos]
-        pos = data.rfind(b"\n", 0, pos - 1) + 1
-    return data
+    quotes, pos, last = 0, 0, 0
+    while (end := data.find(b"\n", pos)) >= 0:
+        quotes += data.count(b'"', pos, end)
+        if quotes % 2 == 0:
+            last = end + 1
+        pos = end + 1
+    if (quotes + data.count(b'"', pos)) % 2 == 0:
+        return data  # the last line, without a line break, is whole too
+    return data[:last]
 
 
 def na_tokens(text: bool, extra: frozenset[str]) -> list[str]:

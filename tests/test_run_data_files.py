@@ -9,6 +9,7 @@ hypothesis test.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import shutil
@@ -403,3 +404,23 @@ def test_a_text_column_with_too_many_levels_is_not_told_to_be_continuous(tmp_pat
     line = assert_one_line(invoke([*args, *roles(out)]), out, "'user'", "--columns")
     assert "continuous" in line and "cannot be continuous" in line
     assert "--dtype user=float" not in line
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(rows=st.lists(st.lists(NAMES, min_size=1, max_size=4), min_size=1, max_size=6))
+def test_record_boundaries_are_those_of_the_csv_module(rows):
+    from mesalens.connectors.csv_text import complete_records, record_end
+
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, lineterminator="\n")
+    ends = []
+    for row in rows:
+        writer.writerow(row)
+        ends.append(len(buffer.getvalue().encode("utf-8")))
+    data = buffer.getvalue().encode("utf-8")
+    assert record_end(data) == ends[0]
+    assert complete_records(data) == data
+    # Cut anywhere: what is kept is whole records (a last line may lack its break).
+    for cut in range(0, len(data), max(1, len(data) // 7)):
+        kept = complete_records(data[:cut])
+        assert kept == data[:cut] or len(kept) in (0, *ends)
