@@ -15,6 +15,8 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import os
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,8 +24,10 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from fsspec.implementations.local import LocalFileSystem
 from fsspec.spec import AbstractFileSystem
 
+from mesalens.connectors.csv_text import complete_records, read_body, record_end
 from mesalens.connectors.errors import DataError
 from mesalens.connectors.file_parts import (
     SEPARATORS,
@@ -47,6 +51,8 @@ SAMPLE_ROWS = 1000
 #: read of a large dataset. Parquet files are never read in full for it: their
 #: ``sha256`` is that of the footer (``"hashed": "parquet footer ..."``).
 HASH_LIMIT = 64 * 2**20
+
+_BOM = b"\xef\xbb\xbf"
 
 
 @dataclass(frozen=True, eq=False)
@@ -100,6 +106,13 @@ class FileInspector:
         """Return the file's schema, its parts and its fingerprint."""
         try:
             info = self.fs.info(self.path)
+            if isinstance(self.fs, LocalFileSystem) and not os.access(self.path, os.R_OK):
+                raise PermissionError(13, "permission denied", self.path)
+        except PermissionError:
+            raise DataError(
+                f"{self.prefix}: cannot read the file: permission denied; give the user "
+                "running mesalens read access to it (chmod a+r)"
+            ) from None
         except Exception as exc:
             raise DataError(f"{self.prefix}: cannot read: {first_line(exc)}") from exc
         size = int(info.get("size") or 0)
@@ -179,6 +192,7 @@ class FileInspector:
 
     def _check_names(self, names: Sequence[str]) -> tuple[str, ...]:
         seen: set[str] = set()
+        alike: dict[str, str] = {}  # by Unicode normal form NFC
         for position, name in enumerate(names, start=1):
             if not str(name).strip():
                 raise DataError(
@@ -190,6 +204,21 @@ class FileInspector:
                     f"{self.prefix}: column {name!r} appears twice in the header; "
                     "give every column a distinct name"
                 )
+            try:
+                name.encode("utf-8")
+            except UnicodeEncodeError:  # a lone surrogate, e.g. a JSON key "\udcff"
+                raise DataError(
+                    f"{self.prefix}: column {position} is named {name!a}, which is not "
+                    "valid Unicode text (a lone surrogate); rename the column"
+                ) from None
+            twin = alike.get(unicodedata.normalize("NFC", name))
+            if twin is not None:
+                raise DataError(
+                    f"{self.prefix}: columns {twin!r} and {name!r} look alike but are spelt "
+                    f"with different Unicode characters ({twin!a} and {name!a}); "
+                    "rename one of them"
+                )
+            alike[unicodedata.normalize("NFC", name)] = name
             seen.add(name)
         for key, value in self.partition:
             if key in seen:
@@ -208,22 +237,43 @@ class FileInspector:
         lines = SAMPLE_ROWS + (self.format != "jsonl")  # the CSV header line, then rows
         with self.fs.open(self.path, "rb", compression=self.compression) as handle:
             head = _read_lines(handle, lines)
-        header = b"" if self.format == "jsonl" else head.partition(b"\n")[0] + b"\n"
         if not head.strip():
             raise DataError(f"{self.prefix}: the file holds no data (not even a header line)")
         if self.format == "jsonl":
+            header = b""
             sample = read_json_lines(head, f"regime {self.regime!r}", f" of {self.where}")
             if not len(sample.columns):
                 raise DataError(f"{self.prefix}: the records have no keys")
             names = [str(c) for c in sample.columns]
+            columns = self._check_names(names)
         else:
-            text = header.decode("utf-8-sig").rstrip("\r\n")
-            names = next(csv.reader([text], delimiter=SEPARATORS[self.format]))
-            sample = pd.read_csv(
-                io.BytesIO(head), sep=SEPARATORS[self.format], encoding="utf-8-sig"
+            # The header is a record: a quoted name may hold a line break.
+            head = head.removeprefix(_BOM)
+            end = record_end(head)
+            if end < 0:
+                if head.count(b'"') % 2:
+                    raise DataError(
+                        f"{self.prefix}: the header never ends: a quote in it is not closed; "
+                        "close the quote around the column name"
+                    )
+                end = len(head)
+            # The header's bytes as the file holds them (a reader cuts them off
+            # the first block by their length), ending in a line break.
+            header = head[:end] if head[:end].endswith(b"\n") else head[:end] + b"\n"
+            text = header.decode("utf-8").removesuffix("\n").removesuffix("\r")
+            reader = csv.reader(io.StringIO(text, newline=""), delimiter=SEPARATORS[self.format])
+            names = next(reader, [])
+            columns = self._check_names(names)
+            sample = read_body(
+                complete_records(head[end:]),
+                SEPARATORS[self.format],
+                len(names),
+                range(len(names)),
+                [False] * len(names),
+                frozenset(),
+                extra=False,
             )
-            header = header.removeprefix(b"\xef\xbb\xbf")
-        columns = self._check_names(names)
+            sample.columns = names
         sample = self._partition_frame(sample)
         kinds = {key: "string" for key, _ in self.partition}
         schema = SourceSchema(where=self.where, columns=columns, sample=sample, kinds=kinds)
@@ -308,4 +358,6 @@ def _arrow_kind(arrow_type: pa.DataType) -> str:
         return "string"
     if pa.types.is_null(arrow_type):
         return "empty"
+    if pa.types.is_nested(arrow_type):  # list, struct, map, union: left out with a note
+        return f"nested:{arrow_type}"
     return f"unsupported:{arrow_type}"

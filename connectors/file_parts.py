@@ -33,16 +33,14 @@ import pyarrow.parquet as pq
 from fsspec.spec import AbstractFileSystem
 from fsspec.utils import read_block
 
+from mesalens.connectors.csv_text import EXTRA, read_body
 from mesalens.connectors.errors import DataError
 from mesalens.connectors.redaction import redact_url
 
 __all__ = ["SEPARATORS", "FilePart", "describe_format", "first_line", "read_json_lines"]
 
 SEPARATORS = {"csv": ",", "tsv": "\t"}
-#: The column added to a CSV header line to catch rows with more fields
-#: than the header (an unlikely name; a file that has it is refused as having
-#: duplicate columns).
-_EXTRA_FIELDS = "__mesalens_extra_fields__"
+_BOM = b"\xef\xbb\xbf"
 _URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s'\"]+")
 # JSON values keep the types JSON gave them: no guessing of dates or dtypes.
 # (pandas 3 folds date guessing into dtype=False and deprecates convert_dates.)
@@ -76,33 +74,6 @@ def read_json_lines(data: bytes, prefix: str, where: str) -> pd.DataFrame:
                 f"{prefix}: line {number}{where} is not a JSON record ({reason}); fix or remove it"
             ) from exc
         raise
-
-
-class _JoinedStream(io.RawIOBase):
-    """``head`` followed by ``body`` as one readable stream, without copying ``body``.
-
-    A text block can be most of a file (a compressed file is read whole);
-    patching its header line must not cost a second copy of it.
-    """
-
-    def __init__(self, head: bytes, body: memoryview):
-        self._pieces = [memoryview(head), body]
-
-    def readable(self) -> bool:
-        """A read-only stream."""
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        """Fill ``buffer`` from the pieces in order; 0 at the end."""
-        while self._pieces and not len(self._pieces[0]):
-            self._pieces.pop(0)
-        if not self._pieces:
-            return 0
-        piece = self._pieces[0]
-        size = min(len(buffer), len(piece))
-        buffer[:size] = piece[:size]
-        self._pieces[0] = piece[size:]
-        return size
 
 
 @dataclass(frozen=True)
@@ -155,7 +126,11 @@ class FilePart:
     inspected_rows: int = 0
 
     def read(
-        self, columns: Sequence[str], text_columns: frozenset[str], strict: bool
+        self,
+        columns: Sequence[str],
+        text_columns: frozenset[str],
+        strict: bool,
+        na_values: frozenset[str] = frozenset(),
     ) -> pd.DataFrame:
         """Read this part's rows of ``columns`` into pandas, as the file spells them.
 
@@ -168,6 +143,9 @@ class FilePart:
         strict : bool
             Whether a JSON Lines record may not bring keys beyond the file's
             columns (true when the caller reads every column).
+        na_values : frozenset of str, default empty
+            More fields a CSV or TSV file reads as missing
+            (:func:`~mesalens.connectors.csv_text.na_tokens`).
 
         Returns
         -------
@@ -180,7 +158,7 @@ class FilePart:
             If the file cannot be read; the message names regime and file.
         """
         with self._reader_errors():
-            frame = self._read(columns, text_columns, strict)
+            frame = self._read(columns, text_columns, strict, na_values)
         for key, value in self.partition_values:
             if key in columns:
                 frame[key] = pd.Series([value] * len(frame), index=frame.index, dtype=object)
@@ -260,7 +238,11 @@ class FilePart:
         return [c for c in columns if c not in keys]
 
     def _read(
-        self, columns: Sequence[str], text_columns: frozenset[str], strict: bool
+        self,
+        columns: Sequence[str],
+        text_columns: frozenset[str],
+        strict: bool,
+        na_values: frozenset[str],
     ) -> pd.DataFrame:
         wanted = self._file_columns(columns)
         if self.format == "parquet":
@@ -270,6 +252,13 @@ class FilePart:
                     table = self._row_groups(parquet, wanted)
                 else:
                     table = parquet.schema_arrow.empty_table().select(wanted)
+                # Dates, times and durations read as numbers (--dtype X=float)
+                # are their stored counts (days, seconds, ...), as Arrow holds them.
+                for i, name in enumerate(table.column_names):
+                    kind = table.schema.field(i).type
+                    if name not in text_columns and pa.types.is_temporal(kind):
+                        storage = pa.int32() if kind.bit_width == 32 else pa.int64()
+                        table = table.set_column(i, name, table.column(i).cast(storage))
                 return table.to_pandas(use_threads=False)
         data = self._read_bytes()
         if not data.strip():
@@ -286,32 +275,33 @@ class FilePart:
                     "or select columns with columns=[...]"
                 )
             return frame.reindex(columns=wanted)
-        # With usecols, pandas drops the fields of a row beyond the header's
-        # columns without a word. One more column named in the header line
-        # catches them: it is empty unless a row has a field too many.
-        end = data.find(b"\n")
-        end = len(data) if end < 0 else end
-        line = data[:end]
-        ending = b"\r" if line.endswith(b"\r") else b""
-        separator = SEPARATORS[self.format].encode()
-        head = line.removesuffix(b"\r") + separator + _EXTRA_FIELDS.encode() + ending + b"\n"
-        frame = pd.read_csv(
-            _JoinedStream(head, memoryview(data)[end + 1 :]),
-            sep=SEPARATORS[self.format],
-            usecols=[*wanted, _EXTRA_FIELDS],
-            dtype={_EXTRA_FIELDS: str, **{c: str for c in wanted if c in text_columns}},
-            encoding="utf-8-sig",
+        # pandas reads the rows under a header of our own (c0, c1, ...): the
+        # user's names never reach its parser, whatever they hold. One more
+        # column than the header's catches a row with a field too many, which
+        # pandas' usecols would otherwise drop without a word.
+        start = 3 if self.offset == 0 and data.startswith(_BOM) else 0
+        width = len(self.columns) - len(self.partition_values)
+        position = {name: i for i, name in enumerate(self.columns[:width])}
+        frame = read_body(
+            memoryview(data)[start + len(self.header) :],
+            SEPARATORS[self.format],
+            width,
+            [position[c] for c in wanted],
+            [c in text_columns for c in wanted],
+            na_values,
         )
-        extra = frame.pop(_EXTRA_FIELDS)
+        extra = frame.pop(EXTRA)
+        # pandas keeps the file's order of columns, not that of usecols.
+        frame = frame.rename(columns={f"c{position[c]}": c for c in wanted})[list(wanted)]
         ragged = np.flatnonzero(extra.notna().to_numpy())
         if len(ragged):
             block = f" of the block from byte {self.offset:,}" if self.offset else ""
             raise DataError(
                 f"regime {self.regime!r}: data row {ragged[0] + 1}{block} of {self.where} has "
-                f"more fields than the header's {len(self.columns)} columns (the first extra "
+                f"more fields than the header's {width} columns (the first extra "
                 f"field holds {extra.iloc[ragged[0]]!r}); fix the row or the header"
             )
-        return frame[wanted]
+        return frame
 
     def _read_bytes(self) -> bytes:
         with self.fs.open(self.path, "rb", compression=self.compression) as handle:

@@ -35,6 +35,7 @@ from fsspec.core import url_to_fs
 from mesalens.connectors.errors import DataError
 from mesalens.connectors.file_inspection import FileInspector, SourceSchema
 from mesalens.connectors.file_parts import FilePart, first_line
+from mesalens.connectors.listing import list_files, printable
 from mesalens.connectors.redaction import redact_url
 from mesalens.connectors.regime import FILE_FORMATS
 
@@ -53,7 +54,6 @@ _FORMAT_SUFFIXES = {
     ".ndjson": "jsonl",
 }
 _HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
-_GLOB_CHARS = frozenset("*?[")
 
 
 @dataclass(frozen=True, eq=False)
@@ -154,29 +154,9 @@ def plan_files(location: str, format: str | None = None, *, regime: str) -> File
     def show(p: str) -> str:
         if has_protocol:
             return redact_url(fs.unstrip_protocol(p))
-        return _local_display(p)
+        return printable(_local_display(p))
 
-    root: str | None = None
-    try:
-        if any(char in path for char in _GLOB_CHARS):
-            found = fs.glob(path, detail=True)
-            paths = sorted(p for p, info in found.items() if info.get("type") != "directory")
-            if not paths:
-                raise DataError(f"regime {regime!r}: no file matches {display}; check the pattern")
-        elif fs.isdir(path):
-            root = path.rstrip("/")
-            paths = sorted(p for p in fs.find(root) if not _hidden(p, root))
-            if not paths:
-                raise DataError(f"regime {regime!r}: directory {display} holds no data files")
-        elif fs.exists(path):
-            paths = [path]
-        else:
-            raise DataError(f"regime {regime!r}: no such file or directory: {display}")
-    except DataError:
-        raise
-    except Exception as exc:  # permission denied, unreachable store, ...
-        raise DataError(f"regime {regime!r}: cannot list {display}: {first_line(exc)}") from exc
-
+    paths, root = list_files(fs, path, display, regime, _hidden, show)
     logger.info("regime %r: %d file(s) at %s", regime, len(paths), display)
     schemas: list[SourceSchema] = []
     parts: list[FilePart] = []

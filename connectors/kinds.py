@@ -57,12 +57,17 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DISCRETE_MAX_LEVELS",
+    "DROP_WARNING_SHARE",
     "DTYPE_OVERRIDES",
     "MISSING_POLICIES",
+    "SELECTION_NOTE",
+    "DroppedRows",
     "Stats",
     "check_rows",
     "column_classes",
     "decide_kinds",
+    "dropped_rows",
+    "nested_columns",
 ]
 
 logger = logging.getLogger(__name__)
@@ -110,6 +115,27 @@ class Stats:
             self.missing_where.setdefault(column, where)
 
 
+def nested_columns(sources: list[Source], columns: tuple[str, ...]) -> dict[str, str]:
+    """The columns that hold nested values (lists, structs, maps) somewhere, with where.
+
+    Returns
+    -------
+    dict of str to str
+        Column -> ``"<type> values (in <file>, regime <name>)"``, in column order.
+    """
+    found: dict[str, str] = {}
+    for column in columns:
+        for source in sources:
+            for schema in source.plan.schemas:
+                kind = schema.kinds.get(column) or _sample_kind(schema.sample[column])
+                if kind.startswith("nested:") and column not in found:
+                    found[column] = (
+                        f"{kind.partition(':')[2]} values (in {schema.where}, "
+                        f"regime {source.name!r})"
+                    )
+    return found
+
+
 def column_classes(
     sources: list[Source], columns: tuple[str, ...], overrides: Mapping[str, str]
 ) -> dict[str, str]:
@@ -124,11 +150,19 @@ def column_classes(
             for schema in source.plan.schemas:
                 kind = schema.kinds.get(column) or _sample_kind(schema.sample[column])
                 if kind.startswith("unsupported:"):
+                    what = kind.partition(":")[2]
+                    temporal = what.startswith(("timestamp", "date", "time", "duration"))
+                    read_as = (
+                        f"as numbers (the stored count of days, seconds or their fractions) "
+                        f"with --dtype {column}=float"
+                        if temporal and schema.kinds.get(column)
+                        else f"as text with --dtype {column}=category"
+                    )
                     raise DataError(
                         f"column {column!r} in {schema.where} (regime {source.name!r}) holds "
-                        f"{kind.partition(':')[2]} values, which mesalens cannot use; leave it "
-                        "out by selecting the other columns with --columns (config: columns), "
-                        f"or read it as numbers with --dtype {column}=float (config: dtypes)"
+                        f"{what} values, which mesalens cannot use as they are; leave it out "
+                        "by selecting the other columns with --columns (config: columns), or "
+                        f"read it {read_as} (config: dtypes)"
                     )
                 seen.append((source, schema, kind))
         numeric = [entry for entry in seen if entry[2] in ("number", "bool")]
@@ -182,6 +216,8 @@ def _sample_kind(sample: pd.Series) -> str:
             for v in values
             if not isinstance(v, str | bool | np.bool_ | int | float | Decimal | np.number)
         )
+        if isinstance(odd, list | tuple | dict | np.ndarray):  # JSON arrays and objects
+            return f"nested:{type(odd).__name__}"
         return f"unsupported:{type(odd).__name__}"
     if not strings:
         return "bool" if flags and not numbers else "number"
@@ -240,6 +276,67 @@ def check_rows(
     return dropped
 
 
+#: A regime that loses more than this share of its rows to missing values gets a warning.
+DROP_WARNING_SHARE = 0.01
+
+#: What ``result.json`` and the report say about the rows a verdict concerns.
+SELECTION_NOTE = (
+    "The verdict concerns the rows kept. Rows with a missing value were dropped; when "
+    "whether a value is missing depends on the values themselves (a state logged as "
+    "'None', a sensor that fails when readings are high), dropping those rows selects a "
+    "sub-population, and conditioning on that selection can open or close paths: the "
+    "learned class and the verdict then describe the kept rows, not the whole regime."
+)
+
+
+@dataclass(frozen=True)
+class DroppedRows:
+    """The rows dropped for missing values, per regime, and the warnings they call for.
+
+    Attributes
+    ----------
+    dropped : dict of str to dict
+        Per regime: ``rows_read``, ``rows_dropped``, ``share`` and ``columns``
+        (missing values per column that has any, most first).
+    warnings : list of str
+        One per regime that lost more than :data:`DROP_WARNING_SHARE` of its rows.
+    """
+
+    dropped: dict[str, dict[str, Any]]
+    warnings: list[str]
+
+
+def dropped_rows(
+    sources: list[Source], stats: dict[str, Stats], dropped: Mapping[str, int]
+) -> DroppedRows:
+    """Say how many rows each regime lost, and warn when more than 1% of one did."""
+    table: dict[str, dict[str, Any]] = {}
+    warnings: list[str] = []
+    for source in sources:
+        regime = stats[source.name]
+        lost = int(dropped.get(source.name, 0))
+        share = lost / regime.rows if regime.rows else 0.0
+        columns = {c: int(n) for c, n in regime.missing.most_common() if n}
+        table[source.name] = {
+            "rows_read": int(regime.rows),
+            "rows_dropped": lost,
+            "share": share,
+            "columns": columns,
+        }
+        if share > DROP_WARNING_SHARE:
+            named = ", ".join(f"{c!r} ({n:,})" for c, n in list(columns.items())[:5])
+            if len(columns) > 5:
+                named += f" and {len(columns) - 5} more"
+            warnings.append(
+                f"regime {source.name!r}: {lost:,} of {regime.rows:,} rows ({share:.1%}) were "
+                f"dropped for missing values in {named}; the verdict concerns the rows kept, "
+                "a selected sub-population if whether a value is missing depends on the "
+                "values. Check that these are missing and not values (in text, only empty "
+                "fields and the --na-values tokens are missing), or fill them in"
+            )
+    return DroppedRows(dropped=table, warnings=warnings)
+
+
 def decide_kinds(
     sources: list[Source],
     stats: dict[str, Stats],
@@ -281,10 +378,15 @@ def decide_kinds(
             value, where = pooled.fractions[column]
             if override == "int":
                 owner = next(s.name for s in sources if where in s.plan.sources)
+                why = (
+                    "beyond the whole numbers an int64 or float64 holds exactly (2**53)"
+                    if float(value).is_integer()
+                    else "not a whole number"
+                )
                 raise DataError(
                     f"regime {owner!r}: column {column!r} of {where} holds {value!r}, which is "
-                    "not a whole number, but its type override (--dtype, config: dtypes) "
-                    "says 'int'; fix the value or use float"
+                    f"{why}, but its type override (--dtype, config: dtypes) says 'int'; fix "
+                    "the value or use float"
                 )
             dtypes[column] = np.dtype(np.float64)
             kinds[column] = "continuous"

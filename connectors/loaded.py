@@ -106,6 +106,17 @@ class LoadedData:
     profile : DataProfile or None
         Moments, ranges and a sample of the kept rows from the pass that
         validated them (``None`` when built otherwise).
+    notes : tuple of str
+        What the loader did on its own (a nested column left out).
+    warnings : tuple of str
+        What may make the verdict wrong (a regime that lost more than 1% of
+        its rows to missing values, naming the columns).
+    dropped : dict of str to dict
+        Per regime: ``rows_read``, ``rows_dropped``, ``share`` and the
+        missing values per ``columns``
+        (:class:`~mesalens.connectors.kinds.DroppedRows`).
+    na_values : tuple of str
+        The user's extra missing-value tokens (``--na-values``).
     """
 
     build_frame: Callable[[], dd.DataFrame]
@@ -117,6 +128,10 @@ class LoadedData:
     fingerprints: tuple[dict[str, Any], ...]
     missing: str = "drop"
     profile: DataProfile | None = field(default=None, repr=False)
+    notes: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    dropped: dict[str, dict[str, Any]] = field(default_factory=dict)
+    na_values: tuple[str, ...] = ()
 
     @functools.cached_property
     def frame(self) -> dd.DataFrame:

@@ -67,9 +67,11 @@ from mesalens.connectors.kinds import (
     check_rows,
     column_classes,
     decide_kinds,
+    dropped_rows,
+    nested_columns,
 )
 from mesalens.connectors.loaded import DataProfile, LoadedData, RegimeSummary
-from mesalens.connectors.moments import merge_moments
+from mesalens.connectors.moments import VALUE, merge_moments
 from mesalens.connectors.planning import Source, analysis_columns, plan_regime
 from mesalens.connectors.reading import Part, read_part
 from mesalens.connectors.regime import DEFAULT_REGIME_NAME, RegimeSpec, check_regimes
@@ -97,6 +99,8 @@ def load_regimes(
     sample_rows: int = 0,
     seed: int = 0,
     keep_constant: bool = False,
+    na_values: Sequence[str] = (),
+    required: Mapping[str, str] | None = None,
 ) -> LoadedData:
     """Read, check and pool the data of every regime.
 
@@ -125,6 +129,16 @@ def load_regimes(
     keep_constant : bool, default False
         Keep a column that is constant across every regime (the analysis
         then leaves it out and says so) instead of refusing it.
+    na_values : sequence of str, default ()
+        Text read as a missing value in every column (``--na-values``). By
+        default a text column of a CSV or TSV file reads only an empty field
+        as missing, so that ``None``, ``NA``, ``null`` and ``N/A`` stay values;
+        a numeric column also reads the usual tokens
+        (:data:`~mesalens.connectors.csv_text.NUMBER_NA`) as missing.
+    required : mapping of str to str, optional
+        Columns the caller needs, each with the option that names it (the
+        roles: ``{"reward": "--base"}``): a nested column among them is an
+        error, where other nested columns are left out with a note.
 
     Returns
     -------
@@ -144,8 +158,11 @@ def load_regimes(
     check_regimes(specs, minimum=1)
     selected, overrides = _check_options(regime_name, columns, dtypes, missing, sample_rows)
 
+    tokens = _check_na_values(na_values)
     sources = [plan_regime(spec, code) for code, spec in enumerate(specs)]
     analysis = analysis_columns(sources, selected, regime_name)
+    notes: list[str] = []
+    analysis = _leave_out_nested(sources, analysis, selected, overrides, required or {}, notes)
     unknown = [c for c in overrides if c not in analysis]
     if unknown:
         raise DataError(
@@ -156,9 +173,10 @@ def load_regimes(
     strict = selected is None
 
     sampling = Sampling(seed=seed, size=max(SAMPLE_SIZE, sample_rows), pooled=sample_rows > 0)
-    scanned = scan(sources, analysis, classes, strict, regime_name, sampling)
+    scanned = scan(sources, analysis, classes, strict, regime_name, sampling, tokens)
     stats = {name: result.stats for name, result in scanned.items()}
     rows_dropped = check_rows(sources, stats, analysis, missing)
+    selection = dropped_rows(sources, stats, rows_dropped)
     final_dtypes, kinds = decide_kinds(
         sources, stats, analysis, classes, overrides, keep_constant=keep_constant
     )
@@ -169,6 +187,7 @@ def load_regimes(
         classes=classes,
         dtypes=final_dtypes,
         strict=strict,
+        na_values=tokens,
     )
     codes = [source.code for source in sources for _ in source.plan.parts]
     parts = [part for source in sources for part in source.plan.parts]
@@ -204,6 +223,7 @@ def load_regimes(
         profile.regimes if profile is not None and profile.regimes else None,
         regime_name,
     )
+    notes.extend(_unit_notes(profile))
     return LoadedData(
         profile=profile,
         build_frame=functools.partial(_pooled_frame, codes, parts, plan),
@@ -214,6 +234,10 @@ def load_regimes(
         summary=summary,
         fingerprints=fingerprints,
         missing=missing,
+        notes=tuple(notes),
+        warnings=tuple(selection.warnings),
+        dropped=selection.dropped,
+        na_values=tuple(sorted(tokens)),
     )
 
 
@@ -275,6 +299,82 @@ def _check_options(
     return selected, overrides
 
 
+def _unit_notes(profile: DataProfile) -> list[str]:
+    """A note per column summarised in a power-of-two unit (its magnitude is extreme)."""
+    moments = profile.moments
+    if moments is None or not np.asarray(moments.exponents).any():
+        return []
+    notes = []
+    for (column, level), exponent in zip(moments.labels, moments.exponents, strict=True):  # type: ignore[arg-type]
+        if level == VALUE and exponent:
+            largest = max(abs(profile.low.get(column, 0.0)), abs(profile.high.get(column, 0.0)))
+            notes.append(
+                f"column {column!r} reaches {largest:.3g}: its statistics are kept in units of "
+                f"2**{int(exponent)} so that they neither overflow nor vanish; the CI tests and "
+                "the verdict do not depend on the unit, effect sizes of it (sensitivity "
+                "analysis, direct test) are in that unit"
+            )
+    return notes
+
+
+def _check_na_values(na_values: Sequence[str]) -> frozenset[str]:
+    """The missing-value tokens, checked: text, not one string to be split."""
+    if isinstance(na_values, str) or not all(isinstance(t, str) for t in na_values):
+        raise InputError(
+            f"na_values must be a list of text tokens, e.g. ['None', 'NA'], not {na_values!r}"
+        )
+    return frozenset(na_values)
+
+
+def _leave_out_nested(
+    sources: list[Source],
+    analysis: tuple[str, ...],
+    selected: tuple[str, ...] | None,
+    overrides: Mapping[str, str],
+    required: Mapping[str, str],
+    notes: list[str],
+) -> tuple[str, ...]:
+    """Leave out the columns of nested values (lists, structs, maps), or refuse a named one.
+
+    mesalens has no use for a nested value, and no option turns one into a
+    variable; so such a column is left out with a note, unless the user named
+    it (a role, ``--columns``, ``--dtype``): then the message says which
+    option named it and what to do, advice that leads nowhere else.
+    """
+    nested = nested_columns(sources, analysis)
+    for column, what in nested.items():
+        if column in required:
+            raise DataError(
+                f"column {column!r}, named by {required[column]}, holds {what}, which "
+                "mesalens cannot use as a variable; flatten it into columns of numbers, "
+                "flags or text before the run (one column per element or field), and name "
+                "those instead"
+            )
+        if selected is not None and column in selected:
+            raise DataError(
+                f"column {column!r} holds {what}, which mesalens cannot use as a variable; "
+                "leave it out of --columns (config: columns)"
+            )
+        if column in overrides:
+            raise DataError(
+                f"column {column!r} holds {what}, which no type override can read; remove "
+                f"--dtype {column}={overrides[column]} (config: dtypes): nested columns are "
+                "left out by themselves"
+            )
+    kept = tuple(c for c in analysis if c not in nested)
+    if nested and not kept:
+        raise DataError(
+            f"every column holds nested values ({', '.join(map(repr, nested))}); mesalens "
+            "needs columns of numbers, flags or text: flatten them before the run"
+        )
+    for column, what in nested.items():
+        notes.append(
+            f"column {column!r} was left out: it holds {what}, which mesalens cannot use "
+            "as a variable; flatten it into columns of numbers or text to use it"
+        )
+    return kept
+
+
 # --------------------------------------------------------------------------- the pooled frame
 
 
@@ -287,6 +387,7 @@ class _FramePlan:
     classes: dict[str, str]
     dtypes: dict[str, Any]
     strict: bool
+    na_values: frozenset[str] = frozenset()
 
 
 def _pooled_frame(codes: list[int], parts: list[Part], plan: _FramePlan) -> dd.DataFrame:
@@ -312,7 +413,7 @@ def _pooled_frame(codes: list[int], parts: list[Part], plan: _FramePlan) -> dd.D
 
 def _read_final(code: int, part: Part, plan: _FramePlan) -> pd.DataFrame:
     """Build one partition of the pooled frame: complete rows, final dtypes."""
-    frame = read_part(part, plan.columns, plan.classes, plan.strict).dropna()
+    frame = read_part(part, plan.columns, plan.classes, plan.strict, plan.na_values).dropna()
     frame = frame.reset_index(drop=True)
     data: dict[str, Any] = {plan.regime_name: np.full(len(frame), code, dtype=np.int64)}
     data.update({c: frame[c].astype(plan.dtypes[c]) for c in plan.columns})

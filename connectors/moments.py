@@ -25,6 +25,15 @@ column's mean is large against its spread. A label absent from one side (a
 level not seen in those rows) is an all-zero column there: zero mean and no
 cross-products, so padding with zeros is exact.
 
+Numbers at the edge of float64's range (``1e308``, denormals) would
+overflow or underflow in the cross-products (``1e308²`` is infinite,
+``(1e-200)²`` is zero, which read as a constant column). So a column whose
+largest magnitude lies outside ``[2**-EXPONENT_LIMIT, 2**EXPONENT_LIMIT]`` is
+summarised in units of a power of two, ``2**e`` with ``e`` its binary
+exponent (:attr:`Moments.exponents`): an exact change of unit, which no
+correlation, CI test or score depends on. Ordinary columns keep ``e = 0``
+and are summarised exactly as before.
+
 A cell key holds one level per *cell column*; ``None`` in a position means
 that the column was not counted in that block (the loader counts a numeric
 column only while it may still turn out discrete, see
@@ -42,13 +51,19 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "EXPONENT_LIMIT",
     "VALUE",
     "Moments",
     "blas_single_thread",
     "cell_counts",
     "merge_moments",
     "moments_of",
+    "unit_exponent",
 ]
+
+#: Columns whose largest magnitude has a binary exponent beyond this (either
+#: way) are summarised in units of ``2**exponent``.
+EXPONENT_LIMIT = 100
 
 #: The level part of the label of a numeric column's values: ``(name, VALUE)``.
 #: A tuple, so that it can never equal a level a user's column holds.
@@ -87,6 +102,10 @@ class Moments:
         The columns of a cell key.
     missing, nonfinite : dict of str to int
         Missing and infinite values per column (reported after the pass).
+    exponents : ndarray of int, optional
+        Per label, the binary exponent ``e`` of its unit: ``shift``,
+        ``offset`` and ``m2`` describe the column divided by ``2**e`` (0, the
+        column itself, unless its magnitude is extreme; see the module docs).
     """
 
     n: int
@@ -98,6 +117,18 @@ class Moments:
     cell_columns: tuple[str, ...]
     missing: dict[str, int]
     nonfinite: dict[str, int]
+    exponents: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.exponents is None:
+            self.exponents = np.zeros(len(self.labels), dtype=np.int64)
+
+    def exponent(self, label: tuple[str, Hashable]) -> int:
+        """The binary exponent of a label's unit (0 for a label these rows never saw)."""
+        try:
+            return int(self.exponents[self.labels.index(label)])  # type: ignore[index]
+        except ValueError:
+            return 0
 
     def mean(self, label: tuple[str, Hashable]) -> float:
         """The mean of one labelled column (0 for a label these rows never saw)."""
@@ -105,14 +136,41 @@ class Moments:
             i = self.labels.index(label)
         except ValueError:
             return 0.0
-        return float(self.shift[i] + self.offset[i])
+        return _ldexp(float(self.shift[i] + self.offset[i]), self.exponent(label))
 
     def variance(self, label: tuple[str, Hashable]) -> float:
-        """The unbiased variance of one labelled column (NaN below two rows)."""
+        """The unbiased variance of one labelled column (NaN below two rows; inf past float64)."""
         if self.n < 2 or label not in self.labels:
             return math.nan
         i = self.labels.index(label)
-        return float(self.m2[i, i] / (self.n - 1))
+        return _ldexp(float(self.m2[i, i] / (self.n - 1)), 2 * self.exponent(label))
+
+
+def _ldexp(value: float, exponent: int) -> float:
+    """``value * 2**exponent``, infinite (not an error) past float64's range."""
+    if exponent == 0 or not math.isfinite(value):
+        return value
+    try:
+        return math.ldexp(value, exponent)
+    except OverflowError:
+        return math.copysign(math.inf, value)
+
+
+def unit_exponent(low: float, high: float) -> int:
+    """The binary exponent of the unit a column with this range is summarised in.
+
+    0 for ordinary magnitudes; for a column whose largest magnitude lies
+    outside ``[2**-EXPONENT_LIMIT, 2**EXPONENT_LIMIT]``, that magnitude's
+    exponent (``frexp``), so that the column in that unit is at most 1.
+
+    >>> unit_exponent(-1.0, 5.0), unit_exponent(0.0, 1e308), unit_exponent(0.0, 5e-324)
+    (0, 1024, -1073)
+    """
+    largest = max(abs(low), abs(high))
+    if not math.isfinite(largest) or largest == 0:
+        return 0
+    exponent = math.frexp(largest)[1]
+    return exponent if abs(exponent) > EXPONENT_LIMIT else 0
 
 
 def moments_of(
@@ -123,6 +181,7 @@ def moments_of(
     cell_columns: tuple[str, ...],
     missing: dict[str, int] | None = None,
     nonfinite: dict[str, int] | None = None,
+    exponents: Sequence[int] | None = None,
 ) -> Moments:
     """Summarise ``n`` rows given as one float array per label.
 
@@ -141,6 +200,9 @@ def moments_of(
         The columns of a cell key.
     missing, nonfinite : dict of str to int, optional
         Counts to carry along.
+    exponents : sequence of int, optional
+        Per label, the binary exponent of the unit to summarise it in
+        (:func:`unit_exponent` of its range); by default each block's own.
 
     Returns
     -------
@@ -155,6 +217,9 @@ def moments_of(
             n, labels, zeros, zeros.copy(), np.zeros((width, width)), cells, cell_columns,
             missing, nonfinite,
         )  # fmt: skip
+    if exponents is None:
+        exponents = [_block_exponent(block) for block in blocks]
+    units = np.asarray(exponents, dtype=np.int64)
     # The columns are shifted while they are copied, chunk by chunk, into one
     # small matrix (a row per label) that stays in cache for its Gram matrix
     # X Xᵀ, a BLAS call whose threads the caller limits: one pass over the
@@ -168,19 +233,37 @@ def moments_of(
     sums = np.zeros(width)
     m2 = np.zeros((width, width))
     chunk = np.empty((width, min(n, _CHUNK_ROWS)))
-    with np.errstate(invalid="ignore", over="ignore"):
+    with np.errstate(invalid="ignore", over="ignore", under="ignore"):
         for i, block in enumerate(blocks):
-            shift[i] = np.mean(block[:_SHIFT_PREFIX])
+            head = block[:_SHIFT_PREFIX]
+            shift[i] = np.mean(np.ldexp(head, -units[i]) if units[i] else head)
         for start in range(0, n, _CHUNK_ROWS):
             stop = min(n, start + _CHUNK_ROWS)
             matrix = chunk[:, : stop - start]
             for i, block in enumerate(blocks):
-                np.subtract(block[start:stop], shift[i], out=matrix[i])
+                if units[i]:  # an exact change of unit (a power of two)
+                    np.ldexp(block[start:stop], -units[i], out=matrix[i])
+                    matrix[i] -= shift[i]
+                else:
+                    np.subtract(block[start:stop], shift[i], out=matrix[i])
             sums += matrix.sum(axis=1)
             m2 += matrix @ matrix.T
         offset = sums / n
         m2 -= n * np.outer(offset, offset)
-    return Moments(n, labels, shift, offset, m2, cells, cell_columns, missing, nonfinite)
+    return Moments(
+        n, labels, shift, offset, m2, cells, cell_columns, missing, nonfinite, units
+    )  # fmt: skip
+
+
+def _block_exponent(block: np.ndarray) -> int:
+    """:func:`unit_exponent` of a block's finite values (0 for an indicator or no value)."""
+    if block.dtype == bool or not len(block):
+        return 0
+    with np.errstate(invalid="ignore"):
+        finite = block[np.isfinite(block)]
+    if not len(finite):
+        return 0
+    return unit_exponent(float(finite.min()), float(finite.max()))
 
 
 def cell_counts(
@@ -260,13 +343,27 @@ def _merge_two(a: Moments, b: Moments) -> Moments:
             labels.append(label)
     width = len(labels)
 
+    units = np.full(width, np.iinfo(np.int64).min, dtype=np.int64)
+    for s in (a, b):
+        idx = [position[label] for label in s.labels]
+        units[idx] = np.maximum(units[idx], s.exponents)  # type: ignore[call-overload]
+
     def widen(s: Moments) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if s.labels == labels:
-            return s.shift, s.offset, s.m2
-        idx = [position[label] for label in s.labels]
-        shift, offset, m2 = np.zeros(width), np.zeros(width), np.zeros((width, width))
-        shift[idx], offset[idx] = s.shift, s.offset
-        m2[np.ix_(idx, idx)] = s.m2
+            shift, offset, m2 = s.shift, s.offset, s.m2
+            own = np.asarray(s.exponents)
+        else:
+            idx = [position[label] for label in s.labels]
+            shift, offset, m2 = np.zeros(width), np.zeros(width), np.zeros((width, width))
+            shift[idx], offset[idx] = s.shift, s.offset
+            m2[np.ix_(idx, idx)] = s.m2
+            own = units.copy()
+            own[idx] = s.exponents  # type: ignore[assignment]
+        if (own != units).any():  # both sides in the coarser unit (exact: powers of two)
+            step = own - units
+            with np.errstate(under="ignore"):
+                shift, offset = np.ldexp(shift, step), np.ldexp(offset, step)
+                m2 = np.ldexp(np.ldexp(m2, step[:, None]), step[None, :])
         return shift, offset, m2
 
     shift_a, offset_a, m2_a = widen(a)
@@ -291,6 +388,7 @@ def _merge_two(a: Moments, b: Moments) -> Moments:
         a.cell_columns or b.cell_columns,
         _add(a.missing, b.missing),
         _add(a.nonfinite, b.nonfinite),
+        units,
     )
 
 

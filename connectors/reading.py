@@ -34,27 +34,49 @@ class Part(Protocol):
     regime: str
 
     def read(
-        self, columns: Sequence[str], text_columns: frozenset[str], strict: bool
+        self,
+        columns: Sequence[str],
+        text_columns: frozenset[str],
+        strict: bool,
+        na_values: frozenset[str] = frozenset(),
     ) -> pd.DataFrame:
         """Return the partition's rows of ``columns``, values as stored."""
         ...
 
 
 def read_part(
-    part: Part, columns: Sequence[str], classes: Mapping[str, str], strict: bool
+    part: Part,
+    columns: Sequence[str],
+    classes: Mapping[str, str],
+    strict: bool,
+    na_values: frozenset[str] = frozenset(),
 ) -> pd.DataFrame:
     """Read one partition and convert every column to its reading class."""
     text_columns = frozenset(c for c in columns if classes[c] == "string")
-    raw = part.read(columns, text_columns, strict)
-    converted = {c: convert(raw[c], classes[c], c, part) for c in columns}
+    raw = part.read(columns, text_columns, strict, na_values)
+    converted = {c: convert(raw[c], classes[c], c, part, na_values) for c in columns}
     return pd.DataFrame(converted, index=pd.RangeIndex(len(raw)))
 
 
-def convert(series: pd.Series, klass: str, column: str, part: Part) -> pd.Series:
-    """Convert one column: numbers and flags to float64 (NaN = missing), text to str."""
+def convert(
+    series: pd.Series,
+    klass: str,
+    column: str,
+    part: Part,
+    na_values: frozenset[str] = frozenset(),
+) -> pd.Series:
+    """Convert one column: numbers and flags to float64 (NaN = missing), text to str.
+
+    A text value that is one of ``na_values`` (the user's missing-value
+    tokens, ``--na-values``) becomes missing, whatever the format.
+    """
     series = series.reset_index(drop=True)
     if isinstance(series.dtype, pd.CategoricalDtype):
         series = series.astype(object)
+    if na_values and not (
+        ptypes.is_numeric_dtype(series.dtype) or ptypes.is_bool_dtype(series.dtype)
+    ):
+        series = series.mask(series.isin(na_values))
     if klass == "string":
         if ptypes.is_string_dtype(series.dtype) and not ptypes.is_object_dtype(series.dtype):
             return series.astype(object)  # already text: skip the per-value conversion

@@ -35,6 +35,7 @@ from mesalens.connectors.moments import (
     cell_counts,
     merge_moments,
     moments_of,
+    unit_exponent,
 )
 from mesalens.connectors.reading import Part, convert
 from mesalens.connectors.sampling import Sample, bottom_k, merge_samples, partition_keys
@@ -49,6 +50,9 @@ logger = logging.getLogger(__name__)
 #: Text columns get indicator columns in the loader's summary up to this many
 #: levels per partition (discovery refuses more than 100 anyway).
 INDICATOR_CAP = 100
+
+#: Whole numbers from this magnitude on are read as continuous float64.
+WHOLE_LIMIT = 2.0**53
 
 # Whole-number and fraction checks look at this many rows first.
 _PREFIX = 4096
@@ -96,6 +100,7 @@ def _part_pass(
     classes: dict[str, str],
     strict: bool,
     sampling: Sampling,
+    na_values: frozenset[str] = frozenset(),
 ) -> PartResult:
     """Read one partition once: what the validation needs, and its summary.
 
@@ -109,8 +114,9 @@ def _part_pass(
     if isinstance(part, FilePart) and all(classes[c] != "string" for c in columns):
         arrays = part.read_numbers(columns, frozenset(c for c in columns if classes[c] == "bool"))
     if arrays is None:
-        raw = part.read(columns, frozenset(c for c in columns if classes[c] == "string"), strict)
-        arrays = {c: convert(raw[c], classes[c], c, part).to_numpy() for c in columns}
+        text = frozenset(c for c in columns if classes[c] == "string")
+        raw = part.read(columns, text, strict, na_values)
+        arrays = {c: convert(raw[c], classes[c], c, part, na_values).to_numpy() for c in columns}
         del raw
     stats = Stats(rows=len(next(iter(arrays.values()))) if arrays else 0)
     incomplete = np.zeros(stats.rows, dtype=bool)
@@ -139,6 +145,7 @@ def _part_pass(
     result = PartResult(stats=stats)
     labels: list[tuple[str, Any]] = [(regime_name, code)]
     blocks: list[np.ndarray] = [np.ones(rows)]
+    units: list[int] = [0]  # the binary exponent of each label's unit (moments)
     cell_codes: list[np.ndarray | None] = [np.zeros(rows, dtype=np.int64)]
     cell_levels: list[list[Any]] = [[code]]
     with np.errstate(invalid="ignore"):
@@ -149,14 +156,26 @@ def _part_pass(
             if codes is not None:
                 labels.extend((column, level) for level in levels)
                 blocks.extend(codes == k for k in range(len(levels)))
+                units.extend(0 for _ in levels)
             if classes[column] != "string":
                 labels.append((column, VALUE))
                 blocks.append(arrays[column])
+                units.append(
+                    unit_exponent(result.low[column], result.high[column])
+                    if column in result.low
+                    else 0
+                )
             cell_codes.append(codes)
             cell_levels.append(levels)
     cells = cell_counts(cell_codes, cell_levels) if rows else {}
     result.moments = moments_of(
-        rows, labels, blocks, cells, (regime_name, *columns), nonfinite=result.nonfinite
+        rows,
+        labels,
+        blocks,
+        cells,
+        (regime_name, *columns),
+        nonfinite=result.nonfinite,
+        exponents=units,
     )
     keys = partition_keys(sampling.seed, index, rows)
     numeric = {c: arrays[c] for c in columns if classes[c] != "string"}
@@ -192,6 +211,10 @@ def _summarise_column(
     fractional = head[np.mod(head, 1) != 0]
     if not len(fractional) and len(array) > _PREFIX:
         fractional = array[np.mod(array, 1) != 0]
+    if not len(fractional) and max(abs(low), abs(high)) >= WHOLE_LIMIT:
+        # Beyond 2**53 float64 holds no longer every whole number, nor does
+        # int64 hold 1e300: such a column is continuous, kept as float64.
+        fractional = np.array([low if abs(low) >= WHOLE_LIMIT else high])
     if len(fractional):
         stats.fractions[column] = (float(fractional[0]), part.where)
         infinite = 0 if finite else int(np.isinf(array).sum())
@@ -244,6 +267,7 @@ def scan(
     strict: bool,
     regime_name: str,
     sampling: Sampling,
+    na_values: frozenset[str] = frozenset(),
 ) -> dict[str, PartResult]:
     """Read every partition of every regime once: validation facts and summaries.
 
@@ -260,7 +284,17 @@ def scan(
         tasks = []
         for part in source.plan.parts:
             tasks.append(
-                run(part, index, source.code, regime_name, columns, classes, strict, sampling)
+                run(
+                    part,
+                    index,
+                    source.code,
+                    regime_name,
+                    columns,
+                    classes,
+                    strict,
+                    sampling,
+                    na_values,
+                )
             )
             index += 1
         step = -(-len(tasks) // _ROOTS_PER_REGIME)

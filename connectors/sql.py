@@ -157,7 +157,11 @@ class SqlPart:
         return f"SqlPart(where={self.where!r}, lower={self.lower!r}, upper={self.upper!r})"
 
     def read(
-        self, columns: Sequence[str], text_columns: frozenset[str], strict: bool
+        self,
+        columns: Sequence[str],
+        text_columns: frozenset[str],
+        strict: bool,
+        na_values: frozenset[str] = frozenset(),
     ) -> pd.DataFrame:
         """Read this partition's rows of ``columns``.
 
@@ -169,6 +173,9 @@ class SqlPart:
             Unused: database values arrive typed. Kept for the common reader interface.
         strict : bool
             Unused, as above.
+        na_values : frozenset of str, default empty
+            Unused here: text values that are missing-value tokens are
+            turned missing by :func:`mesalens.connectors.reading.convert`.
 
         Returns
         -------
@@ -182,7 +189,7 @@ class SqlPart:
         """
         import sqlalchemy as sa
 
-        del text_columns, strict
+        del text_columns, strict, na_values
         source = _source(self.table, self.query)
         statement = sa.select(*(sa.column(c) for c in columns)).select_from(source)
         if self.index_col is not None:

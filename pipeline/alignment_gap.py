@@ -119,7 +119,7 @@ Examples
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import dask
@@ -133,6 +133,7 @@ from scipy.special import ndtr, ndtri
 from threadpoolctl import threadpool_limits
 
 from mesalens.connectors.errors import InputError
+from mesalens.connectors.moments import unit_exponent
 from mesalens.connectors.sampling import (
     Sample,
     bottom_k,
@@ -221,6 +222,30 @@ def _sample(data: LoadedData, columns: list[str], k: int, seed: int) -> tuple[in
     dtypes = data.frame[columns].dtypes
     frame = pd.DataFrame({c: pd.Series(sample.values[c][keep]).astype(dtypes[c]) for c in columns})
     return int(rows), frame
+
+
+def _in_safe_units(
+    frame: pd.DataFrame, columns: list[str], kinds: Mapping[str, str]
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Continuous columns of extreme magnitude (``1e300``, ``1e-300``) in units of ``2**e``.
+
+    The boosted regressions square residuals in float32 and the linear ones
+    in float64: values near either end of the range overflow or vanish. A
+    power of two changes the unit exactly, and no test depends on it.
+    """
+    units: dict[str, int] = {}
+    for column in dict.fromkeys(columns):
+        if kinds.get(column) != CONTINUOUS:
+            continue
+        values = frame[column].to_numpy(dtype=np.float64)
+        finite = values[np.isfinite(values)]
+        exponent = unit_exponent(float(finite.min()), float(finite.max())) if len(finite) else 0
+        if exponent:
+            if not units:
+                frame = frame.copy()
+            frame[column] = np.ldexp(values, -exponent)
+            units[column] = exponent
+    return frame, units
 
 
 def _sample_from_the_pass(data: LoadedData, k: int, seed: int) -> tuple[int, pd.DataFrame] | None:
@@ -330,6 +355,7 @@ def _direct_test(
     labels = tuple(data.regime_labels)
     k = len(labels)
     rows, frame = _sample(data, [regime, *mesa, *base], settings.rows, settings.seed)
+    frame, units = _in_safe_units(frame, [*mesa, *base], data.kinds)
     codes = frame[regime].to_numpy(dtype=int)
     counts = np.bincount(codes, minlength=k)
     needed = 10 * settings.folds
@@ -350,7 +376,11 @@ def _direct_test(
     pi = propensities(x, categorical, codes, k, fold, settings)
     clipped = float((pi[np.arange(len(codes)), codes] < settings.clip).mean())
     quantile = float(ndtri(0.5 + settings.level / 2))
-    notes = []
+    notes = [
+        f"{column!r} entered the regressions in units of 2**{e} (its magnitude is beyond what "
+        "they handle); its gaps and curves are in that unit"
+        for column, e in units.items()
+    ]
     if rows > len(frame):
         notes.append(
             f"the regression estimators and GCM used a uniform sample of {len(frame):,} of "

@@ -388,13 +388,17 @@ def confirm(
         rows=dict(rows),
         checks=tuple(checks),
         reasons=tuple(reasons),
-        advice=_advice(checks, reasons, rows) if reasons else None,
+        advice=_advice(checks, rows, direct_test) if reasons else None,
         **shared,
     )
 
 
-def _advice(checks: Sequence[GapCheck], reasons: Sequence[str], rows: Mapping[str, int]) -> str:
+def _advice(
+    checks: Sequence[GapCheck], rows: Mapping[str, int], direct_test: Mapping[str, Any] | None
+) -> str:
     """What would settle an unconfirmed ``all``, in one sentence."""
+    if direct_test is None:
+        return "run it with the direct test (without --no-direct-test)"
     if any(c.beyond for c in checks):
         return (
             "the logs show a gap beyond the tolerance: the structural 'all' is likely wrong "

@@ -147,6 +147,13 @@ class SufficientStatistics:
         The positions in ``expanded_columns`` of each variable.
     expanded_means, expanded_covariance : ndarray
         Means and unbiased covariance of the expanded data.
+    exponents : dict of str to int
+        The continuous columns summarised in units of ``2**e`` because their
+        magnitude is extreme (``1e308``, denormals: see
+        :mod:`mesalens.connectors.moments`), with ``e``; every mean and
+        covariance above describes such a column divided by ``2**e``. No
+        correlation, CI test or score depends on the unit. Empty for
+        ordinary data.
     """
 
     columns: tuple[str, ...]
@@ -161,6 +168,7 @@ class SufficientStatistics:
     expanded_index: Mapping[str, tuple[int, ...]]
     expanded_means: np.ndarray
     expanded_covariance: np.ndarray
+    exponents: Mapping[str, int] = field(default_factory=dict)
     index: Mapping[str, int] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -222,7 +230,9 @@ class SufficientStatistics:
         if self.kinds[name] == DISCRETE and not _numeric_levels(self.levels[name]):
             codes = {level: k for k, level in enumerate(self.levels[name])}
             values = values.astype(object).map(codes)
-        return values.to_numpy(dtype=np.float64, na_value=np.nan)
+        plain = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        exponent = self.exponents.get(name, 0)
+        return np.ldexp(plain, -exponent) if exponent else plain
 
 
 def _correlation(cov: np.ndarray) -> np.ndarray:
@@ -243,6 +253,25 @@ _Summary = Moments
 def _plain(value: Any) -> Hashable:
     """A level as a plain Python value, so equal levels hash alike across partitions."""
     return value.item() if isinstance(value, np.generic) else value
+
+
+def _too_many_levels(name: str, count: int, max_levels: int, dtype: Any) -> StatisticsError:
+    """Too many levels: advice that fits the column (text cannot be declared continuous)."""
+    if isinstance(dtype, pd.CategoricalDtype) and not _numeric_levels(tuple(dtype.categories)):
+        advice = (
+            "it holds text, so it cannot be continuous: leave it out by selecting the other "
+            "columns with --columns (config: columns), or merge its levels into at most "
+            f"{max_levels} before the run"
+        )
+    else:
+        advice = (
+            f"read it as continuous with --dtype {name}=float (config: dtypes), or bin it "
+            f"into at most {max_levels} levels"
+        )
+    return StatisticsError(
+        f"discrete column {name!r} has more than {max_levels} levels "
+        f"({count} in one partition); {advice}"
+    )
 
 
 def _summarise(
@@ -270,10 +299,7 @@ def _summarise(
         codes, uniques = pd.factorize(part[name], sort=False, use_na_sentinel=True)
         uniques = [_plain(u) for u in uniques]
         if len(uniques) > max_levels:
-            raise StatisticsError(
-                f"discrete column {name!r} has more than {max_levels} levels "
-                f"({len(uniques)} in one partition); declare it continuous, or bin it"
-            )
+            raise _too_many_levels(name, len(uniques), max_levels, part[name].dtype)
         absent = int((codes < 0).sum())
         if absent:
             missing[name] = absent
@@ -410,10 +436,7 @@ def compute_statistics(
         counts = precomputed.partition_levels
         for name in discrete:
             if counts.get(name, 0) > max_levels:
-                raise StatisticsError(
-                    f"discrete column {name!r} has more than {max_levels} levels "
-                    f"({counts[name]} in one partition); declare it continuous, or bin it"
-                )
+                raise _too_many_levels(name, counts[name], max_levels, dtypes[name])
         if all(counts.get(name, 0) <= precomputed.indicator_cap for name in discrete):
             return _assemble(precomputed.moments, chosen, resolved, dtypes)
 
@@ -572,4 +595,9 @@ def _assemble(
         expanded_index=expanded_index,
         expanded_means=mean_full[keep],
         expanded_covariance=cov_full[np.ix_(keep, keep)],
+        exponents={
+            name: int(total.exponents[position[(name, _VALUE)]])  # type: ignore[index]
+            for name in columns
+            if kinds[name] == CONTINUOUS and total.exponents[position[(name, _VALUE)]]  # type: ignore[index]
+        },
     )

@@ -142,7 +142,8 @@ def regime_distributions(
         if whole and high - low + 1 <= bins:
             edges[column] = np.arange(low - 0.5, high + 1.0, 1.0)
         elif high > low:
-            edges[column] = np.linspace(low, high, bins + 1)
+            # Halved, so that a range such as -1e308 .. 1e308 does not overflow.
+            edges[column] = np.linspace(low / 2, high / 2, bins + 1) * 2
         else:
             edges[column] = np.array([low - 0.5, low + 0.5])
     second: dict[str, Any] = {}
@@ -274,10 +275,7 @@ def _profile_second_pass(
         values = profile.samples[code].get(column, np.zeros(0))
         column_edges = edges[column]
         values = values[np.isfinite(values)]
-        # Uniform edges: bins + range counts without sorting (same counts).
-        counts = np.histogram(
-            values, bins=len(column_edges) - 1, range=(column_edges[0], column_edges[-1])
-        )[0]
+        counts = _uniform_histogram(values, column_edges)
         hist.update({f"{k}:{i}": int(v) for i, v in enumerate(counts)})
     return {"mean": mean, "std": std, "hist": pd.Series(hist, dtype="int64")}
 
@@ -297,7 +295,7 @@ def _partition_histograms(
         bounds = edges[column]
         # The edges are uniform: bins + range counts the same without sorting.
         finite = values[np.isfinite(values)]
-        counts.append(np.histogram(finite, bins=len(bounds) - 1, range=(bounds[0], bounds[-1]))[0])
+        counts.append(_uniform_histogram(finite, bounds))
     flat = np.concatenate(counts) if counts else np.zeros(0, dtype="int64")
     return pd.DataFrame([flat.astype("int64")], columns=list(labels))
 
@@ -308,6 +306,20 @@ def _histogram(
     k = layout.index((code, column))
     prefix = f"{k}:"
     return [int(v) for label, v in totals.items() if str(label).startswith(prefix)]
+
+
+def _uniform_histogram(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Counts per bin of uniform ``edges``: bins + range, without sorting (same counts).
+
+    A range wider than float64 holds (``-1e308 .. 1e308``) is counted in
+    quarters of the unit (a power of two: the same bins, exactly).
+    """
+    low, high = float(edges[0]), float(edges[-1])
+    scale = 1.0 if math.isfinite(high - low) else 0.25
+    with np.errstate(over="ignore", invalid="ignore"):
+        return np.histogram(values * scale, bins=len(edges) - 1, range=(low * scale, high * scale))[
+            0
+        ]
 
 
 def _float(table: Any, code: int, column: str) -> float | None:
@@ -322,7 +334,7 @@ def _smd(m0: float | None, s0: float | None, m1: float | None, s1: float | None)
     """Standardised mean difference ``(m1 - m0) / sqrt((s0² + s1²) / 2)``."""
     if None in (m0, s0, m1, s1):
         return None
-    pooled = math.sqrt((s0**2 + s1**2) / 2)  # type: ignore[operator]
+    pooled = math.hypot(s0, s1) / math.sqrt(2)  # type: ignore[arg-type]
     if pooled == 0:
         return None
     return (m1 - m0) / pooled  # type: ignore[operator]

@@ -9,8 +9,16 @@ keys, same meaning) with these keys added::
                                      "statistic", "p_value", "decision"}]}
     "data":           {"regime_name": str, "regime_labels": [str],
                        "columns": [str], "kinds": {column: kind},
-                       "missing_policy": str, "rows": int,
-                       "regimes": [per-regime summary]}
+                       "missing_policy": str, "na_values": [str], "rows": int,
+                       "regimes": [per-regime summary],
+                       "notes": [str]      (what the loader did, e.g. a nested
+                                            column left out),
+                       "warnings": [str]   (a regime that lost > 1% of its rows
+                                            to missing values, naming the columns),
+                       "rows_kept": {"statement": str (the verdict concerns the
+                                     rows kept; dropping on values is a selection),
+                                     "dropped": {regime: {"rows_read",
+                                       "rows_dropped", "share", "columns"}}}}
     "inputs":         [fingerprint per source]  (credentials never included)
     "versions":       {package: version}
     "timings":        {stage: seconds}
@@ -93,6 +101,7 @@ import platform
 from importlib import metadata
 from typing import Any
 
+from mesalens.connectors.kinds import SELECTION_NOTE
 from mesalens.connectors.loaded import LoadedData
 from mesalens.pipeline.analysis import AnalysisResult, DiscoverySettings
 from mesalens.reports.result_json import check_result_to_dict
@@ -141,8 +150,17 @@ def run_result_to_dict(
         "columns": list(data.columns),
         "kinds": dict(data.kinds),
         "missing_policy": data.missing,
+        "na_values": list(data.na_values),
         "rows": int(analysis.statistics.n),
         "regimes": [summary.as_dict() for summary in data.summary.values()],
+        "notes": list(data.notes),
+        "warnings": list(data.warnings),
+        "rows_kept": {
+            "statement": SELECTION_NOTE
+            if any(entry["rows_dropped"] for entry in data.dropped.values())
+            else "No row had a missing value: the verdict concerns every row read.",
+            "dropped": {name: dict(entry) for name, entry in data.dropped.items()},
+        },
     }
     document["inputs"] = [dict(fingerprint) for fingerprint in data.fingerprints]
     document["versions"] = package_versions()

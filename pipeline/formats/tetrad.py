@@ -200,7 +200,9 @@ def read_tetrad(text: str, source: str = "<string>") -> CausalGraph:
     lines = text.split("\n")
     lines = [line.removesuffix("\r") for line in lines]
     pos = 0
-    while pos < len(lines) and not lines[pos].strip():
+    # Blank lines and '#' comments may stand before the header (mesalens run
+    # says there when it escaped node names).
+    while pos < len(lines) and (not lines[pos].strip() or lines[pos].startswith("#")):
         pos += 1
     if pos == len(lines) or lines[pos].strip() != _NODES_HEADER:
         found = f"found {lines[pos].strip()!r}" if pos < len(lines) else "the text is empty"

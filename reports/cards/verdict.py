@@ -95,6 +95,8 @@ def verdict_card(
         "not_means": not_means,
         "keep_note": roles["policy_inputs"] == "keep",
         "notes": list(((run or {}).get("discovery") or {}).get("notes") or []),
+        "data_notes": list(((run or {}).get("data") or {}).get("notes") or []),
+        "data_warnings": list(((run or {}).get("data") or {}).get("warnings") or []),
         "verdict_change": (run or {}).get("verdict_change"),
         "unstable": unstable_sentence(run),
         "not_confirmed": is_run and gate(run) == NOT_CONFIRMED,

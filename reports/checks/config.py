@@ -129,6 +129,8 @@ class CheckSpec:
         Per-column type overrides (``float``, ``int``, ``category``, ``bool``).
     missing : str
         ``"drop"`` or ``"error"``.
+    na_values : tuple of str
+        Text read as a missing value in every column (``--na-values``).
     previous : PreviousRun or None
         Filled in by :func:`~mesalens.reports.jobs.engine.run_jobs` before ``run_one`` is called.
     evidence : EvidenceSettings
@@ -147,6 +149,7 @@ class CheckSpec:
     columns: tuple[str, ...] | None = None
     dtypes: Mapping[str, str] | None = None
     missing: str = "drop"
+    na_values: tuple[str, ...] = ()
     previous: PreviousRun | None = None
     evidence: EvidenceSettings = field(default_factory=EvidenceSettings)
     knowledge_label: str | None = None
@@ -187,6 +190,7 @@ class CheckSpec:
             "columns": None if self.columns is None else list(self.columns),
             "dtypes": None if self.dtypes is None else dict(self.dtypes),
             "missing": self.missing,
+            "na_values": list(self.na_values),
         }
 
 
@@ -411,6 +415,21 @@ def _names_text(config: Mapping[str, Any], key: str) -> str | None:
     )
 
 
+def _na_values(value: Any) -> tuple[str, ...]:
+    """The missing-value tokens: comma-separated text (the option) or a list of text."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        tokens = [token.strip() for token in value.split(",")]
+    elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+        tokens = list(value)
+    else:
+        raise ConfigValueError(
+            "na_values", f'must be a list of text tokens, e.g. ["None", "NA"], got {value!r}'
+        )
+    return tuple(dict.fromkeys(token for token in tokens if token))
+
+
 def _resolve_path(location: str, base: Path | None) -> str:
     """A local path relative to ``base``; URLs (``scheme://``) and absolute paths as given.
 
@@ -551,6 +570,7 @@ def validate_check(
                     f"use one of {', '.join(DTYPE_OVERRIDES)}",
                 )
 
+    na_values = _na_values(config.get("na_values"))
     evidence = evidence_settings(config)
 
     knowledge = config.get("knowledge")
@@ -583,5 +603,6 @@ def validate_check(
         columns=columns,
         dtypes=dtypes,
         missing=missing,
+        na_values=na_values,
         evidence=evidence,
     )

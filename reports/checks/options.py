@@ -374,6 +374,16 @@ OPTIONS: dict[str, Option] = _option_table(
             requirement=_ONE_OF.format(", ".join(DETERMINISTIC_POLICIES)),
         ),
         Option(
+            "na_values",
+            "--na-values",
+            "Text read as a missing value in every column, comma-separated (e.g. None,NA). "
+            "Without it a text column reads only empty fields as missing (None, NA, null, N/A "
+            "are values); a numeric column also the usual tokens.",
+            kind="custom",
+            metavar="A,B,...",
+            show_default="none",
+        ),
+        Option(
             "seed",
             "--seed",
             "Seed for everything random.",

@@ -8,8 +8,8 @@ check per built-in scenario) and every check of a job file
 1. loads the regimes in one dask pass (:func:`mesalens.connectors.load_regimes`),
 2. analyses them (:func:`mesalens.pipeline.analysis.analyze`: discovery, the
    check, the evidence stages),
-3. writes ``result.json``, ``graph.txt`` and ``report.html`` into the output
-   folder (:func:`write_run_outputs`),
+3. writes ``result.json``, ``graph.txt``, ``graph.json`` and ``report.html``
+   into the output folder (:func:`write_run_outputs`),
 
 and returns what the caller prints or records (:class:`CheckRun`). Connecting
 to a dask scheduler and showing progress are the caller's: a job file
@@ -28,8 +28,8 @@ from mesalens.connectors import load_regimes
 from mesalens.connectors.atomic import atomic_write_text
 from mesalens.connectors.loaded import LoadedData
 from mesalens.pipeline.analysis import AnalysisResult, DiscoverySettings, analyze
-from mesalens.pipeline.formats.tetrad import write_tetrad
 from mesalens.reports.checks.config import CheckSpec
+from mesalens.reports.checks.graph_outputs import graph_outputs
 from mesalens.reports.html import render_run_report, write_report
 from mesalens.reports.result_json import dumps
 from mesalens.reports.run_document import run_result_to_dict
@@ -103,6 +103,8 @@ def run_check(
         seed=check.settings.seed,
         # Constant columns are left out by the analysis, which says so.
         keep_constant=True,
+        na_values=check.na_values,
+        required=_role_columns(check),
     )
     loading = time.perf_counter() - start
     analysis = analyze(
@@ -121,6 +123,21 @@ def run_check(
     return CheckRun(analysis=analysis, data=data, out=out, document=document)
 
 
+def _role_columns(check: CheckSpec) -> dict[str, str]:
+    """Each role column, with the option that names it (a nested one is then refused)."""
+    roles = check.roles
+    named: dict[str, str] = {}
+    for flag, names in (
+        ("--policy-inputs", roles.policy_inputs or ()),
+        ("--decision", roles.decision),
+        ("--mesa", roles.mesa),
+        ("--base", roles.base),
+    ):
+        named.update(dict.fromkeys(names, flag))
+    named.pop(check.regime_name, None)
+    return named
+
+
 def write_run_outputs(
     out: Path,
     analysis: AnalysisResult,
@@ -129,7 +146,11 @@ def write_run_outputs(
     *,
     verdict_change: str | None = None,
 ) -> dict[str, Any]:
-    """Write ``result.json``, ``graph.txt`` and ``report.html`` into ``out`` (each atomically).
+    """Write ``result.json``, ``graph.txt``, ``graph.json`` and ``report.html`` (each atomically).
+
+    ``graph.txt`` is the learned graph in the Tetrad text format, its node
+    names escaped when the format cannot hold them, and ``graph.json`` the
+    same graph with the names as they are (:mod:`.graph_outputs`).
 
     ``result.json`` is the commit marker: an old one is removed before the
     other two files are replaced, and the new one is written last. So when
@@ -146,14 +167,21 @@ def write_run_outputs(
     # Everything is serialised before the first byte is written.
     run_document = run_result_to_dict(analysis, data, settings)
     run_document["verdict_change"] = verdict_change
+    graph_text, graph_json, escaped = graph_outputs(analysis.discovery.graph)
+    run_document["graph_files"] = {
+        "graph.txt": "Tetrad text format"
+        + (", node names escaped (%XX = UTF-8 bytes)" if escaped else ""),
+        "graph.json": "mesalens JSON graph, node names as they are",
+        "escaped_names": escaped,
+    }
     document = dumps(run_document)
-    graph_text = write_tetrad(analysis.discovery.graph)
     report = render_run_report(run_document, analysis.check, data)
     out.mkdir(parents=True, exist_ok=True)
     # The next atomic write's directory fsync makes this removal durable
     # before any new file appears under its final name.
     (out / "result.json").unlink(missing_ok=True)
     atomic_write_text(out / "graph.txt", graph_text)
+    atomic_write_text(out / "graph.json", graph_json)
     write_report(out / "report.html", report)
     atomic_write_text(out / "result.json", document)
     return run_document

@@ -14,7 +14,8 @@ the regime exogenous, decides the criterion over it, and writes into DIR:
 * ``result.json`` — the check-graph document plus the learned graph, the
   discovery settings and CI tests, the data summary per regime, versions
   and input fingerprints (:mod:`mesalens.reports.run_document`);
-* ``graph.txt`` — the learned graph in the Tetrad text format;
+* ``graph.txt`` — the learned graph in the Tetrad text format (names it
+  cannot hold escaped), and ``graph.json`` the same graph, names as they are;
 * ``report.html`` — the self-contained HTML report (:mod:`mesalens.reports.html`).
 
 Exit codes are those of ``check-graph``. A config file (TOML) may hold any
@@ -41,6 +42,7 @@ from rich.text import Text
 from mesalens.connectors import MesalensError
 from mesalens.connectors.errors import InputError
 from mesalens.connectors.kinds import DTYPE_OVERRIDES
+from mesalens.connectors.loaded import LoadedData
 from mesalens.connectors.regime import parse_regime_option
 from mesalens.pipeline.analysis import AnalysisResult
 from mesalens.pipeline.dask_client import connected_client
@@ -158,12 +160,16 @@ def run_command(ctx: click.Context, **options: Any) -> None:
 
     document = result.document
     if not options["quiet"]:
-        _print_run(console, analysis, document, out)
+        _print_run(console, result.data, analysis, document, out)
     ctx.exit(RUN_EXIT_CODES[gate(document)])
 
 
 def _print_run(
-    console: Console, analysis: AnalysisResult, document: dict[str, Any], out: Path
+    console: Console,
+    data: LoadedData,
+    analysis: AnalysisResult,
+    document: dict[str, Any],
+    out: Path,
 ) -> None:
     """The terminal summary of a run: verdict, evidence, notes, files, and the exit code last."""
     if document.get("latent"):  # FCI: counts are over MAGs
@@ -187,11 +193,13 @@ def _print_run(
     found = analysis.deterministic
     for line in deterministic_lines(None if found is None else found.as_dict()):
         console.print(line, soft_wrap=True)
-    for note in analysis.discovery.notes:
+    for warning in data.warnings:
+        console.print(f"warning: {warning}", soft_wrap=True)
+    for note in (*data.notes, *analysis.discovery.notes):
         console.print(f"note: {note}", soft_wrap=True)
     console.print(
-        f"Results written to {out / 'result.json'}, {out / 'graph.txt'} and "
-        f"{out / 'report.html'}",
+        f"Results written to {out / 'result.json'}, {out / 'graph.txt'}, "
+        f"{out / 'graph.json'} and {out / 'report.html'}",
         soft_wrap=True,
     )
     console.print(Text(run_exit_code_line(gate(document)), style="dim"), soft_wrap=True)

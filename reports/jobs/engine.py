@@ -135,16 +135,18 @@ def run_check(
     # The runner loads the data pipeline; a job file that fails validation never needs it.
     from mesalens.reports.checks.runner import run_check as run_one_check
 
-    analysis = run_one_check(
+    run = run_one_check(
         check,
         folder,
         on_stage=on_stage,
         on_test=on_test,
         verdict_change=lambda verdict: verdict_change_note(check.previous, verdict),
-    ).analysis
+    )
+    analysis = run.analysis
+    data_notes = (*(f"warning: {w}" for w in run.data.warnings), *run.data.notes)
     return RunOutcome.from_check_result(
         analysis.check,
-        notes=analysis.discovery.notes,
+        notes=(*data_notes, *analysis.discovery.notes),
         bootstrap=analysis.bootstrap,
         direct_test=analysis.direct_test,
         confirmation=analysis.confirmation,
