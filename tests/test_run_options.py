@@ -485,6 +485,7 @@ def test_demo_writes_shards_and_a_run(tmp_path):
         ("logs", "aligned", "deploy"),
     }
     assert sorted(p.name for p in (tmp_path / "aligned").iterdir()) == [
+        "graph.json",
         "graph.txt",
         "report.html",
         "result.json",
