@@ -333,7 +333,7 @@ def test_a_nested_column_is_left_out_with_a_note_and_each_refusal_has_advice_tha
         invoke([*regimes, *roles(out), "--columns", f"{chosen},nested"]), out, "'nested'"
     )
     assert "leave it out of --columns" in line
-    assert invoke([*regimes, *roles(out), "--columns", chosen]).exit_code in (0, 3, 4, 5)
+    assert invoke([*regimes, *roles(out), "--columns", chosen]).exit_code in (0, 3, 4, 5, 8)
     shutil.rmtree(out)
     # A role: nothing in mesalens turns it into a variable; the advice is to flatten it.
     line = assert_one_line(
