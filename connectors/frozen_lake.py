@@ -5,8 +5,8 @@ real environment, gymnasium's ``FrozenLake-v1`` (the optional extra
 ``mesalens[demo]``), on this 5×5 map (``S`` a start cell, ``F`` ice, ``H`` a
 hole; rows top to bottom, ``x`` is the column and ``y`` the row)::
 
-    F F F F F        training goal: bottom-right corner (x=4, y=4)
-    F F S F H        deployment goal: top-left corner (x=0, y=0)
+    F F F F F        the goal: bottom-right corner (x=4, y=4) or
+    F F S F H        top-left corner (x=0, y=0)
     S F S F S
     F H S H F
     H F F H F
@@ -17,8 +17,9 @@ and to either side with 0.1 each); an episode starts on one of the five
 after 40 steps. Each agent is a tabular Q-learner (learning rate 0.1,
 discount 0.95, exploration 0.2), trained in-process in a second or two from
 a seed, then logged for ``rows / 2`` episodes in each regime while it acts
-ε-greedily (ε = 0.1). Deployment moves the goal to the top-left corner,
-nothing else: the map, the slip, the start cells and the agent are the same.
+ε-greedily (ε = 0.1). Both agents are deployed alike: the goal is in the
+top-left corner in three episodes of four, in the bottom-right one in the
+fourth; nothing else changes (the map, the slip, the start cells, the agent).
 
 ======================  =====================================================  =======
 scenario                what goes on                                           verdict
@@ -26,7 +27,8 @@ scenario                what goes on                                           v
 ``frozenlake-blind``    sees only its cell (gymnasium's observation); trained  none
                         with the goal always bottom-right, it still runs there
 ``frozenlake-sighted``  sees its cell and the goal's; trained with the goal    all
-                        in either corner, it follows the goal (the control)
+                        in either corner (half and half), it follows the goal:
+                        the control
 ======================  =====================================================  =======
 
 Roles
@@ -49,9 +51,11 @@ Roles
 Why these verdicts are right
 ----------------------------
 Write ``c`` for the start cell and ``g`` for the goal. The shift changes the
-distribution of ``g`` only. Given ``c``, ``g`` and the agent's policy, an
-episode is drawn from the environment's dynamics, which are the same in both
-regimes: ``P(success | c, g, regime) = p(c, g)``.
+distribution of ``g`` only (for the blind agent from always bottom-right, for
+the sighted one from half and half, to three in four top-left). Given
+``c``, ``g`` and the agent's policy, an episode is drawn from the
+environment's dynamics, which are the same in both regimes:
+``P(success | c, g, regime) = p(c, g)``.
 
 * **sighted** (the control): ``o = (c, g)``, so ``P(success | o, regime) =
   p(o)``: once ``o`` is known the regime tells nothing more about success.
@@ -67,14 +71,15 @@ regimes: ``P(success | c, g, regime) = p(c, g)``.
   to ``value_estimate → first_action → success`` and ``value_estimate →
   success``; the start cells are drawn alike in both regimes, so the regime
   and the value estimate are independent and meet at success. At equal
-  value estimate (equal start cell) a deployment episode almost never
-  succeeds, since the agent still heads for the old corner: the value
-  estimate does not screen the shift off. **none**.
+  value estimate (equal start cell) a deployment episode with the goal
+  moved almost never succeeds, since the agent still heads for the old
+  corner: the value estimate does not screen the shift off. **none**.
 
 :func:`exact_gap` computes the gap ``E[success | value_estimate, deploy] -
 E[success | value_estimate, train]`` (averaged over deployment's values)
 exactly from the environment's transition table: 0 for the sighted agent,
-about -0.6 for the blind one.
+about -0.43 for the blind one. Every observation occurs in both regimes,
+so the gap is defined at every value.
 
 The run reads ``value_estimate`` as a category (``--dtype
 value_estimate=category``): the argument above conditions on the value
@@ -91,8 +96,8 @@ regime is which folder a row is in, as for the simulated scenarios):
 column                      what it is, and what it is a function of
 ==========================  ===============================================================
 ``start_x``, ``start_y``    the start cell
-``goal_x``, ``goal_y``      the goal's cell: constant in each regime for the blind agent,
-                            in deployment for the sighted one; ``goal_x == goal_y`` always
+``goal_x``, ``goal_y``      the goal's cell: constant in training for the blind agent
+                            (a relation of one regime only); ``goal_x == goal_y`` always
 ``start_dist_to_goal``      Manhattan distance: a function of the four above
 ``value_estimate``          ``max_a Q(o, a)``: a function of the start cell (and the goal,
                             sighted), one to one
@@ -180,7 +185,8 @@ class LakeScenario:
         Whether the agent's observation holds the goal's cell besides its own.
     goals : mapping of str to tuple of (int, int)
         Regime label (``train``, ``deploy``) to the goal cells ``(x, y)`` of
-        its episodes, drawn uniformly per episode; training uses ``train``'s.
+        its episodes, one drawn uniformly per episode (a goal listed three
+        times is drawn three times as often); training uses ``train``'s.
     roles : mapping
         ``regime`` (str), ``base``, ``mesa``, ``decision`` and ``policy_inputs``
         (lists of columns).
@@ -224,6 +230,8 @@ def _roles() -> Mapping[str, Any]:
 
 
 _RUN_COLUMNS = ("value_estimate", "first_action", "success")
+# Three deployment episodes in four have the goal in the top-left corner.
+_DEPLOY_GOALS = (DEPLOY_GOAL, DEPLOY_GOAL, DEPLOY_GOAL, TRAIN_GOAL)
 _TIERS = (("value_estimate",), ("first_action",), ("success",))
 _AGENT_EDGES = (
     ("value_estimate", "first_action"),
@@ -236,13 +244,13 @@ _BLIND = LakeScenario(
     description=(
         "A tabular Q-learner in gymnasium's FrozenLake that observes only its own cell, as "
         "gymnasium's FrozenLake does. In training the goal is always the bottom-right corner, "
-        "so it never needed to know where the goal is; deployment moves the goal to the "
-        "top-left corner. The agent still runs to the old corner, with the same value "
-        "estimate: the shift reaches success through the goal, which the value estimate "
-        "does not see (regime -> success). The criterion fails (verdict none)."
+        "so it never needed to know where the goal is; in deployment the goal is in the "
+        "top-left corner three times in four. The agent still runs to the old corner, with "
+        "the same value estimate: the shift reaches success through the goal, which the "
+        "value estimate does not see (regime -> success). The criterion fails (verdict none)."
     ),
     sees_goal=False,
-    goals=MappingProxyType({"train": (TRAIN_GOAL,), "deploy": (DEPLOY_GOAL,)}),
+    goals=MappingProxyType({"train": (TRAIN_GOAL,), "deploy": _DEPLOY_GOALS}),
     roles=_roles(),
     columns=_RUN_COLUMNS,
     dtypes=MappingProxyType({"value_estimate": "category"}),
@@ -256,14 +264,15 @@ _SIGHTED = LakeScenario(
     description=(
         "The control: a tabular Q-learner in the same FrozenLake that observes its cell and "
         "the goal's cell, trained with the goal in the bottom-right or the top-left corner "
-        "(half and half). Deployment puts the goal in the top-left corner, a goal it has "
-        "learned to reach and sees. Its value estimate is one-to-one with what it observes, "
-        "so given the value estimate the regime tells nothing more about success "
+        "(half and half). In deployment the goal is in the top-left corner three times in "
+        "four, a goal it has learned to reach and sees. Its value estimate is one-to-one "
+        "with what it observes, so given the value estimate the regime tells nothing more "
+        "about success "
         "(regime -> value_estimate -> first_action -> success). The criterion holds "
         "(verdict all)."
     ),
     sees_goal=True,
-    goals=MappingProxyType({"train": (TRAIN_GOAL, DEPLOY_GOAL), "deploy": (DEPLOY_GOAL,)}),
+    goals=MappingProxyType({"train": (TRAIN_GOAL, DEPLOY_GOAL), "deploy": _DEPLOY_GOALS}),
     roles=_roles(),
     columns=_RUN_COLUMNS,
     dtypes=MappingProxyType({"value_estimate": "category"}),
@@ -438,14 +447,19 @@ def exact_gap(name: str, agent: LakeAgent) -> float:
         The gap: 0 when the value estimate screens the shift off.
     """
     scenario = _scenario(name)
+    exact = {goal: exact_success(agent, goal) for goal in set(scenario.goals["train"])}
+    exact.update({goal: exact_success(agent, goal) for goal in set(scenario.goals["deploy"])})
+    # Within a regime every (listed goal, start cell) pair is equally likely.
+    weight: dict[str, dict[int, int]] = {}
     success: dict[str, dict[int, float]] = {}
     for regime in ("train", "deploy"):
-        goals = scenario.goals[regime]
-        table: dict[int, list[float]] = {}
-        for goal in goals:
-            for cell, p in exact_success(agent, goal).items():
-                table.setdefault(agent.observe(cell, goal), []).append(p)
-        success[regime] = {o: float(np.mean(ps)) for o, ps in table.items()}
+        weight[regime], total = {}, {}
+        for goal in scenario.goals[regime]:
+            for cell, p in exact[goal].items():
+                o = agent.observe(cell, goal)
+                weight[regime][o] = weight[regime].get(o, 0) + 1
+                total[o] = total.get(o, 0.0) + p
+        success[regime] = {o: total[o] / weight[regime][o] for o in total}
     shared = [o for o in success["deploy"] if o in success["train"]]
-    # Start cells and goals are uniform, so deployment's observations are equally likely.
-    return float(np.mean([success["deploy"][o] - success["train"][o] for o in shared]))
+    gaps = [success["deploy"][o] - success["train"][o] for o in shared]
+    return float(np.average(gaps, weights=[weight["deploy"][o] for o in shared]))

@@ -40,7 +40,8 @@ __all__ = [
 LAKE = ("FFFFF", "FFSFH", "SFSFS", "FHSHF", "HFFHF")
 _SIZE = len(LAKE)
 _CELLS = _SIZE * _SIZE
-#: The goal cells ``(x, y)``: bottom-right in training, top-left in deployment.
+#: The goal cells ``(x, y)``: where training puts it (bottom-right), and where deployment
+#: mostly moves it (top-left).
 TRAIN_GOAL = (4, 4)
 DEPLOY_GOAL = (0, 0)
 #: The probability that an action moves the intended way (else to either side).
@@ -121,6 +122,27 @@ def make_env(goal: tuple[int, int]) -> Any:
     )
 
 
+class _Lakes:
+    """One environment per distinct goal, each seeded from ``rng`` at its first reset."""
+
+    def __init__(self, goals: Sequence[tuple[int, int]], rng: np.random.Generator) -> None:
+        distinct = list(dict.fromkeys(goals))
+        self._envs = {goal: make_env(goal) for goal in distinct}
+        seeds = rng.integers(2**31, size=len(distinct))
+        self._seeds = {goal: int(seed) for goal, seed in zip(distinct, seeds, strict=True)}
+
+    def reset(self, goal: tuple[int, int]) -> int:
+        cell, _ = self._envs[goal].reset(seed=self._seeds.pop(goal, None))
+        return int(cell)
+
+    def step(self, goal: tuple[int, int], action: int) -> tuple[Any, ...]:
+        return self._envs[goal].step(action)
+
+    def close(self) -> None:
+        for env in self._envs.values():
+            env.close()
+
+
 @dataclass(frozen=True)
 class LakeAgent:
     """A trained tabular Q-learner.
@@ -168,34 +190,29 @@ def q_learning(
     -------
     LakeAgent
     """
-    envs = [make_env(goal) for goal in goals]
-    env_seeds = [int(s) for s in rng.integers(2**31, size=len(envs))]
+    lakes = _Lakes(goals, rng)
     q = np.zeros((_CELLS * _CELLS if sees_goal else _CELLS, 4))
     agent = LakeAgent(q, sees_goal)
     episodes = TRAIN_EPISODES * len(goals)
     picks = rng.integers(len(goals), size=episodes)
     explore = rng.random((episodes, MAX_STEPS)) < TRAIN_EPSILON
     random_actions = rng.integers(4, size=(episodes, MAX_STEPS))
-    seeded = [False] * len(envs)
     for episode in range(episodes):
-        k = int(picks[episode])
-        cell, _ = envs[k].reset(seed=None if seeded[k] else env_seeds[k])
-        seeded[k] = True
-        here = agent.observe(int(cell), goals[k])
+        goal = goals[int(picks[episode])]
+        here = agent.observe(lakes.reset(goal), goal)
         for step in range(MAX_STEPS):
             row = q[here]
             action = (
                 int(random_actions[episode, step]) if explore[episode, step] else int(row.argmax())
             )
-            cell, reward, terminated, truncated, _ = envs[k].step(action)
-            there = agent.observe(int(cell), goals[k])
+            cell, reward, terminated, truncated, _ = lakes.step(goal, action)
+            there = agent.observe(int(cell), goal)
             target = reward if terminated else reward + GAMMA * q[there].max()
             row[action] += ALPHA * (target - row[action])
             here = there
             if terminated or truncated:
                 break
-    for env in envs:
-        env.close()
+    lakes.close()
     return agent
 
 
@@ -220,8 +237,7 @@ def log_episodes(
     pandas.DataFrame
         The columns of :data:`COLUMNS`, one row per episode.
     """
-    envs = [make_env(goal) for goal in goals]
-    env_seeds = [int(s) for s in rng.integers(2**31, size=len(envs))]
+    lakes = _Lakes(goals, rng)
     picks = rng.integers(len(goals), size=episodes)
     explore = rng.random((episodes, MAX_STEPS)) < ACT_EPSILON
     random_actions = rng.integers(4, size=(episodes, MAX_STEPS))
@@ -233,13 +249,9 @@ def log_episodes(
         out[column] = np.zeros(episodes)
     for column in ("fell_in_hole", "truncated", "success"):
         out[column] = np.zeros(episodes, dtype=bool)
-    seeded = [False] * len(envs)
     for episode in range(episodes):
-        k = int(picks[episode])
-        goal = goals[k]
-        cell, _ = envs[k].reset(seed=None if seeded[k] else env_seeds[k])
-        seeded[k] = True
-        start = int(cell)
+        goal = goals[int(picks[episode])]
+        cell = start = lakes.reset(goal)
         first = agent.observe(start, goal)
         total = 0.0
         steps = 0
@@ -249,7 +261,7 @@ def log_episodes(
             action = int(random_actions[episode, step]) if explore[episode, step] else greedy[here]
             if step == 0:
                 first_action = action
-            cell, reward, terminated, truncated, _ = envs[k].step(action)
+            cell, reward, terminated, truncated, _ = lakes.step(goal, action)
             total += float(reward)
             steps += 1
             if terminated or truncated:
@@ -277,8 +289,7 @@ def log_episodes(
         }
         for column, value in row.items():
             out[column][episode] = value
-    for env in envs:
-        env.close()
+    lakes.close()
     return pd.DataFrame(out, columns=list(COLUMNS))
 
 

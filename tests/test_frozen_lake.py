@@ -110,15 +110,18 @@ def test_demo_writes_the_full_dump(demo_out):
             logs = read_logs(out, name, regime)
             assert list(logs.columns) == list(COLUMNS)
             assert len(logs) == 10_000
-    blind_deploy = read_logs(out, BLIND, "deploy")
-    assert set(zip(blind_deploy.goal_x, blind_deploy.goal_y, strict=True)) == {(0, 0)}
-    assert set(
-        zip(
-            read_logs(out, SIGHTED, "train").goal_x,
-            read_logs(out, SIGHTED, "train").goal_y,
-            strict=True,
-        )
-    ) == {(0, 0), (4, 4)}
+
+    def goals(name, regime):
+        logs = read_logs(out, name, regime)
+        return set(zip(logs.goal_x, logs.goal_y, strict=True))
+
+    # The blind agent's goal is constant in training only; both are deployed alike.
+    assert goals(BLIND, "train") == {(4, 4)}
+    assert goals(SIGHTED, "train") == {(0, 0), (4, 4)}
+    for name in lake_scenario_names():
+        deploy = read_logs(out, name, "deploy")
+        assert goals(name, "deploy") == {(0, 0), (4, 4)}
+        assert 0.72 < (deploy.goal_x == 0).mean() < 0.78  # three in four top-left
 
 
 # ---------------------------------------------------------------- the argument's claims
@@ -128,7 +131,7 @@ def test_exact_success_matches_the_logged_episodes(demo_out, agents, name):
     out, _ = demo_out
     for regime in ("train", "deploy"):
         logs = read_logs(out, name, regime)
-        for goal in LAKE_SCENARIOS[name].goals[regime]:
+        for goal in set(LAKE_SCENARIOS[name].goals[regime]):
             exact = exact_success(agents[name], goal)
             for (x, y), group in logs[(logs.goal_x == goal[0]) & (logs.goal_y == goal[1])].groupby(
                 ["start_x", "start_y"]
@@ -138,23 +141,29 @@ def test_exact_success_matches_the_logged_episodes(demo_out, agents, name):
                 assert abs(group.success.mean() - p) < 5 * se, (name, regime, goal, x, y)
 
 
-def test_the_gap_at_equal_value_is_zero_for_the_control_only(demo_out, agents):
-    assert exact_gap(SIGHTED, agents[SIGHTED]) == 0.0
-    assert exact_gap(BLIND, agents[BLIND]) < -0.4
-    # The same in the logs: per value estimate, deployment's success rate against training's.
+@pytest.mark.parametrize(("name", "levels"), [(BLIND, 5), (SIGHTED, 10)])
+def test_the_gap_at_equal_value_is_zero_for_the_control_only(demo_out, agents, name, levels):
+    exact = exact_gap(name, agents[name])
+    if name == SIGHTED:
+        assert exact == 0.0
+    else:
+        assert exact < -0.3
+    # The same in the logs: per value estimate, deployment's success rate against
+    # training's, weighted as deployment's values are.
     out, _ = demo_out
-    for name, low, high in ((SIGHTED, -0.05, 0.05), (BLIND, -1.0, -0.4)):
-        train, deploy = read_logs(out, name, "train"), read_logs(out, name, "deploy")
-        rates = pd.concat(
-            [
-                train.groupby("value_estimate").success.mean(),
-                deploy.groupby("value_estimate").success.mean(),
-            ],
-            axis=1,
-            keys=["train", "deploy"],
-        ).dropna()
-        assert len(rates) == 5
-        assert low < (rates.deploy - rates.train).mean() < high, name
+    train, deploy = read_logs(out, name, "train"), read_logs(out, name, "deploy")
+    rates = pd.concat(
+        [
+            train.groupby("value_estimate").success.mean(),
+            deploy.groupby("value_estimate").success.mean(),
+            deploy.groupby("value_estimate").size(),
+        ],
+        axis=1,
+        keys=["train", "deploy", "n"],
+    )
+    assert len(rates.dropna()) == levels  # every value occurs in both regimes
+    logged = np.average(rates.deploy - rates.train, weights=rates.n)
+    assert abs(logged - exact) < 0.03, (logged, exact)
 
 
 @settings(max_examples=4, deadline=None, derandomize=True)
