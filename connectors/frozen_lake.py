@@ -164,6 +164,7 @@ __all__ = [
     "exact_gap",
     "gymnasium_available",
     "lake_scenario_names",
+    "require_gymnasium",
     "scenario_truth",
     "simulate_lake",
     "train_agent",
@@ -453,13 +454,17 @@ def exact_gap(name: str, agent: LakeAgent) -> float:
     weight: dict[str, dict[int, int]] = {}
     success: dict[str, dict[int, float]] = {}
     for regime in ("train", "deploy"):
-        weight[regime], total = {}, {}
+        weight[regime], found = {}, {}
         for goal in scenario.goals[regime]:
             for cell, p in exact[goal].items():
                 o = agent.observe(cell, goal)
                 weight[regime][o] = weight[regime].get(o, 0) + 1
-                total[o] = total.get(o, 0.0) + p
-        success[regime] = {o: total[o] / weight[regime][o] for o in total}
+                found.setdefault(o, []).append(p)
+        # One probability per observation when the goal is part of it: kept as
+        # it is, so that equal observations give a difference of exactly 0.
+        success[regime] = {
+            o: ps[0] if len(set(ps)) == 1 else float(np.mean(ps)) for o, ps in found.items()
+        }
     shared = [o for o in success["deploy"] if o in success["train"]]
     gaps = [success["deploy"][o] - success["train"][o] for o in shared]
     return float(np.average(gaps, weights=[weight["deploy"][o] for o in shared]))

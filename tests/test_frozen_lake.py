@@ -237,7 +237,8 @@ def test_demo_logs_are_deterministic_for_a_seed(tmp_path):
 def test_without_gymnasium_a_named_lake_scenario_is_one_error_line(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "gymnasium", None)  # import gymnasium now fails
     out = tmp_path / "out"
-    result = CliRunner().invoke(cli, ["demo", "--scenario", BLIND, "--out", str(out)])
+    args = ["demo", "--scenario", "aligned", "--scenario", BLIND, "--out", str(out)]
+    result = CliRunner().invoke(cli, args)
     assert result.exit_code == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("mesalens: error: "), result.stderr

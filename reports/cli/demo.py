@@ -20,6 +20,7 @@ from mesalens.connectors.frozen_lake import (
     exact_gap,
     gymnasium_available,
     lake_scenario_names,
+    require_gymnasium,
     simulate_lake,
 )
 from mesalens.connectors.regime import RegimeSpec
@@ -82,6 +83,8 @@ def demo_command(
     console = Console(markup=False, emoji=False, highlight=False)
     out = Path(out_dir)
     with errors_as_one_line(ctx):
+        if any(name in LAKE_SCENARIOS for name in scenarios):
+            require_gymnasium()  # before anything is written
         for name in scenarios or [*scenario_names(), *lake_scenario_names()]:
             if name in LAKE_SCENARIOS:
                 if not scenarios and not gymnasium_available():
