@@ -127,8 +127,8 @@ Examples
 >>> ("regime", "value_estimate") in edges, roles["mesa"]
 (True, ['value_estimate'])
 >>> agent, frames = simulate_lake("frozenlake-blind", rows=200, seed=1)
->>> len(frames["train"]), len(frames["deploy"]), frames["deploy"].goal_x.unique().tolist()
-(100, 100, [0])
+>>> len(frames["train"]), len(frames["deploy"]), frames["train"].goal_x.unique().tolist()
+(100, 100, [4])
 """
 
 from __future__ import annotations
