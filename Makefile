@@ -10,7 +10,7 @@ OUT    ?= demo-out
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	$(BIN)/python -m pip install --quiet -e '.[test,bench,demo]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -42,8 +42,9 @@ chromium:
 test: $(STAMP) lint postgres-start chromium
 	MESALENS_TEST_POSTGRES_URL='$(MESALENS_TEST_POSTGRES_URL)' $(BIN)/python -m pytest -n 2 -q
 
-# The whole pipeline on simulated agent logs (no argument, no network): logs
-# as Parquet shards, discovery, the check and result.json per scenario; then
+# The whole pipeline on agent logs (no argument, no network): simulated ones and
+# Q-learning agents in gymnasium's FrozenLake, as Parquet shards; discovery,
+# the check and result.json per scenario; then
 # every built-in example graph through check-graph. A verdict is not a failure
 # (check-graph exits 0 all, 3 some, 4 none, 5 invalid); anything else (1 bad
 # input, 2 usage, a crash) fails the target.

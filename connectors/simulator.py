@@ -66,6 +66,7 @@ __all__ = [
     "scenario_names",
     "scenario_truth",
     "simulate",
+    "write_frames",
     "write_logs",
 ]
 
@@ -463,7 +464,40 @@ def write_logs(
         output location that is not a directory, or a regime directory that
         holds files other than shards.
     """
-    frames = simulate(scenario, rows=rows, seed=seed)
+    return write_frames(simulate(scenario, rows=rows, seed=seed), out_dir, shards=shards)
+
+
+def write_frames(
+    frames: Mapping[str, pd.DataFrame],
+    out_dir: str | os.PathLike[str],
+    shards: int = 4,
+) -> dict[str, list[Path]]:
+    """Write each regime's frame as Parquet shards ``out_dir/<regime>/part-NNN.parquet``.
+
+    The writer of :func:`write_logs`, for any frames (the gymnasium demo's
+    logs go through it too); the layout, the atomic renames and the errors
+    are as described there.
+
+    Parameters
+    ----------
+    frames : mapping of str to pandas.DataFrame
+        Regime label to that regime's rows.
+    out_dir : str or path-like
+        A local directory, created if needed.
+    shards : int, default 4
+        Files per regime; at least 1 and at most the rows of the smallest frame.
+
+    Returns
+    -------
+    dict of str to list of pathlib.Path
+        Regime label to its shard paths, in row order.
+
+    Raises
+    ------
+    InputError
+        For bad ``shards``, an output location that is not a directory, or a
+        regime directory that holds files other than shards.
+    """
     smallest = min(len(f) for f in frames.values())
     shards = _check_int(shards, "shards", 1, "Write at least one file per regime.")
     if shards > smallest:
