@@ -650,6 +650,8 @@ def test_error_regime_column_already_in_the_data(tmp_path):
     message = error_of(regimes(tmp_path, table(10).assign(regime="y"), deploy))
     assert "column 'regime' already exists in" in message and "train.csv" in message
     assert "pass a different regime name" in message
+    # The deploy rows differ (identical regimes are refused: connectors/distinct.py).
+    deploy = table(10).assign(regime="x", x=lambda f: f["x"] + 1)
     data = two_regimes(
         tmp_path, table(10).assign(regime="y"), deploy, regime_name="setting", columns=["x", "a"]
     )

@@ -256,5 +256,5 @@ def test_without_gymnasium_the_demo_skips_the_lake_scenarios(tmp_path, monkeypat
     for name in lake_scenario_names():
         assert f"{name}: skipped: gymnasium is not installed" in result.output
     assert sorted(p.name for p in (tmp_path / "logs").iterdir()) == sorted(
-        ["aligned", "coinrun", "deceptive", "collider"]
+        ["aligned", "coinrun", "deceptive", "collider", "pilot"]
     )
