@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check pipeline connectors reports tests bench
+	$(BIN)/ruff check api pipeline connectors reports tests bench
 
 # The connector tests read from a real PostgreSQL server: `make test` starts one
 # (installing PostgreSQL from Debian's packages if needed) and points the tests at it.

@@ -3,7 +3,10 @@
 Data flows one way (docs/design.md):
 
     connectors  <-  pipeline  <-  reports (renderers)  <-  reports.checks
-                <-  reports.jobs  <-  reports.cli
+                <-  reports.jobs  <-  reports.cli  <-  the package itself (api/)
+
+The folder api/ is the package ``mesalens`` itself (its ``__init__`` and the
+Python API, ``mesalens.functions``): the top layer, which nothing imports.
 
 A module may import its own layer and the layers below it, never one above.
 Every import counts, module level or inside a function (a deferred import
@@ -22,7 +25,9 @@ import networkx as nx
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-CODE_FOLDERS = ("connectors", "pipeline", "reports")
+CODE_FOLDERS = ("connectors", "pipeline", "reports", "api")
+#: The folder that is the package ``mesalens`` itself (pyproject.toml's package-dir).
+PACKAGE_FOLDER = "api"
 MAX_LINES = 800
 
 # Lowest first; a module belongs to the last layer whose prefix it starts with.
@@ -33,11 +38,14 @@ LAYERS = (
     ("checks", "mesalens.reports.checks"),
     ("jobs", "mesalens.reports.jobs"),
     ("commands", "mesalens.reports.cli"),
+    ("api", None),  # the modules of api/: mesalens, mesalens.functions
 )
 
 
 def _module_name(path: Path) -> str:
     parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[0] == PACKAGE_FOLDER:
+        parts.pop(0)
     if parts[-1] == "__init__":
         parts.pop()
     return ".".join(["mesalens", *parts])
@@ -52,7 +60,13 @@ MODULES: dict[str, Path] = {
 
 def layer_of(module: str) -> int:
     """The index in LAYERS of the layer ``module`` belongs to."""
-    found = [i for i, (_, prefix) in enumerate(LAYERS) if f"{module}.".startswith(f"{prefix}.")]
+    if module in MODULES and MODULES[module].relative_to(ROOT).parts[0] == PACKAGE_FOLDER:
+        return len(LAYERS) - 1
+    found = [
+        i
+        for i, (_, prefix) in enumerate(LAYERS)
+        if prefix is not None and f"{module}.".startswith(f"{prefix}.")
+    ]
     assert found, f"{module} is in no layer; add its folder to LAYERS"
     return found[-1]
 
@@ -153,4 +167,16 @@ def test_only_the_runner_analyses_logs_in_the_reports_layer():
 def test_the_layer_check_fails_on_an_upstream_import():
     # The check above must be able to fail: a pipeline module importing a renderer.
     assert layer_of("mesalens.reports.html") > layer_of("mesalens.pipeline.checker")
-    assert layer_of("mesalens.reports.cli.run") == len(LAYERS) - 1
+    assert layer_of("mesalens.reports.cli.run") == len(LAYERS) - 2
+    assert layer_of("mesalens.functions") == len(LAYERS) - 1
+    assert layer_of("mesalens") == len(LAYERS) - 1
+
+
+def test_the_api_is_on_top_and_nothing_imports_it():
+    # The package mesalens (api/) runs first on every import of mesalens.*:
+    # nothing below may depend on it, and it must stay light (lazy names).
+    assert {"mesalens", "mesalens.functions"} <= set(MODULES)
+    importers = sorted(
+        m for m in MODULES for t in GRAPH.successors(m) if t == "mesalens.functions"
+    )
+    assert importers == [], importers

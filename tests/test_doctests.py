@@ -1,7 +1,7 @@
 """The examples in the modules' docstrings run, and show what they print.
 
-Every module of the three code folders is imported under the installed
-``mesalens`` namespace and its doctests are run with :mod:`doctest`; a
+Every module of the three code folders, and the package ``mesalens`` itself
+with its Python API (api/), is imported as installed and its doctests are run with :mod:`doctest`; a
 module whose examples fail names the example and what it printed instead.
 """
 
@@ -15,7 +15,14 @@ import pytest
 
 
 def _modules() -> list[str]:
-    names = []
+    # The package itself (api/: the Python API) and its three code folders.
+    top = importlib.import_module("mesalens")
+    names = [top.__name__]
+    names.extend(
+        info.name
+        for info in pkgutil.iter_modules(top.__path__, prefix="mesalens.")
+        if info.name not in ("mesalens.connectors", "mesalens.pipeline", "mesalens.reports")
+    )
     for folder in ("connectors", "pipeline", "reports"):
         package = importlib.import_module(f"mesalens.{folder}")
         names.append(package.__name__)
@@ -32,7 +39,11 @@ MODULES = _modules()
 def test_every_code_folder_is_walked():
     # A broken walk (an empty namespace path) would make the test below vacuous.
     assert len(MODULES) > 40
-    for name in ("mesalens.pipeline.dsep", "mesalens.connectors.dask_scheduler"):
+    for name in (
+        "mesalens.pipeline.dsep",
+        "mesalens.connectors.dask_scheduler",
+        "mesalens.functions",
+    ):
         assert name in MODULES
 
 

@@ -9,7 +9,8 @@ check per built-in scenario) and every check of a job file
 2. analyses them (:func:`mesalens.pipeline.analysis.analyze`: discovery, the
    check, the evidence stages),
 3. writes ``result.json``, ``graph.txt``, ``graph.json`` and ``report.html``
-   into the output folder (:func:`write_run_outputs`),
+   into the output folder (:func:`write_run_outputs`), or, without one (the
+   Python API's ``mesalens.run``), only builds the result document,
 
 and returns what the caller prints or records (:class:`CheckRun`). Connecting
 to a dask scheduler and showing progress are the caller's: a job file
@@ -34,7 +35,7 @@ from mesalens.reports.html import render_run_report, write_report
 from mesalens.reports.result_json import dumps
 from mesalens.reports.run_document import run_result_to_dict
 
-__all__ = ["CheckRun", "run_check", "write_run_outputs"]
+__all__ = ["CheckRun", "run_check", "run_document", "write_run_outputs"]
 
 
 @dataclass(frozen=True)
@@ -47,21 +48,21 @@ class CheckRun:
         The learned class, the verdict and the evidence.
     data : LoadedData
         The loaded regimes (summaries and fingerprints).
-    out : Path
-        The folder the outputs were written to.
+    out : Path or None
+        The folder the outputs were written to (None: nothing was written).
     document : dict
         The run's result document, as written to ``result.json``.
     """
 
     analysis: AnalysisResult
     data: LoadedData
-    out: Path
+    out: Path | None
     document: dict[str, Any]
 
 
 def run_check(
     check: CheckSpec,
-    out: Path,
+    out: Path | None,
     *,
     on_stage: Callable[[str], None] | None = None,
     on_test: Callable[[int, int], None] | None = None,
@@ -73,8 +74,8 @@ def run_check(
     ----------
     check : CheckSpec
         The validated check (:mod:`mesalens.reports.checks.config`).
-    out : Path
-        The output folder (created if missing).
+    out : Path or None
+        The output folder (created if missing); None writes nothing.
     on_stage, on_test : callable, optional
         Progress callbacks, passed to :func:`~mesalens.pipeline.analysis.analyze`.
     verdict_change : callable, optional
@@ -119,7 +120,10 @@ def run_check(
     # The report's time is the whole run's, reading the logs included.
     analysis.timings = {"load": loading, **analysis.timings}
     change = verdict_change(analysis.check.verdict) if verdict_change is not None else None
-    document = write_run_outputs(out, analysis, data, check.settings, verdict_change=change)
+    if out is None:
+        document = run_document(analysis, data, check.settings, verdict_change=change)
+    else:
+        document = write_run_outputs(out, analysis, data, check.settings, verdict_change=change)
     return CheckRun(analysis=analysis, data=data, out=out, document=document)
 
 
@@ -165,17 +169,10 @@ def write_run_outputs(
     result document.
     """
     # Everything is serialised before the first byte is written.
-    run_document = run_result_to_dict(analysis, data, settings)
-    run_document["verdict_change"] = verdict_change
-    graph_text, graph_json, escaped = graph_outputs(analysis.discovery.graph)
-    run_document["graph_files"] = {
-        "graph.txt": "Tetrad text format"
-        + (", node names escaped (%XX = UTF-8 bytes)" if escaped else ""),
-        "graph.json": "mesalens JSON graph, node names as they are",
-        "escaped_names": escaped,
-    }
-    document = dumps(run_document)
-    report = render_run_report(run_document, analysis.check, data)
+    graph_text, graph_json, _escaped = graph_outputs(analysis.discovery.graph)
+    document = run_document(analysis, data, settings, verdict_change=verdict_change)
+    text = dumps(document)
+    report = render_run_report(document, analysis.check, data)
     out.mkdir(parents=True, exist_ok=True)
     # The next atomic write's directory fsync makes this removal durable
     # before any new file appears under its final name.
@@ -183,5 +180,25 @@ def write_run_outputs(
     atomic_write_text(out / "graph.txt", graph_text)
     atomic_write_text(out / "graph.json", graph_json)
     write_report(out / "report.html", report)
-    atomic_write_text(out / "result.json", document)
-    return run_document
+    atomic_write_text(out / "result.json", text)
+    return document
+
+
+def run_document(
+    analysis: AnalysisResult,
+    data: LoadedData,
+    settings: DiscoverySettings,
+    *,
+    verdict_change: str | None = None,
+) -> dict[str, Any]:
+    """The run's result document, as :func:`write_run_outputs` writes it to ``result.json``."""
+    document = run_result_to_dict(analysis, data, settings)
+    document["verdict_change"] = verdict_change
+    _graph_text, _graph_json, escaped = graph_outputs(analysis.discovery.graph)
+    document["graph_files"] = {
+        "graph.txt": "Tetrad text format"
+        + (", node names escaped (%XX = UTF-8 bytes)" if escaped else ""),
+        "graph.json": "mesalens JSON graph, node names as they are",
+        "escaped_names": escaped,
+    }
+    return document

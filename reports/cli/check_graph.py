@@ -6,43 +6,22 @@ leaves a JSON file behind, and the JSON file itself is written atomically.
 
 from __future__ import annotations
 
-import itertools
 import sys
-from pathlib import Path
-from typing import Any
 
 import click
 from rich.console import Console
 
-from mesalens.connectors.errors import InputError, MesalensError
-from mesalens.pipeline.check_result import CheckResult
-from mesalens.pipeline.checker import check, restricted_class
-from mesalens.pipeline.enumeration import iter_dag_edges
+from mesalens.connectors.errors import MesalensError
 from mesalens.pipeline.formats import FORMATS, read_graph_with_sha256
-from mesalens.pipeline.graph import CausalGraph
-from mesalens.pipeline.roles import Roles
-from mesalens.reports.checks.config import build_roles
+from mesalens.reports.checks.graph_check import build_roles, role_texts
+from mesalens.reports.checks.graph_check import check_graph as check_class
+from mesalens.reports.checks.results import GraphCheckResult, check_destination
 from mesalens.reports.cli.common import CONTEXT, fail, write_json
 from mesalens.reports.examples import example_names, load_example
-from mesalens.reports.result_json import check_result_to_dict, dumps
 from mesalens.reports.summary import render_summary
-from mesalens.reports.vocabulary import EXIT_CODES, pag_note
+from mesalens.reports.vocabulary import pag_note
 
 __all__ = ["check_graph"]
-
-
-def _list_dags(graph: CausalGraph, roles: Roles, limit: int) -> list[list[tuple[str, str]]]:
-    """Up to ``limit`` DAGs of the restricted class, as sorted ``(tail, head)`` name pairs."""
-    if graph.kind() == "pag":
-        raise InputError(
-            "--list-dags lists DAGs, but GRAPH is a PAG whose class is MAGs; they are listed "
-            "in the JSON ('latent', 'mags') and the HTML report: use --json or --html instead"
-        )
-    names = graph.nodes
-    dags = []
-    for edges in itertools.islice(iter_dag_edges(restricted_class(graph, roles)), limit):
-        dags.append([(names[i], names[j]) for i, j in sorted(edges)])
-    return dags
 
 
 @click.command("check-graph", context_settings=CONTEXT)
@@ -122,6 +101,8 @@ def check_graph(
             source = f"example:{example}"
         else:
             causal_graph, defaults, source = None, {}, str(graph)
+        # Command-line options override the example's roles, which override
+        # the built-in defaults.
         given = {
             "regime": regime,
             "base": base,
@@ -129,97 +110,57 @@ def check_graph(
             "decision": decision,
             "policy_inputs": policy_inputs,
         }
-        fallback = {"regime": "regime", "policy_inputs": "keep"}
-        # Command-line options override the example's roles, which override
-        # the built-in defaults.
-        options = {
-            key: value if value is not None else defaults.get(key, fallback.get(key))
-            for key, value in given.items()
-        }
-        missing = [f"--{key.replace('_', '-')}" for key, value in options.items() if value is None]
+        texts, missing = role_texts(given, defaults)
         if missing:
-            raise click.UsageError(f"missing option {', '.join(missing)}")
-        roles = build_roles(**options)
+            flags = ", ".join(f"--{key.replace('_', '-')}" for key in missing)
+            raise click.UsageError(f"missing option {flags}")
+        roles = build_roles(**texts)
         graph_sha256 = None
         if causal_graph is None:
             causal_graph, graph_sha256 = read_graph_with_sha256(str(graph), format=graph_format)
-        result = check(causal_graph, roles)
-        dags = None if list_dags is None else _list_dags(causal_graph, roles, list_dags)
-        document = None
-        if json_out is not None or html_out is not None:
-            document = check_result_to_dict(
-                result, graph_source=source, dags=dags, graph_sha256=graph_sha256
-            )
+        result = check_class(
+            causal_graph,
+            roles,
+            source=source,
+            graph_sha256=graph_sha256,
+            graph_path=None if graph is None else str(graph),
+            list_dags=list_dags,
+        )
         # Both outputs are complete, and both destinations checked, before
         # either is written: a bad --html must not leave a new JSON behind.
         for option, path in (("--json", json_out), ("--html", html_out)):
-            _check_destination(option, path, None if graph is None else str(graph))
-        html = None
-        if html_out is not None and document is not None:
-            # The report code (pandas, dask, templates) loads only when asked for.
-            from mesalens.reports.dag_pages import class_dags
-            from mesalens.reports.html import render_check_report
-            from mesalens.reports.sections import render_sections
-
-            html = render_check_report(
-                document,
-                dags=dags if dags is not None else class_dags(result),
-                result=result,
-                sections=render_sections(document),
-            )
-        if json_out is not None and document is not None:
-            write_json(dumps(document), json_out)
-        if html_out is not None and html is not None:
-            from mesalens.reports.html import write_report
-
-            try:
-                write_report(html_out, html)
-            except OSError as exc:
-                raise InputError(
-                    f"cannot write the HTML report {html_out!r}: {exc.strerror or exc}"
-                ) from None
+            if path is not None and path != "-":
+                check_destination(option, path, None if graph is None else str(graph))
+        if html_out is not None:
+            result.report_html()
+        if json_out is not None:
+            write_json(result.to_json(), json_out)
+        if html_out is not None:
+            result.write_report(html_out)
     except MesalensError as exc:
         fail(ctx, str(exc))
     except OSError as exc:  # reading a packaged example, or a stray file system error
         fail(ctx, f"{exc.strerror or exc}" + (f": {exc.filename!r}" if exc.filename else ""))
 
     if not quiet:
-        _print_summary(result, document, source, dags, json_out, html_out)
-    ctx.exit(EXIT_CODES[result.verdict])
+        _print_summary(result, json_out, html_out)
+    ctx.exit(result.exit_code)
 
 
-def _check_destination(option: str, path: str | None, graph: str | None) -> None:
-    """Refuse an output path whose folder is missing, or that is the input graph itself."""
-    if path is None or path == "-":
-        return
-    target = Path(path)
-    if not target.parent.is_dir():
-        raise InputError(
-            f"{option} {path!r}: the folder {str(target.parent)!r} does not exist; create it "
-            "or write elsewhere"
-        )
-    if target.is_dir():
-        raise InputError(f"{option} {path!r} is a folder; give a file name")
-    if graph is not None and target.exists() and target.resolve() == Path(graph).resolve():
-        raise InputError(f"{option} {path!r} is the input graph itself; write elsewhere")
-
-
-def _print_summary(
-    result: CheckResult,
-    document: dict[str, Any] | None,
-    source: str,
-    dags: list[list[tuple[str, str]]] | None,
-    json_out: str | None,
-    html_out: str | None = None,
-) -> None:
+def _print_summary(result: GraphCheckResult, json_out: str | None, html_out: str | None) -> None:
     # Markup, emoji codes and highlighting are off: node names are data.
     console = Console(stderr=json_out == "-", markup=False, emoji=False, highlight=False)
     if json_out is not None and json_out != "-":
         console.print(f"JSON written to {json_out}", soft_wrap=True)
     if html_out is not None:
         console.print(f"HTML report written to {html_out}", soft_wrap=True)
-    if document is None:
-        document = check_result_to_dict(result, graph_source=source)
+    document = result.document
     if document.get("latent"):
         console.print(pag_note(document), soft_wrap=True)
-    render_summary(result, console, graph_source=source, dags=dags, document=document)
+    render_summary(
+        result.check,
+        console,
+        graph_source=result.source,
+        dags=document.get("dags"),
+        document=document,
+    )

@@ -42,10 +42,7 @@ from rich.text import Text
 from mesalens.connectors import MesalensError
 from mesalens.connectors.errors import InputError
 from mesalens.connectors.kinds import DTYPE_OVERRIDES
-from mesalens.connectors.loaded import LoadedData
 from mesalens.connectors.regime import parse_regime_option
-from mesalens.pipeline.analysis import AnalysisResult
-from mesalens.pipeline.dask_client import connected_client
 from mesalens.reports.checks.config import (
     RunConfig,
     is_job_file,
@@ -53,7 +50,8 @@ from mesalens.reports.checks.config import (
     read_toml,
 )
 from mesalens.reports.checks.options import FLAGS, OPTIONS, TOP_ONLY_KEYS, click_options
-from mesalens.reports.checks.runner import run_check
+from mesalens.reports.checks.results import RunResult
+from mesalens.reports.checks.single_run import run_one
 from mesalens.reports.cli.common import CONTEXT, errors_as_one_line, fail
 from mesalens.reports.jobs.engine import run_check as run_job_check
 from mesalens.reports.jobs.engine import run_job_file
@@ -63,10 +61,8 @@ from mesalens.reports.sections.deterministic import deterministic_lines
 from mesalens.reports.summary import bootstrap_line, render_summary
 from mesalens.reports.vocabulary import (
     CONTRADICTION_WORDS,
-    RUN_EXIT_CODES,
     confirmation_lines,
     contradicts_all,
-    gate,
     graph_origin,
     pag_note,
     run_exit_code_line,
@@ -146,32 +142,22 @@ def run_command(ctx: click.Context, **options: Any) -> None:
         _run_job_file(ctx, console, options)
     with errors_as_one_line(ctx):
         run = _run_config(options, config, source)
-        with (
-            connected_client(run.scheduler),
-            run_progress(console, not options["quiet"]) as progress,
-        ):
-            result = run_check(
-                run.check,
-                Path(str(run.out)),
+        with run_progress(console, not options["quiet"]) as progress:
+            result = run_one(
+                run,
+                out=Path(str(run.out)),
                 on_stage=progress.stage,
                 on_test=progress.ci_test,
             )
-    analysis, out = result.analysis, result.out
-
-    document = result.document
     if not options["quiet"]:
-        _print_run(console, result.data, analysis, document, out)
-    ctx.exit(RUN_EXIT_CODES[gate(document)])
+        _print_run(console, result)
+    ctx.exit(result.exit_code)
 
 
-def _print_run(
-    console: Console,
-    data: LoadedData,
-    analysis: AnalysisResult,
-    document: dict[str, Any],
-    out: Path,
-) -> None:
+def _print_run(console: Console, result: RunResult) -> None:
     """The terminal summary of a run: verdict, evidence, notes, files, and the exit code last."""
+    analysis, data, document = result.analysis, result.data, result.document
+    out = Path(str(result.out))
     if document.get("latent"):  # FCI: counts are over MAGs
         console.print(pag_note(document), soft_wrap=True)
     render_summary(
@@ -202,7 +188,7 @@ def _print_run(
         f"{out / 'graph.json'} and {out / 'report.html'}",
         soft_wrap=True,
     )
-    console.print(Text(run_exit_code_line(gate(document)), style="dim"), soft_wrap=True)
+    console.print(Text(run_exit_code_line(result.gate), style="dim"), soft_wrap=True)
 
 
 

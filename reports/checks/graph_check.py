@@ -1,0 +1,126 @@
+"""One check of a given graph: roles merged with an example's, the class checked, DAGs listed.
+
+The machinery behind ``mesalens check-graph`` and the Python API's
+``mesalens.check_graph``: both resolve the roles with :func:`role_texts`
+(what the caller gave wins over a built-in example's roles, which win over
+the defaults ``regime`` and ``keep``), build them with
+:func:`~mesalens.reports.checks.config.build_roles` and decide the criterion
+with :func:`check_graph`, which returns a
+:class:`~mesalens.reports.checks.results.GraphCheckResult` that prints,
+writes and gives the exit code. Nothing here writes a file.
+
+>>> from mesalens.reports.examples import load_example
+>>> graph, defaults = load_example("collider")
+>>> texts, missing = role_texts({"regime": None, "base": None, "mesa": None,
+...                              "decision": None, "policy_inputs": None}, defaults)
+>>> missing
+[]
+>>> result = check_graph(graph, build_roles(**texts), source="example:collider")
+>>> result.verdict, result.n_dags, result.exit_code
+('none', 1, 4)
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+
+from mesalens.connectors.errors import InputError
+from mesalens.pipeline.checker import check
+from mesalens.pipeline.enumeration import iter_dag_edges
+from mesalens.pipeline.graph import CausalGraph
+from mesalens.pipeline.roles import Roles
+from mesalens.reports.checks.config import build_roles
+from mesalens.reports.checks.results import GraphCheckResult
+from mesalens.reports.result_json import check_result_to_dict
+
+__all__ = ["ROLE_DEFAULTS", "ROLE_KEYS", "build_roles", "check_graph", "role_texts"]
+
+#: The role options, in the order the command line and the API take them.
+ROLE_KEYS = ("regime", "base", "mesa", "decision", "policy_inputs")
+#: The roles that have a default of their own.
+ROLE_DEFAULTS = {"regime": "regime", "policy_inputs": "keep"}
+
+
+def role_texts(
+    given: Mapping[str, str | None], defaults: Mapping[str, str] | None = None
+) -> tuple[dict[str, str], list[str]]:
+    """The role options as text: the given ones, else an example's ``defaults``, else the defaults.
+
+    The defaults of their own are :data:`ROLE_DEFAULTS`.
+
+    Returns
+    -------
+    texts : dict of str to str
+        The roles that have a value, by key.
+    missing : list of str
+        The keys that have none (among ``base``, ``mesa``, ``decision``).
+    """
+    defaults = defaults or {}
+    texts: dict[str, str] = {}
+    missing: list[str] = []
+    for key in ROLE_KEYS:
+        value = given.get(key)
+        if value is None:
+            value = defaults.get(key, ROLE_DEFAULTS.get(key))
+        if value is None:
+            missing.append(key)
+        else:
+            texts[key] = value
+    return texts, missing
+
+
+def check_graph(
+    graph: CausalGraph,
+    roles: Roles,
+    *,
+    source: str,
+    graph_sha256: str | None = None,
+    graph_path: str | None = None,
+    list_dags: int | None = None,
+) -> GraphCheckResult:
+    """Decide the criterion over the class of ``graph`` (nothing is written).
+
+    Parameters
+    ----------
+    graph : CausalGraph
+        A DAG, CPDAG, MPDAG or PAG.
+    roles : Roles
+        The roles and the policy inputs.
+    source : str
+        Where the graph came from (a path, ``example:NAME``), for the document.
+    graph_sha256 : str, optional
+        The SHA-256 of the graph file's bytes.
+    graph_path : str, optional
+        The graph file, which no output of the result may replace.
+    list_dags : int, optional
+        List up to this many DAGs of the class into the document (``dags``).
+
+    Returns
+    -------
+    GraphCheckResult
+
+    Raises
+    ------
+    InputError
+        For roles the graph does not have, a graph the checker refuses, or a
+        listing asked of a PAG.
+    """
+    result = check(graph, roles)
+    dags = None
+    if list_dags is not None:
+        if result.restricted_pdag is None:
+            raise InputError(
+                "--list-dags lists DAGs, but GRAPH is a PAG whose class is MAGs; they are "
+                "listed in the JSON ('latent', 'mags') and the HTML report: use --json or "
+                "--html instead"
+            )
+        names = result.node_names
+        dags = [
+            [(names[i], names[j]) for i, j in sorted(edges)]
+            for edges in itertools.islice(iter_dag_edges(result.restricted_pdag), list_dags)
+        ]
+    document = check_result_to_dict(
+        result, graph_source=source, dags=dags, graph_sha256=graph_sha256
+    )
+    return GraphCheckResult(result, document, graph, source, graph_path=graph_path)
