@@ -32,6 +32,9 @@ __all__ = ["SCOPE", "render_notebook_html", "scoped_css"]
 #: The class of the fragment's outer ``div``; every style rule is scoped to it.
 SCOPE = ".mesalens-nb"
 
+# The graph caption's pointer to the report's parent-set table.
+_TABLE_HINT = " Choose another parent set's path in the table below."
+
 # Extra rules of the fragment: its titles, and no page margins around the cards.
 _NOTEBOOK_CSS = """
 .nb-title { font-size: 1.15rem; font-weight: 700; margin: 0; }
@@ -135,11 +138,14 @@ def render_notebook_html(
     drawn = draw_class(document, run, result, document.get("dags"))
     fail = (document.get("witnesses") or {}).get("fail") or {}
     fail_path = fail.get("open_path")
+    graph = graph_card(document, run, drawn, None)
+    # The fragment has no parent-set table to choose another path from.
+    graph["graph_caption"] = graph["graph_caption"].replace(_TABLE_HINT, "")
     context = {
         "style": Markup(scoped_css(template_asset("report.css") + _NOTEBOOK_CSS)),
         "is_run": run is not None,
         **verdict_card(document, run, source),
-        **graph_card(document, run, drawn, None),
+        **graph,
         "open_path": path_text(fail_path, fail.get("sigma_graph")) if fail_path else None,
         "exit_code": exit_code,
         "gate": gate,

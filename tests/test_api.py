@@ -283,7 +283,8 @@ def test_the_rich_display_is_the_verdict_card_and_the_graph():
     assert html.startswith('<div class="mesalens-nb">') and "<script" not in html
     assert 'class="pill pill-none">NONE<' in html
     assert "<svg" in html and 'class="graph' in html
-    assert "regime → value" in html or "regime" in html
+    assert "regime → value ← level_difficulty → got_coin" in html  # the open path
+    assert "table below" not in html  # the parent-set table is in the full report only
     # Every style rule is scoped to the fragment: nothing restyles the notebook.
     style = html.split("<style>", 1)[1].split("</style>", 1)[0]
     rules = [line for line in style.splitlines() if "{" in line and not line.startswith("@")]
