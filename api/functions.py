@@ -289,7 +289,7 @@ got 2; e.g. 0.01
 def _options_section() -> str:
     """The options of :func:`run`, one per line, from the options table."""
     lines = ["", "    Options (keyword arguments; defaults as in ``mesalens run --help``)", ""]
-    for key in _OPTION_KEYS:
+    for key in (k for k in _OPTION_KEYS if k not in ("base", "mesa", "decision")):
         option = OPTIONS[key]
         shown = option.show_default if option.show_default is not None else option.default
         default = "" if shown in (None, "") else f" [default: {shown}]"

@@ -61,6 +61,20 @@ def _error_line(result) -> str:
 
 
 # ---------------------------------------------------------------- import
+def test_the_package_names_its_api_and_every_run_option_is_documented():
+    from mesalens.reports.checks.options import OPTIONS
+
+    assert {"check_graph", "run", "GraphCheckResult", "RunResult", "InputError"} <= set(
+        dir(mesalens)
+    )
+    assert mesalens.__version__ == mesalens.reports.result_json.mesalens_version()
+    assert mesalens.RunResult.__module__ == "mesalens.reports.checks.results"
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        _ = mesalens.nope
+    for key in set(OPTIONS) - {"regimes", "out", "base", "mesa", "decision"}:
+        assert f"``{key}`` (``{OPTIONS[key].flag}``)" in mesalens.run.__doc__, key
+
+
 def test_import_mesalens_and_check_graph_load_no_heavy_module():
     from tests.test_imports import _assert_light
 
