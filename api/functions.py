@@ -37,12 +37,10 @@ from typing import TYPE_CHECKING, Any
 
 from mesalens.connectors.errors import InputError
 from mesalens.pipeline.errors import RoleError
-from mesalens.pipeline.formats.objects import graph_from_object
 from mesalens.pipeline.roles import join_names
-from mesalens.reports.checks.graph_check import build_roles, role_texts
+from mesalens.reports.checks.graph_check import build_roles, graph_input, role_texts
 from mesalens.reports.checks.graph_check import check_graph as check_class
 from mesalens.reports.checks.options import OPTIONS
-from mesalens.reports.examples import load_example
 
 if TYPE_CHECKING:
     from mesalens.reports.checks.results import GraphCheckResult, RunResult
@@ -137,8 +135,6 @@ def check_graph(
     ...
     mesalens.pipeline.errors.RoleError: --base names 'reward', which is not in the graph; ...
     """
-    if (graph is None) == (example is None):
-        raise InputError("give either a graph or example=NAME (not both)")
     given = {
         "regime": regime,
         "base": _role_text("base", base),
@@ -146,16 +142,8 @@ def check_graph(
         "decision": _role_text("decision", decision),
         "policy_inputs": _role_text("policy_inputs", policy_inputs),
     }
-    if example is not None:
-        if format is not None or names is not None:
-            raise InputError("format= and names= apply to a graph, not to example=")
-        causal_graph, defaults = load_example(example)
-        source, sha256, path = f"example:{example}", None, None
-    else:
-        causal_graph, source, sha256 = graph_from_object(graph, format=format, names=names)
-        defaults = {}
-        path = source if isinstance(graph, str | os.PathLike) else None
-    texts, missing = role_texts(given, defaults)
+    found = graph_input(graph, example=example, format=format, names=names)
+    texts, missing = role_texts(given, found.defaults)
     if missing:
         raise RoleError(
             f"check_graph() needs the role(s) {', '.join(missing)}: give them, e.g. "
@@ -166,16 +154,16 @@ def check_graph(
     ):
         raise InputError(f"list_dags={list_dags!r}: give a whole number >= 1")
     return check_class(
-        causal_graph,
+        found.graph,
         build_roles(**texts),
-        source=source,
-        graph_sha256=sha256,
-        graph_path=path,
+        source=found.source,
+        graph_sha256=found.sha256,
+        graph_path=found.path,
         list_dags=list_dags,
     )
 
 
-#: The options of :func:`run` that are not in the options table.
+#: The arguments of :func:`run` of its own, never among ``**options``.
 _OWN = ("regimes", "config", "out")
 #: Table keys :func:`run` takes as keyword arguments.
 _OPTION_KEYS = tuple(key for key in OPTIONS if key not in _OWN)

@@ -1,7 +1,8 @@
 """One check of a given graph: roles merged with an example's, the class checked, DAGs listed.
 
 The machinery behind ``mesalens check-graph`` and the Python API's
-``mesalens.check_graph``: both resolve the roles with :func:`role_texts`
+``mesalens.check_graph``: both get the graph with :func:`graph_input` (a
+file, a graph object or a built-in example), resolve the roles with :func:`role_texts`
 (what the caller gave wins over a built-in example's roles, which win over
 the defaults ``regime`` and ``keep``), build them with
 :func:`~mesalens.reports.checks.config.build_roles` and decide the criterion
@@ -23,23 +24,91 @@ writes and gives the exit code. Nothing here writes a file.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 from mesalens.connectors.errors import InputError
 from mesalens.pipeline.checker import check
 from mesalens.pipeline.enumeration import iter_dag_edges
+from mesalens.pipeline.formats.objects import graph_from_object
 from mesalens.pipeline.graph import CausalGraph
 from mesalens.pipeline.roles import Roles
 from mesalens.reports.checks.config import build_roles
 from mesalens.reports.checks.results import GraphCheckResult
+from mesalens.reports.examples import load_example
 from mesalens.reports.result_json import check_result_to_dict
 
-__all__ = ["ROLE_DEFAULTS", "ROLE_KEYS", "build_roles", "check_graph", "role_texts"]
+__all__ = [
+    "ROLE_DEFAULTS",
+    "ROLE_KEYS",
+    "GraphInput",
+    "build_roles",
+    "check_graph",
+    "graph_input",
+    "role_texts",
+]
 
 #: The role options, in the order the command line and the API take them.
 ROLE_KEYS = ("regime", "base", "mesa", "decision", "policy_inputs")
 #: The roles that have a default of their own.
 ROLE_DEFAULTS = {"regime": "regime", "policy_inputs": "keep"}
+
+
+@dataclass(frozen=True)
+class GraphInput:
+    """The graph to check, where it came from, and the roles it brings along.
+
+    Attributes
+    ----------
+    graph : CausalGraph
+        The graph, converted.
+    source : str
+        A path, ``example:NAME``, or the kind of object (``a networkx DiGraph``).
+    sha256 : str or None
+        The SHA-256 of a graph file's bytes.
+    path : str or None
+        The graph file, which no output may replace.
+    defaults : dict of str to str
+        An example's roles, as command-line text (empty otherwise).
+    """
+
+    graph: CausalGraph
+    source: str
+    sha256: str | None = None
+    path: str | None = None
+    defaults: dict[str, str] = field(default_factory=dict)
+
+
+def graph_input(
+    graph: Any = None,
+    *,
+    example: str | None = None,
+    format: str | None = None,
+    names: Sequence[str] | None = None,
+) -> GraphInput:
+    """Read, convert or load the graph to check: a file, a graph object, or a built-in example.
+
+    Raises
+    ------
+    InputError
+        For both or neither of ``graph`` and ``example``, an unknown example,
+        or a graph that cannot be read or converted
+        (:func:`~mesalens.pipeline.formats.objects.graph_from_object`).
+    """
+    if (graph is None) == (example is None):
+        raise InputError("give either a graph or example=NAME (not both)")
+    if example is not None:
+        if format is not None or names is not None:
+            raise InputError("format= and names= apply to a graph, not to example=")
+        loaded, defaults = load_example(example)
+        return GraphInput(loaded, f"example:{example}", defaults=defaults)
+    converted, source, sha256 = graph_from_object(
+        graph, format=format, names=None if names is None else list(names)
+    )
+    path = os.fspath(graph) if isinstance(graph, str | os.PathLike) else None
+    return GraphInput(converted, source, sha256=sha256, path=path)
 
 
 def role_texts(

@@ -12,12 +12,12 @@ import click
 from rich.console import Console
 
 from mesalens.connectors.errors import MesalensError
-from mesalens.pipeline.formats import FORMATS, read_graph_with_sha256
-from mesalens.reports.checks.graph_check import build_roles, role_texts
+from mesalens.pipeline.formats import FORMATS
+from mesalens.reports.checks.graph_check import build_roles, graph_input, role_texts
 from mesalens.reports.checks.graph_check import check_graph as check_class
 from mesalens.reports.checks.results import GraphCheckResult, check_destination
 from mesalens.reports.cli.common import CONTEXT, fail, write_json
-from mesalens.reports.examples import example_names, load_example
+from mesalens.reports.examples import example_names
 from mesalens.reports.summary import render_summary
 from mesalens.reports.vocabulary import pag_note
 
@@ -96,11 +96,7 @@ def check_graph(
     if example is not None and graph_format is not None:
         raise click.UsageError("--format applies to a GRAPH file, not to --example")
     try:
-        if example is not None:
-            causal_graph, defaults = load_example(example)
-            source = f"example:{example}"
-        else:
-            causal_graph, defaults, source = None, {}, str(graph)
+        found = graph_input(graph, example=example, format=graph_format)
         # Command-line options override the example's roles, which override
         # the built-in defaults.
         given = {
@@ -110,27 +106,24 @@ def check_graph(
             "decision": decision,
             "policy_inputs": policy_inputs,
         }
-        texts, missing = role_texts(given, defaults)
+        texts, missing = role_texts(given, found.defaults)
         if missing:
             flags = ", ".join(f"--{key.replace('_', '-')}" for key in missing)
             raise click.UsageError(f"missing option {flags}")
         roles = build_roles(**texts)
-        graph_sha256 = None
-        if causal_graph is None:
-            causal_graph, graph_sha256 = read_graph_with_sha256(str(graph), format=graph_format)
         result = check_class(
-            causal_graph,
+            found.graph,
             roles,
-            source=source,
-            graph_sha256=graph_sha256,
-            graph_path=None if graph is None else str(graph),
+            source=found.source,
+            graph_sha256=found.sha256,
+            graph_path=found.path,
             list_dags=list_dags,
         )
         # Both outputs are complete, and both destinations checked, before
         # either is written: a bad --html must not leave a new JSON behind.
         for option, path in (("--json", json_out), ("--html", html_out)):
             if path is not None and path != "-":
-                check_destination(option, path, None if graph is None else str(graph))
+                check_destination(option, path, found.path)
         if html_out is not None:
             result.report_html()
         if json_out is not None:
