@@ -29,6 +29,9 @@ Schema (``schema_version`` 1)::
       ],
       "parent_sets_complete": bool   (false: keep-mode table cut at 64 rows;
                                       the counts above are still exact),
+      "diagnostics_cut": bool   (true: the C1/C2 diagnostics, or with keep the
+                                 table, stopped at their work budget; the
+                                 verdict and the counts are still exact),
       "witnesses": {"hold": {"dag": [[u, v]]} | null,
                     "fail": {"dag": [[u, v]], "sigma_graph": [[u, v]],
                              "open_path": [str]} | null},
@@ -205,6 +208,7 @@ def check_result_to_dict(
         },
         "parent_sets": [_parent_set_dict(entry) for entry in result.parent_sets],
         "parent_sets_complete": result.parent_sets_complete,
+        "diagnostics_cut": result.diagnostics_cut,
         "witnesses": {
             "hold": _witness_dict(result.hold_witness, failing=False),
             "fail": _witness_dict(result.fail_witness, failing=True),

@@ -216,6 +216,15 @@ def render_summary(
             ),
             soft_wrap=True,
         )
+    if document.get("diagnostics_cut"):
+        console.print(
+            Text(
+                "The C1/C2 diagnostics stopped at their work budget on this class ('?' above; "
+                "with policy inputs 'keep' the table of parent sets may also be cut): they "
+                "are unknown, not false. The verdict and every count are exact."
+            ),
+            soft_wrap=True,
+        )
     console.print(
         Text(
             f"C1: {mesa} is an ancestor of {base}; C2: every directed "

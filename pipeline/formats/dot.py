@@ -56,6 +56,7 @@ from typing import Any
 import pydot
 
 from mesalens.pipeline.errors import GraphFormatError
+from mesalens.pipeline.formats.names import check_node_names
 from mesalens.pipeline.graph import CausalGraph, Mark
 
 __all__ = ["read_dot", "write_dot"]
@@ -247,6 +248,7 @@ def read_dot(text: str, source: str = "<string>") -> CausalGraph:
             raise GraphFormatError(str(exc), source=source) from None
         edges.append((u, v, mark_u, mark_v, shown))
 
+    check_node_names(names, source)
     graph = CausalGraph(names)
     seen: dict[frozenset[str], tuple[str, str, Mark, Mark, str]] = {}
     for u, v, mark_u, mark_v, shown in edges:
