@@ -191,8 +191,8 @@ def count_candidate_parent_sets(g: Pdag, node: int) -> int:
 class WorkMeter:
     """Work units left to the diagnostics of one check (see :data:`DIAGNOSTICS_WORK_BUDGET`)."""
 
-    def __init__(self, units: int = DIAGNOSTICS_WORK_BUDGET):
-        self.left = units
+    def __init__(self, units: int | None = None):
+        self.left = DIAGNOSTICS_WORK_BUDGET if units is None else units
         self.cut = False  # set once something was left undone for lack of units
 
     def spent(self) -> bool:

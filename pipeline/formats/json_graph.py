@@ -44,6 +44,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import mesalens.pipeline.formats.limits as limits
 from mesalens.pipeline.errors import GraphError, GraphFormatError
 from mesalens.pipeline.formats.names import CLIP, check_node_names, clip
 from mesalens.pipeline.graph import EDGE_KINDS, CausalGraph
@@ -174,6 +175,8 @@ def _read_mesalens(data: dict[str, Any], source: str) -> CausalGraph:
             source=source,
         )
     names = _list(_require(data, "nodes", "the top-level object", source), "nodes", source)
+    raw_edges = _list(_require(data, "edges", "the top-level object", source), "edges", source)
+    limits.check_counts(len(names), len(raw_edges), source)
     seen: dict[str, int] = {}
     for i, name in enumerate(names):
         if not isinstance(name, str) or not name:
@@ -190,7 +193,6 @@ def _read_mesalens(data: dict[str, Any], source: str) -> CausalGraph:
         seen[name] = i
     check_node_names(names, source)
     links: list[Link] = []
-    raw_edges = _list(_require(data, "edges", "the top-level object", source), "edges", source)
     for i, edge in enumerate(raw_edges):
         where = f"edges[{i}]"
         ends = []
@@ -229,6 +231,8 @@ def _read_node_link(data: dict[str, Any], source: str) -> CausalGraph:
         )
     link_key = "links" if "links" in data else "edges"
     raw_nodes = _list(_require(data, "nodes", "the top-level object", source), "nodes", source)
+    raw_links = _list(_require(data, link_key, "the top-level object", source), link_key, source)
+    limits.check_counts(len(raw_nodes), len(raw_links), source)
     names: list[str] = []
     name_of: dict[Any, str] = {}
     where_of: dict[str, str] = {}
@@ -247,7 +251,6 @@ def _read_node_link(data: dict[str, Any], source: str) -> CausalGraph:
         names.append(name)
     check_node_names(names, source)
     links: list[Link] = []
-    raw_links = _list(_require(data, link_key, "the top-level object", source), link_key, source)
     for i, link in enumerate(raw_links):
         where = f"{link_key}[{i}]"
         ends = []

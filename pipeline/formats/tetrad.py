@@ -52,9 +52,11 @@ Graph Edges:
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator
 
+import mesalens.pipeline.formats.limits as limits
 from mesalens.pipeline.errors import GraphError, GraphFormatError
 from mesalens.pipeline.formats.names import check_node_names, clip, name_problem
 from mesalens.pipeline.graph import EDGE_KINDS, CausalGraph
@@ -299,6 +301,7 @@ def read_tetrad(text: str, source: str = "<string>") -> CausalGraph:
             first_line[name] = pos + 1
             names.append(name)
         pos += 1
+    limits.check_counts(len(names), 0, source, line=pos)
     check_node_names(names, source)
     graph = CausalGraph(names)
 
@@ -315,6 +318,11 @@ def read_tetrad(text: str, source: str = "<string>") -> CausalGraph:
             line=pos + 1,
         )
     pos += 1
+    # Count the numbered lines first, so that a file past the edge limit is
+    # refused before any of it is parsed.
+    numbered = sum(1 for line in itertools.islice(lines, pos, None) if line[:1].isdigit())
+    if numbered > limits.MAX_GRAPH_EDGES:
+        limits.check_counts(len(names), numbered, source)
 
     edge_line: dict[frozenset[str], int] = {}
     index = graph.index
@@ -355,6 +363,8 @@ def read_tetrad(text: str, source: str = "<string>") -> CausalGraph:
                 source=source,
                 line=lineno,
             )
+        if len(edge_line) == limits.MAX_GRAPH_EDGES:
+            limits.check_counts(len(names), limits.MAX_GRAPH_EDGES + 1, source, line=lineno)
         pair = frozenset((u, v))
         if pair in edge_line:
             raise GraphFormatError(

@@ -7,42 +7,98 @@ leaves a JSON file behind, and the JSON file itself is written atomically.
 from __future__ import annotations
 
 import itertools
-import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import click
 from rich.console import Console
+from rich.text import Text
 
+from mesalens.connectors.atomic import atomic_write_chunks
 from mesalens.connectors.errors import InputError, MesalensError
+from mesalens.connectors.listing import printable
 from mesalens.pipeline.check_result import CheckResult
 from mesalens.pipeline.checker import check, restricted_class
 from mesalens.pipeline.enumeration import iter_dag_edges
 from mesalens.pipeline.formats import FORMATS, read_graph_with_sha256
+from mesalens.pipeline.formats.names import clip
 from mesalens.pipeline.graph import CausalGraph
-from mesalens.pipeline.roles import Roles
+from mesalens.pipeline.roles import Roles, spell_as_in_graph
 from mesalens.reports.checks.config import build_roles
-from mesalens.reports.cli.common import CONTEXT, fail, write_json
+from mesalens.reports.cli.common import CONTEXT, fail
 from mesalens.reports.examples import example_names, load_example
-from mesalens.reports.result_json import check_result_to_dict, dumps
-from mesalens.reports.summary import render_summary
-from mesalens.reports.vocabulary import EXIT_CODES, pag_note
+from mesalens.reports.result_json import check_result_to_dict, iter_dumps
+from mesalens.reports.summary import render_dags, render_summary
+from mesalens.reports.vocabulary import EXIT_CODES, exit_code_line, pag_note
 
 __all__ = ["check_graph"]
 
 
-def _list_dags(graph: CausalGraph, roles: Roles, limit: int) -> list[list[tuple[str, str]]]:
-    """Up to ``limit`` DAGs of the restricted class, as sorted ``(tail, head)`` name pairs."""
+#: The most DAGs ``--list-dags`` lists. Listing streams (constant memory), so
+#: the bound is about time and output size: 10^9 DAGs of a dozen edges are
+#: tens of gigabytes of JSON and hours of listing.
+LIST_DAGS_MAX = 10**9
+
+
+class _DagCount(click.ParamType):
+    """A whole number of DAGs, 1 to :data:`LIST_DAGS_MAX` (help and errors say so in words)."""
+
+    name = "count"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            number = value
+        else:
+            text = str(value).strip().replace("_", "")
+            if not text.isdigit():
+                self.fail(f"{clip(str(value))} is not a whole number of DAGs", param, ctx)
+            number = int(text) if len(text) <= 12 else LIST_DAGS_MAX + 1
+        if not 1 <= number <= LIST_DAGS_MAX:
+            self.fail(
+                f"{clip(str(value))} is not between 1 and {LIST_DAGS_MAX:,}, the most DAGs "
+                "mesalens lists",
+                param,
+                ctx,
+            )
+        return number
+
+
+def _dag_listing(
+    graph: CausalGraph, roles: Roles
+) -> Callable[[int], Iterator[list[tuple[str, str]]]]:
+    """A function that starts a fresh listing of up to N DAGs as sorted name pairs.
+
+    Each consumer (the JSON file, the terminal, the report) starts its own
+    listing: the lister is deterministic and streams with linear delay, so
+    no list of DAGs is ever held in memory.
+    """
     if graph.kind() == "pag":
         raise InputError(
             "--list-dags lists DAGs, but GRAPH is a PAG whose class is MAGs; they are listed "
             "in the JSON ('latent', 'mags') and the HTML report: use --json or --html instead"
         )
+    restricted = restricted_class(graph, roles)
     names = graph.nodes
-    dags = []
-    for edges in itertools.islice(iter_dag_edges(restricted_class(graph, roles)), limit):
-        dags.append([(names[i], names[j]) for i, j in sorted(edges)])
-    return dags
+
+    def listing(limit: int) -> Iterator[list[tuple[str, str]]]:
+        for edges in itertools.islice(iter_dag_edges(restricted), limit):
+            yield [(names[i], names[j]) for i, j in sorted(edges)]
+
+    return listing
+
+
+def _utf8_path(option: str, path: str | None) -> None:
+    """Refuse a path holding bytes that are not UTF-8: no output could name it."""
+    if path is None:
+        return
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError(
+            f"{option} '{printable(path)}': the name holds bytes that are not UTF-8 (shown "
+            "as \\xNN), which the JSON and the report cannot show; rename the file"
+        ) from None
 
 
 @click.command("check-graph", context_settings=CONTEXT)
@@ -78,9 +134,11 @@ def _list_dags(graph: CausalGraph, roles: Roles, limit: int) -> list[list[tuple[
 )
 @click.option(
     "--list-dags",
-    type=click.IntRange(min=1, max=sys.maxsize),
+    type=_DagCount(),
     metavar="N",
-    help="Also list up to N DAGs of the class (in the terminal and in the JSON).",
+    help="Also list up to N DAGs of the class (in the terminal and in the JSON; the report "
+    "shows the first 200), N from 1 to 1,000,000,000. The listing streams: memory stays "
+    "constant, time and output grow with N.",
 )
 @click.option(
     "--format",
@@ -116,7 +174,11 @@ def check_graph(
         raise click.UsageError("give either a GRAPH file or --example NAME (not both)")
     if example is not None and graph_format is not None:
         raise click.UsageError("--format applies to a GRAPH file, not to --example")
+    listing = None
     try:
+        _utf8_path("GRAPH", graph)
+        _utf8_path("--json", json_out)
+        _utf8_path("--html", html_out)
         if example is not None:
             causal_graph, defaults = load_example(example)
             source = f"example:{example}"
@@ -140,35 +202,37 @@ def check_graph(
         if missing:
             raise click.UsageError(f"missing option {', '.join(missing)}")
         roles = build_roles(**options)
+        # Every output path is checked before the (possibly long) work.
+        for option, path in (("--json", json_out), ("--html", html_out)):
+            _check_destination(option, path, None if graph is None else str(graph))
         graph_sha256 = None
         if causal_graph is None:
             causal_graph, graph_sha256 = read_graph_with_sha256(str(graph), format=graph_format)
+        # Role names are compared with node names in Unicode normal form NFC.
+        roles = spell_as_in_graph(roles, causal_graph)
         result = check(causal_graph, roles)
-        dags = None if list_dags is None else _list_dags(causal_graph, roles, list_dags)
+        listing = None if list_dags is None else _dag_listing(causal_graph, roles)
+        n_listed = None if list_dags is None else min(list_dags, result.n_dags)
         document = None
         if json_out is not None or html_out is not None:
-            document = check_result_to_dict(
-                result, graph_source=source, dags=dags, graph_sha256=graph_sha256
-            )
-        # Both outputs are complete, and both destinations checked, before
-        # either is written: a bad --html must not leave a new JSON behind.
-        for option, path in (("--json", json_out), ("--html", html_out)):
-            _check_destination(option, path, None if graph is None else str(graph))
+            document = check_result_to_dict(result, graph_source=source, graph_sha256=graph_sha256)
         html = None
         if html_out is not None and document is not None:
             # The report code (pandas, dask, templates) loads only when asked for.
-            from mesalens.reports.dag_pages import class_dags
+            from mesalens.reports.dag_pages import DAG_LIST_LIMIT, class_dags
             from mesalens.reports.html import render_check_report
             from mesalens.reports.sections import render_sections
 
+            shown = None if listing is None else list(listing(min(list_dags, DAG_LIST_LIMIT)))
             html = render_check_report(
                 document,
-                dags=dags if dags is not None else class_dags(result),
+                dags=shown if shown is not None else class_dags(result),
                 result=result,
                 sections=render_sections(document),
             )
         if json_out is not None and document is not None:
-            write_json(dumps(document), json_out)
+            chunks = iter_dumps(document, None if listing is None else listing(list_dags))
+            _write_json_stream(chunks, json_out, list_dags)
         if html_out is not None and html is not None:
             from mesalens.reports.html import write_report
 
@@ -182,10 +246,39 @@ def check_graph(
         fail(ctx, str(exc))
     except OSError as exc:  # reading a packaged example, or a stray file system error
         fail(ctx, f"{exc.strerror or exc}" + (f": {exc.filename!r}" if exc.filename else ""))
+    except MemoryError:
+        fail(ctx, _out_of_memory(list_dags))
 
     if not quiet:
-        _print_summary(result, document, source, dags, json_out, html_out)
+        try:
+            _print_summary(result, document, source, listing, n_listed, json_out, html_out)
+        except MemoryError:
+            fail(ctx, _out_of_memory(list_dags))
     ctx.exit(EXIT_CODES[result.verdict])
+
+
+def _out_of_memory(list_dags: int | None) -> str:
+    if list_dags is not None:
+        return (
+            f"ran out of memory with --list-dags {list_dags:,}; ask for fewer DAGs "
+            "(the listing itself streams: the graph's DAGs are too large to hold even a few)"
+        )
+    return "ran out of memory checking this graph; check a smaller part of it"
+
+
+def _write_json_stream(chunks: Iterator[str], target: str, list_dags: int | None) -> None:
+    """Write the JSON chunks to ``target`` atomically (``-``: stdout) as they come."""
+    if target == "-":
+        for chunk in chunks:
+            click.echo(chunk, nl=False)
+        return
+    try:
+        atomic_write_chunks(target, (chunk.encode("utf-8") for chunk in chunks))
+    except OSError as exc:
+        raise InputError(
+            f"cannot write the JSON output {target!r}: {exc.strerror or exc}"
+            + ("" if list_dags is None else f" (with --list-dags {list_dags:,})")
+        ) from None
 
 
 def _check_destination(option: str, path: str | None, graph: str | None) -> None:
@@ -208,7 +301,8 @@ def _print_summary(
     result: CheckResult,
     document: dict[str, Any] | None,
     source: str,
-    dags: list[list[tuple[str, str]]] | None,
+    listing: Callable[[int], Iterator[list[tuple[str, str]]]] | None,
+    n_listed: int | None,
     json_out: str | None,
     html_out: str | None = None,
 ) -> None:
@@ -222,4 +316,8 @@ def _print_summary(
         document = check_result_to_dict(result, graph_source=source)
     if document.get("latent"):
         console.print(pag_note(document), soft_wrap=True)
-    render_summary(result, console, graph_source=source, dags=dags, document=document)
+    render_summary(result, console, graph_source=source, document=document, exit_line=False)
+    if listing is not None and n_listed is not None:
+        console.print()
+        render_dags(listing(n_listed), document["n_dags"], console, shown=n_listed)
+    console.print(Text(exit_code_line(result.verdict), style="dim"), soft_wrap=True)
