@@ -6,7 +6,9 @@ leaves a JSON file behind, and the JSON file itself is written atomically.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -206,11 +208,15 @@ def check_graph(
         for option, path in (("--json", json_out), ("--html", html_out)):
             _check_destination(option, path, None if graph is None else str(graph))
         graph_sha256 = None
+        # A large graph file shows what is going on (on a terminal only).
+        show = not quiet and graph is not None and _large(str(graph))
         if causal_graph is None:
-            causal_graph, graph_sha256 = read_graph_with_sha256(str(graph), format=graph_format)
+            with _stage(show, f"reading {graph} ({_large(str(graph)) / 2**20:.0f} MiB)"):
+                causal_graph, graph_sha256 = read_graph_with_sha256(str(graph), format=graph_format)
         # Role names are compared with node names in Unicode normal form NFC.
         roles = spell_as_in_graph(roles, causal_graph)
-        result = check(causal_graph, roles)
+        with _stage(show, f"checking the class ({causal_graph.number_of_edges():,} edges)"):
+            result = check(causal_graph, roles)
         listing = None if list_dags is None else _dag_listing(causal_graph, roles)
         n_listed = None if list_dags is None else min(list_dags, result.n_dags)
         document = None
@@ -255,6 +261,27 @@ def check_graph(
         except MemoryError:
             fail(ctx, _out_of_memory(list_dags))
     ctx.exit(EXIT_CODES[result.verdict])
+
+
+#: From this size on, reading and checking a graph file show a status line.
+LARGE_GRAPH_BYTES = 2**20
+
+
+def _large(path: str) -> int:
+    """The size of ``path`` when it is at least :data:`LARGE_GRAPH_BYTES`, else 0."""
+    try:
+        size = os.stat(path).st_size
+    except OSError:
+        return 0
+    return size if size >= LARGE_GRAPH_BYTES else 0
+
+
+def _stage(show: bool, text: str) -> contextlib.AbstractContextManager[Any]:
+    """A status line on stderr while a long stage runs, when stderr is a terminal."""
+    console = Console(stderr=True, markup=False, emoji=False, highlight=False)
+    if not show or not console.is_terminal:
+        return contextlib.nullcontext()
+    return console.status(text)
 
 
 def _out_of_memory(list_dags: int | None) -> str:
