@@ -121,6 +121,8 @@ class CheckResult:
     n_invalid: int = 0
     parent_sets: list[ParentSetResult] = field(default_factory=list)
     parent_sets_complete: bool = True
+    # The C1/C2 diagnostics (or, with keep, the table) stopped at their budget.
+    diagnostics_cut: bool = False
     hold_witness: Witness | None = None
     fail_witness: Witness | None = None
     counted_by_listing: bool = False

@@ -85,6 +85,17 @@ DIAGNOSTICS_LEAF_BUDGET = 256
 # And how many in all, over every parent set of a check: with explicit policy
 # inputs a class can have thousands of parent sets.
 DIAGNOSTICS_TOTAL_BUDGET = 16 * 1024
+# Node counts alone do not bound the time: one refinement node of a dense
+# 300-node class copies and closes a PDAG of 45,000 edges. So the
+# diagnostics (and, with policy_inputs = keep, the informative table of
+# parent sets) also spend *work units* from one budget per check: each
+# orientation costs the size of the PDAG (nodes plus adjacency entries)
+# plus, per edge it newly directs, the largest degree (what Meek's rules
+# look at for it); each refinement node costs the size of its graph. A unit
+# is about one set operation in Python, so the budget is a few seconds of
+# work at any size, deterministic (no clock), and the small classes of
+# bench_dense.py stay within it.
+DIAGNOSTICS_WORK_BUDGET = 2**25
 
 
 # ---------------------------------------------------------------- the class
@@ -177,33 +188,77 @@ def count_candidate_parent_sets(g: Pdag, node: int) -> int:
     return total
 
 
-def _orientations_at(g: Pdag, node: int, product_form: bool) -> Iterator[Pdag]:
-    """Every valid way to direct all edges at ``node``, each closed under Meek's rules."""
+class WorkMeter:
+    """Work units left to the diagnostics of one check (see :data:`DIAGNOSTICS_WORK_BUDGET`)."""
+
+    def __init__(self, units: int | None = None):
+        self.left = DIAGNOSTICS_WORK_BUDGET if units is None else units
+        self.cut = False  # set once something was left undone for lack of units
+
+    def spent(self) -> bool:
+        """Whether the budget is used up."""
+        return self.left <= 0
+
+
+def _size(g: Pdag) -> int:
+    """Nodes plus adjacency entries of ``g``: what a copy or a search over it touches."""
+    return g.n + sum(map(len, g.undirected)) + 2 * sum(map(len, g.children))
+
+
+def _orientations_at(
+    g: Pdag, node: int, product_form: bool, meter: WorkMeter | None = None
+) -> Iterator[Pdag]:
+    """Every valid way to direct all edges at ``node``, each closed under Meek's rules.
+
+    With a ``meter``, each orientation is charged to it (it is not cut
+    here: the caller stops asking when the meter is spent).
+    """
     siblings = sorted(g.undirected[node])
     if not siblings:
         yield g
         return
+    if meter is not None:
+        size = _size(g)
+        undirected_before = sum(map(len, g.undirected))
+        degree = max(
+            (
+                len(a) + len(b) + len(c)
+                for a, b, c in zip(g.undirected, g.children, g.parents, strict=True)
+            ),
+            default=0,
+        )
     for clique in _cliques_of(g, siblings):
         h = g.copy()
         # In product form (chain components chordal and independent) every
         # clique is valid (Maathuis, Kalisch & Bühlmann 2009), and R1/R2
         # propagated from the new edges close the graph; otherwise the MPDAG
         # test is whether an extension survives the full closure.
-        if product_form:
-            orient_and_close(h, node, clique)
-            yield h
-            continue
-        h.orient_all_at(node, clique)
-        meek_closure(h, touched=[node])
-        if consistent_extension(h) is not None:
+        valid = _orient(h, node, clique, product_form)
+        if meter is not None:
+            newly = (undirected_before - sum(map(len, h.undirected))) // 2
+            meter.left -= size + newly * (degree + 1)
+        if valid:
             yield h
 
 
-def valid_parent_sets(g: Pdag, decisions: list[int]) -> Iterator[Pdag]:
+def _orient(h: Pdag, node: int, clique: tuple[int, ...], product_form: bool) -> bool:
+    """Direct every edge at ``node`` in place (parents ``clique``), close; whether it is valid."""
+    if product_form:
+        orient_and_close(h, node, clique)
+        return True
+    h.orient_all_at(node, clique)
+    meek_closure(h, touched=[node])
+    return consistent_extension(h) is not None
+
+
+def valid_parent_sets(
+    g: Pdag, decisions: list[int], meter: WorkMeter | None = None
+) -> Iterator[Pdag]:
     """Step 3: one Meek-closed PDAG per valid joint parent set of the decisions.
 
     The decisions' candidate parent sets are the cliques among their
     undirected neighbours (``pa(D_m)`` plus a clique, Maathuis et al. 2009).
+    With a ``meter`` every orientation is charged to it.
     """
     product_form = is_product_form(g)
 
@@ -211,7 +266,7 @@ def valid_parent_sets(g: Pdag, decisions: list[int]) -> Iterator[Pdag]:
         if k == len(decisions):
             yield h
             return
-        for oriented in _orientations_at(h, decisions[k], product_form):
+        for oriented in _orientations_at(h, decisions[k], product_form, meter):
             yield from assign(oriented, k + 1)
 
     yield from assign(g, 0)
@@ -343,6 +398,7 @@ class _Checker:
             earlier = None if search is None else search[1]
         self.earlier = earlier if self.product_form else None
         self.diagnostics_left = DIAGNOSTICS_TOTAL_BUDGET
+        self.meter = WorkMeter()
 
     # Questions whose answers must be constant on a leaf.
     def validity_questions(self) -> list[_Question]:
@@ -367,15 +423,20 @@ class _Checker:
         """Split the DAGs of ``h`` into leaves on which every question is settled.
 
         With a ``budget`` (a one-item list, shared and decremented once per
-        node visited), a node that would exceed it is yielded with its open
-        questions as None.
+        node visited), a node that would exceed it, or come after the
+        check's :class:`WorkMeter` is spent, is yielded with its open
+        questions as None; the work of every node and orientation is then
+        charged to the meter.
         """
+        meter = None
         if budget is not None:
-            if budget[0] <= 0:
+            meter = self.meter
+            if budget[0] <= 0 or meter.spent():
                 # Out of budget: every question of this part is unknown.
                 yield h, dict.fromkeys((q.name for q in questions), None)
                 return
             budget[0] -= 1
+            meter.left -= _size(h)
         sigma = _sigma_edges(h, set(self.decisions), self.inputs)
         answers: dict[str, bool | None] = {}
         open_path: list[int] | None = None
@@ -389,7 +450,7 @@ class _Checker:
             return
         # The first undirected edge on the possibly directed path.
         branch_node = next(a for a, b in itertools.pairwise(open_path) if b in sigma.undirected[a])
-        for child in _orientations_at(h, branch_node, self.product_form):
+        for child in _orientations_at(h, branch_node, self.product_form, meter):
             yield from self.refine(child, questions, budget)
 
     def evaluate_leaf(self, leaf: Pdag) -> tuple[bool, Witness]:
@@ -421,9 +482,14 @@ class _Checker:
                 result.hold_witness = witness
             else:
                 result.fail_witness = witness
-        for number, oriented in enumerate(valid_parent_sets(self.restricted, self.decisions)):
-            if keep and number == KEEP_PARENT_SET_LIMIT:
+        # With keep the table is informative only: it shares the diagnostics'
+        # work budget (after its first row) and stops when that is spent.
+        table_meter = self.meter if keep else None
+        parent_sets = valid_parent_sets(self.restricted, self.decisions, table_meter)
+        for number, oriented in enumerate(parent_sets):
+            if keep and (number == KEEP_PARENT_SET_LIMIT or (number and self.meter.spent())):
                 result.parent_sets_complete = False
+                self.meter.cut = self.meter.cut or number < KEEP_PARENT_SET_LIMIT
                 break
             entry = ParentSetResult(
                 parents={
@@ -443,6 +509,9 @@ class _Checker:
             for name in ("n_dags", "n_hold", "n_fail", "n_invalid"):
                 setattr(result, name, sum(getattr(p, name) for p in result.parent_sets))
         result.counted_by_listing = self.counter.listed_counts > 0
+        result.diagnostics_cut = self.meter.cut or any(
+            entry.n_c1 is None for entry in result.parent_sets
+        )
         return result
 
     def _require_tractable(self) -> None:

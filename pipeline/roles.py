@@ -12,6 +12,7 @@ import csv
 import dataclasses
 import fnmatch
 import io
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -25,6 +26,7 @@ __all__ = [
     "parse_names",
     "parse_policy_inputs",
     "resolve_patterns",
+    "spell_as_in_graph",
 ]
 
 
@@ -207,4 +209,36 @@ def resolve_patterns(roles: Roles, columns: Sequence[str]) -> Roles:
         mesa=_expand(roles.mesa, "mesa", columns),
         decision=_expand(roles.decision, "decision", columns),
         policy_inputs=None if policy is None else _expand(policy, "policy-inputs", columns),
+    )
+
+
+def spell_as_in_graph(roles: Roles, graph: CausalGraph) -> Roles:
+    """``roles`` with every name that is no node, but one node's twin in NFC, spelt as that node.
+
+    Names are compared in Unicode normal form NFC: ``é`` typed as one code
+    point (``U+00E9``) names the node written ``e`` + ``U+0301`` in the
+    graph file, and the other way round. The graph readers refuse two nodes
+    that are equal in NFC, so the match is unique.
+    """
+
+    def form(name: str) -> str:
+        return unicodedata.normalize("NFC", name)
+
+    by_form: dict[str, str] = {}
+    for node in graph.nodes:
+        by_form.setdefault(form(node), node)
+
+    def spell(name: str) -> str:
+        return name if name in graph.index else by_form.get(form(name), name)
+
+    def spell_all(names: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(spell(name) for name in names)
+
+    return dataclasses.replace(
+        roles,
+        regime=spell(roles.regime),
+        base=spell_all(roles.base),
+        mesa=spell_all(roles.mesa),
+        decision=spell_all(roles.decision),
+        policy_inputs=None if roles.policy_inputs is None else spell_all(roles.policy_inputs),
     )

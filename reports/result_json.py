@@ -29,6 +29,9 @@ Schema (``schema_version`` 1)::
       ],
       "parent_sets_complete": bool   (false: keep-mode table cut at 64 rows;
                                       the counts above are still exact),
+      "diagnostics_cut": bool   (true: the C1/C2 diagnostics, or with keep the
+                                 table, stopped at their work budget; the
+                                 verdict and the counts are still exact),
       "witnesses": {"hold": {"dag": [[u, v]]} | null,
                     "fail": {"dag": [[u, v]], "sigma_graph": [[u, v]],
                              "open_path": [str]} | null},
@@ -49,7 +52,7 @@ valid DAGs satisfy it (null when unknown).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
 from importlib import metadata
 from typing import Any
@@ -58,7 +61,7 @@ from mesalens.pipeline.check_result import CheckResult, ParentSetResult, Witness
 from mesalens.pipeline.graph import CausalGraph
 from mesalens.pipeline.pag_checker import MagWitness, PagCheckResult
 
-__all__ = ["SCHEMA_VERSION", "check_result_to_dict", "dumps", "mesalens_version"]
+__all__ = ["SCHEMA_VERSION", "check_result_to_dict", "dumps", "iter_dumps", "mesalens_version"]
 
 SCHEMA_VERSION = 1
 
@@ -205,6 +208,7 @@ def check_result_to_dict(
         },
         "parent_sets": [_parent_set_dict(entry) for entry in result.parent_sets],
         "parent_sets_complete": result.parent_sets_complete,
+        "diagnostics_cut": result.diagnostics_cut,
         "witnesses": {
             "hold": _witness_dict(result.hold_witness, failing=False),
             "fail": _witness_dict(result.fail_witness, failing=True),
@@ -266,3 +270,27 @@ def dumps(document: dict[str, Any]) -> str:
     standard JSON: :func:`json.loads` reads it back.
     """
     return _encode(document, 0) + "\n"
+
+
+def iter_dumps(
+    document: dict[str, Any], dags: Iterable[Sequence[tuple[str, str]]] | None = None
+) -> Iterator[str]:
+    """:func:`dumps` of ``document`` with ``dags`` as its last key, in chunks, as they come.
+
+    The chunks join to exactly ``dumps({**document, "dags": [...]})``, but
+    only one DAG is held at a time: ``--list-dags 10**9`` streams to its
+    file in constant memory.
+    """
+    if dags is None:
+        yield dumps(document)
+        return
+    closing = '"dags": []\n}'
+    head = _encode({**document, "dags": []}, 0)
+    assert head.endswith(closing)
+    yield head[: -len("[]\n}")]
+    first = True
+    for dag in dags:
+        pairs = [[u, v] for u, v in dag]
+        yield ("[\n" if first else ",\n") + _INDENT * 2 + _encode(pairs, 2)
+        first = False
+    yield ("[]" if first else "\n" + _INDENT + "]") + "\n}\n"

@@ -12,7 +12,7 @@ result document; this module lays them out and styles them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from rich import box
@@ -216,6 +216,15 @@ def render_summary(
             ),
             soft_wrap=True,
         )
+    if document.get("diagnostics_cut"):
+        console.print(
+            Text(
+                "The C1/C2 diagnostics stopped at their work budget on this class ('?' above; "
+                "with policy inputs 'keep' the table of parent sets may also be cut): they "
+                "are unknown, not false. The verdict and every count are exact."
+            ),
+            soft_wrap=True,
+        )
     console.print(
         Text(
             f"C1: {mesa} is an ancestor of {base}; C2: every directed "
@@ -255,14 +264,23 @@ def render_summary(
         console.print(Text(exit_code_line(verdict), style="dim"), soft_wrap=True)
 
 
-def render_dags(dags: Sequence[Sequence[tuple[str, str]]], n_dags: int, console: Console) -> None:
-    """Print listed DAGs as numbered edge lists, saying how many of the class they are."""
+def render_dags(
+    dags: Iterable[Sequence[tuple[str, str]]],
+    n_dags: int,
+    console: Console,
+    shown: int | None = None,
+) -> None:
+    """Print listed DAGs as numbered edge lists, saying how many of the class they are.
+
+    ``dags`` may be a stream (a listing's generator); ``shown`` then says how
+    many it yields, so that nothing is collected before printing.
+    """
+    if shown is None:
+        dags = list(dags)
+        shown = len(dags)
     total = "DAG" if n_dags == 1 else "DAGs"
     console.print(
-        Text(
-            f"DAGs of the restricted class: showing {len(dags):,} of "
-            f"{format_count(n_dags)} {total}."
-        ),
+        Text(f"DAGs of the restricted class: showing {shown:,} of {format_count(n_dags)} {total}."),
         soft_wrap=True,
     )
     for number, dag in enumerate(dags, start=1):

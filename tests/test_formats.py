@@ -22,6 +22,7 @@ from mesalens.pipeline.formats.causallearn import (
 )
 from mesalens.pipeline.formats.dot import read_dot, write_dot
 from mesalens.pipeline.formats.json_graph import read_json, write_json
+from mesalens.pipeline.formats.names import name_problem, nfc
 from mesalens.pipeline.formats.networkx import from_networkx, to_networkx
 from mesalens.pipeline.formats.pgmpy import from_pgmpy, to_pgmpy
 from mesalens.pipeline.formats.tetrad import read_tetrad, write_tetrad
@@ -39,7 +40,9 @@ _CHARS = st.one_of(
     st.characters(blacklist_categories=("Cs",)),  # lone surrogates cannot be UTF-8
     st.sampled_from(list("abcXYZ019_")),
 )
-ANY_NAME = st.text(_CHARS, min_size=1, max_size=8)
+# Names every reader takes: no control character, lone surrogate or
+# noncharacter (refused up front: see pipeline/formats/names.py).
+ANY_NAME = st.text(_CHARS, min_size=1, max_size=8).filter(lambda name: name_problem(name) is None)
 
 
 def _tetrad_writable(name: str) -> bool:
@@ -53,7 +56,7 @@ TETRAD_NAME = ANY_NAME.filter(_tetrad_writable)
 @st.composite
 def mixed_graphs(draw, names=ANY_NAME, kinds=tuple(EDGE_KINDS), max_nodes=7):
     """Random graph: any edge kinds, random orientation, random insertion order."""
-    nodes = draw(st.lists(names, min_size=0, max_size=max_nodes, unique=True))
+    nodes = draw(st.lists(names, min_size=0, max_size=max_nodes, unique_by=nfc))
     graph = CausalGraph(nodes)
     pairs = [(i, j) for i in range(len(nodes)) for j in range(i + 1, len(nodes))]
     chosen = draw(st.lists(st.sampled_from(pairs), unique=True)) if pairs else []
@@ -161,7 +164,7 @@ def test_named_examples_round_trip_in_every_text_format():
     [
         ["node", "edge", "graph", "digraph", "subgraph", "strict"],
         ['say "hi"', "back\\slash", "trail\\", '\\"', "a:port", "<html>", "1.5", "-1"],
-        ["multi\nline", "tab\there", " lead", "trail ", "x -> y", "a -- b"],
+        [" lead", "trail ", "x -> y", "a -- b", "\u2028sep", "\u200bzw"],
     ],
 )
 def test_dot_round_trips_keywords_and_escapes(names):
@@ -169,6 +172,19 @@ def test_dot_round_trips_keywords_and_escapes(names):
     for u, v in itertools.pairwise(names):
         graph.add_edge(u, v, "o->")
     _same(read_dot(write_dot(graph)), graph)
+
+
+@pytest.mark.parametrize(
+    "name", ["multi\nline", "tab\there", "nul\x00", "esc\x1b[31m", "\x85", "\ufffe"]
+)
+def test_every_reader_refuses_a_name_no_output_can_hold(name):
+    graph = CausalGraph([name, "b"])
+    graph.add_edge(name, "b")
+    for text, reader in ((write_dot(graph), read_dot), (write_json(graph), read_json)):
+        with pytest.raises(GraphFormatError, match="rename the node"):
+            reader(text, "g")
+    with pytest.raises(GraphError, match="cannot write node"):
+        write_tetrad(graph)
 
 
 def test_tetrad_round_trips_awkward_but_writable_names():

@@ -39,14 +39,30 @@ import hashlib
 import os
 from collections.abc import Callable
 
+import mesalens.pipeline.formats.limits as limits
 from mesalens.connectors.atomic import atomic_write_bytes
 from mesalens.pipeline.errors import GraphFormatError
 from mesalens.pipeline.formats.dot import read_dot, write_dot
 from mesalens.pipeline.formats.json_graph import read_json, write_json
+from mesalens.pipeline.formats.limits import (
+    MAX_GRAPH_BYTES,
+    MAX_GRAPH_EDGES,
+    MAX_GRAPH_NODES,
+    check_size,
+)
 from mesalens.pipeline.formats.tetrad import read_tetrad, write_tetrad
 from mesalens.pipeline.graph import CausalGraph
 
-__all__ = ["FORMATS", "parse_graph", "read_graph", "read_graph_with_sha256", "write_graph"]
+__all__ = [
+    "FORMATS",
+    "MAX_GRAPH_BYTES",
+    "MAX_GRAPH_EDGES",
+    "MAX_GRAPH_NODES",
+    "parse_graph",
+    "read_graph",
+    "read_graph_with_sha256",
+    "write_graph",
+]
 
 _Reader = Callable[[str, str], CausalGraph]
 _Writer = Callable[[CausalGraph], str]
@@ -107,6 +123,7 @@ def parse_graph(text: str, format: str, source: str = "<string>") -> CausalGraph
         If the format is unknown or the text does not parse.
     """
     reader = FORMATS[_format_for(source, format)][0]
+    check_size(len(text), source)
     return reader(text, source)
 
 
@@ -146,7 +163,10 @@ def read_graph_with_sha256(
     name = _format_for(source, format)
     try:
         with open(source, "rb") as file:
-            data = file.read()
+            # Refused before reading: a 300 MB file would take minutes and gigabytes.
+            check_size(os.fstat(file.fileno()).st_size, source)
+            data = file.read(limits.MAX_GRAPH_BYTES + 1)
+        check_size(len(data), source)  # a pipe or a file that grew
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise GraphFormatError(f"cannot read the graph file: {reason}", source=source) from None

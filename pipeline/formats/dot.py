@@ -55,7 +55,9 @@ from typing import Any
 
 import pydot
 
+import mesalens.pipeline.formats.limits as limits
 from mesalens.pipeline.errors import GraphFormatError
+from mesalens.pipeline.formats.names import check_node_names
 from mesalens.pipeline.graph import CausalGraph, Mark
 
 __all__ = ["read_dot", "write_dot"]
@@ -217,6 +219,7 @@ def read_dot(text: str, source: str = "<string>") -> CausalGraph:
         shape or ``dir`` that maps to no mark, a self-loop, or two edges between
         the same pair of nodes.
     """
+    limits.check_size(len(text.encode("utf-8", "surrogatepass")), source, limits.MAX_DOT_BYTES)
     dot = _parse(text, source)
     directed = dot.get_type() == "digraph"
     strict = bool(dot.get_strict())
@@ -247,6 +250,8 @@ def read_dot(text: str, source: str = "<string>") -> CausalGraph:
             raise GraphFormatError(str(exc), source=source) from None
         edges.append((u, v, mark_u, mark_v, shown))
 
+    limits.check_counts(len(names), len(edges), source)
+    check_node_names(names, source)
     graph = CausalGraph(names)
     seen: dict[frozenset[str], tuple[str, str, Mark, Mark, str]] = {}
     for u, v, mark_u, mark_v, shown in edges:

@@ -44,7 +44,9 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import mesalens.pipeline.formats.limits as limits
 from mesalens.pipeline.errors import GraphError, GraphFormatError
+from mesalens.pipeline.formats.names import CLIP, check_node_names, clip
 from mesalens.pipeline.graph import EDGE_KINDS, CausalGraph
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "read_json", "write_json"]
@@ -57,6 +59,38 @@ _REVERSED_KIND = {kind: _KIND_OF_MARKS[(b, a)] for kind, (a, b) in EDGE_KINDS.it
 
 # One link between two named nodes: (source, target, kind or None, where).
 Link = tuple[str, str, str | None, str]
+
+# Python refuses to turn a longer run of digits into an int (CVE-2020-10735).
+_MAX_DIGITS = 4000
+
+
+class _LongInteger:
+    """A JSON integer too long for Python's int conversion, kept as its digits."""
+
+    def __init__(self, digits: str):
+        self.digits = digits
+
+    def __repr__(self) -> str:
+        return f"an integer of {len(self.digits)} digits ({self.digits[:20]}...)"
+
+
+def _parse_int(digits: str) -> int | _LongInteger:
+    return int(digits) if len(digits) <= _MAX_DIGITS else _LongInteger(digits)
+
+
+def _show(value: Any) -> str:
+    """A JSON value as text for a message: at most about 80 characters, never a traceback."""
+    if isinstance(value, _LongInteger):
+        return repr(value)
+    if isinstance(value, str):
+        return clip(value)
+    try:
+        text = json.dumps(value, ensure_ascii=True, default=repr)
+    except (ValueError, RecursionError):  # pragma: no cover - loads accepted it
+        return f"a JSON {type(value).__name__}"
+    if len(text) <= CLIP:
+        return text
+    return f"{text[:CLIP]}... ({len(text)} characters)"
 
 
 def _graph_from_links(
@@ -79,14 +113,14 @@ def _graph_from_links(
         u, v, kind, where = link
         for end in (u, v):
             if end not in graph.index:
-                raise error(f"{where}: unknown node {end!r}; list every node in 'nodes'")
+                raise error(f"{where}: unknown node {clip(end)}; list every node in 'nodes'")
         if u == v:
             raise error(
-                f"{where}: self-loop at {u!r}; a causal graph has no edge from a node to itself"
+                f"{where}: self-loop at {clip(u)}; a causal graph has no edge from a node to itself"
             )
         if kind is not None and kind not in EDGE_KINDS:
             raise error(
-                f"{where}: unknown edge kind {kind!r} between {u!r} and {v!r}; "
+                f"{where}: unknown edge kind {clip(kind)} between {clip(u)} and {clip(v)}; "
                 f"use one of {', '.join(EDGE_KINDS)}"
             )
         by_pair.setdefault(frozenset((u, v)), []).append(link)
@@ -98,7 +132,8 @@ def _graph_from_links(
         second = group[1]
         if len(group) > 2 or not directed or second[0] != v:
             raise error(
-                f"{second[3]}: a second link between {u!r} and {v!r} (the first is {where}); "
+                f"{second[3]}: a second link between {clip(u)} and {clip(v)} (the first is "
+                f"{where}); "
                 "a causal graph has at most one edge between two nodes"
             )
         other = second[2]
@@ -108,8 +143,8 @@ def _graph_from_links(
             graph.add_edge(u, v, kind)
         else:
             raise error(
-                f"{where} ({u!r} to {v!r}, kind {kind!r}) and {second[3]} ({v!r} to {u!r}, "
-                f"kind {other!r}) disagree; give a pair of opposite links the same edge "
+                f"{where} ({clip(u)} to {clip(v)}, kind {kind!r}) and {second[3]} ({clip(v)} to "
+                f"{clip(u)}, kind {other!r}) disagree; give a pair of opposite links the same edge "
                 "(e.g. 'o->' and '<-o') or no kinds at all (an undirected edge)"
             )
     return graph
@@ -118,7 +153,7 @@ def _graph_from_links(
 def _require(obj: Any, key: str, where: str, source: str) -> Any:
     if not isinstance(obj, dict):
         raise GraphFormatError(
-            f"{where} should be a JSON object but is {json.dumps(obj)[:60]}", source=source
+            f"{where} should be a JSON object but is {_show(obj)}", source=source
         )
     if key not in obj:
         raise GraphFormatError(f"{where} has no key {key!r}", source=source)
@@ -127,37 +162,37 @@ def _require(obj: Any, key: str, where: str, source: str) -> Any:
 
 def _list(obj: Any, where: str, source: str) -> list[Any]:
     if not isinstance(obj, list):
-        raise GraphFormatError(
-            f"{where} should be a JSON list but is {json.dumps(obj)[:60]}", source=source
-        )
+        raise GraphFormatError(f"{where} should be a JSON list but is {_show(obj)}", source=source)
     return obj
 
 
 def _read_mesalens(data: dict[str, Any], source: str) -> CausalGraph:
     version = data.get("version", FORMAT_VERSION)
-    if version != FORMAT_VERSION:
+    if type(version) is not int or version != FORMAT_VERSION:
         raise GraphFormatError(
-            f"unsupported {FORMAT_NAME} version {version!r}; this reader knows version "
+            f"unsupported {FORMAT_NAME} version {_show(version)}; this reader knows version "
             f"{FORMAT_VERSION}",
             source=source,
         )
     names = _list(_require(data, "nodes", "the top-level object", source), "nodes", source)
+    raw_edges = _list(_require(data, "edges", "the top-level object", source), "edges", source)
+    limits.check_counts(len(names), len(raw_edges), source)
     seen: dict[str, int] = {}
     for i, name in enumerate(names):
         if not isinstance(name, str) or not name:
             raise GraphFormatError(
-                f"nodes[{i}] should be a non-empty string but is {json.dumps(name)}",
+                f"nodes[{i}] should be a non-empty string but is {_show(name)}",
                 source=source,
             )
         if name in seen:
             raise GraphFormatError(
-                f"nodes[{i}]: duplicate node name {name!r} (also nodes[{seen[name]}]); "
+                f"nodes[{i}]: duplicate node name {clip(name)} (also nodes[{seen[name]}]); "
                 "every node must have a unique name",
                 source=source,
             )
         seen[name] = i
+    check_node_names(names, source)
     links: list[Link] = []
-    raw_edges = _list(_require(data, "edges", "the top-level object", source), "edges", source)
     for i, edge in enumerate(raw_edges):
         where = f"edges[{i}]"
         ends = []
@@ -165,7 +200,7 @@ def _read_mesalens(data: dict[str, Any], source: str) -> CausalGraph:
             value = _require(edge, key, where, source)
             if not isinstance(value, str):
                 raise GraphFormatError(
-                    f"{where}.{key} should be a string but is {json.dumps(value)}", source=source
+                    f"{where}.{key} should be a string but is {_show(value)}", source=source
                 )
             ends.append(value)
         links.append((ends[0], ends[1], ends[2], where))
@@ -183,7 +218,7 @@ def _node_name(node_id: Any, where: str, source: str) -> str:
     if isinstance(node_id, int) and not isinstance(node_id, bool):
         return str(node_id)
     raise GraphFormatError(
-        f"{where} should be a non-empty string or an integer but is {json.dumps(node_id)}",
+        f"{where} should be a non-empty string or an integer but is {_show(node_id)}",
         source=source,
     )
 
@@ -192,10 +227,12 @@ def _read_node_link(data: dict[str, Any], source: str) -> CausalGraph:
     directed = data.get("directed", False)
     if not isinstance(directed, bool):
         raise GraphFormatError(
-            f"'directed' should be true or false but is {json.dumps(directed)}", source=source
+            f"'directed' should be true or false but is {_show(directed)}", source=source
         )
     link_key = "links" if "links" in data else "edges"
     raw_nodes = _list(_require(data, "nodes", "the top-level object", source), "nodes", source)
+    raw_links = _list(_require(data, link_key, "the top-level object", source), link_key, source)
+    limits.check_counts(len(raw_nodes), len(raw_links), source)
     names: list[str] = []
     name_of: dict[Any, str] = {}
     where_of: dict[str, str] = {}
@@ -205,24 +242,30 @@ def _read_node_link(data: dict[str, Any], source: str) -> CausalGraph:
         name = _node_name(node_id, f"{where}.id", source)
         if name in where_of:
             raise GraphFormatError(
-                f"{where}: duplicate node {name!r} (also {where_of[name]}); every node must "
+                f"{where}: duplicate node {clip(name)} (also {where_of[name]}); every node must "
                 "have a unique name",
                 source=source,
             )
         where_of[name] = where
         name_of[(type(node_id), node_id)] = name
         names.append(name)
+    check_node_names(names, source)
     links: list[Link] = []
-    raw_links = _list(_require(data, link_key, "the top-level object", source), link_key, source)
     for i, link in enumerate(raw_links):
         where = f"{link_key}[{i}]"
         ends = []
         for key in ("source", "target"):
             value = _require(link, key, where, source)
+            if not isinstance(value, str | int) or isinstance(value, bool):
+                raise GraphFormatError(
+                    f"{where}.{key} should be a node id (a string or an integer) but is "
+                    f"{_show(value)}",
+                    source=source,
+                )
             name = name_of.get((type(value), value))
             if name is None:
                 raise GraphFormatError(
-                    f"{where}.{key}: unknown node {json.dumps(value)}; every end of a link "
+                    f"{where}.{key}: unknown node {_show(value)}; every end of a link "
                     "must be the id of an entry of 'nodes'",
                     source=source,
                 )
@@ -230,7 +273,7 @@ def _read_node_link(data: dict[str, Any], source: str) -> CausalGraph:
         kind = link.get("kind")
         if kind is not None and not isinstance(kind, str):
             raise GraphFormatError(
-                f"{where}.kind should be a string but is {json.dumps(kind)}", source=source
+                f"{where}.kind should be a string but is {_show(kind)}", source=source
             )
         links.append((ends[0], ends[1], kind, where))
 
@@ -263,7 +306,7 @@ def read_json(text: str, source: str = "<string>") -> CausalGraph:
         kind, or two links join the same pair in conflicting ways.
     """
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_int=_parse_int)
     except json.JSONDecodeError as exc:
         raise GraphFormatError(
             f"invalid JSON at column {exc.colno}: {exc.msg}", source=source, line=exc.lineno
@@ -277,13 +320,13 @@ def read_json(text: str, source: str = "<string>") -> CausalGraph:
     if not isinstance(data, dict):
         raise GraphFormatError(
             "the JSON should be an object with 'nodes' and 'edges' (or networkx "
-            f"node-link data) but is {json.dumps(data)[:60]}",
+            f"node-link data) but is {_show(data)}",
             source=source,
         )
     if "format" in data:
         if data["format"] != FORMAT_NAME:
             raise GraphFormatError(
-                f"unknown graph format {data['format']!r}; expected {FORMAT_NAME!r} or "
+                f"unknown graph format {_show(data['format'])}; expected {FORMAT_NAME!r} or "
                 "networkx node-link data (no 'format' key)",
                 source=source,
             )

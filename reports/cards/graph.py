@@ -30,7 +30,13 @@ from mesalens.reports.vocabulary import SIGMA, class_unit, path_text
 if TYPE_CHECKING:
     from mesalens.pipeline.checker import CheckResult
 
-__all__ = ["ClassDrawing", "draw_class", "graph_card"]
+__all__ = ["MAX_DRAWN_EDGES", "MAX_DRAWN_NODES", "ClassDrawing", "draw_class", "graph_card"]
+
+# The layered layout (grandalf) takes minutes on a dense graph of a few
+# hundred nodes, and nobody can read such a drawing: past these sizes the
+# card says so instead of drawing (the JSON and the tables keep everything).
+MAX_DRAWN_NODES = 200
+MAX_DRAWN_EDGES = 500
 
 
 @dataclass(frozen=True)
@@ -108,7 +114,7 @@ def draw_class(
     fail_witness = witnesses.get("fail")
     hold_witness = witnesses.get("hold")
     orientation = [tuple(p) for p in ((fail_witness or hold_witness or {}).get("dag") or [])]
-    layout = layered_layout(names, drawn_edges, orientation, first=roles["regime"])
+    too_large = len(names) > MAX_DRAWN_NODES or len(drawn_edges) > MAX_DRAWN_EDGES
 
     paths: list[tuple[str, ...]] = []
     row_path_index: list[int | None] = []
@@ -128,13 +134,25 @@ def draw_class(
         if fail_path not in paths:
             paths.append(fail_path)
         highlight = paths.index(fail_path)
-    drawing = draw_graph(
-        layout,
-        roles,
-        paths=paths,
-        highlight=highlight,
-        title=("learned graph" if is_run else "graph of the class"),
-    )
+    if too_large:
+        drawing = GraphDrawing(
+            svg=(
+                f'<p class="note">The graph has {len(names):,} nodes and {len(drawn_edges):,} '
+                f"edges, more than the {MAX_DRAWN_NODES:,} nodes or {MAX_DRAWN_EDGES:,} edges "
+                "this report draws; it is not drawn. The open paths are in the table below, "
+                "and every edge is in the JSON output (<code>restricted_graph</code>).</p>"
+            ),
+            path_ids=[[] for _ in paths],
+        )
+    else:
+        layout = layered_layout(names, drawn_edges, orientation, first=roles["regime"])
+        drawing = draw_graph(
+            layout,
+            roles,
+            paths=paths,
+            highlight=highlight,
+            title=("learned graph" if is_run else "graph of the class"),
+        )
     sigma_fail = None
     if fail_witness and fail_witness.get("sigma_graph"):
         sigma_fail = fail_witness["sigma_graph"]

@@ -34,7 +34,7 @@ from mesalens.pipeline.checker import check
 from mesalens.pipeline.enumeration import iter_dag_edges
 from mesalens.pipeline.formats.objects import graph_from_object
 from mesalens.pipeline.graph import CausalGraph
-from mesalens.pipeline.roles import Roles
+from mesalens.pipeline.roles import Roles, spell_as_in_graph
 from mesalens.reports.checks.config import build_roles
 from mesalens.reports.checks.results import GraphCheckResult
 from mesalens.reports.examples import load_example
@@ -175,7 +175,8 @@ def check_graph(
         For roles the graph does not have, a graph the checker refuses, or a
         listing asked of a PAG.
     """
-    result = check(graph, roles)
+    # Role names are compared with node names in Unicode normal form NFC.
+    result = check(graph, spell_as_in_graph(roles, graph))
     dags = None
     if list_dags is not None:
         if result.restricted_pdag is None:

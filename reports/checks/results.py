@@ -27,7 +27,7 @@ from __future__ import annotations
 import itertools
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -183,8 +183,8 @@ class _Result(ABC):
     def report_html(self) -> str:
         """The self-contained HTML report (what ``--html`` and ``report.html`` hold)."""
 
-    def write_report(self, path: str | os.PathLike[str]) -> None:
-        """Write :meth:`report_html` to ``path``, atomically (complete, or not there at all).
+    def write_report(self, path: str | os.PathLike[str], html: str | None = None) -> None:
+        """Write :meth:`report_html` (or ``html``) to ``path`` atomically: complete, or not at all.
 
         Raises
         ------
@@ -194,7 +194,8 @@ class _Result(ABC):
         from mesalens.reports.html import write_report
 
         check_destination("HTML report", path, self._protect)
-        html = self.report_html()
+        if html is None:
+            html = self.report_html()
         try:
             write_report(os.fspath(path), html)
         except OSError as exc:
@@ -286,11 +287,13 @@ class GraphCheckResult(_Result):
 
     @cached_property
     def _html(self) -> str:
+        return self._render(self.document.get("dags"))
+
+    def _render(self, dags: Sequence[Sequence[tuple[str, str]]] | None) -> str:
         from mesalens.reports.dag_pages import class_dags
         from mesalens.reports.html import render_check_report
         from mesalens.reports.sections import render_sections
 
-        dags = self.document.get("dags")
         return render_check_report(
             self.document,
             dags=dags if dags is not None else class_dags(self.check),
@@ -298,9 +301,13 @@ class GraphCheckResult(_Result):
             sections=render_sections(self.document),
         )
 
-    def report_html(self) -> str:
-        """The self-contained HTML report (what ``check-graph --html`` writes)."""
-        return self._html
+    def report_html(self, dags: Sequence[Sequence[tuple[str, str]]] | None = None) -> str:
+        """The self-contained HTML report (what ``check-graph --html`` writes).
+
+        ``dags`` are the listed DAGs the report shows (default: the
+        document's, else the class's first ones).
+        """
+        return self._html if dags is None else self._render(dags)
 
     def _repr_html_(self) -> str:
         return self._notebook_html(None)

@@ -6,22 +6,96 @@ leaves a JSON file behind, and the JSON file itself is written atomically.
 
 from __future__ import annotations
 
-import sys
+import contextlib
+import itertools
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import click
 from rich.console import Console
+from rich.text import Text
 
-from mesalens.connectors.errors import MesalensError
+from mesalens.connectors.atomic import atomic_write_chunks
+from mesalens.connectors.errors import InputError, MesalensError
+from mesalens.connectors.listing import printable
+from mesalens.pipeline.enumeration import iter_dag_edges
 from mesalens.pipeline.formats import FORMATS
+from mesalens.pipeline.formats.names import clip
 from mesalens.reports.checks.graph_check import build_roles, graph_input, role_texts
 from mesalens.reports.checks.graph_check import check_graph as check_class
 from mesalens.reports.checks.results import GraphCheckResult, check_destination
-from mesalens.reports.cli.common import CONTEXT, fail, write_json
+from mesalens.reports.cli.common import CONTEXT, fail
 from mesalens.reports.examples import example_names
-from mesalens.reports.summary import render_summary
-from mesalens.reports.vocabulary import pag_note
+from mesalens.reports.result_json import iter_dumps
+from mesalens.reports.summary import render_dags, render_summary
+from mesalens.reports.vocabulary import exit_code_line, pag_note
 
 __all__ = ["check_graph"]
+
+
+#: The most DAGs ``--list-dags`` lists. Listing streams (constant memory), so
+#: the bound is about time and output size: 10^9 DAGs of a dozen edges are
+#: tens of gigabytes of JSON and hours of listing.
+LIST_DAGS_MAX = 10**9
+
+
+class _DagCount(click.ParamType):
+    """A whole number of DAGs, 1 to :data:`LIST_DAGS_MAX` (help and errors say so in words)."""
+
+    name = "count"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            number = value
+        else:
+            text = str(value).strip().replace("_", "")
+            if not text.isdigit():
+                self.fail(f"{clip(str(value))} is not a whole number of DAGs", param, ctx)
+            number = int(text) if len(text) <= 12 else LIST_DAGS_MAX + 1
+        if not 1 <= number <= LIST_DAGS_MAX:
+            self.fail(
+                f"{clip(str(value))} is not between 1 and {LIST_DAGS_MAX:,}, the most DAGs "
+                "mesalens lists",
+                param,
+                ctx,
+            )
+        return number
+
+
+def _dag_listing(result: GraphCheckResult) -> Callable[[int], Iterator[list[tuple[str, str]]]]:
+    """A function that starts a fresh listing of up to N DAGs as sorted name pairs.
+
+    Each consumer (the JSON file, the terminal, the report) starts its own
+    listing: the lister is deterministic and streams with linear delay, so
+    no list of DAGs is ever held in memory.
+    """
+    restricted = result.check.restricted_pdag
+    if restricted is None:
+        raise InputError(
+            "--list-dags lists DAGs, but GRAPH is a PAG whose class is MAGs; they are listed "
+            "in the JSON ('latent', 'mags') and the HTML report: use --json or --html instead"
+        )
+    names = result.check.node_names
+
+    def listing(limit: int) -> Iterator[list[tuple[str, str]]]:
+        for edges in itertools.islice(iter_dag_edges(restricted), limit):
+            yield [(names[i], names[j]) for i, j in sorted(edges)]
+
+    return listing
+
+
+def _utf8_path(option: str, path: str | None) -> None:
+    """Refuse a path holding bytes that are not UTF-8: no output could name it."""
+    if path is None:
+        return
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError(
+            f"{option} '{printable(path)}': the name holds bytes that are not UTF-8 (shown "
+            "as \\xNN), which the JSON and the report cannot show; rename the file"
+        ) from None
 
 
 @click.command("check-graph", context_settings=CONTEXT)
@@ -57,9 +131,11 @@ __all__ = ["check_graph"]
 )
 @click.option(
     "--list-dags",
-    type=click.IntRange(min=1, max=sys.maxsize),
+    type=_DagCount(),
     metavar="N",
-    help="Also list up to N DAGs of the class (in the terminal and in the JSON).",
+    help="Also list up to N DAGs of the class (in the terminal and in the JSON; the report "
+    "shows the first 200), N from 1 to 1,000,000,000. The listing streams: memory stays "
+    "constant, time and output grow with N.",
 )
 @click.option(
     "--format",
@@ -95,8 +171,21 @@ def check_graph(
         raise click.UsageError("give either a GRAPH file or --example NAME (not both)")
     if example is not None and graph_format is not None:
         raise click.UsageError("--format applies to a GRAPH file, not to --example")
+    listing = None
+    n_listed = None
     try:
-        found = graph_input(graph, example=example, format=graph_format)
+        _utf8_path("GRAPH", graph)
+        _utf8_path("--json", json_out)
+        _utf8_path("--html", html_out)
+        # Every output path is checked before the (possibly long) work.
+        for option, path in (("--json", json_out), ("--html", html_out)):
+            if path is not None and path != "-":
+                check_destination(option, path, graph)
+        # A large graph file shows what is going on (on a terminal only).
+        size = 0 if graph is None else _large(str(graph))
+        show = not quiet and size > 0
+        with _stage(show, f"reading {graph} ({size / 2**20:.0f} MiB)"):
+            found = graph_input(graph, example=example, format=graph_format)
         # Command-line options override the example's roles, which override
         # the built-in defaults.
         given = {
@@ -111,36 +200,97 @@ def check_graph(
             flags = ", ".join(f"--{key.replace('_', '-')}" for key in missing)
             raise click.UsageError(f"missing option {flags}")
         roles = build_roles(**texts)
-        result = check_class(
-            found.graph,
-            roles,
-            source=found.source,
-            graph_sha256=found.sha256,
-            graph_path=found.path,
-            list_dags=list_dags,
-        )
-        # Both outputs are complete, and both destinations checked, before
-        # either is written: a bad --html must not leave a new JSON behind.
-        for option, path in (("--json", json_out), ("--html", html_out)):
-            if path is not None and path != "-":
-                check_destination(option, path, found.path)
+        with _stage(show, f"checking the class ({found.graph.number_of_edges():,} edges)"):
+            result = check_class(
+                found.graph,
+                roles,
+                source=found.source,
+                graph_sha256=found.sha256,
+                graph_path=found.path,
+            )
+        if list_dags is not None:
+            listing = _dag_listing(result)
+            n_listed = min(list_dags, result.n_dags)
+        # Both outputs are complete before either is written: a bad --html
+        # must not leave a new JSON behind.
+        html = None
         if html_out is not None:
-            result.report_html()
+            from mesalens.reports.dag_pages import DAG_LIST_LIMIT
+
+            shown = None if listing is None else list(listing(min(list_dags, DAG_LIST_LIMIT)))
+            html = result.report_html(shown)
         if json_out is not None:
-            write_json(result.to_json(), json_out)
-        if html_out is not None:
-            result.write_report(html_out)
+            chunks = iter_dumps(result.document, None if listing is None else listing(list_dags))
+            _write_json_stream(chunks, json_out, list_dags)
+        if html is not None:
+            result.write_report(html_out, html)
     except MesalensError as exc:
         fail(ctx, str(exc))
     except OSError as exc:  # reading a packaged example, or a stray file system error
         fail(ctx, f"{exc.strerror or exc}" + (f": {exc.filename!r}" if exc.filename else ""))
+    except MemoryError:
+        fail(ctx, _out_of_memory(list_dags))
 
     if not quiet:
-        _print_summary(result, json_out, html_out)
+        try:
+            _print_summary(result, listing, n_listed, json_out, html_out)
+        except MemoryError:
+            fail(ctx, _out_of_memory(list_dags))
     ctx.exit(result.exit_code)
 
 
-def _print_summary(result: GraphCheckResult, json_out: str | None, html_out: str | None) -> None:
+#: From this size on, reading and checking a graph file show a status line.
+LARGE_GRAPH_BYTES = 2**20
+
+
+def _large(path: str) -> int:
+    """The size of ``path`` when it is at least :data:`LARGE_GRAPH_BYTES`, else 0."""
+    try:
+        size = os.stat(path).st_size
+    except OSError:
+        return 0
+    return size if size >= LARGE_GRAPH_BYTES else 0
+
+
+def _stage(show: bool, text: str) -> contextlib.AbstractContextManager[Any]:
+    """A status line on stderr while a long stage runs, when stderr is a terminal."""
+    console = Console(stderr=True, markup=False, emoji=False, highlight=False)
+    if not show or not console.is_terminal:
+        return contextlib.nullcontext()
+    return console.status(text)
+
+
+def _out_of_memory(list_dags: int | None) -> str:
+    if list_dags is not None:
+        return (
+            f"ran out of memory with --list-dags {list_dags:,}; ask for fewer DAGs "
+            "(the listing itself streams: the graph's DAGs are too large to hold even a few)"
+        )
+    return "ran out of memory checking this graph; check a smaller part of it"
+
+
+def _write_json_stream(chunks: Iterator[str], target: str, list_dags: int | None) -> None:
+    """Write the JSON chunks to ``target`` atomically (``-``: stdout) as they come."""
+    if target == "-":
+        for chunk in chunks:
+            click.echo(chunk, nl=False)
+        return
+    try:
+        atomic_write_chunks(target, (chunk.encode("utf-8") for chunk in chunks))
+    except OSError as exc:
+        raise InputError(
+            f"cannot write the JSON output {target!r}: {exc.strerror or exc}"
+            + ("" if list_dags is None else f" (with --list-dags {list_dags:,})")
+        ) from None
+
+
+def _print_summary(
+    result: GraphCheckResult,
+    listing: Callable[[int], Iterator[list[tuple[str, str]]]] | None,
+    n_listed: int | None,
+    json_out: str | None,
+    html_out: str | None,
+) -> None:
     # Markup, emoji codes and highlighting are off: node names are data.
     console = Console(stderr=json_out == "-", markup=False, emoji=False, highlight=False)
     if json_out is not None and json_out != "-":
@@ -151,9 +301,9 @@ def _print_summary(result: GraphCheckResult, json_out: str | None, html_out: str
     if document.get("latent"):
         console.print(pag_note(document), soft_wrap=True)
     render_summary(
-        result.check,
-        console,
-        graph_source=result.source,
-        dags=document.get("dags"),
-        document=document,
+        result.check, console, graph_source=result.source, document=document, exit_line=False
     )
+    if listing is not None and n_listed is not None:
+        console.print()
+        render_dags(listing(n_listed), document["n_dags"], console, shown=n_listed)
+    console.print(Text(exit_code_line(result.verdict), style="dim"), soft_wrap=True)
