@@ -161,12 +161,15 @@ def test_check_graph_html_shows_verdict_path_conjecture_and_no_data(tmp_path):
     assert "holds in 0 of 1 DAG" in sentence and "policy reading value" in sentence
     text = re.sub(r"<[^>]+>", "", page)
     assert sentence in text.replace("&#39;", "'")
-    assert "No data: graph given by the user" in page
+    # No logs, so no Evidence section (issue 16 part 4), and a built-in example
+    # is called one, never "given by the user".
+    assert 'id="evidence"' not in page and 'href="#evidence"' not in page
+    assert "given by the user" not in page and "the built-in example collider" in page
     assert page.count("<svg") >= 2 and 'class="graph"' in page
     assert 'class="edge on-path"' in page  # the failing parent set's open path, highlighted
     assert "disagrees" in page  # the collider is where the conjecture is wrong
     # Sections in the order of the issue.
-    order = [page.index(f'id="{s}"') for s in ("verdict", "graph", "parent-sets", "evidence")]
+    order = [page.index(f'id="{s}"') for s in ("verdict", "graph", "parent-sets", "provenance")]
     assert order == sorted(order) and page.index('id="provenance"') < page.index('id="dags"')
 
 
@@ -402,7 +405,9 @@ def test_check_graph_report_in_chromium_pages_and_escapes(browser, tmp_path):
         assert label.inner_text() == f"page 2 of {pages}"
         assert page.locator(".dag-page[data-page='1']").is_visible()
         assert page.get_by_text(SCRIPT_NAME, exact=True).first.is_visible()
-        assert "No data: graph given by the user" in page.inner_text("#evidence")
+        # A graph given without logs: no Evidence section to show empty.
+        assert page.locator("#evidence").count() == 0
+        assert "No data inputs: the graph is " in page.inner_text("#provenance")
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "check-graph-report.png"), full_page=True)
     finally:

@@ -119,7 +119,9 @@ def run_check(
     # The report's time is the whole run's, reading the logs included.
     analysis.timings = {"load": loading, **analysis.timings}
     change = verdict_change(analysis.check.verdict) if verdict_change is not None else None
-    document = write_run_outputs(out, analysis, data, check.settings, verdict_change=change)
+    document = write_run_outputs(
+        out, analysis, data, check.settings, verdict_change=change, index_link=check.index_link
+    )
     return CheckRun(analysis=analysis, data=data, out=out, document=document)
 
 
@@ -145,6 +147,7 @@ def write_run_outputs(
     settings: DiscoverySettings,
     *,
     verdict_change: str | None = None,
+    index_link: str | None = None,
 ) -> dict[str, Any]:
     """Write ``result.json``, ``graph.txt``, ``graph.json`` and ``report.html`` (each atomically).
 
@@ -161,8 +164,9 @@ def write_run_outputs(
     over a non-empty one, and other files a user keeps in ``out`` would go.)
 
     ``verdict_change`` (a sentence from a scheduled job, when the verdict
-    differs from the previous run's) is called out in both. Returns the
-    result document.
+    differs from the previous run's) is called out in both; ``index_link``
+    (a job's index, relative to ``out``) is linked from the report. Returns
+    the result document.
     """
     # Everything is serialised before the first byte is written.
     run_document = run_result_to_dict(analysis, data, settings)
@@ -175,7 +179,7 @@ def write_run_outputs(
         "escaped_names": escaped,
     }
     document = dumps(run_document)
-    report = render_run_report(run_document, analysis.check, data)
+    report = render_run_report(run_document, analysis.check, data, index_link=index_link)
     out.mkdir(parents=True, exist_ok=True)
     # The next atomic write's directory fsync makes this removal durable
     # before any new file appears under its final name.

@@ -33,34 +33,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.text import Text
 
-from mesalens.connectors import MesalensError
-from mesalens.connectors.errors import InputError
-from mesalens.connectors.kinds import DTYPE_OVERRIDES
-from mesalens.connectors.loaded import LoadedData
+from mesalens.connectors.errors import InputError, MesalensError
 from mesalens.connectors.regime import parse_regime_option
-from mesalens.pipeline.analysis import AnalysisResult
-from mesalens.pipeline.dask_client import connected_client
-from mesalens.reports.checks.config import (
-    RunConfig,
-    is_job_file,
-    parse_run_config,
-    read_toml,
+from mesalens.reports.checks.options import (
+    DTYPE_OVERRIDES,
+    FLAGS,
+    OPTIONS,
+    TOP_ONLY_KEYS,
+    click_options,
 )
-from mesalens.reports.checks.options import FLAGS, OPTIONS, TOP_ONLY_KEYS, click_options
-from mesalens.reports.checks.runner import run_check
 from mesalens.reports.cli.common import CONTEXT, errors_as_one_line, fail
-from mesalens.reports.jobs.engine import run_check as run_job_check
-from mesalens.reports.jobs.engine import run_job_file
-from mesalens.reports.progress import run_progress
-from mesalens.reports.sections.alignment_gap import direct_test_line
-from mesalens.reports.sections.deterministic import deterministic_lines
-from mesalens.reports.summary import bootstrap_line, render_summary
 from mesalens.reports.vocabulary import (
     CONTRADICTION_WORDS,
     RUN_EXIT_CODES,
@@ -71,6 +57,15 @@ from mesalens.reports.vocabulary import (
     pag_note,
     run_exit_code_line,
 )
+
+# `mesalens run --help` imports only the above (the options table, click):
+# the data pipeline, dask, rich and the report renderers load when a run starts.
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from mesalens.connectors.loaded import LoadedData
+    from mesalens.pipeline.analysis import AnalysisResult
+    from mesalens.reports.checks.config import RunConfig
 
 __all__ = ["run_command"]
 
@@ -115,6 +110,8 @@ def _run_config(
     options: Mapping[str, Any], config: dict[str, Any], source: str | None
 ) -> RunConfig:
     """The command line's values merged over the config's, validated (see parse_run_config)."""
+    from mesalens.reports.checks.config import parse_run_config
+
     given = _given_options(options)
     if not (given.get("out") or config.get("out")):
         raise click.UsageError("missing option --out DIR")
@@ -136,6 +133,13 @@ def _run_config(
 @click.pass_context
 def run_command(ctx: click.Context, **options: Any) -> None:
     """Learn the causal class from logs and decide the criterion over it."""
+    from rich.console import Console
+
+    from mesalens.pipeline.dask_client import connected_client
+    from mesalens.reports.checks.config import is_job_file, read_toml
+    from mesalens.reports.checks.runner import run_check
+    from mesalens.reports.progress import run_progress
+
     console = Console(stderr=True, markup=False, emoji=False, highlight=False)
     source = options["config_path"]
     try:
@@ -172,6 +176,12 @@ def _print_run(
     out: Path,
 ) -> None:
     """The terminal summary of a run: verdict, evidence, notes, files, and the exit code last."""
+    from rich.text import Text
+
+    from mesalens.reports.sections.alignment_gap import direct_test_line
+    from mesalens.reports.sections.deterministic import deterministic_lines
+    from mesalens.reports.summary import bootstrap_line, render_summary
+
     if document.get("latent"):  # FCI: counts are over MAGs
         console.print(pag_note(document), soft_wrap=True)
     render_summary(
@@ -208,6 +218,9 @@ def _print_run(
 
 def _run_job_file(ctx: click.Context, console: Console, options: dict[str, Any]) -> None:
     """``run --config JOBS.toml``: every check of a job file, with history and index (exits)."""
+    from mesalens.reports.jobs.engine import run_check as run_job_check
+    from mesalens.reports.jobs.engine import run_job_file
+
     path = options["config_path"]
     given = [FLAGS[key] for key in _given_options(options) if key not in TOP_ONLY_KEYS]
     if given:

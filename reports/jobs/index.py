@@ -34,6 +34,7 @@ from mesalens.reports.jobs.layout import (
     iso_now,
     json_text,
 )
+from mesalens.reports.jobs.trends import TREND_RUNS, read_trend_point
 from mesalens.reports.vocabulary import EXIT_CODES
 
 __all__ = ["build_index", "collect_runs", "previous_run", "write_index"]
@@ -117,7 +118,9 @@ def build_index(out_dir: Path) -> dict[str, Any]:
         "n_runs", "config", "runs"}]}``, ``stability`` and ``direct_test``
         and ``confirmation`` being those of the latest verdict (the run
         record's); each run
-        record also has ``path``, its folder relative to ``out_dir``.
+        record also has ``path``, its folder relative to ``out_dir``, and the
+        newest :data:`~mesalens.reports.jobs.trends.TREND_RUNS` also ``trend``
+        (rows and alignment gap, :func:`~mesalens.reports.jobs.trends.trend_point`).
     """
     checks = []
     folders = (
@@ -131,6 +134,8 @@ def build_index(out_dir: Path) -> dict[str, Any]:
         records = collect_runs(folder)
         for record in records:
             record["path"] = f"{folder.name}/{RUNS}/{record['run']}"
+        for record in records[-TREND_RUNS:]:  # what the index charts: rows and gap per run
+            record["trend"] = read_trend_point(folder / RUNS / record["run"])
         newest = records[-1] if records else None
         latest = previous_run(records)
         latest_record = next(

@@ -54,6 +54,7 @@ from typing import Any
 __all__ = [
     "CHECK_NAME",
     "HISTORY_JSON",
+    "INDEX_FROM_RUN",
     "INDEX_HTML",
     "INDEX_JSON",
     "INDEX_LOCK",
@@ -71,6 +72,9 @@ __all__ = [
 ]
 
 INDEX_HTML = "index.html"
+#: ``index.html`` as seen from a run folder (``DIR/CHECK/runs/RUN/``): the
+#: link back to the index in each run's report.
+INDEX_FROM_RUN = f"../../../{INDEX_HTML}"
 INDEX_JSON = "index.json"
 LOG_FILE = "mesalens.log"
 HISTORY_JSON = "history.json"
