@@ -231,6 +231,21 @@ def test_run_writes_report_next_to_result(run_out):
     assert document["versions"]["causal-learn"] in page
     assert SCRIPT_NAME not in page and ESCAPED_SCRIPT_NAME in page
     assert len(page.encode()) < 2_000_000
+    # A single run (not a job's) has no job index to link back to.
+    assert 'id="job-index-link"' not in page
+
+
+def test_provenance_names_causal_learns_parameters_in_words(run_out):
+    # PC's raw parameters (uc_rule 0, uc_priority 2, stable) read as words, the raw value kept.
+    settings = json.loads((run_out / "result.json").read_text())["discovery"]["settings"]
+    assert (settings["uc_rule"], settings["uc_priority"], settings["stable"]) == (0, 2, True)
+    page = (run_out / "report.html").read_text()
+    table = page[page.index('id="provenance"') :]
+    rows = dict(re.findall(r'<tr><th scope="row">([^<]+)</th><td[^>]*>([^<]*)</td></tr>', table))
+    assert rows["unshielded colliders"] == "oriented from the separating sets (uc_rule 0)"
+    assert rows["conflicting colliders"] == "existing colliders kept (uc_priority 2)"
+    assert rows["skeleton search"] == "order-independent (stable PC) (stable True)"
+    assert "uc_rule" not in rows and "uc_priority" not in rows
 
 
 def test_regime_distributions_two_computes(tmp_path, monkeypatch):

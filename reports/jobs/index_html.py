@@ -51,7 +51,6 @@ __all__ = ["GATES", "check_gate", "display_location", "render_index_html"]
 GATES = ("confirmed", "not confirmed", "failed")
 
 _CSS = """
-.topbar-inner { display: flex; align-items: center; justify-content: space-between; height: 48px; }
 .index-head { display: flex; align-items: baseline; gap: 14px; flex-wrap: wrap; }
 .index-head h1 { font-size: 1.45rem; font-weight: 700; }
 .tally { display: flex; gap: 10px; flex-wrap: wrap; margin: 14px 0 12px; }
