@@ -244,6 +244,36 @@ def test_a_damaged_result_json_leaves_the_index_without_that_trend(tmp_path):
         assert 'class="trend trend-verdict"' in page and "trend-gap" not in page
 
 
+def test_trend_points_are_cached_per_check_and_reread_when_a_result_changes(tmp_path, monkeypatch):
+    from mesalens.reports.jobs import trends
+
+    folder = tmp_path / "c" / "runs" / "20250301T020000Z"
+    folder.mkdir(parents=True)
+    (folder / "run.json").write_text(json.dumps({"seq": 1, "status": "ok", "verdict": "all"}))
+    rows = {"data": {"regimes": [{"name": "train", "rows_kept": 7}]}}
+    (folder / "result.json").write_text(json.dumps(rows))
+    write_index(tmp_path)
+    cache = json.loads((tmp_path / "c" / "trends.json").read_text())
+    assert cache["runs"]["20250301T020000Z"]["point"] == {"rows": {"train": 7}, "gap": None}
+
+    def unread(path):
+        raise AssertionError(f"read {path} again")
+
+    monkeypatch.setattr(trends, "read_trend_point", unread)
+    write_index(tmp_path)  # every point from the cache: no result.json read
+    monkeypatch.undo()
+    rows["data"]["regimes"][0]["rows_kept"] = 1234  # a different size: read again
+    (folder / "result.json").write_text(json.dumps(rows))
+    write_index(tmp_path)
+    (entry,) = json.loads((tmp_path / "index.json").read_text())["checks"]
+    assert entry["runs"][0]["trend"]["rows"] == {"train": 1234}
+    for junk in ("{oops", '{"runs": {"20250301T020000Z": {"key": 1, "point": 2}}}', "[]"):
+        (tmp_path / "c" / "trends.json").write_text(junk)
+        write_index(tmp_path)  # a damaged cache is rebuilt, never trusted
+        (entry,) = json.loads((tmp_path / "index.json").read_text())["checks"]
+        assert entry["runs"][0]["trend"]["rows"] == {"train": 1234}
+
+
 @pytest.mark.parametrize(
     ("record", "gate"),
     [

@@ -10,6 +10,7 @@ Layout of the output folder ``DIR``::
       CHECK/
         .lock                  held (flock) while a run of CHECK is in progress
         history.json           {"check": CHECK, "runs": [run record, ...]} oldest first
+        trends.json            the index's cache of each run's rows and alignment gap
         latest -> runs/RUN     symlink to the newest run that produced a verdict
         runs/
           20250301T020000Z/    one folder per run: what ``run_one`` wrote

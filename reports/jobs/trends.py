@@ -16,6 +16,13 @@ both ``None`` when the run has no ``result.json`` (a failed run), when it
 predates the field, or when the file is not what a run writes (a hand edit):
 the index never fails on a damaged run folder.
 
+A ``result.json`` can be megabytes (every CI test of a wide run), and the
+index is rebuilt after every check, so :func:`cached_trend_points` keeps the
+points in ``DIR/CHECK/trends.json`` (rewritten atomically by
+:func:`~mesalens.reports.jobs.index.write_index`, under the index lock),
+each with the size and modification time of the ``result.json`` it came
+from: a complete run never changes, so each file is read once.
+
 >>> point = trend_point({"data": {"regimes": [{"name": "train", "rows_kept": 10}]}})
 >>> point["rows"], point["gap"]
 ({'train': 10}, None)
@@ -25,15 +32,27 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["RESULT_JSON", "TREND_RUNS", "read_trend_point", "trend_point"]
+from mesalens.connectors.atomic import atomic_write_text
+from mesalens.reports.jobs.layout import RUNS, json_text
+
+__all__ = [
+    "RESULT_JSON",
+    "TRENDS_JSON",
+    "TREND_RUNS",
+    "cached_trend_points",
+    "read_trend_point",
+    "trend_point",
+]
 
 #: How many of a check's newest runs the index charts (older runs stay listed).
 TREND_RUNS = 90
 RESULT_JSON = "result.json"
+#: The cache of a check's trend points, in its folder.
+TRENDS_JSON = "trends.json"
 # A result.json beyond this size is not read for a trend (it is a DAG listing, or not ours).
 _MAX_BYTES = 20_000_000
 
@@ -52,6 +71,79 @@ def read_trend_point(run_folder: Path) -> dict[str, Any]:
     except (OSError, ValueError, RecursionError):
         return trend_point(None)
     return trend_point(document)
+
+
+def _file_key(path: Path) -> list[int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return [stat.st_size, stat.st_mtime_ns]
+
+
+def _is_point(point: Any) -> bool:
+    """Whether a cached point has the shape :func:`trend_point` gives (a cache may be edited)."""
+    if not isinstance(point, Mapping) or set(point) != {"rows", "gap"}:
+        return False
+    rows, gap = point["rows"], point["gap"]
+    if rows is not None and not (
+        isinstance(rows, Mapping)
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in rows.values())
+    ):
+        return False
+    if gap is None:
+        return True
+    return isinstance(gap, Mapping) and all(
+        _number(gap.get(key)) is not None for key in ("estimate", "lower", "upper")
+    )
+
+
+def cached_trend_points(
+    check_dir: Path, run_ids: Sequence[str], *, update: bool = False
+) -> dict[str, dict[str, Any]]:
+    """The trend point of each run of ``check_dir``, from ``trends.json`` where still valid.
+
+    Parameters
+    ----------
+    check_dir : Path
+        ``DIR/CHECK``.
+    run_ids : sequence of str
+        The run folders to give points for.
+    update : bool
+        Rewrite ``trends.json`` (atomically) with these runs' points when it
+        missed any; only under the index lock. A failure to write is ignored:
+        the cache only saves time.
+
+    Returns
+    -------
+    dict
+        Run folder name -> :func:`trend_point`.
+    """
+    cache_path = check_dir / TRENDS_JSON
+    try:
+        cached = json.loads(cache_path.read_text(encoding="utf-8")).get("runs")
+    except (OSError, ValueError, AttributeError, RecursionError):
+        cached = None
+    entries = cached if isinstance(cached, dict) else {}
+    points: dict[str, dict[str, Any]] = {}
+    fresh: dict[str, Any] = {}
+    missed = False
+    for run in run_ids:
+        folder = check_dir / RUNS / run
+        key = _file_key(folder / RESULT_JSON)
+        entry = entries.get(run)
+        if isinstance(entry, dict) and entry.get("key") == key and _is_point(entry.get("point")):
+            point = dict(entry["point"])
+        else:
+            point, missed = read_trend_point(folder), True
+        points[run] = point
+        fresh[run] = {"key": key, "point": point}
+    if update and (missed or set(entries) != set(fresh)):
+        try:
+            atomic_write_text(cache_path, json_text({"schema_version": 1, "runs": fresh}))
+        except OSError:
+            pass
+    return points
 
 
 def trend_point(document: Any) -> dict[str, Any]:
