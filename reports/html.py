@@ -82,6 +82,7 @@ def render_check_report(
     dags: list[Any] | None = None,
     result: CheckResult | None = None,
     sections: Sequence[ReportSection] = (),
+    index_link: str | None = None,
 ) -> str:
     """Render the self-contained HTML report of a check (or of a run).
 
@@ -107,6 +108,9 @@ def render_check_report(
     sections : sequence of ReportSection, optional
         Further evidence (:mod:`mesalens.reports.sections`), shown after the
         data and before the provenance.
+    index_link : str, optional
+        A relative link back to a job's index page (``../../../index.html``),
+        shown in the top bar and at the verdict.
 
     Returns
     -------
@@ -150,11 +154,18 @@ def render_check_report(
         "sigma": SIGMA,
         "sections": list(sections),
         "latent": bool(document.get("latent")),
+        "index_link": index_link,
     }
     return template_environment().get_template("report.html.j2").render(context)
 
 
-def render_run_report(run_document: dict[str, Any], result: CheckResult, data: LoadedData) -> str:
+def render_run_report(
+    run_document: dict[str, Any],
+    result: CheckResult,
+    data: LoadedData,
+    *,
+    index_link: str | None = None,
+) -> str:
     """Render the report of a ``run``: the run document, the data's distributions, the DAGs.
 
     Parameters
@@ -167,6 +178,8 @@ def render_run_report(run_document: dict[str, Any], result: CheckResult, data: L
         The pooled regimes: the per-column distributions come from the
         loader's pass (role variables first;
         :func:`~mesalens.reports.distributions.regime_distributions`).
+    index_link : str, optional
+        The job's index page relative to the report (a run of a job file).
 
     Returns
     -------
@@ -184,6 +197,7 @@ def render_run_report(run_document: dict[str, Any], result: CheckResult, data: L
         dags=class_dags(result),
         result=result,
         sections=render_sections(run_document),
+        index_link=index_link,
     )
 
 

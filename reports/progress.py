@@ -9,6 +9,7 @@ stage only.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -17,14 +18,35 @@ from dask.callbacks import Callback
 from rich.console import Console
 from rich.progress import (
     BarColumn,
-    MofNCompleteColumn,
     Progress,
+    ProgressColumn,
     SpinnerColumn,
+    Task,
     TextColumn,
     TimeElapsedColumn,
 )
+from rich.text import Text
 
-__all__ = ["RunProgress", "run_progress"]
+__all__ = ["CountColumn", "RunProgress", "run_progress"]
+
+# The bootstrap's stage names (mesalens.pipeline.bootstrap): the resamples to
+# check, then about ten updates of how many are done. They drive one bar.
+_RESAMPLES = re.compile(r"bootstrap: discovery and check of (\d+) resamples")
+_RESAMPLES_DONE = re.compile(r"bootstrap: (\d+)/(\d+) resamples checked")
+
+
+class CountColumn(ProgressColumn):
+    """``12/30`` when the total is known, ``85`` when only a count is, nothing for a bare stage.
+
+    (rich's ``MofNCompleteColumn`` shows ``0/?`` for a stage that counts nothing.)
+    """
+
+    def render(self, task: Task) -> Text:
+        """The count of ``task``."""
+        done = int(task.completed)
+        if task.total is not None:
+            return Text(f"{done}/{int(task.total)}", style="progress.download")
+        return Text(str(done) if done else "", style="progress.download")
 
 
 class _DaskTasks(Callback):
@@ -54,8 +76,23 @@ class RunProgress:
         """A new stage started (``statistics``, ``discovery``, ``check``...)."""
         if self._progress is None:
             return
-        if self._stage_task is not None:
-            self._progress.update(self._stage_task, visible=False)
+        done = _RESAMPLES_DONE.fullmatch(name)
+        if done is not None and self._stage_task is not None:
+            # The bootstrap's progress moves its own bar; it is not a new stage.
+            self._progress.update(
+                self._stage_task, completed=int(done.group(1)), total=int(done.group(2))
+            )
+            return
+        for task in (self._stage_task, self._tests_task):
+            if task is not None:  # a finished stage (and its CI tests) leave the display
+                self._progress.update(task, visible=False)
+        self._tests_task = None
+        resamples = _RESAMPLES.fullmatch(name)
+        if resamples is not None:
+            self._stage_task = self._progress.add_task(
+                "bootstrap: resamples checked", total=int(resamples.group(1))
+            )
+            return
         self._stage_task = self._progress.add_task(name, total=None)
         if name == "discovery":
             self._tests_task = self._progress.add_task("CI tests", total=None)
@@ -78,7 +115,7 @@ def run_progress(console: Console, enabled: bool) -> Iterator[RunProgress]:
         SpinnerColumn(),
         TextColumn("{task.description}"),
         BarColumn(),
-        MofNCompleteColumn(),  # "85/?" while a total is unknown (stages, CI tests)
+        CountColumn(),  # "12/30" resamples, "85" CI tests, nothing for a bare stage
         TimeElapsedColumn(),
     )
     with Progress(*columns, console=console, transient=True) as progress:

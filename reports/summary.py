@@ -106,7 +106,7 @@ def _parent_set_table(document: dict[str, Any], result: CheckResult) -> Table:
     # line. The hold and fail counts per parent set are left to the JSON: a
     # parent set's status says which of the two its valid DAGs are.
     widest = max((len(text) for text in texts), default=8)
-    table.add_column(f"parents of {decision} in G", overflow="fold", min_width=min(widest, 24))
+    table.add_column(f"parents of {decision}", overflow="fold", min_width=min(widest, 24))
     table.add_column(f"{class_unit(document)}s", justify="right")
     table.add_column("invalid", justify="right")
     table.add_column("status", min_width=7)

@@ -305,7 +305,8 @@ def meaning(
         "It does not show that the learned graph is right: discovery can miss or misorient "
         f"edges at a finite sample and the chosen test level, and {assumption}."
         if run is not None
-        else "It does not show that the graph is right: the graph was given by the user, and "
+        else f"It does not show that the graph is right: the graph is "
+        f"{graph_origin(None, str(document.get('graph_source') or 'the given graph'))}, and "
         "the verdict is only as good as the graph."
     )
     scope = (

@@ -161,12 +161,15 @@ def test_check_graph_html_shows_verdict_path_conjecture_and_no_data(tmp_path):
     assert "holds in 0 of 1 DAG" in sentence and "policy reading value" in sentence
     text = re.sub(r"<[^>]+>", "", page)
     assert sentence in text.replace("&#39;", "'")
-    assert "No data: graph given by the user" in page
+    # No logs, so no Evidence section (issue 16 part 4), and a built-in example
+    # is called one, never "given by the user".
+    assert 'id="evidence"' not in page and 'href="#evidence"' not in page
+    assert "given by the user" not in page and "the built-in example collider" in page
     assert page.count("<svg") >= 2 and 'class="graph"' in page
     assert 'class="edge on-path"' in page  # the failing parent set's open path, highlighted
     assert "disagrees" in page  # the collider is where the conjecture is wrong
     # Sections in the order of the issue.
-    order = [page.index(f'id="{s}"') for s in ("verdict", "graph", "parent-sets", "evidence")]
+    order = [page.index(f'id="{s}"') for s in ("verdict", "graph", "parent-sets", "provenance")]
     assert order == sorted(order) and page.index('id="provenance"') < page.index('id="dags"')
 
 
@@ -228,6 +231,21 @@ def test_run_writes_report_next_to_result(run_out):
     assert document["versions"]["causal-learn"] in page
     assert SCRIPT_NAME not in page and ESCAPED_SCRIPT_NAME in page
     assert len(page.encode()) < 2_000_000
+    # A single run (not a job's) has no job index to link back to.
+    assert 'id="job-index-link"' not in page
+
+
+def test_provenance_names_causal_learns_parameters_in_words(run_out):
+    # PC's raw parameters (uc_rule 0, uc_priority 2, stable) read as words, the raw value kept.
+    settings = json.loads((run_out / "result.json").read_text())["discovery"]["settings"]
+    assert (settings["uc_rule"], settings["uc_priority"], settings["stable"]) == (0, 2, True)
+    page = (run_out / "report.html").read_text()
+    table = page[page.index('id="provenance"') :]
+    rows = dict(re.findall(r'<tr><th scope="row">([^<]+)</th><td[^>]*>([^<]*)</td></tr>', table))
+    assert rows["unshielded colliders"] == "oriented from the separating sets (uc_rule 0)"
+    assert rows["conflicting colliders"] == "existing colliders kept (uc_priority 2)"
+    assert rows["skeleton search"] == "order-independent (stable PC) (stable True)"
+    assert "uc_rule" not in rows and "uc_priority" not in rows
 
 
 def test_regime_distributions_two_computes(tmp_path, monkeypatch):
@@ -402,7 +420,9 @@ def test_check_graph_report_in_chromium_pages_and_escapes(browser, tmp_path):
         assert label.inner_text() == f"page 2 of {pages}"
         assert page.locator(".dag-page[data-page='1']").is_visible()
         assert page.get_by_text(SCRIPT_NAME, exact=True).first.is_visible()
-        assert "No data: graph given by the user" in page.inner_text("#evidence")
+        # A graph given without logs: no Evidence section to show empty.
+        assert page.locator("#evidence").count() == 0
+        assert "No data inputs: the graph is " in page.inner_text("#provenance")
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "check-graph-report.png"), full_page=True)
     finally:

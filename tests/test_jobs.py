@@ -224,7 +224,7 @@ def test_history_and_index_across_runs_detect_a_verdict_change(tmp_path):
     assert positions == sorted(positions)
     assert "changed: all &rarr; none" in page
     assert f'href="alpha/runs/{ids[3]}/result.json"' in page
-    assert "<script" not in page and "http" not in page  # self-contained
+    assert "<script" not in page and "http:" not in page and "https:" not in page  # self-contained
 
     log = (out / "mesalens.log").read_text()
     assert log.count("check alpha: start run") == 4

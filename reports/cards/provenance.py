@@ -49,6 +49,53 @@ def _knowledge_text(knowledge: dict[str, Any]) -> str:
     return "; ".join(parts) or "none"
 
 
+# The discovery settings a reviewer would otherwise read as causal-learn's raw
+# parameters: key -> (label, {raw value: words}); the raw value stays in brackets.
+_SETTING_WORDS: dict[str, tuple[str, dict[Any, str]]] = {
+    "stable": (
+        "skeleton search",
+        {True: "order-independent (stable PC)", False: "order-dependent (original PC)"},
+    ),
+    "uc_rule": (
+        "unshielded colliders",
+        {
+            0: "oriented from the separating sets",
+            1: "oriented by the largest p-value (maxP)",
+            2: "oriented by definite maxP",
+        },
+    ),
+    "uc_priority": (
+        "conflicting colliders",
+        {
+            -1: "causal-learn's default for the rule",
+            0: "the later orientation overwrites",
+            1: "made bidirected",
+            2: "existing colliders kept",
+            3: "the stronger collider wins",
+            4: "the stronger collider wins (strict)",
+        },
+    ),
+    "max_path_length": ("discriminating paths", {-1: "no length limit"}),
+}
+
+
+def _setting(key: str, value: Any) -> tuple[str, str]:
+    """A discovery setting as a reviewer reads it: ``("unshielded colliders", "... (uc_rule 0)")``.
+
+    >>> _setting("uc_rule", 0)
+    ('unshielded colliders', 'oriented from the separating sets (uc_rule 0)')
+    >>> _setting("alpha", 0.01)
+    ('alpha', '0.01')
+    """
+    if key not in _SETTING_WORDS:
+        return key, str(value)
+    label, words = _SETTING_WORDS[key]
+    for raw, text in words.items():
+        if value == raw and type(value) is type(raw):
+            return label, f"{text} ({key} {value})"
+    return label, str(value)
+
+
 def provenance(
     document: Mapping[str, Any], run: Mapping[str, Any] | None, source: str
 ) -> dict[str, Any]:
@@ -95,6 +142,9 @@ def provenance(
             value = "; ".join(f"{k}: {_listing(v)}" for k, v in value.items() if v) or "none"
         elif isinstance(value, list):
             value = _listing(value)
+        else:
+            settings.append(_setting(str(key), value))
+            continue
         settings.append((str(key), str(value)))
     data = run.get("data") or {}
     if data.get("missing_policy"):

@@ -138,6 +138,9 @@ class CheckSpec:
     knowledge_label : str or None
         What a knowledge file's messages start with (default ``check NAME``;
         empty: nothing).
+    index_link : str or None
+        Where the report links back to the job's index (relative to the run's
+        folder), for a check of a job file; None for a single run.
     """
 
     name: str
@@ -153,6 +156,7 @@ class CheckSpec:
     previous: PreviousRun | None = None
     evidence: EvidenceSettings = field(default_factory=EvidenceSettings)
     knowledge_label: str | None = None
+    index_link: str | None = None
 
     def load_knowledge(self) -> Any:
         """The background knowledge (a :class:`~mesalens.pipeline.knowledge.Knowledge`) or None.

@@ -42,13 +42,7 @@ from typing import Any, Literal
 import click
 
 from mesalens.connectors.errors import InputError
-from mesalens.connectors.kinds import DTYPE_OVERRIDES, MISSING_POLICIES
 from mesalens.connectors.regime import DEFAULT_REGIME_NAME, FORMATS
-from mesalens.pipeline.bootstrap import DEFAULT_THRESHOLD
-from mesalens.pipeline.ci_tests import TESTS
-from mesalens.pipeline.confirmation import DEFAULT_TOLERANCE, Tolerance
-from mesalens.pipeline.deterministic_rule import POLICIES as DETERMINISTIC_POLICIES
-from mesalens.pipeline.discovery import METHODS
 
 __all__ = [
     "CHECK_KEYS",
@@ -61,6 +55,27 @@ __all__ = [
     "Option",
     "click_options",
 ]
+
+# The values the options list, declared here rather than imported from the
+# modules that implement them (connectors.kinds, pipeline.discovery, ci_tests,
+# bootstrap, deterministic_rule, confirmation), so that `mesalens run --help`
+# loads none of pandas, scipy or the data pipeline. tests/test_run_options.py
+# checks each against the module's own.
+METHODS = ("pc", "ges", "fci", "boss", "grasp")
+TESTS = ("auto", "fisherz", "gsq", "chisq", "dg", "kci")
+DTYPE_OVERRIDES = ("float", "int", "category", "bool")
+MISSING_POLICIES = ("drop", "error")
+DETERMINISTIC_POLICIES = ("drop", "error")
+DEFAULT_THRESHOLD = 0.95
+DEFAULT_TOLERANCE = "0.1"
+
+
+def _parse_tolerance(value: Any) -> Any:
+    """:meth:`~mesalens.pipeline.confirmation.Tolerance.parse`, imported on first use."""
+    from mesalens.pipeline.confirmation import Tolerance
+
+    return Tolerance.parse(value)
+
 
 #: The largest seed: numpy's legacy generators (used inside causal-learn and
 #: scikit-learn) take seeds below 2**32.
@@ -128,6 +143,10 @@ class Option:
         For a ``custom`` value with a rule of its own: turns the text or
         TOML value into the setting (``Tolerance.parse``), raising
         :class:`~mesalens.connectors.errors.InputError` when it cannot.
+    required : bool
+        Whether a run needs it (on the command line or in the ``--config``
+        file): ``--help`` marks it ``[required]``; the run's validation
+        enforces it, since a config file may give it instead.
     """
 
     key: str
@@ -148,6 +167,7 @@ class Option:
     multiple: bool = False
     show_default: str | None = None
     convert: Callable[[Any], Any] | None = None
+    required: bool = False
 
     def _bad(self, value: Any) -> ConfigValueError:
         tail = f"; e.g. {self.example}" if self.example else ""
@@ -203,14 +223,12 @@ class Option:
         if not self.click_checks or self.kind in ("text", "custom"):
             return None
         if self.kind == "int":
-            return click.IntRange(
+            return _IntRange(
                 None if self.low is None else int(self.low),
                 None if self.high is None else int(self.high),
             )
         if self.kind == "float":
-            return click.FloatRange(
-                self.low, self.high, min_open=self.low_open, max_open=self.high_open
-            )
+            return _FloatRange(self.low, self.high, min_open=self.low_open, max_open=self.high_open)
         if self.kind == "choice":
             return click.Choice(self.choices)
         return None
@@ -219,6 +237,8 @@ class Option:
         """The ``click.option`` decorator of this option."""
         shown = self.show_default if self.show_default is not None else self.default
         help_text = self.help
+        if self.required:
+            help_text = f"{help_text}  [required]"
         if shown is not None and shown != "":
             help_text = f"{help_text}  [default: {shown}]" if help_text else f"[default: {shown}]"
         is_switch = "/" in self.flag
@@ -228,10 +248,60 @@ class Option:
             type=self.click_type(),
             default=None,
             multiple=self.multiple,
-            metavar=self.metavar,
+            # click would show "INTEGER RANGE" / "FLOAT RANGE" for a bounded number.
+            metavar=self.metavar or {"int": "INTEGER", "float": "NUMBER"}.get(self.kind),
             help=help_text,
             **({"show_default": False} if is_switch else {}),
         )
+
+
+def _range_words(low: float | None, high: float | None, low_open: bool, high_open: bool) -> str:
+    """A range as ``--help`` and click's out-of-range message say it, in words.
+
+    click's own ``[0<=x<=4294967295]`` and ``[x>=100]`` are hard to read.
+
+    >>> _range_words(0, 4294967295, False, False)
+    'from 0 to 4,294,967,295'
+    >>> _range_words(100, None, False, False), _range_words(0, 1, True, True)
+    ('100 or more', 'strictly between 0 and 1')
+    >>> _range_words(0, 1, True, False), _range_words(-1, None, False, False)
+    ('above 0, at most 1', '-1 or more')
+    """
+
+    def number(value: float) -> str:
+        return (
+            f"{value:,}"
+            if isinstance(value, int) or (float(value).is_integer() and abs(value) >= 1000)
+            else f"{value:g}"
+        )
+
+    if low is not None and high is not None:
+        if low_open and high_open:
+            return f"strictly between {number(low)} and {number(high)}"
+        if not low_open and not high_open:
+            return f"from {number(low)} to {number(high)}"
+        lower = f"above {number(low)}" if low_open else f"at least {number(low)}"
+        upper = f"below {number(high)}" if high_open else f"at most {number(high)}"
+        return f"{lower}, {upper}"
+    if low is not None:
+        return f"above {number(low)}" if low_open else f"{number(low)} or more"
+    if high is not None:
+        return f"below {number(high)}" if high_open else f"{number(high)} or less"
+    return ""
+
+
+class _IntRange(click.IntRange):
+    """click's integer range, described in words (:func:`_range_words`)."""
+
+    def _describe_range(self) -> str:
+        return _range_words(self.min, self.max, self.min_open, self.max_open)
+
+
+class _FloatRange(click.FloatRange):
+    """click's number range, described in words (:func:`_range_words`)."""
+
+    def _describe_range(self) -> str:
+        return _range_words(self.min, self.max, self.min_open, self.max_open)
 
 
 def _option_table(options: Sequence[Option]) -> dict[str, Option]:
@@ -254,6 +324,7 @@ OPTIONS: dict[str, Option] = _option_table(
             kind="custom",
             metavar="NAME[:FORMAT]=PATH",
             multiple=True,
+            required=True,
         ),
         Option(
             "format",
@@ -274,10 +345,20 @@ OPTIONS: dict[str, Option] = _option_table(
             metavar="NAME",
         ),
         Option(
-            "base", "--base", "The base objective Y_b (columns).", kind="custom", metavar="NAMES"
+            "base",
+            "--base",
+            "The base objective Y_b (columns).",
+            kind="custom",
+            metavar="NAMES",
+            required=True,
         ),
         Option(
-            "mesa", "--mesa", "The mesa objective Y_m (columns).", kind="custom", metavar="NAMES"
+            "mesa",
+            "--mesa",
+            "The mesa objective Y_m (columns).",
+            kind="custom",
+            metavar="NAMES",
+            required=True,
         ),
         Option(
             "decision",
@@ -285,6 +366,7 @@ OPTIONS: dict[str, Option] = _option_table(
             "The mesa decision D_m (columns).",
             kind="custom",
             metavar="NAMES",
+            required=True,
         ),
         Option(
             "policy_inputs",
@@ -483,7 +565,7 @@ OPTIONS: dict[str, Option] = _option_table(
             example="0.1",
             metavar="DELTA[sd|abs]",
             show_default="0.1 SD",
-            convert=Tolerance.parse,
+            convert=_parse_tolerance,
         ),
         Option(
             "scheduler",
@@ -496,10 +578,11 @@ OPTIONS: dict[str, Option] = _option_table(
         Option(
             "out",
             "--out",
-            "Folder for result.json, graph.txt and report.html.",
+            "Folder for result.json, graph.txt and report.html (or out in the --config file).",
             kind="custom",
             scope="top",
             metavar="DIR",
+            required=True,
         ),
     ]
 )

@@ -123,7 +123,14 @@ def run_check(
     if out is None:
         document = run_document(analysis, data, check.settings, verdict_change=change)
     else:
-        document = write_run_outputs(out, analysis, data, check.settings, verdict_change=change)
+        document = write_run_outputs(
+            out,
+            analysis,
+            data,
+            check.settings,
+            verdict_change=change,
+            index_link=check.index_link,
+        )
     return CheckRun(analysis=analysis, data=data, out=out, document=document)
 
 
@@ -149,6 +156,7 @@ def write_run_outputs(
     settings: DiscoverySettings,
     *,
     verdict_change: str | None = None,
+    index_link: str | None = None,
 ) -> dict[str, Any]:
     """Write ``result.json``, ``graph.txt``, ``graph.json`` and ``report.html`` (each atomically).
 
@@ -165,14 +173,15 @@ def write_run_outputs(
     over a non-empty one, and other files a user keeps in ``out`` would go.)
 
     ``verdict_change`` (a sentence from a scheduled job, when the verdict
-    differs from the previous run's) is called out in both. Returns the
-    result document.
+    differs from the previous run's) is called out in both; ``index_link``
+    (a job's index, relative to ``out``) is linked from the report. Returns
+    the result document.
     """
     # Everything is serialised before the first byte is written.
     graph_text, graph_json, _escaped = graph_outputs(analysis.discovery.graph)
     document = run_document(analysis, data, settings, verdict_change=verdict_change)
     text = dumps(document)
-    report = render_run_report(document, analysis.check, data)
+    report = render_run_report(document, analysis.check, data, index_link=index_link)
     out.mkdir(parents=True, exist_ok=True)
     # The next atomic write's directory fsync makes this removal durable
     # before any new file appears under its final name.

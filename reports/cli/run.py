@@ -33,32 +33,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.text import Text
 
-from mesalens.connectors import MesalensError
-from mesalens.connectors.errors import InputError
-from mesalens.connectors.kinds import DTYPE_OVERRIDES
+from mesalens.connectors.errors import InputError, MesalensError
 from mesalens.connectors.regime import parse_regime_option
-from mesalens.reports.checks.config import (
-    RunConfig,
-    is_job_file,
-    parse_run_config,
-    read_toml,
+from mesalens.reports.checks.options import (
+    DTYPE_OVERRIDES,
+    FLAGS,
+    OPTIONS,
+    TOP_ONLY_KEYS,
+    click_options,
 )
-from mesalens.reports.checks.options import FLAGS, OPTIONS, TOP_ONLY_KEYS, click_options
-from mesalens.reports.checks.results import RunResult
-from mesalens.reports.checks.single_run import run_one
 from mesalens.reports.cli.common import CONTEXT, errors_as_one_line, fail
-from mesalens.reports.jobs.engine import run_check as run_job_check
-from mesalens.reports.jobs.engine import run_job_file
-from mesalens.reports.progress import run_progress
-from mesalens.reports.sections.alignment_gap import direct_test_line
-from mesalens.reports.sections.deterministic import deterministic_lines
-from mesalens.reports.summary import bootstrap_line, render_summary
 from mesalens.reports.vocabulary import (
     CONTRADICTION_WORDS,
     confirmation_lines,
@@ -67,6 +55,14 @@ from mesalens.reports.vocabulary import (
     pag_note,
     run_exit_code_line,
 )
+
+# `mesalens run --help` imports only the above (the options table, click):
+# the data pipeline, dask, rich and the report renderers load when a run starts.
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from mesalens.reports.checks.config import RunConfig
+    from mesalens.reports.checks.results import RunResult
 
 __all__ = ["run_command"]
 
@@ -111,6 +107,8 @@ def _run_config(
     options: Mapping[str, Any], config: dict[str, Any], source: str | None
 ) -> RunConfig:
     """The command line's values merged over the config's, validated (see parse_run_config)."""
+    from mesalens.reports.checks.config import parse_run_config
+
     given = _given_options(options)
     if not (given.get("out") or config.get("out")):
         raise click.UsageError("missing option --out DIR")
@@ -132,6 +130,12 @@ def _run_config(
 @click.pass_context
 def run_command(ctx: click.Context, **options: Any) -> None:
     """Learn the causal class from logs and decide the criterion over it."""
+    from rich.console import Console
+
+    from mesalens.reports.checks.config import is_job_file, read_toml
+    from mesalens.reports.checks.single_run import run_one
+    from mesalens.reports.progress import run_progress
+
     console = Console(stderr=True, markup=False, emoji=False, highlight=False)
     source = options["config_path"]
     try:
@@ -156,6 +160,12 @@ def run_command(ctx: click.Context, **options: Any) -> None:
 
 def _print_run(console: Console, result: RunResult) -> None:
     """The terminal summary of a run: verdict, evidence, notes, files, and the exit code last."""
+    from rich.text import Text
+
+    from mesalens.reports.sections.alignment_gap import direct_test_line
+    from mesalens.reports.sections.deterministic import deterministic_lines
+    from mesalens.reports.summary import bootstrap_line, render_summary
+
     analysis, data, document = result.analysis, result.data, result.document
     out = Path(str(result.out))
     if document.get("latent"):  # FCI: counts are over MAGs
@@ -191,9 +201,11 @@ def _print_run(console: Console, result: RunResult) -> None:
     console.print(Text(run_exit_code_line(result.gate), style="dim"), soft_wrap=True)
 
 
-
 def _run_job_file(ctx: click.Context, console: Console, options: dict[str, Any]) -> None:
     """``run --config JOBS.toml``: every check of a job file, with history and index (exits)."""
+    from mesalens.reports.jobs.engine import run_check as run_job_check
+    from mesalens.reports.jobs.engine import run_job_file
+
     path = options["config_path"]
     given = [FLAGS[key] for key in _given_options(options) if key not in TOP_ONLY_KEYS]
     if given:

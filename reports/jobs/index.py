@@ -10,6 +10,7 @@ and ``index.html`` (:mod:`mesalens.reports.jobs.index_html`).
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import logging
@@ -34,6 +35,7 @@ from mesalens.reports.jobs.layout import (
     iso_now,
     json_text,
 )
+from mesalens.reports.jobs.trends import TREND_RUNS, TRENDS_JSON, cached_trend_points
 from mesalens.reports.vocabulary import EXIT_CODES
 
 __all__ = ["build_index", "collect_runs", "previous_run", "write_index"]
@@ -103,7 +105,7 @@ def previous_run(records: Sequence[Mapping[str, Any]]) -> PreviousRun | None:
     return None
 
 
-def build_index(out_dir: Path) -> dict[str, Any]:
+def build_index(out_dir: Path, *, update_trends: bool = False) -> dict[str, Any]:
     """The index document of an output folder: every check and every run, newest first.
 
     Built from the run folders on disk (:func:`collect_runs`), so it lists
@@ -117,7 +119,10 @@ def build_index(out_dir: Path) -> dict[str, Any]:
         "n_runs", "config", "runs"}]}``, ``stability`` and ``direct_test``
         and ``confirmation`` being those of the latest verdict (the run
         record's); each run
-        record also has ``path``, its folder relative to ``out_dir``.
+        record also has ``path``, its folder relative to ``out_dir``, and the
+        newest :data:`~mesalens.reports.jobs.trends.TREND_RUNS` also ``trend``
+        (rows and alignment gap, :func:`~mesalens.reports.jobs.trends.trend_point`;
+        ``update_trends`` rewrites each check's cache of them, ``trends.json``).
     """
     checks = []
     folders = (
@@ -131,6 +136,10 @@ def build_index(out_dir: Path) -> dict[str, Any]:
         records = collect_runs(folder)
         for record in records:
             record["path"] = f"{folder.name}/{RUNS}/{record['run']}"
+        charted = records[-TREND_RUNS:]  # what the index charts: rows and gap per run
+        points = cached_trend_points(folder, [r["run"] for r in charted], update=update_trends)
+        for record in charted:
+            record["trend"] = points[record["run"]]
         newest = records[-1] if records else None
         latest = previous_run(records)
         latest_record = next(
@@ -160,7 +169,11 @@ def write_index(out: Path) -> None:
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         remove_temporaries(out, (f".{INDEX_JSON}.", f".{INDEX_HTML}."))
-        index = build_index(out)
+        for check_dir in out.iterdir():  # a killed index write's cache temporaries
+            if check_dir.is_dir() and CHECK_NAME.fullmatch(check_dir.name):
+                with contextlib.suppress(OSError):
+                    remove_temporaries(check_dir, (f".{TRENDS_JSON}.",))
+        index = build_index(out, update_trends=True)
         atomic_write_text(out / INDEX_JSON, json_text(index))
         atomic_write_text(
             out / INDEX_HTML, render_index_html(index["checks"], generated=index["generated"])

@@ -11,6 +11,7 @@ check may take) and the keys that belong at the top.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from mesalens.reports.checks.config import (
     validate_check,
 )
 from mesalens.reports.checks.options import CHECK_KEYS, TOP_ONLY_KEYS, ConfigValueError
-from mesalens.reports.jobs.layout import CHECK_NAME, RESERVED_NAMES
+from mesalens.reports.jobs.layout import CHECK_NAME, INDEX_FROM_RUN, RESERVED_NAMES
 
 __all__ = ["JobFile", "is_job_path", "load_job_file", "parse_job"]
 
@@ -169,7 +170,8 @@ def parse_job(
             )
         merged = {**defaults, **{k: v for k, v in table.items() if k != "name"}}
         try:
-            checks.append(validate_check(merged, name=name, base_dir=base))
+            check = validate_check(merged, name=name, base_dir=base)
+            checks.append(dataclasses.replace(check, index_link=INDEX_FROM_RUN))
         except ConfigValueError as exc:
             raise InputError(f"{label}: key {exc.key!r} {exc}") from None
         except MesalensError as exc:

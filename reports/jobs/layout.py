@@ -10,6 +10,7 @@ Layout of the output folder ``DIR``::
       CHECK/
         .lock                  held (flock) while a run of CHECK is in progress
         history.json           {"check": CHECK, "runs": [run record, ...]} oldest first
+        trends.json            the index's cache of each run's rows and alignment gap
         latest -> runs/RUN     symlink to the newest run that produced a verdict
         runs/
           20250301T020000Z/    one folder per run: what ``run_one`` wrote
@@ -54,6 +55,7 @@ from typing import Any
 __all__ = [
     "CHECK_NAME",
     "HISTORY_JSON",
+    "INDEX_FROM_RUN",
     "INDEX_HTML",
     "INDEX_JSON",
     "INDEX_LOCK",
@@ -71,6 +73,9 @@ __all__ = [
 ]
 
 INDEX_HTML = "index.html"
+#: ``index.html`` as seen from a run folder (``DIR/CHECK/runs/RUN/``): the
+#: link back to the index in each run's report.
+INDEX_FROM_RUN = f"../../../{INDEX_HTML}"
 INDEX_JSON = "index.json"
 LOG_FILE = "mesalens.log"
 HISTORY_JSON = "history.json"
