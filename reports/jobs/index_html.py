@@ -178,6 +178,11 @@ def render_index_html(entries: Sequence[Mapping[str, Any]], *, generated: str | 
             f'<span class="error">{_e(newest.get("error"))}</span>'
         )
     for entry in entries:
+        for message in entry.get("damaged") or ():
+            alerts.append(
+                f"{_check_link(entry['name'])}: damaged output, left out of this index: "
+                f'<span class="error">{_e(message)}</span>'
+            )
         if is_unstable(entry.get("stability")):
             alerts.append(
                 f"{_check_link(entry['name'])}: "
