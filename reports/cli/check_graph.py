@@ -22,6 +22,7 @@ from mesalens.pipeline.formats import FORMATS, read_graph_with_sha256
 from mesalens.pipeline.graph import CausalGraph
 from mesalens.pipeline.roles import Roles
 from mesalens.reports.checks.config import build_roles
+from mesalens.reports.checks.output_paths import check_output_paths
 from mesalens.reports.cli.common import CONTEXT, fail, write_json
 from mesalens.reports.examples import example_names, load_example
 from mesalens.reports.result_json import check_result_to_dict, dumps
@@ -117,6 +118,12 @@ def check_graph(
     if example is not None and graph_format is not None:
         raise click.UsageError("--format applies to a GRAPH file, not to --example")
     try:
+        # Every output path is checked before any work (and again, by
+        # _check_destination, just before writing).
+        check_output_paths(
+            [("--json", json_out, "file"), ("--html", html_out, "file")],
+            [] if graph is None else [("input graph", graph)],
+        )
         if example is not None:
             causal_graph, defaults = load_example(example)
             source = f"example:{example}"

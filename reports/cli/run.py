@@ -53,6 +53,7 @@ from mesalens.reports.checks.config import (
     read_toml,
 )
 from mesalens.reports.checks.options import FLAGS, OPTIONS, TOP_ONLY_KEYS, click_options
+from mesalens.reports.checks.output_paths import check_inputs, check_output_paths
 from mesalens.reports.checks.runner import run_check
 from mesalens.reports.cli.common import CONTEXT, errors_as_one_line, fail
 from mesalens.reports.jobs.engine import run_check as run_job_check
@@ -146,6 +147,10 @@ def run_command(ctx: click.Context, **options: Any) -> None:
         _run_job_file(ctx, console, options)
     with errors_as_one_line(ctx):
         run = _run_config(options, config, source)
+        check_output_paths(
+            [("--out" if options["out"] else "out", run.out, "folder")],
+            [*check_inputs(run.check), *([("config file", source)] if source else [])],
+        )
         with (
             connected_client(run.scheduler),
             run_progress(console, not options["quiet"]) as progress,

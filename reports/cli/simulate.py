@@ -55,6 +55,7 @@ from mesalens.pipeline.simulation import (
 )
 from mesalens.reports.atomic import atomic_write_text
 from mesalens.reports.charts import Series, line_chart_svg
+from mesalens.reports.checks.output_paths import check_output_paths
 from mesalens.reports.cli.common import CONTEXT, fail
 from mesalens.reports.result_json import dumps, mesalens_version
 from mesalens.reports.templating import template_environment
@@ -538,8 +539,7 @@ def simulate_command(
             alpha=alpha,
         )
         out = Path(out_dir)
-        if out.exists() and not out.is_dir():
-            raise InputError(f"--out {out_dir!r} is a file; give a folder for the results")
+        check_output_paths([("--out", out, "folder")], [])
         with connected_client(address), _progress(console, not quiet) as progress:
             task = None if progress is None else progress.add_task("simulating", total=replicates)
 

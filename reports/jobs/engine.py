@@ -58,6 +58,7 @@ from mesalens.connectors.errors import InputError, MesalensError, one_line
 from mesalens.connectors.redaction import redact_url, scrub_secrets
 from mesalens.pipeline.dask_client import connected_client
 from mesalens.reports.checks.config import CheckSpec
+from mesalens.reports.checks.output_paths import check_inputs, check_output_paths
 from mesalens.reports.jobs.folders import (
     _partials,
     _point_latest,
@@ -189,8 +190,11 @@ def run_job_file(
     Raises
     ------
     InputError
-        If the job file is invalid, no output folder is given, or the
-        scheduler cannot be reached (also logged when the folder is known).
+        If the job file is invalid, no output folder is given, the output
+        folder clashes with an input or is a file
+        (:func:`~mesalens.reports.checks.output_paths.check_output_paths`),
+        or the scheduler cannot be reached (also logged when the folder is
+        known and may be written).
     """
     job: JobFile | None = None
     target = None if out_dir is None else Path(out_dir)
@@ -205,9 +209,15 @@ def run_job_file(
             where = f"out in {os.fspath(config_path)!r}"
         else:
             where = "--out"
-        if (target.is_symlink() or target.exists()) and not target.is_dir():
-            kind = "a dangling or looping link" if target.is_symlink() else "a file"
-            raise InputError(f"{where} must be a folder: {str(target)!r} is {kind}")
+        inputs = [
+            ("job file", os.fspath(config_path)),
+            *(item for check in job.checks for item in check_inputs(check)),
+        ]
+        try:
+            check_output_paths([(where, target, "folder")], inputs)
+        except InputError:
+            target = None  # nothing is written where an output may not go, not even the log
+            raise
         with connected_client(scheduler or job.scheduler):
             return run_jobs(job, target, run_one=run_one, now=now)
     except InputError as exc:
