@@ -7,7 +7,6 @@ leaves a JSON file behind, and the JSON file itself is written atomically.
 from __future__ import annotations
 
 import itertools
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from mesalens.pipeline.formats import FORMATS, read_graph_with_sha256
 from mesalens.pipeline.graph import CausalGraph
 from mesalens.pipeline.roles import Roles
 from mesalens.reports.checks.config import build_roles
+from mesalens.reports.checks.options import BoundedInt
 from mesalens.reports.checks.output_paths import check_output_paths
 from mesalens.reports.cli.common import CONTEXT, fail, write_json
 from mesalens.reports.examples import example_names, load_example
@@ -29,7 +29,11 @@ from mesalens.reports.result_json import check_result_to_dict, dumps
 from mesalens.reports.summary import render_summary
 from mesalens.reports.vocabulary import EXIT_CODES, pag_note
 
-__all__ = ["check_graph"]
+__all__ = ["LIST_DAGS_MAX", "check_graph"]
+
+#: The most DAGs ``--list-dags`` lists: they are all held for the JSON
+#: document (~5 KB each at 50 edges), and printed.
+LIST_DAGS_MAX = 100_000
 
 
 def _list_dags(graph: CausalGraph, roles: Roles, limit: int) -> list[list[tuple[str, str]]]:
@@ -79,9 +83,10 @@ def _list_dags(graph: CausalGraph, roles: Roles, limit: int) -> list[list[tuple[
 )
 @click.option(
     "--list-dags",
-    type=click.IntRange(min=1, max=sys.maxsize),
+    type=BoundedInt(min=1, max=LIST_DAGS_MAX),
     metavar="N",
-    help="Also list up to N DAGs of the class (in the terminal and in the JSON).",
+    help=f"Also list up to N DAGs of the class (in the terminal and in the JSON; N at most "
+    f"{LIST_DAGS_MAX:,}).",
 )
 @click.option(
     "--format",
