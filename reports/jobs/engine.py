@@ -30,6 +30,16 @@ Guarantees, for running from cron or a workflow scheduler:
   never changes or removes a complete run.
 * **Logs** are appended to ``DIR/mesalens.log`` (UTC timestamps, pid), with
   every location passed through :func:`~mesalens.connectors.redact_url`.
+* **Damage by hand fails one check.** Everything read back from the output
+  folder is checked first (:func:`~mesalens.reports.jobs.folders.ensure_check_folder`,
+  :func:`~mesalens.reports.jobs.folders.inspect_check_folder`, each ``run.json``
+  by :func:`~mesalens.reports.jobs.index.read_run_record`): a damaged file
+  fails its check with one line naming it and what to do
+  (:class:`~mesalens.reports.jobs.layout.DamagedOutput`), and the other checks
+  run; the files of the whole job (index, log, index lock) and the output
+  paths are checked before any check runs
+  (:func:`~mesalens.reports.jobs.folders.inspect_job_folder`,
+  :func:`~mesalens.reports.checks.output_paths.check_output_paths`).
 
 The checks themselves are run by a function passed in (``run_one``), so this
 module does not depend on how a check runs; :func:`run_check` is the real
