@@ -53,7 +53,7 @@ def test_run_out_that_is_a_file(tmp_path, logs):
     [
         (
             "logs/deploy",
-            "--out 'logs/deploy' is the data of regime 'deploy' 'logs/deploy'; write elsewhere",
+            "--out 'logs/deploy' is the data of regime 'deploy' itself; write elsewhere",
         ),
         (
             "logs",

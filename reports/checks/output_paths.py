@@ -128,7 +128,8 @@ def check_output_paths(
         out = _real(path)
         for what, shown, source in resolved_inputs:
             if out == source:
-                raise InputError(f"{option} {path!r} is the {what} {shown!r}; write elsewhere")
+                named = "itself" if shown == path else repr(shown)
+                raise InputError(f"{option} {path!r} is the {what} {named}; write elsewhere")
             if kind == "folder" and source.is_relative_to(out):
                 raise InputError(
                     f"{option} {path!r} contains the {what} {shown!r}: outputs would be written "
