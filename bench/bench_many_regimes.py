@@ -144,7 +144,13 @@ def main() -> None:
         pairs: object = "-"
         result = folder / "out" / "result.json"
         if result.exists():
-            direct = json.loads(result.read_text()).get("direct_test") or {}
+            document = json.loads(result.read_text())
+            stages = document.get("timings") or {}
+            shown = ", ".join(
+                f"{k} {v:.1f}" for k, v in stages.items() if isinstance(v, int | float)
+            )
+            print(f"stages (s): {shown}", file=sys.stderr)
+            direct = document.get("direct_test") or {}
             outcomes = direct.get("outcomes") or []
             if outcomes:
                 pairs = sum(1 for t in outcomes[0]["tests"] if t["method"] == outcomes[0]["method"])
