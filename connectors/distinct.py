@@ -66,11 +66,12 @@ def _without_regime(
     return labels, means, m2, cells
 
 
-def _same_rows(a: Moments, b: Moments, regime_name: str) -> bool:
+def _same_rows(a: Moments, b: Moments, shape_a: Any, shape_b: Any) -> bool:
+    """Whether two regimes' moments are the same rows (shapes: their ``_without_regime``)."""
     if a.n != b.n or a.n == 0:
         return False
-    labels_a, means_a, m2_a, cells_a = _without_regime(a, regime_name)
-    labels_b, means_b, m2_b, cells_b = _without_regime(b, regime_name)
+    labels_a, means_a, m2_a, cells_a = shape_a
+    labels_b, means_b, m2_b, cells_b = shape_b
     return (
         labels_a == labels_b
         and cells_a == cells_b
@@ -98,17 +99,27 @@ def check_distinct_regimes(
     regime_name : str
         The regime column, left out of the comparison of rows.
     """
+    # Each regime's keys once: with many regimes the pairs are many (k(k-1)/2).
+    sources = {label: _sources(fingerprints, label) for label in labels}
+    contents = {label: _contents(fingerprints, label) for label in labels}
+    shapes: dict[int, Any] = {}
+
+    def shape(code: int) -> Any:
+        if code not in shapes:
+            assert moments is not None
+            shapes[code] = _without_regime(moments[code], regime_name)
+        return shapes[code]
+
     for (i, a), (j, b) in itertools.combinations(enumerate(labels), 2):
-        same_sources = _sources(fingerprints, a) == _sources(fingerprints, b)
-        contents_a = _contents(fingerprints, a)
-        same_files = contents_a is not None and contents_a == _contents(fingerprints, b)
+        same_sources = sources[a] == sources[b]
+        same_files = contents[a] is not None and contents[a] == contents[b]
         if same_sources or same_files:
             what = "the same sources" if same_sources else "files with the same content"
             raise InputError(
                 f"regimes {a!r} and {b!r} read {what}, so there is no shift to compare; "
                 "point each --regime at its own logs"
             )
-        if moments is not None and _same_rows(moments[i], moments[j], regime_name):
+        if moments is not None and _same_rows(moments[i], moments[j], shape(i), shape(j)):
             raise InputError(
                 f"regimes {a!r} and {b!r} hold the same rows ({moments[i].n:,} each, with "
                 "identical counts, means and covariances), so there is no shift to compare; "

@@ -17,7 +17,7 @@ regression function moves, the **alignment gap**
 
 regime ``j`` against the reference regime ``0`` (the first regime given,
 normally training), averaged over the pooled distribution of ``Y_m`` (with
-more than two regimes, every pair ``(i, j)``, ``μ_i`` in place of ``μ_0``). This is
+more than two regimes, every pair ``(i, j)`` compared, ``μ_i`` in place of ``μ_0``). This is
 the question the post behind the tool asks in its section 3.3 ("if we know
 ``Y_m``, then knowing ``s`` doesn't give us any more info about ``Y_b``").
 Under the null ``μ_j = μ_0`` and ``θ_j = 0``.
@@ -56,8 +56,13 @@ are compared row by row, and a one-sided paired test at ``alpha`` that the
 boosted fits predict better flags nonlinearity. Both tests are reported
 whenever they apply; the chosen one decides.
 
-With ``k > 2`` regimes there is one test per pair of regimes (``k(k-1)/2``
-comparisons: ``j`` against ``i`` for ``i < j``), and all the deciding tests
+With ``k > 2`` regimes there is one test per pair of regimes compared: up to
+ten regimes every pair (``k(k-1)/2`` comparisons, ``j`` against ``i`` for
+``i < j``); with more, each regime against the reference (``k - 1``
+comparisons: 199 instead of 19,900 at 200 regimes; the joint null, every
+``μ_j`` equal to ``μ_0``, is the same, and any two regimes that differ differ
+from the reference too), :func:`~mesalens.pipeline.gap_results.regime_pairs`.
+The per-pair regressions and tests are then linear in the regimes. All the deciding tests
 of a run (every base column by every pair) form one family, adjusted with
 Holm's step-down
 procedure (Holm, Scandinavian Journal of Statistics 1979): the direct test
@@ -119,7 +124,7 @@ Examples
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import dask
@@ -162,6 +167,7 @@ from mesalens.pipeline.gap_regressions import (
     regressions,
 )
 from mesalens.pipeline.gap_results import (
+    ALL_PAIRS_MAX_REGIMES,
     DirectTestError,
     DirectTestResult,
     DirectTestSettings,
@@ -260,6 +266,37 @@ def _sample_from_the_pass(data: LoadedData, k: int, seed: int) -> tuple[int, pd.
     return rows, pooled.iloc[:k].reset_index(drop=True)
 
 
+class _PairView:
+    """The rows of one pair of regimes, their codes as 0 (reference) and 1, their folds."""
+
+    def __init__(self, pair: tuple[int, int], codes: np.ndarray, fold: np.ndarray):
+        self.rows = (codes == pair[0]) | (codes == pair[1])
+        self.codes = (codes[self.rows] == pair[1]).astype(int)
+        self.fold = fold[self.rows]
+        self.pi: np.ndarray = np.empty((0, 2))
+
+
+class _PairProgress:
+    """Calls ``on_progress(done, total)`` about every 2% of the pairs (and at the end)."""
+
+    def __init__(self, on_progress: Callable[[int, int], None] | None, total: int):
+        self.on_progress, self.total, self.done = on_progress, total, 0
+        self.every = max(1, total // 50)
+
+    def advance(self) -> None:
+        self.done += 1
+        if self.on_progress is not None and (
+            self.done % self.every == 0 or self.done == self.total
+        ):
+            self.on_progress(self.done, self.total)
+
+
+def _outcome_count(frame: pd.DataFrame, base: Sequence[str], kinds: Mapping[str, str]) -> int:
+    return sum(
+        len(outcome_values(frame, column, kinds.get(column, CONTINUOUS))) for column in base
+    )
+
+
 # ------------------------------------------------------------------ entry point
 
 
@@ -271,6 +308,7 @@ def direct_test(
     statistics: SufficientStatistics | None = None,
     settings: DirectTestSettings | None = None,
     too_few_rows: str = "raise",
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> DirectTestResult:
     """Test ``Y_b ⊥ s | Y_m`` on the pooled logs and estimate the alignment gap.
 
@@ -292,6 +330,11 @@ def direct_test(
         When a regime has too few rows for cross-fitting: raise
         :class:`DirectTestError`, or return a result with status
         ``"skipped"`` and the reason as its note (a run keeps its verdict).
+    on_progress : callable, optional
+        ``on_progress(done, total)``: regime pairs done, of all (one round
+        per base outcome, and one for the propensities of a pair when each
+        regime is compared with the reference); with many regimes this is the
+        long stage.
 
     Returns
     -------
@@ -324,7 +367,7 @@ def direct_test(
 
     with threadpool_limits(limits=1, user_api="openmp"):
         try:
-            return _direct_test(data, base, mesa, statistics, settings)
+            return _direct_test(data, base, mesa, statistics, settings, on_progress)
         except DirectTestError as exc:
             if too_few_rows != "skip":
                 raise
@@ -350,6 +393,7 @@ def _direct_test(
     mesa: tuple[str, ...],
     statistics: SufficientStatistics | None,
     settings: DirectTestSettings,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> DirectTestResult:
     regime = data.regime_name
     labels = tuple(data.regime_labels)
@@ -373,8 +417,24 @@ def _direct_test(
     z = linear_features(frame, mesa, data.kinds)
     x, categorical = boost_features(frame, mesa)
     fold = cross_fit_folds(codes, settings.folds, settings.seed)
-    pi = propensities(x, categorical, codes, k, fold, settings)
-    clipped = float((pi[np.arange(len(codes)), codes] < settings.clip).mean())
+    pairs = regime_pairs(k)
+    steps = len(pairs) * (_outcome_count(frame, base, data.kinds) + (k > ALL_PAIRS_MAX_REGIMES))
+    progress = _PairProgress(on_progress, steps)
+    if k > ALL_PAIRS_MAX_REGIMES:
+        # Each regime against the reference, on those two regimes' rows, with a
+        # two-class propensity: a k-class one would spread P(s | Y_m) over k
+        # regimes (each below the clip at 200 regimes) and cost k trees a round.
+        views = {pair: _PairView(pair, codes, fold) for pair in pairs}
+        for view in views.values():
+            view.pi = propensities(x[view.rows], categorical, view.codes, 2, view.fold, settings)
+            progress.advance()
+        own = np.concatenate([v.pi[np.arange(len(v.codes)), v.codes] for v in views.values()])
+        clipped = float((own < settings.clip).mean())
+        pi = None
+    else:
+        views = None
+        pi = propensities(x, categorical, codes, k, fold, settings)
+        clipped = float((pi[np.arange(len(codes)), codes] < settings.clip).mean())
     quantile = float(ndtri(0.5 + settings.level / 2))
     notes = [
         f"{column!r} entered the regressions in units of 2**{e} (its magnitude is beyond what "
@@ -438,18 +498,35 @@ def _direct_test(
                 method = "fisherz"
                 reason = "all continuous and E[Y_b | Y_m] looks linear (no gain from boosting)"
             raw = []
-            for pair in regime_pairs(k):
+            for pair in pairs:
                 if fisher_ok:
                     stat, p = fisher_z(statistics, column, mesa, regime, pair)
                     raw.append(("fisherz", pair, stat, p, int(statistics.n)))
-                stat, p, n_pair = gcm(y, codes, m_pair, pi, pair)
+                if views is None:
+                    stat, p, n_pair = gcm(y, codes, m_pair, pi, pair)
+                else:
+                    view = views[pair]
+                    fitted = {(0, 1): m_pair[pair][view.rows]}
+                    stat, p, n_pair = gcm(y[view.rows], view.codes, fitted, view.pi, (0, 1))
                 raw.append(("gcm", pair, stat, p, n_pair))
+                progress.advance()
+            if views is None:
+                linear_values = linear_gaps(z, y, codes, k)
+                flexible_values = aipw_gaps(y, codes, mu, pi, k, settings.clip)
+            else:
+                linear_values, flexible_values = [], []
+                for (i, j), view in views.items():
+                    in_pair = view.rows
+                    linear_values += linear_gaps(z[in_pair], y[in_pair], view.codes, 2)
+                    flexible_values += aipw_gaps(
+                        y[in_pair], view.codes, mu[in_pair][:, [i, j]], view.pi, 2, settings.clip
+                    )
             gaps = []
             for estimator, values in (
-                ("linear", linear_gaps(z, y, codes, k)),
-                ("flexible", aipw_gaps(y, codes, mu, pi, k, settings.clip)),
+                ("linear", linear_values),
+                ("flexible", flexible_values),
             ):
-                for (i, j), (estimate, se) in zip(regime_pairs(k), values, strict=True):
+                for (i, j), (estimate, se) in zip(pairs, values, strict=True):
                     gaps.append(
                         GapEstimate(
                             estimator,

@@ -179,7 +179,8 @@ def analyze(
     on_stage : callable, optional
         Called with ``"statistics"``, ``"discovery"`` and ``"check"`` as each
         stage starts (for progress displays), then with the name of each
-        evidence stage (``"bootstrap"`` and its sub-stages, ...).
+        evidence stage (``"bootstrap"`` and its sub-stages, ...); in the
+        direct test with ``"direct test (regime pairs DONE/TOTAL)"`` as it goes.
     on_test : callable, optional
         Passed to discovery: called after each CI test.
 
@@ -290,6 +291,9 @@ def analyze(
                 alpha=evidence.direct_test_alpha,
             ),
             too_few_rows="skip",
+            on_progress=None
+            if on_stage is None
+            else lambda done, total: on_stage(f"direct test (regime pairs {done}/{total})"),
         )
         timings["direct_test"] = time.perf_counter() - start
     analysis.confirmation = confirm(

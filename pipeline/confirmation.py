@@ -13,10 +13,12 @@ The tolerance
 
 .. math::  |θ| = |E_{Y_m}[\,E[Y_b \mid Y_m, s=j] - E[Y_b \mid Y_m, s=i]\,]| < δ,
 
-for every pair of regimes ``(i, j)`` (the direct test's gap,
-:mod:`mesalens.pipeline.alignment_gap`). It is given in within-regime standard
-deviations of ``Y_b`` (``0.1``, the default, or ``0.1sd``) or in ``Y_b``'s
-own units (``0.5abs``); :class:`Tolerance` parses both.
+for every pair of regimes ``(i, j)`` the direct test compares (its gap,
+:mod:`mesalens.pipeline.alignment_gap`): every pair up to ten regimes, each
+regime against the reference beyond (then a gap within ``δ`` of the
+reference for every regime bounds any two regimes' gap by ``2δ``). It is
+given in within-regime standard deviations of ``Y_b`` (``0.1``, the default,
+or ``0.1sd``) or in ``Y_b``'s own units (``0.5abs``); :class:`Tolerance` parses both.
 
 The equivalence test
 --------------------
@@ -239,7 +241,8 @@ class Confirmation:
                 "text": self.tolerance.describe(),
             },
             "alpha": self.alpha,
-            "test": "TOST on every pair of regimes (intersection-union: no adjustment needed)",
+            "test": "TOST on every pair of regimes the direct test compared "
+            "(intersection-union: no adjustment needed)",
             "min_rows_per_regime": self.min_rows,
             "rows": dict(self.rows),
             "checks": [

@@ -10,7 +10,6 @@ by a model that did not see the row.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -18,10 +17,16 @@ import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
 
-from mesalens.pipeline.gap_results import DirectTestSettings
+from mesalens.pipeline.gap_results import (
+    ALL_PAIRS_MAX_REGIMES,
+    DirectTestSettings,
+    pairs_rule,
+    regime_pairs,
+)
 from mesalens.pipeline.statistics import CONTINUOUS
 
 __all__ = [
+    "ALL_PAIRS_MAX_REGIMES",
     "boost_features",
     "cross_fit_folds",
     "is_text",
@@ -29,6 +34,7 @@ __all__ = [
     "linear_features",
     "outcome_values",
     "pair_regressions",
+    "pairs_rule",
     "propensities",
     "regime_pairs",
     "regressions",
@@ -153,11 +159,6 @@ def _boosted(
         early_stopping=bool(train.sum() >= _EARLY_STOPPING_ROWS),
         random_state=settings.seed,
     ).fit(x[train], y[train])
-
-
-def regime_pairs(k: int) -> list[tuple[int, int]]:
-    """Every pair ``(i, j)`` of regime codes, ``i < j``: ``(0, 1), (0, 2), ..., (1, 2), ...``."""
-    return list(itertools.combinations(range(k), 2))
 
 
 def pair_regressions(

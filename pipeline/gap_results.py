@@ -9,6 +9,7 @@ support it.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -18,6 +19,7 @@ import numpy as np
 from mesalens.connectors.errors import DataError, InputError
 
 __all__ = [
+    "ALL_PAIRS_MAX_REGIMES",
     "DIRECT_TEST_METHODS",
     "DirectTestError",
     "DirectTestResult",
@@ -25,10 +27,53 @@ __all__ = [
     "GapEstimate",
     "OutcomeResult",
     "PairTest",
+    "pairs_rule",
+    "regime_pairs",
 ]
 
 #: What ``DirectTestSettings.method`` accepts.
 DIRECT_TEST_METHODS = ("auto", "fisherz", "gcm")
+
+
+#: Up to this many regimes the direct test compares every pair; with more, each
+#: regime against the reference (the first): ``k - 1`` pairs instead of
+#: ``k(k-1)/2`` (19,900 at 200 regimes). The joint null ``μ_j = μ_0`` for
+#: every ``j`` is the same null, so the test keeps its level.
+ALL_PAIRS_MAX_REGIMES = 10
+
+
+def regime_pairs(k: int) -> list[tuple[int, int]]:
+    """The pairs ``(i, j)`` of regime codes the direct test compares, ``i < j``.
+
+    Every pair up to :data:`ALL_PAIRS_MAX_REGIMES` regimes, else each regime
+    against the reference ``0``.
+
+    >>> regime_pairs(3)
+    [(0, 1), (0, 2), (1, 2)]
+    >>> len(regime_pairs(10)), len(regime_pairs(11)), regime_pairs(12)[-1]
+    (45, 10, (0, 11))
+    """
+    if k <= ALL_PAIRS_MAX_REGIMES:
+        return list(itertools.combinations(range(k), 2))
+    return [(0, j) for j in range(1, k)]
+
+
+def pairs_rule(k: int) -> str:
+    """The comparisons :func:`regime_pairs` makes for ``k`` regimes, in words.
+
+    >>> pairs_rule(2)
+    'every pair of regimes (1)'
+    >>> pairs_rule(200)
+    'each regime against the reference (199 pairs; every pair up to 10 regimes)'
+    """
+    n = len(regime_pairs(k))
+    if k <= ALL_PAIRS_MAX_REGIMES:
+        return f"every pair of regimes ({n})"
+    return (
+        f"each regime against the reference ({n} pairs; every pair up to "
+        f"{ALL_PAIRS_MAX_REGIMES} regimes)"
+    )
+
 
 
 class DirectTestError(DataError):
@@ -147,9 +192,10 @@ class OutcomeResult:
         p-value of the pre-test that the boosted regressions predict better
         than the linear ones (None when not run).
     tests : tuple of PairTest
-        Every test that applies, for every pair of regimes.
+        Every test that applies, for every pair of regimes compared
+        (:func:`~mesalens.pipeline.gap_regressions.regime_pairs`).
     gaps : tuple of GapEstimate
-        Linear and flexible gap for every pair of regimes.
+        Linear and flexible gap for every pair of regimes compared.
     curve : dict or None
         The binned ``E[Y_b | Y_m]`` per regime along the first mesa column.
     """
@@ -231,7 +277,8 @@ class DirectTestResult:
             "reference": self.reference,
             "regimes": list(self.regimes),
             "status": self.status,
-            "comparisons": "every pair of regimes; Holm over all tests",
+            "comparisons": f"{pairs_rule(len(self.regimes))}; Holm over all tests",
+            "pairs": len(regime_pairs(len(self.regimes))),
             "mesa": list(self.mesa),
             "reject": self.reject,
             "alpha": self.settings.alpha,

@@ -1,4 +1,4 @@
-"""Progress display for long runs: reading, statistics, CI tests.
+"""Progress display for long runs: reading, statistics, CI tests, the direct test's pairs.
 
 Progress goes to stderr through rich, and only when stderr is a terminal
 (scheduled jobs get clean logs). Dask tasks run on the local schedulers are
@@ -70,10 +70,14 @@ class RunProgress:
     def __init__(self, progress: Progress | None):
         self._progress = progress
         self._stage_task: Any = None
+        self._stage_name: str | None = None
         self._tests_task: Any = None
 
     def stage(self, name: str) -> None:
-        """A new stage started (``statistics``, ``discovery``, ``check``...)."""
+        """A new stage started (``statistics``, ``discovery``, ``check``...).
+
+        ``STAGE (how far)`` after ``STAGE`` updates that stage's line instead.
+        """
         if self._progress is None:
             return
         done = _RESAMPLES_DONE.fullmatch(name)
@@ -83,6 +87,15 @@ class RunProgress:
                 self._stage_task, completed=int(done.group(1)), total=int(done.group(2))
             )
             return
+        if (
+            self._stage_task is not None
+            and self._stage_name is not None
+            and name.startswith(f"{self._stage_name} (")
+        ):
+            # The same stage, how far it got ("direct test (regime pairs 40/199)").
+            self._progress.update(self._stage_task, description=name)
+            return
+        self._stage_name = name
         for task in (self._stage_task, self._tests_task):
             if task is not None:  # a finished stage (and its CI tests) leave the display
                 self._progress.update(task, visible=False)

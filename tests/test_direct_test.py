@@ -445,7 +445,8 @@ def test_config_and_job_file_keys(tmp_path):
     )
     (check,) = job.checks
     assert check.evidence.direct_test is False and check.evidence.direct_test_rows == 5000
-    with pytest.raises(InputError, match=r"direct_test_rows.*must be an integer >= 100, got 50"):
+    wanted = r"direct_test_rows.*must be an integer from 100 to 10,000,000, got 50"
+    with pytest.raises(InputError, match=wanted):
         parse_job({**common, "check": [{"name": "two", "direct_test_rows": 50}]})
 
     logs = tmp_path / "logs"
@@ -457,5 +458,6 @@ def test_config_and_job_file_keys(tmp_path):
     )
     result = CliRunner().invoke(cli, ["run", "--config", str(config), "--out", str(tmp_path / "o")])
     assert result.exit_code == 1
-    assert "run.toml': key 'direct_test_rows' must be an integer >= 100, got 50" in result.output
+    wanted = "run.toml': key 'direct_test_rows' must be an integer from 100 to 10,000,000, got 50"
+    assert wanted in result.output
     assert not (tmp_path / "o").exists()

@@ -89,7 +89,7 @@ def write_config(folder: Path, logs: dict[str, str], line: str) -> Path:
     [
         ('alpha = "high"', "alpha", "'high'", "between 0 and 1"),
         ("alpha = 1.5", "alpha", "1.5", "between 0 and 1"),
-        ('max_depth = "deep"', "max_depth", "'deep'", "integer >= -1"),
+        ('max_depth = "deep"', "max_depth", "'deep'", "integer from -1 to 1000"),
         ('seed = "x"', "seed", "'x'", "must be an integer"),
         ("seed = 1.5", "seed", "1.5", "must be an integer"),
         ('dtypes = ["obs"]', "dtypes", "['obs']", "COLUMN = TYPE"),

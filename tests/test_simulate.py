@@ -320,10 +320,10 @@ def test_simulate_command_end_to_end(tmp_path):
         (["--rows", "100,abc"], 2, "not a comma-separated list of integers"),
         (["--shifts", "x"], 2, "not a comma-separated list of numbers"),
         (["--nodes", "3"], 2, "--nodes"),
-        (["--rows", "10"], 1, "mesalens: error: rows must be integers of at least 20"),
+        (["--rows", "10"], 2, "10 is not in the range 20 to 1,000,000"),
         (["--shifts", "0,0"], 1, "mesalens: error: rows and shifts must not list a value twice"),
         (["--scheduler", "nowhere:x"], 1, "mesalens: error: cannot reach the dask scheduler"),
-        (["--rows", "10000000000"], 1, "GiB per trial, more than this machine's"),
+        (["--rows", "10000000000"], 2, "10000000000 is not in the range 20 to 1,000,000"),
     ],
 )
 def test_simulate_rejects_bad_options(tmp_path, args, code, message):

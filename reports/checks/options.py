@@ -45,12 +45,16 @@ from mesalens.connectors.errors import InputError
 from mesalens.connectors.regime import DEFAULT_REGIME_NAME, FORMATS
 
 __all__ = [
+    "BOOTSTRAP_MAX",
     "CHECK_KEYS",
+    "DIRECT_TEST_ROWS_MAX",
     "EVIDENCE_KEYS",
     "FLAGS",
+    "MAX_DEPTH_MAX",
     "OPTIONS",
     "SEED_MAX",
     "TOP_ONLY_KEYS",
+    "BoundedInt",
     "ConfigValueError",
     "Option",
     "click_options",
@@ -80,6 +84,40 @@ def _parse_tolerance(value: Any) -> Any:
 #: The largest seed: numpy's legacy generators (used inside causal-learn and
 #: scikit-learn) take seeds below 2**32.
 SEED_MAX = 2**32 - 1
+
+# Upper bounds of the counts, each one a 24 GiB, 2-core machine can honour
+# (docs/reliability.md, "Absurd counts"):
+#: ``--max-depth``: deeper than the columns is no limit at all (PC stops there).
+MAX_DEPTH_MAX = 1_000
+#: ``--bootstrap``: each resample reruns discovery and the check (~1-3 s each
+#: on small logs), and all resamples' statistics share the one extra pass.
+BOOTSTRAP_MAX = 10_000
+#: ``--direct-test-rows``: the sample is held in memory and cross-fitted by
+#: boosted regressions; 10M rows of a few columns are ~1 GB and hours of fitting.
+DIRECT_TEST_ROWS_MAX = 10_000_000
+
+
+class BoundedInt(click.IntRange):
+    """:class:`click.IntRange` in words that quotes at most 40 characters of a value it refuses.
+
+    A 5,000-digit value would otherwise be echoed whole in the usage error.
+    """
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """The integer, or a usage error that shows a long value cut short."""
+        text = value if isinstance(value, str) else None
+        if text is not None and len(text) > 40:
+            self.fail(
+                f"{text[:20]!r}... ({len(text):,} characters) is not an integer in the range "
+                f"{self._describe_range()}",
+                param,
+                ctx,
+            )
+        return super().convert(value, param, ctx)
+
+    def _describe_range(self) -> str:
+        # In words (see _range_words), like the float ranges.
+        return _range_words(self.min, self.max, self.min_open, self.max_open)
 
 
 class ConfigValueError(InputError):
@@ -171,7 +209,8 @@ class Option:
 
     def _bad(self, value: Any) -> ConfigValueError:
         tail = f"; e.g. {self.example}" if self.example else ""
-        return ConfigValueError(self.key, f"must be {self.requirement}, got {value!r}{tail}")
+        shown = repr(value) if len(repr(value)) <= 40 else f"{repr(value)[:20]}... (long)"
+        return ConfigValueError(self.key, f"must be {self.requirement}, got {shown}{tail}")
 
     def check(self, value: Any) -> Any:
         """``value`` if it is valid for this option (TOML types), else raise.
@@ -223,7 +262,7 @@ class Option:
         if not self.click_checks or self.kind in ("text", "custom"):
             return None
         if self.kind == "int":
-            return _IntRange(
+            return BoundedInt(
                 None if self.low is None else int(self.low),
                 None if self.high is None else int(self.high),
             )
@@ -288,13 +327,6 @@ def _range_words(low: float | None, high: float | None, low_open: bool, high_ope
     if high is not None:
         return f"below {number(high)}" if high_open else f"{number(high)} or less"
     return ""
-
-
-class _IntRange(click.IntRange):
-    """click's integer range, described in words (:func:`_range_words`)."""
-
-    def _describe_range(self) -> str:
-        return _range_words(self.min, self.max, self.min_open, self.max_open)
 
 
 class _FloatRange(click.FloatRange):
@@ -412,11 +444,13 @@ OPTIONS: dict[str, Option] = _option_table(
         Option(
             "max_depth",
             "--max-depth",
-            "Largest conditioning set (-1: no limit).",
+            f"Largest conditioning set (-1: no limit; at most {MAX_DEPTH_MAX}).",
             kind="int",
             default=-1,
             low=-1,
-            requirement="an integer >= -1 (-1: no limit)",
+            high=MAX_DEPTH_MAX,
+            requirement=f"an integer from -1 to {MAX_DEPTH_MAX} (-1: no limit)",
+            example="3",
         ),
         Option(
             "knowledge",
@@ -489,12 +523,14 @@ OPTIONS: dict[str, Option] = _option_table(
         Option(
             "bootstrap",
             "--bootstrap",
-            "Rerun discovery and check on B Poisson resamples: verdict shares, edge frequencies.",
+            "Rerun discovery and check on B Poisson resamples: verdict shares, edge frequencies "
+            f"(at most {BOOTSTRAP_MAX:,}).",
             kind="int",
             default=0,
             low=0,
+            high=BOOTSTRAP_MAX,
             scope="evidence",
-            requirement="a number of resamples >= 0",
+            requirement=f"a number of resamples from 0 to {BOOTSTRAP_MAX:,}",
             example="100 (0: off)",
             metavar="B",
             show_default="0, off",
@@ -526,12 +562,14 @@ OPTIONS: dict[str, Option] = _option_table(
         Option(
             "direct_test_rows",
             "--direct-test-rows",
-            "Sample at most N rows for the direct test's regressions.",
+            "Sample at most N rows for the direct test's regressions (at most "
+            f"{DIRECT_TEST_ROWS_MAX:,}).",
             kind="int",
             default=100_000,
             low=100,
+            high=DIRECT_TEST_ROWS_MAX,
             scope="evidence",
-            requirement="an integer >= 100",
+            requirement=f"an integer from 100 to {DIRECT_TEST_ROWS_MAX:,}",
             example="100000",
             metavar="N",
         ),

@@ -24,6 +24,7 @@ from mesalens.pipeline.formats import FORMATS
 from mesalens.pipeline.formats.names import clip
 from mesalens.reports.checks.graph_check import build_roles, graph_input, role_texts
 from mesalens.reports.checks.graph_check import check_graph as check_class
+from mesalens.reports.checks.output_paths import check_output_paths
 from mesalens.reports.checks.results import GraphCheckResult, check_destination
 from mesalens.reports.cli.common import CONTEXT, fail
 from mesalens.reports.examples import example_names
@@ -177,7 +178,12 @@ def check_graph(
         _utf8_path("GRAPH", graph)
         _utf8_path("--json", json_out)
         _utf8_path("--html", html_out)
-        # Every output path is checked before the (possibly long) work.
+        # Every output path is checked before the (possibly long) work (and
+        # again just before writing).
+        check_output_paths(
+            [("--json", json_out, "file"), ("--html", html_out, "file")],
+            [] if graph is None else [("input graph", graph)],
+        )
         for option, path in (("--json", json_out), ("--html", html_out)):
             if path is not None and path != "-":
                 check_destination(option, path, graph)

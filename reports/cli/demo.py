@@ -28,11 +28,16 @@ from mesalens.connectors.simulator import SCENARIOS, scenario_names, write_frame
 from mesalens.pipeline.analysis import DiscoverySettings
 from mesalens.pipeline.roles import join_names
 from mesalens.reports.checks.config import CheckSpec, build_roles
+from mesalens.reports.checks.options import SEED_MAX, BoundedInt
 from mesalens.reports.checks.runner import run_check
 from mesalens.reports.cli.common import CONTEXT, errors_as_one_line
 from mesalens.reports.vocabulary import RUN_EXIT_CODES, gate
 
-__all__ = ["demo_command"]
+__all__ = ["DEMO_ROWS_MAX", "demo_command"]
+
+#: The most rows (or FrozenLake episodes) per scenario: the logs are simulated
+#: in memory before they are written.
+DEMO_ROWS_MAX = 2_000_000
 
 
 def _as_text(value: Any) -> str | None:
@@ -55,12 +60,12 @@ def _as_text(value: Any) -> str | None:
 @click.option("--out", "out_dir", default="demo-out", show_default=True, metavar="DIR")
 @click.option(
     "--rows",
-    type=click.IntRange(min=100),
+    type=BoundedInt(min=100, max=DEMO_ROWS_MAX),
     default=20_000,
     show_default=True,
-    help="Rows per scenario, over both regimes (half in each).",
+    help=f"Rows per scenario, over both regimes (half in each; at most {DEMO_ROWS_MAX:,}).",
 )
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=BoundedInt(min=0, max=SEED_MAX), default=0, show_default=True)
 @click.option("--logs-only", is_flag=True, help="Write the logs and stop.")
 @click.pass_context
 def demo_command(

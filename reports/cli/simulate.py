@@ -49,12 +49,15 @@ from mesalens.pipeline.simulation import (
     LATENT_KINDS,
     LOCAL_SCHEDULERS,
     METHODS,
+    MIN_ROWS,
     SimulationResult,
     SimulationSettings,
     run_simulation,
 )
 from mesalens.reports.atomic import atomic_write_text
 from mesalens.reports.charts import Series, line_chart_svg
+from mesalens.reports.checks.options import SEED_MAX, BoundedInt
+from mesalens.reports.checks.output_paths import check_output_paths
 from mesalens.reports.cli.common import CONTEXT, fail
 from mesalens.reports.result_json import dumps, mesalens_version
 from mesalens.reports.templating import template_environment
@@ -65,6 +68,25 @@ __all__ = [
     "simulation_document",
     "simulation_table",
 ]
+
+# Upper bounds of simulate's counts, each one a 24 GiB, 2-core machine can honour
+# (the README's simulate section and docs/reliability.md, "Absurd counts").
+#: Random models to draw.
+REPLICATES_MAX = 1_000
+#: Nodes per model: PC's tests grow fast with the nodes, and each model runs
+#: at every sample size and shift.
+NODES_MAX = 50
+#: Rows of one simulated data set (both regimes).
+ROWS_MAX = 1_000_000
+#: The largest shift strength (standardized mean shifts beyond it saturate).
+SHIFT_MAX = 100.0
+#: Values in --rows and in --shifts.
+LIST_MAX = 20
+#: Pipeline runs in all: replicates x sample sizes x shifts.
+RUNS_MAX = 20_000
+#: Simulated rows in all (sum over runs), above which simulate says what it will do.
+ROWS_NOTE = 50_000_000
+
 
 _HEADINGS = (
     "shift",
@@ -98,21 +120,29 @@ _MECHANISMS = {
 
 
 class _NumberList(click.ParamType):
-    """A comma-separated list of numbers (ints or floats)."""
+    """A comma-separated list of at most ``most`` numbers (ints or floats) in ``[low, high]``."""
 
-    def __init__(self, kind: type) -> None:
+    def __init__(self, kind: type, low: float, high: float, most: int = LIST_MAX) -> None:
         self.kind = kind
         self.name = "list"
+        self.low, self.high, self.most = low, high, most
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, tuple):
             return value
         items = [item.strip() for item in str(value).split(",")]
+        kind = "integers" if self.kind is int else "numbers"
+        shown = str(value) if len(str(value)) <= 40 else f"{str(value)[:37]}..."
+        if len(items) > self.most:
+            self.fail(f"{shown!r} lists {len(items)} values; give at most {self.most}", param, ctx)
         try:
             numbers = tuple(self.kind(item) for item in items)
         except ValueError:
-            kind = "integers" if self.kind is int else "numbers"
-            self.fail(f"{value!r} is not a comma-separated list of {kind}", param, ctx)
+            self.fail(f"{shown!r} is not a comma-separated list of {kind}", param, ctx)
+        for number in numbers:
+            if not (math.isfinite(number) and self.low <= number <= self.high):
+                low, high = (f"{self.kind(bound):,}" for bound in (self.low, self.high))
+                self.fail(f"{number!r:.40} is not in the range {low} to {high}", param, ctx)
         return numbers
 
 
@@ -435,33 +465,36 @@ def _print_table(console: Console, document: dict[str, Any]) -> None:
 @click.command("simulate", context_settings=CONTEXT)
 @click.option(
     "--replicates",
-    type=click.IntRange(min=1),
+    type=BoundedInt(min=1, max=REPLICATES_MAX),
     default=20,
     show_default=True,
-    help="Random models to draw (each is run at every shift and sample size).",
+    help=f"Random models to draw (each is run at every shift and sample size; at most "
+    f"{REPLICATES_MAX:,}, and at most {RUNS_MAX:,} runs in all).",
 )
 @click.option(
     "--rows",
-    type=_NumberList(int),
+    type=_NumberList(int, MIN_ROWS, ROWS_MAX),
     default="250,1000,4000",
     show_default=True,
     metavar="N,N,...",
-    help="Sample sizes (rows over both regimes).",
+    help=f"Sample sizes (rows over both regimes; {MIN_ROWS} to {ROWS_MAX:,}, at most "
+    f"{LIST_MAX} sizes).",
 )
 @click.option(
     "--shifts",
-    type=_NumberList(float),
+    type=_NumberList(float, 0, SHIFT_MAX),
     default="0,0.1,0.25,0.5,1",
     show_default=True,
     metavar="X,X,...",
-    help="Shift strengths: the regime's standardized mean shift on each target.",
+    help="Shift strengths: the regime's standardized mean shift on each target "
+    f"(0 to {SHIFT_MAX:g}, at most {LIST_MAX} values).",
 )
 @click.option(
     "--nodes",
-    type=click.IntRange(min=5),
+    type=BoundedInt(min=5, max=NODES_MAX),
     default=8,
     show_default=True,
-    help="Nodes per model: regime, data variables, D_m, Y_m, Y_b.",
+    help=f"Nodes per model: regime, data variables, D_m, Y_m, Y_b (at most {NODES_MAX}).",
 )
 @click.option(
     "--family",
@@ -470,7 +503,7 @@ def _print_table(console: Console, document: dict[str, Any]) -> None:
     show_default=True,
     help="The model family: the mechanisms on the random graph.",
 )
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--seed", type=BoundedInt(min=0, max=SEED_MAX), default=0, show_default=True)
 @click.option(
     "--method",
     type=click.Choice(METHODS),
@@ -538,8 +571,21 @@ def simulate_command(
             alpha=alpha,
         )
         out = Path(out_dir)
-        if out.exists() and not out.is_dir():
-            raise InputError(f"--out {out_dir!r} is a file; give a folder for the results")
+        check_output_paths([("--out", out, "folder")], [])
+        runs = replicates * len(rows) * len(shifts)
+        if runs > RUNS_MAX:
+            raise InputError(
+                f"--replicates {replicates} x {len(rows)} --rows x {len(shifts)} --shifts asks "
+                f"for {runs:,} pipeline runs, more than the {RUNS_MAX:,} allowed; give fewer "
+                "replicates, sizes or shifts"
+            )
+        total_rows = replicates * len(shifts) * sum(rows)
+        if total_rows > ROWS_NOTE and not quiet:
+            console.print(
+                f"note: {runs:,} pipeline runs over {total_rows:,} simulated rows in all; "
+                "expect this to take hours on a small machine",
+                soft_wrap=True,
+            )
         with connected_client(address), _progress(console, not quiet) as progress:
             task = None if progress is None else progress.add_task("simulating", total=replicates)
 

@@ -30,6 +30,16 @@ Guarantees, for running from cron or a workflow scheduler:
   never changes or removes a complete run.
 * **Logs** are appended to ``DIR/mesalens.log`` (UTC timestamps, pid), with
   every location passed through :func:`~mesalens.connectors.redact_url`.
+* **Damage by hand fails one check.** Everything read back from the output
+  folder is checked first (:func:`~mesalens.reports.jobs.folders.ensure_check_folder`,
+  :func:`~mesalens.reports.jobs.folders.inspect_check_folder`, each ``run.json``
+  by :func:`~mesalens.reports.jobs.index.read_run_record`): a damaged file
+  fails its check with one line naming it and what to do
+  (:class:`~mesalens.reports.jobs.layout.DamagedOutput`), and the other checks
+  run; the files of the whole job (index, log, index lock) and the output
+  paths are checked before any check runs
+  (:func:`~mesalens.reports.jobs.folders.inspect_job_folder`,
+  :func:`~mesalens.reports.checks.output_paths.check_output_paths`).
 
 The checks themselves are run by a function passed in (``run_one``), so this
 module does not depend on how a check runs; :func:`run_check` is the real
@@ -58,11 +68,16 @@ from mesalens.connectors.errors import InputError, MesalensError, one_line
 from mesalens.connectors.redaction import redact_url, scrub_secrets
 from mesalens.pipeline.dask_client import connected_client
 from mesalens.reports.checks.config import CheckSpec
+from mesalens.reports.checks.output_paths import check_inputs, check_output_paths
 from mesalens.reports.jobs.folders import (
     _partials,
     _point_latest,
+    _relink_latest,
     _try_lock,
     _unique_run_id,
+    ensure_check_folder,
+    inspect_check_folder,
+    inspect_job_folder,
     remove_temporaries,
 )
 from mesalens.reports.jobs.index import collect_runs, previous_run, write_index
@@ -76,6 +91,7 @@ from mesalens.reports.jobs.layout import (
     RUN_JSON,
     RUNS,
     SCHEMA_VERSION,
+    DamagedOutput,
     iso_now,
     json_text,
 )
@@ -184,8 +200,11 @@ def run_job_file(
     Raises
     ------
     InputError
-        If the job file is invalid, no output folder is given, or the
-        scheduler cannot be reached (also logged when the folder is known).
+        If the job file is invalid, no output folder is given, the output
+        folder clashes with an input or is a file
+        (:func:`~mesalens.reports.checks.output_paths.check_output_paths`),
+        or the scheduler cannot be reached (also logged when the folder is
+        known and may be written).
     """
     job: JobFile | None = None
     target = None if out_dir is None else Path(out_dir)
@@ -197,6 +216,18 @@ def run_job_file(
                     f"no output folder: give --out DIR or out = 'DIR' in {os.fspath(config_path)!r}"
                 )
             target = Path(job.out)
+            where = f"out in {os.fspath(config_path)!r}"
+        else:
+            where = "--out"
+        inputs = [
+            ("job file", os.fspath(config_path)),
+            *(item for check in job.checks for item in check_inputs(check)),
+        ]
+        try:
+            check_output_paths([(where, target, "folder")], inputs)
+        except InputError:
+            target = None  # nothing is written where an output may not go, not even the log
+            raise
         with connected_client(scheduler or job.scheduler):
             return run_jobs(job, target, run_one=run_one, now=now)
     except InputError as exc:
@@ -247,6 +278,7 @@ def run_jobs(
         If the output folder, the index or a history cannot be written.
     """
     out = Path(out_dir)
+    inspect_job_folder(out)
     out.mkdir(parents=True, exist_ok=True)
     stamp = _as_utc(now or datetime.now(UTC))
     base_id = stamp.strftime("%Y%m%dT%H%M%SZ")
@@ -261,7 +293,7 @@ def run_jobs(
         try:
             with _sigterm_raises():
                 for check in job_file.checks:
-                    outcomes.append(_run_one_check(check, out, base_id, run_one, log))
+                    outcomes.append(_run_guarded(check, out, base_id, run_one, log))
                     write_index(out)
         except BaseException as exc:
             cause = "SIGTERM" if isinstance(exc, Terminated) else type(exc).__name__
@@ -300,6 +332,27 @@ def _sigterm_raises() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def _run_guarded(
+    check: CheckSpec,
+    out: Path,
+    base_id: str,
+    run_one: Callable[[CheckSpec, Path], RunOutcome],
+    log: logging.Logger,
+) -> CheckOutcome:
+    """:func:`_run_one_check`, a damaged or unwritable check folder failing only this check."""
+    try:
+        return _run_one_check(check, out, base_id, run_one, log)
+    except DamagedOutput as exc:
+        message = _redact_text(one_line(str(exc)))
+    except OSError as exc:
+        where = f" {exc.filename!r}" if exc.filename else ""
+        message = _redact_text(
+            one_line(f"cannot write{where} ({exc.strerror or exc}); check or move it away")
+        )
+    log.error("check %s: not run: %s", check.name, message)
+    return CheckOutcome(name=check.name, status="error", message=message)
+
+
 def _run_one_check(
     check: CheckSpec,
     out: Path,
@@ -310,12 +363,22 @@ def _run_one_check(
     """Run one check under its lock into a new run folder; never raises for the check's errors."""
     check_dir = out / check.name
     runs_dir = check_dir / RUNS
-    runs_dir.mkdir(parents=True, exist_ok=True)
+    ensure_check_folder(check_dir)
     with _try_lock(check_dir / LOCK_FILE) as holder:
         if holder is not None:
             message = f"another run of check {check.name} is in progress (pid {holder})"
             log.warning("check %s: busy: %s; skipped", check.name, message)
             return CheckOutcome(name=check.name, status="busy", message=message)
+        records = collect_runs(check_dir)
+        previous = previous_run(records)
+        if inspect_check_folder(check_dir):
+            _relink_latest(check_dir, None if previous is None else previous.run)
+            log.warning(
+                "check %s: %s linked to a run folder that is gone; linked again to %s",
+                check.name,
+                LATEST,
+                "nothing" if previous is None else f"{RUNS}/{previous.run}",
+            )
         remove_temporaries(check_dir, (f".{HISTORY_JSON}.", f".{LATEST}."))
         for stale in _partials(runs_dir):
             shutil.rmtree(stale, ignore_errors=True)
@@ -325,8 +388,6 @@ def _run_one_check(
                 RUNS,
                 stale.name,
             )
-        records = collect_runs(check_dir, log=log)
-        previous = previous_run(records)
         run_id = _unique_run_id(runs_dir, base_id)
         seq = max((r.get("seq", 0) for r in records), default=0) + 1
         partial = runs_dir / f".{run_id}{PARTIAL_SUFFIX}"

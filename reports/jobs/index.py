@@ -13,14 +13,13 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import logging
 import os
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from mesalens.connectors.atomic import atomic_write_text
+from mesalens.connectors.errors import one_line
 from mesalens.reports.jobs.folders import remove_temporaries
 from mesalens.reports.jobs.index_html import render_index_html
 from mesalens.reports.jobs.layout import (
@@ -28,53 +27,73 @@ from mesalens.reports.jobs.layout import (
     INDEX_HTML,
     INDEX_JSON,
     INDEX_LOCK,
+    RUN_ID,
     RUN_JSON,
     RUNS,
     SCHEMA_VERSION,
+    DamagedOutput,
     PreviousRun,
     iso_now,
     json_text,
+    record_problem,
 )
 from mesalens.reports.jobs.trends import TREND_RUNS, TRENDS_JSON, cached_trend_points
 from mesalens.reports.vocabulary import EXIT_CODES
 
-__all__ = ["build_index", "collect_runs", "previous_run", "write_index"]
-
-_RUN_ID = re.compile(r"(\d{8}T\d{6}Z)(?:-(\d+))?")
+__all__ = ["build_index", "collect_runs", "previous_run", "read_run_record", "write_index"]
 
 
-def collect_runs(check_dir: Path, *, log: logging.Logger | None = None) -> list[dict[str, Any]]:
+
+
+def collect_runs(
+    check_dir: Path, *, damaged: list[str] | None = None
+) -> list[dict[str, Any]]:
     """The run records of a check, oldest first, read from its complete run folders.
 
-    ``.partial`` folders and folders without a readable ``run.json`` are
-    skipped (the latter with a warning on ``log``).
+    ``.partial`` folders are skipped. A run folder whose ``run.json`` cannot be
+    read or is not a run record (:func:`~mesalens.reports.jobs.layout.record_problem`)
+    is damaged: with ``damaged`` None that raises; otherwise its message is
+    appended to ``damaged`` and the folder skipped (what the index does, so
+    that one damaged check does not hide the others).
 
     Parameters
     ----------
     check_dir : Path
         ``DIR/CHECK``.
-    log : logging.Logger, optional
-        Where to warn about unreadable run folders.
+    damaged : list of str, optional
+        Collects the messages of damaged run folders instead of raising.
 
     Returns
     -------
     list of dict
         Sorted by ``seq``, then by run name.
+
+    Raises
+    ------
+    DamagedOutput
+        If a run folder is damaged and ``damaged`` is None.
     """
     runs_dir = check_dir / RUNS
-    records = []
+    records: list[dict[str, Any]] = []
     if not runs_dir.is_dir():
         return records
-    for folder in runs_dir.iterdir():
-        if folder.name.startswith(".") or not _RUN_ID.fullmatch(folder.name):
+    try:
+        entries = sorted(runs_dir.iterdir())
+    except OSError as exc:
+        problem = DamagedOutput(runs_dir, f"cannot be listed ({exc.strerror or exc})", "fix it")
+        if damaged is None:
+            raise problem from None
+        damaged.append(str(problem))
+        return records
+    for folder in entries:
+        if folder.name.startswith(".") or not RUN_ID.fullmatch(folder.name):
             continue
         try:
-            record = json.loads((folder / RUN_JSON).read_text(encoding="utf-8"))
-            if not isinstance(record, dict):
-                raise ValueError("not a JSON object")
-        except (OSError, ValueError) as exc:
-            if log is not None:
-                log.warning("skipped %s: no readable %s (%s)", folder, RUN_JSON, exc)
+            record = read_run_record(folder)
+        except DamagedOutput as exc:
+            if damaged is None:
+                raise
+            damaged.append(str(exc))
             continue
         record["run"] = folder.name
         records.append(record)
@@ -82,12 +101,49 @@ def collect_runs(check_dir: Path, *, log: logging.Logger | None = None) -> list[
     return records
 
 
+_MOVE_RUN = "move that run folder away (or restore the file)"
+
+
+def read_run_record(folder: Path) -> dict[str, Any]:
+    """The run record of a complete run folder, checked (see ``record_problem``).
+
+    Raises
+    ------
+    DamagedOutput
+        If ``folder/run.json`` cannot be read, is not JSON or not a run record.
+    """
+    path = folder / RUN_JSON
+    if not folder.is_dir():
+        raise DamagedOutput(folder, "is not a folder (a run folder's name)", "move it away")
+    if path.is_symlink() and not path.exists():
+        raise DamagedOutput(path, "is a dangling or looping link", _MOVE_RUN)
+    if path.is_dir():
+        raise DamagedOutput(path, "is a folder, not a file", _MOVE_RUN)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DamagedOutput(path, "is missing", _MOVE_RUN) from None
+    except OSError as exc:
+        raise DamagedOutput(path, f"cannot be read ({exc.strerror or exc})", _MOVE_RUN) from None
+    except UnicodeDecodeError:
+        raise DamagedOutput(path, "is not UTF-8 text", _MOVE_RUN) from None
+    try:
+        record = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        reason = "empty" if not text.strip() else f"not JSON ({one_line(str(exc))[:80]})"
+        raise DamagedOutput(path, f"is {reason}", _MOVE_RUN) from None
+    problem = record_problem(record)
+    if problem is not None:
+        raise DamagedOutput(path, problem, _MOVE_RUN)
+    return record
+
+
 def _int(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 def _run_sort_key(run_id: str) -> tuple[str, int]:
-    match = _RUN_ID.fullmatch(run_id)
+    match = RUN_ID.fullmatch(run_id)
     if match is None:
         return (run_id, 0)
     return (match.group(1), int(match.group(2) or 0))
@@ -116,13 +172,15 @@ def build_index(out_dir: Path, *, update_trends: bool = False) -> dict[str, Any]
     dict
         ``{"schema_version", "generated", "checks": [{"name", "latest_run",
         "latest_verdict", "stability", "direct_test", "confirmation", "status", "changed",
-        "n_runs", "config", "runs"}]}``, ``stability`` and ``direct_test``
+        "n_runs", "config", "runs", "damaged"}]}``, ``stability`` and ``direct_test``
         and ``confirmation`` being those of the latest verdict (the run
         record's); each run
         record also has ``path``, its folder relative to ``out_dir``, and the
         newest :data:`~mesalens.reports.jobs.trends.TREND_RUNS` also ``trend``
         (rows and alignment gap, :func:`~mesalens.reports.jobs.trends.trend_point`;
-        ``update_trends`` rewrites each check's cache of them, ``trends.json``).
+        ``update_trends`` rewrites each check's cache of them, ``trends.json``);
+        ``damaged`` lists the messages of the check's damaged run folders
+        (left out of ``runs``).
     """
     checks = []
     folders = (
@@ -131,9 +189,14 @@ def build_index(out_dir: Path, *, update_trends: bool = False) -> dict[str, Any]
         else []
     )
     for folder in folders:
-        if not (folder / RUNS).is_dir():
+        damaged: list[str] = []
+        if (folder / RUNS).is_dir():
+            records = collect_runs(folder, damaged=damaged)
+        elif (folder / RUNS).exists() or (folder / RUNS).is_symlink():
+            damaged.append(str(DamagedOutput(folder / RUNS, "is not a folder", "move it away")))
+            records = []
+        else:
             continue
-        records = collect_runs(folder)
         for record in records:
             record["path"] = f"{folder.name}/{RUNS}/{record['run']}"
         charted = records[-TREND_RUNS:]  # what the index charts: rows and gap per run
@@ -158,6 +221,7 @@ def build_index(out_dir: Path, *, update_trends: bool = False) -> dict[str, Any]
                 "n_runs": len(records),
                 "config": None if newest is None else newest.get("config"),
                 "runs": list(reversed(records)),
+                "damaged": damaged,
             }
         )
     return {"schema_version": SCHEMA_VERSION, "generated": iso_now(), "checks": checks}

@@ -394,6 +394,11 @@ def _alerts(entries: Sequence[Mapping[str, Any]]) -> list[str]:
                 f'<span class="error">{_e(newest.get("error"))}</span>'
             )
     for entry in entries:
+        for message in entry.get("damaged") or ():
+            alerts.append(
+                f"{_check_link(entry['name'])}: damaged output, left out of this index: "
+                f'<span class="error">{_e(message)}</span>'
+            )
         if is_unstable(entry.get("stability")):
             alerts.append(
                 f"{_check_link(entry['name'])}: "

@@ -39,6 +39,12 @@ newest earlier run with a verdict), ``changed`` (the verdict differs from
 ``files`` (what the run folder holds) and ``config`` (the check as run,
 credentials in URLs hidden).
 
+Every file of the folder may have been damaged by hand (wrong types, a folder
+where a file belongs, a dangling or looping link, truncation, not JSON).
+:func:`record_problem` says what is wrong with a run record as read back, and
+:class:`DamagedOutput` is the one-line error, naming the file and what to do,
+that fails the check concerned (and only that check).
+
 These names, the records' JSON text (:func:`json_text`) and timestamps
 (:func:`iso_now`) are shared by :mod:`mesalens.reports.jobs.engine`, which
 writes the runs, and :mod:`mesalens.reports.jobs.index`, which reads them back.
@@ -50,7 +56,11 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
+
+from mesalens.connectors.errors import InputError
+from mesalens.reports.vocabulary import EXIT_CODES
 
 __all__ = [
     "CHECK_NAME",
@@ -65,11 +75,14 @@ __all__ = [
     "PARTIAL_SUFFIX",
     "RESERVED_NAMES",
     "RUNS",
+    "RUN_ID",
     "RUN_JSON",
     "SCHEMA_VERSION",
+    "DamagedOutput",
     "PreviousRun",
     "iso_now",
     "json_text",
+    "record_problem",
 ]
 
 INDEX_HTML = "index.html"
@@ -87,6 +100,8 @@ INDEX_LOCK = ".index.lock"
 SCHEMA_VERSION = 1
 
 PARTIAL_SUFFIX = ".partial"
+#: The name of a run folder: the UTC time to the second, and ``-N`` for the Nth rerun in it.
+RUN_ID = re.compile(r"(\d{8}T\d{6}Z)(?:-(\d+))?")
 CHECK_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 # Names of files in DIR that a check folder must not shadow (compared ignoring case).
 RESERVED_NAMES = frozenset({INDEX_HTML, INDEX_JSON, LOG_FILE, INDEX_LOCK})
@@ -128,3 +143,118 @@ def json_text(document: Any) -> str:
 def iso_now() -> str:
     """The current UTC time to the second, as ISO 8601 (``2026-11-27T07:05:00Z``)."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class DamagedOutput(InputError):
+    """A file or folder of a job's output folder is not what the engine wrote there.
+
+    The message names the file, what is wrong and what to do (move it away);
+    the engine fails the check concerned with it and runs the others.
+
+    Parameters
+    ----------
+    path : Path
+        The damaged file or folder.
+    problem : str
+        What is wrong with it (``is a folder, not a file``).
+    remedy : str
+        What to do (``move it away; mesalens writes it again``).
+    """
+
+    def __init__(self, path: Path, problem: str, remedy: str):
+        super().__init__(f"{str(path)!r} {problem}; {remedy}")
+        self.path = path
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _shown(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= 40 else f"{text[:37]}..."
+
+
+# Optional fields of a record: None, or a value this test accepts.
+_OPTIONAL_FIELDS: dict[str, tuple[str, Any]] = {
+    "schema_version": ("a whole number", _is_int),
+    "check": ("a text", lambda v: isinstance(v, str)),
+    "started": ("a text", lambda v: isinstance(v, str)),
+    "finished": ("a text", lambda v: isinstance(v, str)),
+    "duration_s": ("a number", _is_number),
+    "previous_run": ("a text", lambda v: isinstance(v, str)),
+    "previous_verdict": ("a text", lambda v: isinstance(v, str)),
+    "error": ("a text", lambda v: isinstance(v, str)),
+    "files": (
+        "a list of file names",
+        lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
+    ),
+    "config": ("a JSON object", lambda v: isinstance(v, dict)),
+    "stability": (
+        "a stability summary",
+        lambda v: isinstance(v, dict)
+        and isinstance(v.get("stable"), bool)
+        and all(_is_number(v.get(k)) for k in ("share", "threshold", "replicates")),
+    ),
+    "direct_test": (
+        "a direct-test summary",
+        lambda v: isinstance(v, dict)
+        and isinstance(v.get("status", ""), str)
+        and all(isinstance(v.get(k, False), bool) for k in ("reject", "contradicts")),
+    ),
+    "confirmation": (
+        "a confirmation",
+        lambda v: isinstance(v, dict)
+        and isinstance(v.get("status", ""), str)
+        and isinstance(v.get("reasons") or [], list)
+        and all(isinstance(x, str) for x in v.get("reasons") or [])
+        and isinstance(v.get("advice") or "", str),
+    ),
+}
+
+
+def record_problem(record: Any) -> str | None:
+    """What is wrong with a run record read back from ``run.json``, or None if nothing is.
+
+    Fields missing from an older record are fine (they read as ``null``);
+    present ones must have the types the engine writes.
+
+    Examples
+    --------
+    >>> record_problem({"seq": 1, "status": "ok", "verdict": "all", "n_dags": 2}) is None
+    True
+    >>> record_problem({"seq": "1", "status": "ok", "verdict": "all"})
+    'its "seq" is "1", not a whole number of at least 1'
+    >>> record_problem([1, 2])
+    'holds a JSON array, not a run record (a JSON object)'
+    """
+    if not isinstance(record, dict):
+        kind = "null" if record is None else f"JSON {type(record).__name__}"
+        kind = {"JSON list": "JSON array", "JSON dict": "JSON object"}.get(kind, kind)
+        return f"holds a {kind}, not a run record (a JSON object)"
+    seq = record.get("seq")
+    if not (_is_int(seq) and seq >= 1):
+        return f'its "seq" is {_shown(seq)}, not a whole number of at least 1'
+    status = record.get("status")
+    if status not in ("ok", "error"):
+        return f'its "status" is {_shown(status)}, not "ok" or "error"'
+    verdict = record.get("verdict")
+    if status == "ok" and (not isinstance(verdict, str) or verdict not in EXIT_CODES):
+        return f'its "verdict" is {_shown(verdict)}, not one of {", ".join(EXIT_CODES)}'
+    if status == "error" and verdict is not None:
+        return f'its "verdict" is {_shown(verdict)} although its "status" is "error"'
+    for key in ("n_dags", "n_hold", "n_fail", "n_invalid"):
+        value = record.get(key)
+        if value is not None and not (_is_int(value) and value >= 0):
+            return f'its "{key}" is {_shown(value)}, not a whole number'
+    if not isinstance(record.get("changed", False), bool):
+        return f'its "changed" is {_shown(record.get("changed"))}, not true or false'
+    for key, (kind, test) in _OPTIONAL_FIELDS.items():
+        value = record.get(key)
+        if value is not None and not test(value):
+            return f'its "{key}" is {_shown(value)}, not {kind}'
+    return None

@@ -362,9 +362,13 @@ class JobsOutcome:
                     lines.append(f"check {outcome.name}: all NOT CONFIRMED by the logs: {reasons}")
             else:
                 lines.append(f"check {outcome.name}: {outcome.status}: {outcome.message}")
+        meaning = _exit_meaning(self.exit_code)
+        failed = [o.name for o in self.checks if o.status == "error"]
+        if self.exit_code == EXIT_FAILED and failed:
+            meaning = f"failed: check {', check '.join(failed)}"
         lines.append(
             f"index: {self.index_html}; log: {self.log_file}; "
-            f"exit code {self.exit_code} ({_exit_meaning(self.exit_code)})"
+            f"exit code {self.exit_code} ({meaning})"
         )
         return lines
 
