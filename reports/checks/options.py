@@ -49,6 +49,7 @@ from mesalens.pipeline.ci_tests import TESTS
 from mesalens.pipeline.confirmation import DEFAULT_TOLERANCE, Tolerance
 from mesalens.pipeline.deterministic_rule import POLICIES as DETERMINISTIC_POLICIES
 from mesalens.pipeline.discovery import METHODS
+from mesalens.pipeline.method_choice import AUTO
 
 __all__ = [
     "CHECK_KEYS",
@@ -297,11 +298,12 @@ OPTIONS: dict[str, Option] = _option_table(
         Option(
             "method",
             "--method",
-            "The structure search.",
+            "The structure search; 'auto' picks the most accurate for the data "
+            "(GES for continuous data, PC otherwise; docs/run.md).",
             kind="choice",
-            default="pc",
-            choices=METHODS,
-            requirement=_ONE_OF.format(", ".join(METHODS)),
+            default=AUTO,
+            choices=(AUTO, *METHODS),
+            requirement=_ONE_OF.format(", ".join((AUTO, *METHODS))),
         ),
         Option(
             "test",
