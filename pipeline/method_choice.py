@@ -16,8 +16,11 @@ applies the result to the statistics of the data at hand:
     "Exit codes in simulate"). The BIC needs every discrete column to be
     binary.
 ``discrete``
-    Every column discrete (any number of levels): :data:`DISCRETE_CHOICE`,
-    the most accurate of PC, BOSS and GRaSP on the discrete family.
+    Every column discrete (any number of levels): **BOSS** with the BDeu
+    score from the count table (:data:`DISCRETE_CHOICE`), the most accurate
+    of PC, BOSS and GRaSP on the discrete family (accuracy 0.75 against
+    PC's 0.56 over 540 runs; 0.92 against 0.63 at shift 0.25 and 2,000 rows
+    per regime).
 ``mixed``
     Anything else (continuous columns beside a discrete one of three or
     more levels, or more than two regimes): **PC**, with the automatic CI
@@ -53,7 +56,7 @@ __all__ = ["AUTO", "DISCRETE_CHOICE", "MethodChoice", "choose_method"]
 #: The method name that asks for the choice.
 AUTO = "auto"
 #: The method ``auto`` picks for all-discrete data (measured: bench/RESULTS.md).
-DISCRETE_CHOICE = "pc"
+DISCRETE_CHOICE = "boss"
 #: The method ``auto`` picks for continuous (and binary) data.
 CONTINUOUS_CHOICE = "ges"
 #: The method ``auto`` picks for other mixed data, and when knowledge or a test is given.

@@ -298,8 +298,8 @@ OPTIONS: dict[str, Option] = _option_table(
         Option(
             "method",
             "--method",
-            "The structure search; 'auto' picks the most accurate for the data "
-            "(GES for continuous data, PC otherwise; docs/run.md).",
+            "The structure search; 'auto' picks one for the data by measured accuracy "
+            "(GES for continuous data, BOSS for discrete, PC otherwise; docs/run.md).",
             kind="choice",
             default=AUTO,
             choices=(AUTO, *METHODS),
