@@ -83,6 +83,8 @@ def main(folders: list[str]) -> None:
             used = sorted({NAMES.get(t.get("method", ""), "?") for t in trials})
             method = f"auto ({'/'.join(used)})"
         pooled = _pooled(trials)
+        if not pooled["measured"]:
+            method += " (structural only)"
         mid = _cell(trials, 0.25, 4000)
         big = _cell(trials, 0.5, 16000)
         mid_acc = _pooled(mid)["accuracy"] if mid else None
