@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -53,6 +53,7 @@ from mesalens.pipeline.discovery_result import DiscoveryResult
 from mesalens.pipeline.errors import DiscoveryError, RoleError
 from mesalens.pipeline.gap_results import DirectTestResult, DirectTestSettings
 from mesalens.pipeline.knowledge import Knowledge
+from mesalens.pipeline.method_choice import AUTO, MethodChoice, choose_method
 from mesalens.pipeline.roles import Roles, resolve_patterns
 from mesalens.pipeline.sensitivity import SensitivityResult, sensitivity_analysis
 from mesalens.pipeline.statistics import SufficientStatistics, compute_statistics
@@ -70,7 +71,8 @@ __all__ = [
 class DiscoverySettings:
     """How to learn the class (see :func:`mesalens.pipeline.discovery.discover`)."""
 
-    method: str = "pc"
+    # "auto": chosen for the data by measured accuracy (mesalens.pipeline.method_choice).
+    method: str = AUTO
     test: str = "auto"
     alpha: float = 0.01
     max_depth: int = -1
@@ -98,6 +100,10 @@ class EvidenceSettings:
     # `direct_test_rows` rows (mesalens.pipeline.alignment_gap).
     direct_test: bool = True
     direct_test_rows: int = 100_000
+    # Run the direct test only when the structural verdict is `all`, the one
+    # verdict whose exit code it decides (the simulation study's economy; a
+    # run gathers it whatever the verdict, for the report).
+    direct_test_only_for_all: bool = False
     # The level of the direct test's tests, and of the equivalence test on its gaps.
     direct_test_alpha: float = DirectTestSettings.alpha
 
@@ -170,7 +176,8 @@ def analyze(
     roles : Roles
         The roles; the regime must be the data's regime column.
     settings : DiscoverySettings, optional
-        Method, test, alpha, depth and seed (defaults: PC, automatic test,
+        Method, test, alpha, depth and seed (defaults: the method chosen for
+        the data (``auto``), automatic test,
         alpha 0.01).
     knowledge : Knowledge, optional
         Background knowledge (tiers, forbidden and required edges).
@@ -219,6 +226,16 @@ def analyze(
     columns = deterministic.kept
     timings["statistics"] = time.perf_counter() - start
 
+    choice = None
+    if settings.method == AUTO:
+        choice = choose_method(
+            statistics,
+            regime=data.regime_name,
+            knowledge=knowledge,
+            test=settings.test,
+            max_depth=settings.max_depth,
+        )
+        settings = replace(settings, method=choice.method)
     # KCI reads rows, not statistics: refuse what it cannot do before any work.
     raw_rows = _needs_rows(settings)
     if raw_rows:
@@ -236,6 +253,8 @@ def analyze(
         progress=on_test,
         raw=_pooled_rows(data, statistics) if raw_rows else None,
     )
+    if choice is not None:
+        _record_choice(learned, choice)
     timings["discovery"] = time.perf_counter() - start
 
     start = stage("check")
@@ -278,7 +297,7 @@ def analyze(
             statistics, result, regime_labels=data.regime_labels
         )
         timings["sensitivity"] = time.perf_counter() - start
-    if evidence.direct_test:
+    if evidence.direct_test and (not evidence.direct_test_only_for_all or result.verdict == "all"):
         start = stage("direct test")
         analysis.direct_test = direct_test(
             data,
@@ -304,6 +323,11 @@ def analyze(
         alpha=evidence.direct_test_alpha,
     )
     return analysis
+
+
+def _record_choice(learned: DiscoveryResult, choice: MethodChoice) -> None:
+    """Say in the discovery settings that ``auto`` chose the method, and why."""
+    learned.settings["method_choice"] = choice.as_dict()
 
 
 def _needs_rows(settings: DiscoverySettings) -> bool:

@@ -26,16 +26,26 @@ in each of its targets) it
 2. for each sample size ``n``, samples ``n`` logged rows (half per regime;
    the noise seeded by ``(seed, r, n)`` and shared across ``δ``: common
    random numbers) and runs the pipeline, :func:`mesalens.pipeline.analysis.analyze`
-   (sufficient statistics, PC, GES or FCI with the regime exogenous and the
-   automatic CI test, the check): the learned verdict.
+   (sufficient statistics, the search of ``method`` with the regime
+   exogenous and the automatic CI test, the check): the learned verdict;
+   ``method="auto"`` is resolved per sample as ``mesalens run`` resolves it
+   (:mod:`mesalens.pipeline.method_choice`), FCI for the confounded family;
+3. where the learned verdict is ``all``, runs what decides ``mesalens
+   run``'s exit code beyond it: the direct test and the equivalence test of
+   its gap at the tolerance (:mod:`mesalens.pipeline.confirmation`). The
+   trial records whether the ``all`` is confirmed (exit 0) or not (exit 8),
+   the tested gap with its interval, and whether an exit 0 would be
+   **safe**: the criterion holds in the true DAG, or the exact gap is within
+   the tolerance. The direct test decides no other verdict's exit code and
+   is most of a trial's cost, so it is not run for them.
 
 :func:`~mesalens.pipeline.simulation_cells.aggregate` then reports, per
 cell ``(δ, n)``: the share of models in which the criterion truly holds,
 the share in which the learned verdict is ``all``, the **precision of all**
-(the share of learned ``all`` that truly hold), and the **accuracy**: the
-share of replicates whose learned verdict equals the true one, overall, with
-the recall of each true verdict (the accuracy among models where the
-criterion holds, and where it fails); each with a Wilson interval.
+(the share of learned ``all`` that truly hold), the **accuracy** (the share
+of replicates whose learned verdict equals the true one), and the exit-code
+shares: exit 0, safe exit 0, exit 8, and the recall where the criterion holds
+(exit 0) and where it fails (no exit 0); each with a Wilson interval.
 
 Replicates are independent: each is one dask task (a model, all its
 strengths and sizes), computed on the active dask.distributed client when
@@ -62,10 +72,12 @@ from mesalens.connectors.errors import InputError, MesalensError
 from mesalens.connectors.random_scm import SCMFamily, loaded_from_frames
 from mesalens.pipeline.analysis import DiscoverySettings, EvidenceSettings, analyze
 from mesalens.pipeline.checker import check
+from mesalens.pipeline.confirmation import Tolerance
 from mesalens.pipeline.dask_client import active_client
 from mesalens.pipeline.graph import CausalGraph
+from mesalens.pipeline.method_choice import AUTO
 from mesalens.pipeline.roles import Roles
-from mesalens.pipeline.simulation_cells import Cell, Trial, aggregate
+from mesalens.pipeline.simulation_cells import NOT_MEASURED, Cell, Trial, aggregate
 from mesalens.pipeline.simulation_gap import (
     DECILES,
     MIN_LEVEL_SHARE,
@@ -79,15 +91,18 @@ __all__ = [
     "SimulationSettings",
     "run_replicate",
     "run_simulation",
+    "study_method",
     "true_verdict",
 ]
 
 #: Discovery methods the study accepts (which fit a family: SimulationSettings).
-METHODS = ("pc", "ges", "fci")
+METHODS = (AUTO, "pc", "ges", "fci", "boss", "grasp")
 #: The families with a hidden common cause, which only FCI allows for.
 LATENT_KINDS = ("confounded",)
 #: The families that draw discrete variables with three levels, which GES cannot score here.
 MULTILEVEL_KINDS = ("discrete", "mixed")
+#: The families that mix continuous and three-level variables, which BOSS and GRaSP cannot score.
+MIXED_KINDS = ("mixed",)
 #: Local dask schedulers :func:`run_simulation` accepts by name.
 LOCAL_SCHEDULERS = ("processes", "threads", "sync")
 _TASK_PREFIX = "simulate-replicate"
@@ -115,12 +130,25 @@ class SimulationSettings:
     seed : int
         Seed of everything random: models, noise and discovery.
     method : str
-        ``"pc"``, ``"ges"`` or ``"fci"``: FCI only for the confounded family
-        (its logs miss a common cause, which PC and GES assume away); GES not
-        for the discrete and mixed families (its linear-Gaussian score cannot
-        use three-level codes).
+        ``"auto"`` (the run's default: chosen per data,
+        :mod:`mesalens.pipeline.method_choice`; FCI for the confounded
+        family), ``"pc"``, ``"ges"``, ``"fci"``, ``"boss"`` or ``"grasp"``:
+        FCI only for the confounded family (its logs miss a common cause,
+        which the others assume away); GES not for the discrete and mixed
+        families (its linear-Gaussian score cannot use three-level codes),
+        BOSS and GRaSP not for the mixed one.
     alpha : float
         Significance level of the CI tests (PC and FCI).
+    tolerance : Tolerance
+        The largest alignment gap accepted: a learned ``all`` exits 0 only
+        when the direct test's gap is confirmed within it, as in ``mesalens
+        run`` (:mod:`mesalens.pipeline.confirmation`); and an exit 0 is safe
+        when the exact gap is within it.
+    direct_test : bool
+        Run the direct test where the learned verdict is ``all`` (default),
+        so that every trial has the exit code ``mesalens run`` would give;
+        False scores the structural verdict only (several times cheaper; the
+        trials' ``confirmation`` is then ``not measured``).
     gap_rows : int
         Rows per regime of the Monte-Carlo sample behind a model's exact gap
         where it is neither analytic nor enumerable
@@ -132,9 +160,11 @@ class SimulationSettings:
     shifts: tuple[float, ...] = (0.0, 0.1, 0.25, 0.5, 1.0)
     family: SCMFamily = field(default_factory=SCMFamily)
     seed: int = 0
-    method: str = "pc"
+    method: str = AUTO
     alpha: float = 0.01
     gap_rows: int = MONTE_CARLO_ROWS
+    tolerance: Tolerance = field(default_factory=lambda: Tolerance(0.1, "sd"))
+    direct_test: bool = True
 
     def __post_init__(self) -> None:
         def integer(value: Any) -> bool:
@@ -166,10 +196,16 @@ class SimulationSettings:
         if self.method not in METHODS:
             raise InputError(f"method must be one of {', '.join(METHODS)}; got {self.method!r}")
         kind = self.family.kind
-        if kind in LATENT_KINDS and self.method != "fci":
+        if kind in LATENT_KINDS and self.method not in ("fci", AUTO):
             raise InputError(
                 f"the {kind} family's logs miss a common cause, which {self.method.upper()} "
                 "assumes away; use method fci (--method fci)"
+            )
+        if kind in MIXED_KINDS and self.method in ("boss", "grasp"):
+            raise InputError(
+                f"{self.method.upper()} here scores linear-Gaussian or all-discrete models, "
+                f"which cannot use the {kind} family's three-level variables beside continuous "
+                "ones; use method pc, fci or auto"
             )
         if kind in MULTILEVEL_KINDS and self.method == "ges":
             raise InputError(
@@ -212,6 +248,16 @@ class SimulationSettings:
             "seed": int(self.seed),
             "method": self.method,
             "alpha": float(self.alpha),
+            "tolerance": {
+                "value": self.tolerance.value,
+                "unit": self.tolerance.unit,
+                "text": self.tolerance.describe(),
+            },
+            "direct_test": "not run: the structural verdict only, no exit code"
+            if not self.direct_test
+            else "run, as mesalens run runs it, where the learned verdict is all (the "
+            "one verdict whose exit code it decides): its gap's equivalence test at the "
+            "tolerance decides exit 0 or 8",
             "policy_inputs": "keep",
             "gap": {
                 "definition": "E[Y_b | Y_m = y, deploy] - E[Y_b | Y_m = y, train] at the point y "
@@ -242,13 +288,59 @@ def true_verdict(scm: AgentGraph, strength: float) -> str:
     return check(graph, _roles(scm)).verdict
 
 
-def _structural_only() -> EvidenceSettings:
-    """Evidence settings with every stage beyond the check off.
+def _exit_code_evidence(tolerance: Tolerance, direct: bool = True) -> EvidenceSettings:
+    """The evidence ``mesalens run`` gathers to decide its exit code, and no more.
 
-    The study measures the structural verdict; the extra evidence (direct
-    test, sensitivity, bootstrap) would multiply its cost and is not scored.
+    The direct test and the equivalence test on its gap, at ``tolerance``,
+    where the structural verdict is ``all`` (the one verdict whose exit code
+    they decide); the sensitivity analysis and the bootstrap, which decide
+    nothing, are off.
     """
-    return EvidenceSettings(bootstrap=0, sensitivity=False, direct_test=False)
+    return EvidenceSettings(
+        bootstrap=0,
+        sensitivity=False,
+        direct_test=direct,
+        direct_test_only_for_all=True,
+        tolerance=tolerance,
+    )
+
+
+def study_method(settings: SimulationSettings) -> str:
+    """The method the study runs: ``auto`` is FCI for a family with a hidden common cause.
+
+    Elsewhere ``auto`` is resolved per sample by the analysis, from the
+    data's kinds (:mod:`mesalens.pipeline.method_choice`).
+    """
+    if settings.method == AUTO and settings.family.kind in LATENT_KINDS:
+        return "fci"
+    return settings.method
+
+
+def _within(gap: float, gap_units: float | None, tolerance: Tolerance) -> bool:
+    """Whether an exact gap is within the tolerance, in the tolerance's units."""
+    value = gap if tolerance.unit == "sd" else gap_units
+    return value is not None and math.isfinite(value) and abs(value) <= tolerance.value
+
+
+def _tested_gap(analysis: Any) -> dict[str, Any]:
+    """The gap the equivalence test tested, in within-regime SDs of ``Y_b`` (or nothing)."""
+    confirmation, direct = analysis.confirmation, analysis.direct_test
+    if confirmation is None or direct is None or not confirmation.checks:
+        return {}
+    check_ = max(confirmation.checks, key=lambda c: abs(c.estimate))
+    sd = next((o.within_sd for o in direct.outcomes if o.base == check_.base), math.nan)
+    if not (math.isfinite(sd) and sd > 0):
+        return {"gap_estimator": check_.estimator}
+
+    def scaled(value: float) -> float | None:
+        return value / sd if math.isfinite(value) else None
+
+    return {
+        "gap_estimate": scaled(check_.estimate),
+        "gap_lower": scaled(check_.lower),
+        "gap_upper": scaled(check_.upper),
+        "gap_estimator": check_.estimator,
+    }
 
 
 def run_replicate(settings: SimulationSettings, replicate: int) -> list[Trial]:
@@ -261,8 +353,10 @@ def run_replicate(settings: SimulationSettings, replicate: int) -> list[Trial]:
     """
     scm = settings.family.draw([settings.seed, replicate])
     roles = _roles(scm)
-    discovery = DiscoverySettings(method=settings.method, alpha=settings.alpha, seed=settings.seed)
-    evidence = _structural_only()
+    discovery = DiscoverySettings(
+        method=study_method(settings), alpha=settings.alpha, seed=settings.seed
+    )
+    evidence = _exit_code_evidence(settings.tolerance, settings.direct_test)
     trials = []
     # The one-pass statistics are a dask computation of their own: run them
     # inside this task, not on the scheduler that runs the replicates.
@@ -279,11 +373,23 @@ def run_replicate(settings: SimulationSettings, replicate: int) -> list[Trial]:
             for rows in settings.rows:
                 frames = scm.sample(shift, rows, [settings.seed, replicate, rows])
                 start = time.process_time()
+                extra: dict[str, Any] = {}
                 try:
-                    learned = analyze(
+                    analysis = analyze(
                         loaded_from_frames(frames), roles, discovery, evidence=evidence
-                    ).check.verdict
-                    error = None
+                    )
+                    learned, error = analysis.check.verdict, None
+                    extra = {
+                        "method": str(analysis.discovery.settings.get("method", "")),
+                        "confirmation": (
+                            NOT_MEASURED
+                            if not settings.direct_test
+                            else analysis.confirmation.status
+                            if analysis.confirmation is not None
+                            else "not applicable"
+                        ),
+                        **_tested_gap(analysis),
+                    }
                 except MesalensError as exc:
                     learned, error = "error", " ".join(str(exc).split())
                 trials.append(
@@ -297,7 +403,9 @@ def run_replicate(settings: SimulationSettings, replicate: int) -> list[Trial]:
                         error=error,
                         gap_units=gap.gap_units,
                         gap_method=gap.method,
+                        safe=truth == "all" or _within(gap.gap, gap.gap_units, settings.tolerance),
                         cpu_seconds=time.process_time() - start,
+                        **extra,
                     )
                 )
     return trials

@@ -4,8 +4,15 @@ r"""The simulation study's per-cell aggregation: shares of models, with Wilson i
 per model, shift and sample size; :func:`aggregate` groups them into one
 :class:`Cell` per ``(shift, rows)`` and counts: how many models truly hold,
 how many learned verdicts are ``all``, how many learned verdicts equal the
-true one (the **accuracy**), the recall of each true verdict, and the
-**precision of all** (the share of learned ``all`` that truly hold). Each
+true one (the **accuracy**, also among the models where the criterion holds
+and where it fails), and the **precision of all** (the share of learned
+``all`` that truly hold); and, for the exit code ``mesalens run`` would give,
+the share of **exit 0** (a learned ``all`` the logs confirm), the share of
+exit-0 runs that are **safe** (the criterion holds in the true DAG, or the
+exact gap is within the tolerance), the share of **exit 8** (a learned
+``all`` not confirmed), the **recall where it holds** (the share of models
+where the criterion holds that exit 0) and the **recall where it fails**
+(the share of models where it fails that do not exit 0). Each
 share has a 95% Wilson score interval (Wilson, JASA 1927), which stays
 inside [0, 1] and is honest at shares near 0 or 1 where the normal
 approximation is not.
@@ -20,7 +27,10 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Cell", "Trial", "aggregate", "wilson_interval"]
+__all__ = ["NOT_MEASURED", "Cell", "Trial", "aggregate", "wilson_interval"]
+
+#: A trial's confirmation when the study ran without the direct test (no exit code).
+NOT_MEASURED = "not measured"
 
 # The 95% two-sided normal quantile, for the Wilson intervals.
 _Z = 1.959963984540054
@@ -49,6 +59,25 @@ class Trial:
         The same gap in ``Y_b``'s own units.
     gap_method : str
         How the gap was computed (:data:`~mesalens.pipeline.simulation_gap.GAP_METHODS`).
+    method : str
+        The search that ran (what ``auto`` chose, when it was asked for).
+    confirmation : str
+        Whether the logs confirm a learned ``all``
+        (:class:`~mesalens.pipeline.confirmation.Confirmation`): ``confirmed``
+        (``mesalens run`` would exit 0), ``not confirmed`` (exit 8) or
+        ``not applicable`` (any other verdict, or an error); ``not measured``
+        when the study ran without the direct test.
+    safe : bool
+        The criterion holds in the true DAG, or the exact gap is within the
+        tolerance (``|gap| <= δ`` in the tolerance's units): an exit 0 here
+        would do no harm.
+    gap_estimate, gap_lower, gap_upper : float or None
+        The gap the equivalence test tested (the direct test's linear or
+        flexible gap, whichever matches its deciding test) and its ``1 - 2α``
+        interval, in within-regime SDs of ``Y_b``; None where the direct test
+        did not run (a learned verdict other than ``all``) or was skipped.
+    gap_estimator : str or None
+        ``linear`` or ``flexible``.
     cpu_seconds : float
         CPU time of the pipeline run (not part of the deterministic results).
     """
@@ -62,12 +91,29 @@ class Trial:
     error: str | None = None
     gap_units: float | None = None
     gap_method: str = "analytic"
+    method: str = ""
+    confirmation: str = "not applicable"
+    safe: bool = False
+    gap_estimate: float | None = None
+    gap_lower: float | None = None
+    gap_upper: float | None = None
+    gap_estimator: str | None = None
     cpu_seconds: float = 0.0
 
     @property
     def match(self) -> bool:
         """Whether the learned verdict is the true one."""
         return self.learned_verdict == self.true_verdict
+
+    @property
+    def confirmed(self) -> bool:
+        """Whether the run would exit 0: a learned ``all`` the logs confirm."""
+        return self.learned_verdict == "all" and self.confirmation == "confirmed"
+
+    @property
+    def not_confirmed(self) -> bool:
+        """Whether the run would exit 8: a learned ``all`` the logs do not confirm."""
+        return self.learned_verdict == "all" and self.confirmation == "not confirmed"
 
 
 def wilson_interval(successes: int, trials: int) -> tuple[float | None, float | None]:
@@ -113,6 +159,12 @@ class Cell:
     matches_when_fails: int
     errors: int
     mean_abs_gap_when_fails: float | None
+    confirmed: int = 0
+    confirmed_safe: int = 0
+    not_confirmed: int = 0
+    confirmed_when_holds: int = 0
+    confirmed_when_fails: int = 0
+    exit_codes_measured: bool = True
 
     @property
     def true_hold_share(self) -> float | None:
@@ -135,18 +187,53 @@ class Cell:
         return _share(self.matches_when_holds, self.learned_holds)
 
     @property
-    def recall_when_holds(self) -> float | None:
+    def accuracy_when_holds(self) -> float | None:
         """The accuracy among models where the criterion holds (learned ``all``)."""
         return _share(self.matches_when_holds, self.true_holds)
 
     @property
-    def recall_when_fails(self) -> float | None:
+    def accuracy_when_fails(self) -> float | None:
         """The accuracy among models where it fails (learned ``none``)."""
         return _share(self.matches_when_fails, self.replicates - self.true_holds)
+
+    @property
+    def exit_zero_share(self) -> float | None:
+        """Share of replicates that would exit 0 (a learned ``all`` the logs confirm)."""
+        return _share(self.confirmed, self.replicates if self.exit_codes_measured else 0)
+
+    @property
+    def safe_share(self) -> float | None:
+        """Share of the exit-0 runs that are safe (holds, or exact |gap| within δ)."""
+        return _share(self.confirmed_safe, self.confirmed if self.exit_codes_measured else 0)
+
+    @property
+    def exit_eight_share(self) -> float | None:
+        """Share of replicates that would exit 8 (a learned ``all`` not confirmed)."""
+        return _share(self.not_confirmed, self.replicates if self.exit_codes_measured else 0)
+
+    @property
+    def recall_when_holds(self) -> float | None:
+        """Recall where it holds: the share of models where the criterion holds that exit 0."""
+        return _share(self.confirmed_when_holds, self.true_holds if self.exit_codes_measured else 0)
+
+    @property
+    def recall_when_fails(self) -> float | None:
+        """Recall where it fails: the share of models where it fails that do *not* exit 0.
+
+        Any other exit code counts (8, 3, 4, 5, or an error): none of them
+        tells a gate the model is aligned.
+        """
+        fails = self.replicates - self.true_holds if self.exit_codes_measured else 0
+        return _share(fails - self.confirmed_when_fails, fails)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready, with the shares and their Wilson intervals."""
         fails = self.replicates - self.true_holds
+        measured = self.exit_codes_measured
+
+        def interval(successes: int, trials: int) -> list[float | None]:
+            return list(wilson_interval(successes, trials if measured else 0))
+
         return {
             **asdict(self),
             "true_hold_share": self.true_hold_share,
@@ -159,12 +246,22 @@ class Cell:
             ),
             "accuracy": self.accuracy,
             "accuracy_interval": list(wilson_interval(self.matches, self.replicates)),
-            "recall_when_holds": self.recall_when_holds,
-            "recall_when_holds_interval": list(
+            "accuracy_when_holds": self.accuracy_when_holds,
+            "accuracy_when_holds_interval": list(
                 wilson_interval(self.matches_when_holds, self.true_holds)
             ),
+            "accuracy_when_fails": self.accuracy_when_fails,
+            "accuracy_when_fails_interval": list(wilson_interval(self.matches_when_fails, fails)),
+            "exit_zero_share": self.exit_zero_share,
+            "exit_zero_interval": interval(self.confirmed, self.replicates),
+            "safe_share": self.safe_share,
+            "safe_interval": interval(self.confirmed_safe, self.confirmed),
+            "exit_eight_share": self.exit_eight_share,
+            "exit_eight_interval": interval(self.not_confirmed, self.replicates),
+            "recall_when_holds": self.recall_when_holds,
+            "recall_when_holds_interval": interval(self.confirmed_when_holds, self.true_holds),
             "recall_when_fails": self.recall_when_fails,
-            "recall_when_fails_interval": list(wilson_interval(self.matches_when_fails, fails)),
+            "recall_when_fails_interval": interval(fails - self.confirmed_when_fails, fails),
         }
 
 
@@ -201,6 +298,12 @@ def aggregate(trials: Sequence[Trial]) -> list[Cell]:
                 mean_abs_gap_when_fails=(
                     float(np.mean([abs(t.gap) for t in fails])) if fails else None
                 ),
+                confirmed=sum(t.confirmed for t in group),
+                confirmed_safe=sum(t.confirmed and t.safe for t in group),
+                not_confirmed=sum(t.not_confirmed for t in group),
+                confirmed_when_holds=sum(t.confirmed for t in holds),
+                confirmed_when_fails=sum(t.confirmed for t in fails),
+                exit_codes_measured=all(t.confirmation != NOT_MEASURED for t in group),
             )
         )
     return cells

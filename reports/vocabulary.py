@@ -55,6 +55,7 @@ __all__ = [
     "is_contradicted",
     "is_unstable",
     "meaning",
+    "method_name",
     "names_text",
     "pag_note",
     "parents_text",
@@ -365,6 +366,9 @@ def graph_origin(run: Mapping[str, Any] | None, source: str = "") -> str:
     >>> settings = {"method": "pc", "test": "fisherz", "alpha": 0.01}
     >>> graph_origin({"discovery": {"settings": settings}})
     'learned from the logs (PC, test fisherz, \u03b1 = 0.01)'
+    >>> choice = {"reason": "continuous data"}
+    >>> graph_origin({"discovery": {"settings": {**settings, "method_choice": choice}}})[:60]
+    'learned from the logs (PC, chosen automatically for continuo'
     >>> graph_origin(None, "example:collider"), graph_origin(None, "g.txt")
     ('the built-in example collider', 'g.txt (given by the user)')
     """
@@ -373,15 +377,31 @@ def graph_origin(run: Mapping[str, Any] | None, source: str = "") -> str:
             return f"the built-in example {source.removeprefix('example:')}"
         return f"{source} (given by the user)"
     settings = (run.get("discovery") or {}).get("settings") or {}
-    method = str(settings.get("method", "")).upper()
+    method = method_name(str(settings.get("method", "")))
+    choice = settings.get("method_choice")
+    if method and isinstance(choice, Mapping) and choice.get("reason"):
+        method = f"{method}, chosen automatically for {choice['reason']};"
     test = settings.get("test")
     alpha = settings.get("alpha")
     details = ", ".join(
         part
         for part in (method, f"test {test}" if test else "", f"\u03b1 = {alpha}" if alpha else "")
         if part
-    )
+    ).replace(";,", ";")
     return f"learned from the logs ({details})" if details else "learned from the logs"
+
+
+#: How the searches' names are written.
+METHOD_NAMES = {"pc": "PC", "ges": "GES", "fci": "FCI", "boss": "BOSS", "grasp": "GRaSP"}
+
+
+def method_name(method: str) -> str:
+    """A search's name as the outputs write it: ``GRaSP``, ``PC``, ``auto``.
+
+    >>> method_name("grasp"), method_name("ges"), method_name("auto")
+    ('GRaSP', 'GES', 'auto')
+    """
+    return METHOD_NAMES.get(method, method if method == "auto" else method.upper())
 
 
 def gate(document: Mapping[str, Any]) -> str:

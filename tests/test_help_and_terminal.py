@@ -47,7 +47,7 @@ def option_help(text: str, flag: str) -> str:
         ("--test", "[default: auto]"),
         ("--policy-inputs", "[default: keep]"),
         ("--missing", "[default: drop]"),
-        ("--method", "[default: pc]"),
+        ("--method", "[default: auto]"),
         ("--seed", "[default: 0] [from 0 to 4,294,967,295]"),
         ("--max-depth", "[default: -1] [from -1 to 1,000]"),
         ("--direct-test-rows", "[from 100 to 10,000,000]"),
@@ -100,8 +100,11 @@ def test_the_options_table_lists_what_the_pipeline_implements():
     from mesalens.pipeline.confirmation import DEFAULT_TOLERANCE, Tolerance
     from mesalens.pipeline.deterministic_rule import POLICIES
     from mesalens.pipeline.discovery import METHODS
+    from mesalens.pipeline.method_choice import AUTO
 
-    assert options.METHODS == METHODS == options.OPTIONS["method"].choices
+    assert options.METHODS == METHODS
+    assert options.AUTO == AUTO
+    assert options.OPTIONS["method"].choices == (AUTO, *METHODS)
     assert options.TESTS == TESTS == options.OPTIONS["test"].choices
     assert options.DTYPE_OVERRIDES == DTYPE_OVERRIDES
     assert options.MISSING_POLICIES == MISSING_POLICIES == options.OPTIONS["missing"].choices

@@ -162,7 +162,8 @@ def test_run_imports_causal_learn_only_when_it_searches(tmp_path):
             return data
         runner.load_regimes = loading
         paths = write_logs(__import__("pathlib").Path("logs"), rows=1500)
-        result = CliRunner().invoke(cli, run_args(paths, "out", "--quiet", "--no-direct-test"))
+        args = run_args(paths, "out", "--quiet", "--no-direct-test", "--method", "pc")
+        result = CliRunner().invoke(cli, args)
         assert result.exit_code in (0, 3, 4, 8), result.output
         assert loaded == [False], loaded
         """

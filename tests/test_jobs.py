@@ -112,7 +112,7 @@ def test_job_file_inherits_defaults_and_resolves_paths_against_its_folder(tmp_pa
     first, second = job.checks
     assert [c.name for c in job.checks] == ["coinrun", "maze.v2"]
     assert first.roles.base == ("reward",) and first.roles.policy_inputs == ("obs",)
-    assert first.settings.alpha == 0.05 and first.settings.method == "pc"
+    assert first.settings.alpha == 0.05 and first.settings.method == "auto"
     assert [r.location for r in first.regimes] == [
         str(tmp_path / "logs/train/*.parquet"),
         str(tmp_path / "logs/deploy/*.parquet"),

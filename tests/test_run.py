@@ -59,7 +59,9 @@ def run_args(paths: dict, out: Path, *extra: str) -> list[str]:
 def test_run_writes_result_and_graph_with_the_verdict_as_exit_code(tmp_path):
     paths = write_logs(tmp_path / "logs")
     aligned = subprocess.run(
-        [MESALENS, *run_args(paths, tmp_path / "aligned")], capture_output=True, text=True
+        [MESALENS, *run_args(paths, tmp_path / "aligned", "--method", "pc")],
+        capture_output=True,
+        text=True,
     )
     assert aligned.returncode == 0, aligned.stderr
     document = json.loads((tmp_path / "aligned" / "result.json").read_text())

@@ -191,11 +191,23 @@ def baseline(tmp_path_factory) -> tuple[list[str], Run]:
 def test_baseline_defaults_are_recorded(baseline):
     _, outputs = baseline
     assert outputs.exit_code == UNCONFIRMED_ALL and outputs.document["verdict"] == "all"
-    assert outputs.settings["method"] == "pc"
-    assert outputs.settings["test"] == "fisherz"
+    # method auto: GES for continuous data (pipeline/method_choice.py, bench/RESULTS.md).
+    assert outputs.settings["method"] == "ges"
+    assert outputs.settings["method_choice"]["data"] == "continuous"
     assert outputs.settings["alpha"] == 0.01
     assert outputs.settings["max_depth"] == -1
-    # The defaults condition on sets of every size the search reaches.
+    assert ("regime", "-->", "obs") in outputs.edges
+    assert "graph learned from the logs (GES, chosen automatically for continuous data" in (
+        " ".join(outputs.text.split())
+    )
+
+
+def test_pc_defaults_are_recorded(tmp_path, baseline):
+    regimes, _ = baseline
+    outputs = run(tmp_path / "out", *regimes, *ROLES, *FAST, "--method", "pc")
+    assert outputs.settings["method"] == "pc" and "method_choice" not in outputs.settings
+    assert outputs.settings["test"] == "fisherz"
+    # PC's defaults condition on sets of every size the search reaches.
     assert max(len(t["conditioning_set"]) for t in outputs.tests) >= 1
     assert ("regime", "-->", "obs") in outputs.edges
     assert f"graph learned from the logs (PC, test fisherz, {ALPHA} = 0.01)" in outputs.text
@@ -300,8 +312,8 @@ def test_max_depth_zero_conditions_on_nothing(tmp_path, baseline):
 def test_alpha_is_applied(tmp_path):
     # hint is weakly caused by reward: kept at a loose level, removed at a strict one.
     regimes = write_parquet(tmp_path / "logs", linear(hint=0.08))
-    loose = run(tmp_path / "loose", *regimes, *ROLES, *FAST, "--alpha", "0.2")
-    strict = run(tmp_path / "strict", *regimes, *ROLES, *FAST, "--alpha", "0.001")
+    loose = run(tmp_path / "loose", *regimes, *ROLES, *FAST, "--method", "pc", "--alpha", "0.2")
+    strict = run(tmp_path / "strict", *regimes, *ROLES, *FAST, "--method", "pc", "--alpha", "0.001")
     for outputs, alpha in ((loose, 0.2), (strict, 0.001)):
         assert outputs.settings["alpha"] == alpha
         assert f"{ALPHA} = {alpha})" in outputs.text

@@ -231,12 +231,13 @@ def test_aggregation_counts_shares_and_recalls():
     assert cell.errors == 1
     assert cell.true_hold_share == 0.4 and cell.learned_hold_share == 0.4
     assert cell.accuracy == 0.4
-    assert cell.recall_when_holds == 0.5 and cell.recall_when_fails == pytest.approx(1 / 3)
+    assert cell.accuracy_when_holds == 0.5 and cell.accuracy_when_fails == pytest.approx(1 / 3)
     assert cell.mean_abs_gap_when_fails == pytest.approx(0.3)
     as_dict = cell.as_dict()
     assert as_dict["accuracy_interval"] == list(wilson_interval(2, 5))
     small = cells[0]
-    assert small.recall_when_fails is None and small.mean_abs_gap_when_fails is None
+    assert small.accuracy_when_fails is None and small.mean_abs_gap_when_fails is None
+    assert small.as_dict()["accuracy_when_fails_interval"] == [None, None]
     assert small.as_dict()["recall_when_fails_interval"] == [None, None]
 
 
@@ -248,13 +249,13 @@ def test_settings_reject_bad_grids():
     with pytest.raises(InputError, match="shifts must be non-negative"):
         SimulationSettings(shifts=(float("nan"),))
     with pytest.raises(InputError, match="method must be one of"):
-        SimulationSettings(method="boss")
+        SimulationSettings(method="lingam")
     with pytest.raises(InputError, match="scheduler must be one of"):
         run_simulation(SimulationSettings(replicates=1), scheduler="cluster")
 
 
 # ------------------------------------------------------------------ the study
-TINY = SimulationSettings(replicates=3, rows=(200, 2000), shifts=(0.0, 1.0), seed=4)
+TINY = SimulationSettings(replicates=3, rows=(200, 2000), shifts=(0.0, 1.0), seed=4, method="pc")
 
 
 def test_study_is_deterministic_whatever_the_scheduler():

@@ -12,6 +12,7 @@ from mesalens.connectors.additive_scm import LINKS, AdditiveSCM
 from mesalens.connectors.agent_graph import BASE, DECISION, LATENT, MESA
 from mesalens.connectors.errors import InputError
 from mesalens.connectors.random_scm import FAMILY_KINDS, RandomSCM, SCMFamily, loaded_from_frames
+from mesalens.pipeline.method_choice import DISCRETE_CHOICE
 from mesalens.pipeline.simulation import SimulationSettings, run_replicate, true_verdict
 from mesalens.pipeline.simulation_cells import Trial, aggregate, wilson_interval
 from mesalens.pipeline.simulation_gap import enumerated_gap, exact_gap, monte_carlo_gap
@@ -161,7 +162,7 @@ def test_gap_of_the_other_families_is_monte_carlo_and_zero_where_the_criterion_h
 # ------------------------------------------------------------------ the study
 def test_settings_fit_the_method_to_the_family():
     with pytest.raises(InputError, match="use method fci"):
-        SimulationSettings(family=SCMFamily(kind="confounded"))
+        SimulationSettings(family=SCMFamily(kind="confounded"), method="pc")
     for kind in ("discrete", "mixed"):
         with pytest.raises(InputError, match="GES here scores linear-Gaussian models"):
             SimulationSettings(family=SCMFamily(kind=kind), method="ges")
@@ -218,10 +219,11 @@ def test_simulate_command_runs_the_discrete_family(tmp_path):
     assert len(table) == 3
     headings = [h.strip() for h in table[0].strip("|").split("|")]
     assert {"truly holds", "learned all", "precision of all", "accuracy"} <= set(headings)
-    assert "recall" not in headings
+    assert {"exit 0", "safe exit 0", "exit 8", "recall (holds)", "recall (fails)"} <= set(headings)
     document = json.loads((out / "simulation.json").read_text())
     assert document["settings"]["family"]["kind"] == "discrete"
-    assert document["settings"]["method"] == "pc"
+    assert document["settings"]["method"] == "auto"
+    assert {t["method"] for t in document["trials"]} == {DISCRETE_CHOICE}
     assert {t["gap_method"] for t in document["trials"]} <= {"enumerated", "zero"}
     assert "--family discrete" in document["command"]
     assert "discrete" in (out / "report.html").read_text()
@@ -233,8 +235,9 @@ def test_simulate_command_defaults_to_fci_for_the_confounded_family(tmp_path):
     result = CliRunner().invoke(cli, [*args, str(tmp_path)])
     assert result.exit_code == 0, result.output
     document = json.loads((tmp_path / "simulation.json").read_text())
-    assert document["settings"]["method"] == "fci"
-    assert "--method fci" in document["command"]
+    assert document["settings"]["method"] == "auto"
+    assert {t["method"] for t in document["trials"]} == {"fci"}
+    assert "--method auto" in document["command"]
     refused = CliRunner().invoke(cli, [*args, str(tmp_path / "pc"), "--method", "pc"])
     assert refused.exit_code == 1
     assert "mesalens: error: the confounded family's logs miss a common cause" in refused.output

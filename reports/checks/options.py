@@ -66,6 +66,7 @@ __all__ = [
 # loads none of pandas, scipy or the data pipeline. tests/test_run_options.py
 # checks each against the module's own.
 METHODS = ("pc", "ges", "fci", "boss", "grasp")
+AUTO = "auto"  # the method chosen from the data (pipeline.method_choice)
 TESTS = ("auto", "fisherz", "gsq", "chisq", "dg", "kci")
 DTYPE_OVERRIDES = ("float", "int", "category", "bool")
 MISSING_POLICIES = ("drop", "error")
@@ -411,11 +412,12 @@ OPTIONS: dict[str, Option] = _option_table(
         Option(
             "method",
             "--method",
-            "The structure search.",
+            "The structure search; 'auto' picks one for the data by measured accuracy "
+            "(GES for continuous data, BOSS for discrete, PC otherwise; docs/run.md).",
             kind="choice",
-            default="pc",
-            choices=METHODS,
-            requirement=_ONE_OF.format(", ".join(METHODS)),
+            default=AUTO,
+            choices=(AUTO, *METHODS),
+            requirement=_ONE_OF.format(", ".join((AUTO, *METHODS))),
         ),
         Option(
             "test",

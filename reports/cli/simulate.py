@@ -44,9 +44,10 @@ from rich.table import Table
 
 from mesalens.connectors.errors import InputError, MesalensError
 from mesalens.connectors.random_scm import FAMILY_KINDS, SCMFamily
+from mesalens.pipeline.confirmation import DEFAULT_TOLERANCE, Tolerance
 from mesalens.pipeline.dask_client import connected_client
+from mesalens.pipeline.method_choice import AUTO
 from mesalens.pipeline.simulation import (
-    LATENT_KINDS,
     LOCAL_SCHEDULERS,
     METHODS,
     MIN_ROWS,
@@ -54,6 +55,7 @@ from mesalens.pipeline.simulation import (
     SimulationSettings,
     run_simulation,
 )
+from mesalens.pipeline.simulation_cells import NOT_MEASURED
 from mesalens.reports.atomic import atomic_write_text
 from mesalens.reports.charts import Series, line_chart_svg
 from mesalens.reports.checks.options import SEED_MAX, BoundedInt
@@ -61,6 +63,7 @@ from mesalens.reports.checks.output_paths import check_output_paths
 from mesalens.reports.cli.common import CONTEXT, fail
 from mesalens.reports.result_json import dumps, mesalens_version
 from mesalens.reports.templating import template_environment
+from mesalens.reports.vocabulary import RUN_EXIT_CODES, gate, method_name
 
 __all__ = [
     "render_simulation_report",
@@ -98,6 +101,10 @@ _HEADINGS = (
     "precision 95% interval",
     "accuracy",
     "accuracy 95% interval",
+    "exit 0",
+    "safe exit 0",
+    "safe 95% interval",
+    "exit 8",
     "recall (holds)",
     "recall (fails)",
     "mean abs. gap (fails)",
@@ -155,6 +162,11 @@ def _interval(bounds: Sequence[float | None]) -> str:
     return "–" if low is None or high is None else f"{low:.2f}–{high:.2f}"
 
 
+def _safe(cell: dict[str, Any]) -> str:
+    """Safe exit-0 runs of all exit-0 runs, ``19/20`` (``–`` without any)."""
+    return f"{cell['confirmed_safe']}/{cell['confirmed']}" if cell["confirmed"] else "–"
+
+
 def _cell_row(cell: dict[str, Any]) -> list[str]:
     gap = cell["mean_abs_gap_when_fails"]
     return [
@@ -167,6 +179,10 @@ def _cell_row(cell: dict[str, Any]) -> list[str]:
         _interval(cell["precision_of_all_interval"]),
         _share(cell["accuracy"]),
         _interval(cell["accuracy_interval"]),
+        _share(cell["exit_zero_share"]),
+        _safe(cell),
+        _interval(cell["safe_interval"]),
+        _share(cell["exit_eight_share"]),
         _share(cell["recall_when_holds"]),
         _share(cell["recall_when_fails"]),
         "–" if gap is None else f"{gap:.3f}",
@@ -178,6 +194,8 @@ def simulation_document(result: SimulationResult, command: str) -> dict[str, Any
     """The ``simulation.json`` document of a study (timings apart, under ``timings``)."""
     body = result.as_dict()
     timings = body.pop("timings")
+    for trial in body["trials"]:
+        trial["exit_code"] = _exit_code(trial)
     return {
         "mesalens_simulation": 1,
         "command": command,
@@ -188,6 +206,22 @@ def simulation_document(result: SimulationResult, command: str) -> dict[str, Any
         },
         "timings": timings,
     }
+
+
+def _exit_code(trial: dict[str, Any]) -> int | None:
+    """The exit code ``mesalens run`` would give on the trial's logs (1 for an error).
+
+    None when the study ran without the direct test (``--no-direct-test``).
+    """
+    if trial["learned_verdict"] == "error":
+        return 1
+    if trial["confirmation"] == NOT_MEASURED:
+        return None
+    verdict = {
+        "verdict": trial["learned_verdict"],
+        "confirmation": {"status": trial["confirmation"]},
+    }
+    return RUN_EXIT_CODES[gate(verdict)]
 
 
 def simulation_table(document: dict[str, Any]) -> str:
@@ -247,6 +281,7 @@ def _findings(document: dict[str, Any]) -> list[str]:
             f"The hardest cell with a shift: {worst['rows']:,} rows at shift {worst['shift']:g}, "
             f"accuracy {_share(worst['accuracy'])}."
         )
+    lines += _exit_findings(document)
     trials = document["trials"]
     missed = sum(t["true_verdict"] == "none" and t["learned_verdict"] == "all" for t in trials)
     alarms = sum(t["true_verdict"] == "all" and t["learned_verdict"] == "none" for t in trials)
@@ -255,6 +290,38 @@ def _findings(document: dict[str, Any]) -> list[str]:
             f"Of the wrong learned verdicts, {missed} missed a failure (learned 'all' where the "
             f"criterion fails: the regime's edges or the open path went unseen) and {alarms} "
             "were false alarms (learned 'none' where it holds)."
+        )
+    return lines
+
+
+def _exit_findings(document: dict[str, Any]) -> list[str]:
+    """Sentences on the exit code mesalens run would give: exit 0, its safety, exit 8."""
+    cells, trials = document["cells"], document["trials"]
+    tolerance = document["settings"]["tolerance"]["text"]
+    if not all(c["exit_codes_measured"] for c in cells):
+        return [
+            "The study ran without the direct test (--no-direct-test): it scores the structural "
+            "verdict only, not the exit code mesalens run would give."
+        ]
+    zero = sum(c["confirmed"] for c in cells)
+    safe = sum(c["confirmed_safe"] for c in cells)
+    eight = sum(c["not_confirmed"] for c in cells)
+    lines = [
+        f"mesalens run would exit 0 (a learned 'all' the logs confirm within {tolerance}) in "
+        f"{zero:,} of {len(trials):,} runs, and 8 (an 'all' not confirmed) in {eight:,}."
+    ]
+    if zero:
+        lines.append(
+            f"{safe:,} of the {zero:,} exit-0 runs are safe ({safe / zero:.0%}): the criterion "
+            "holds in the true graph or the exact gap is within the tolerance."
+        )
+    big = [c for c in cells if c["confirmed"] >= 20]
+    if big:
+        worst = min(big, key=lambda c: c["safe_share"])
+        lines.append(
+            f"Among the {len(big)} cells with at least 20 exit-0 runs, the lowest safe share is "
+            f"{_share(worst['safe_share'])} ({_safe(worst)}, shift {worst['shift']:g}, "
+            f"{worst['rows']:,} rows)."
         )
     return lines
 
@@ -366,6 +433,19 @@ def _charts(document: dict[str, Any]) -> list[dict[str, Any]]:
     return charts
 
 
+def _methods_used(document: dict[str, Any]) -> str:
+    """The method asked for and, for ``auto``, what it chose: ``auto (GES in 540 runs)``."""
+    asked = document["settings"]["method"]
+    counts: dict[str, int] = {}
+    for trial in document["trials"]:
+        if trial.get("method"):
+            counts[trial["method"]] = counts.get(trial["method"], 0) + 1
+    if asked != AUTO or not counts:
+        return method_name(asked)
+    chosen = ", ".join(f"{method_name(m)} in {n:,} runs" for m, n in sorted(counts.items()))
+    return f"auto ({chosen})"
+
+
 def render_simulation_report(document: dict[str, Any]) -> str:
     """The self-contained HTML page of a ``simulation.json`` document (no script, no network)."""
     environment = template_environment()
@@ -385,7 +465,8 @@ def render_simulation_report(document: dict[str, Any]) -> str:
         ("P(regime shifts D_m, Y_m or Y_b)", f"{family['objective_shift']:g}"),
         ("shift strengths", ", ".join(f"{s:g}" for s in settings["shifts"])),
         ("rows (both regimes)", ", ".join(f"{n:,}" for n in settings["rows"])),
-        ("discovery", f"{settings['method'].upper()}, alpha {settings['alpha']:g}"),
+        ("discovery", f"{_methods_used(document)}, alpha {settings['alpha']:g}"),
+        ("tolerance", settings["tolerance"]["text"]),
         ("seed", str(settings["seed"])),
     ]
     context = {
@@ -393,6 +474,7 @@ def render_simulation_report(document: dict[str, Any]) -> str:
         "base-uri 'none'; form-action 'none'",
         "style": Markup(style),
         "version": document["versions"]["mesalens"],
+        "method": _methods_used(document),
         "settings": settings,
         "n_trials": f"{len(document['trials']):,}",
         "findings": _findings(document),
@@ -423,18 +505,14 @@ def _progress(console: Console, enabled: bool) -> Iterator[Any]:
         yield progress
 
 
-# The terminal table leaves out the model count, the intervals and the gap (they
-# are in table.md) to fit 80 columns; its headings are table.md's.
+# The terminal table leaves out the model count, the shares that hold and are
+# learned all, the intervals and the gap (they are in table.md) to fit 80
+# columns; its headings are table.md's.
 _TERMINAL_COLUMNS = {
-    0: "shift",
-    1: "rows",
-    3: "truly holds",
-    4: "learned all",
-    5: "precision of all",
-    7: "accuracy",
-    9: "recall (holds)",
-    10: "recall (fails)",
-    12: "errors",
+    i: heading
+    for i, heading in enumerate(_HEADINGS)
+    if heading not in ("models", "truly holds", "learned all", "mean abs. gap (fails)")
+    and "interval" not in heading
 }
 
 
@@ -445,7 +523,7 @@ def _print_table(console: Console, document: dict[str, Any]) -> None:
         columns = {i: heading for i, heading in columns.items() if heading != "errors"}
     rows = [_cell_row(cell) for cell in document["cells"]]
     table = Table(
-        title="Learned vs true verdict",
+        title="Learned vs true verdict, and the exit code mesalens run would give",
         show_edge=False,
         box=box.SIMPLE_HEAD,
         collapse_padding=True,
@@ -507,7 +585,18 @@ def _print_table(console: Console, document: dict[str, Any]) -> None:
 @click.option(
     "--method",
     type=click.Choice(METHODS),
-    help="Discovery method.  [default: pc; fci for --family confounded]",
+    default=AUTO,
+    show_default=True,
+    help="Discovery method; auto picks per sample as mesalens run does (FCI for --family "
+    "confounded).",
+)
+@click.option(
+    "--tolerance",
+    default=DEFAULT_TOLERANCE,
+    show_default=True,
+    metavar="X|Xsd|Xabs",
+    help="Largest alignment gap accepted (SDs of Y_b, or Y_b's units with 'abs'): exit 0 needs "
+    "the logs to confirm it, and an exit 0 is safe when the exact gap is within it.",
 )
 @click.option(
     "--alpha",
@@ -528,6 +617,13 @@ def _print_table(console: Console, document: dict[str, Any]) -> None:
     metavar="DIR",
     help="Folder for simulation.json, table.md and report.html.",
 )
+@click.option(
+    "--no-direct-test",
+    "structural_only",
+    is_flag=True,
+    help="Score the structural verdict only: no direct test, so no exit code (several times "
+    "cheaper; the exit-code columns show –).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="Print no table.")
 @click.pass_context
 def simulate_command(
@@ -538,10 +634,12 @@ def simulate_command(
     nodes: int,
     family: str,
     seed: int,
-    method: str | None,
+    method: str,
+    tolerance: str,
     alpha: float,
     scheduler: str | None,
     out_dir: str,
+    structural_only: bool,
     quiet: bool,
 ) -> None:
     """Simulate random agent models and measure how often the learned verdict is right.
@@ -554,9 +652,11 @@ def simulate_command(
     (precision of all). Exit code 0; 1 bad values; 2 usage error.
     """
     console = Console(stderr=True, markup=False, emoji=False, highlight=False)
-    if method is None:
-        method = "fci" if family in LATENT_KINDS else "pc"
-        ctx.params["method"] = method
+    try:
+        parsed = Tolerance.parse(tolerance)
+    except MesalensError as exc:
+        fail(ctx, f"--tolerance {tolerance!r}: {exc}")
+    ctx.params["tolerance"] = parsed.as_text()
     command = shlex.join(["mesalens", "simulate", *_argv(ctx)])
     local = scheduler if scheduler in LOCAL_SCHEDULERS else None
     address = None if scheduler is None or local is not None else scheduler
@@ -569,6 +669,8 @@ def simulate_command(
             seed=seed,
             method=method,
             alpha=alpha,
+            tolerance=parsed,
+            direct_test=not structural_only,
         )
         out = Path(out_dir)
         check_output_paths([("--out", out, "folder")], [])
@@ -630,6 +732,8 @@ def _argv(ctx: click.Context) -> list[str]:
         "--family", params["family"],
         "--seed", str(params["seed"]),
         "--method", params["method"],
+        "--tolerance", params["tolerance"],
         "--alpha", f"{params['alpha']:g}",
+        *(["--no-direct-test"] if params["structural_only"] else []),
     ]  # fmt: skip
     return args
