@@ -18,6 +18,7 @@ import numpy as np
 from mesalens.connectors.errors import DataError, InputError
 
 __all__ = [
+    "DIRECT_TEST_LEARNERS",
     "DIRECT_TEST_METHODS",
     "DirectTestError",
     "DirectTestResult",
@@ -29,6 +30,8 @@ __all__ = [
 
 #: What ``DirectTestSettings.method`` accepts.
 DIRECT_TEST_METHODS = ("auto", "fisherz", "gcm")
+#: What ``DirectTestSettings.learner`` accepts.
+DIRECT_TEST_LEARNERS = ("auto", "boost")
 
 
 class DirectTestError(DataError):
@@ -63,6 +66,11 @@ class DirectTestSettings:
         Quantile bins of the binned ``E[Y_b | Y_m]`` curve.
     clip : float
         Lower clip of the estimated regime probabilities in the AIPW weights.
+    learner : str
+        The flexible fits: ``"auto"`` (splines for one continuous mesa
+        column, gradient boosting otherwise) or ``"boost"`` (always
+        boosting, as before splines were added);
+        :mod:`mesalens.pipeline.gap_regressions`.
     """
 
     rows: int = 100_000
@@ -74,6 +82,7 @@ class DirectTestSettings:
     seed: int = 0
     bins: int = 10
     clip: float = 0.01
+    learner: str = "auto"
 
     def __post_init__(self) -> None:
         checks = (
@@ -88,6 +97,11 @@ class DirectTestSettings:
         for name, value, ok, what in checks:
             if not ok:
                 raise InputError(f"direct test {name} must be {what}, got {value!r}")
+        if self.learner not in DIRECT_TEST_LEARNERS:
+            raise InputError(
+                f"direct test learner must be one of {', '.join(DIRECT_TEST_LEARNERS)}, "
+                f"got {self.learner!r}"
+            )
         if self.method not in DIRECT_TEST_METHODS:
             raise InputError(
                 f"direct test method must be one of {', '.join(DIRECT_TEST_METHODS)}, "
@@ -200,6 +214,8 @@ class DirectTestResult:
     status : str
         ``"done"``, or ``"skipped"`` when the logs could not support the test
         (the reason is the first note; there are no outcomes).
+    learner : str
+        The learner of the flexible fits: ``"spline"`` or ``"boost"``.
     """
 
     regime: str
@@ -213,6 +229,7 @@ class DirectTestResult:
     clipped_share: float
     notes: tuple[str, ...] = field(default_factory=tuple)
     status: str = "done"
+    learner: str = "boost"
 
     @property
     def sampled(self) -> bool:
@@ -242,6 +259,7 @@ class DirectTestResult:
             "seed": self.settings.seed,
             "settings": asdict(self.settings),
             "clipped_share": _number(self.clipped_share),
+            "learner": self.learner,
             "notes": list(self.notes),
             "outcomes": [
                 {
