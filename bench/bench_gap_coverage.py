@@ -30,7 +30,8 @@ Run from the repository root, under ``nice`` (two worker processes)::
     nice -n 10 .venv/bin/python bench/bench_gap_coverage.py --replicates 40 \\
         --shifts 0.5 --rows 500,2000,8000 --out /tmp/coverage.json
 
-``--table FILE`` prints the tables of a saved run without running anything.
+``--table FILE...`` prints the tables of saved runs (pooled, e.g. batches
+run with ``--first``) without running anything.
 """
 
 from __future__ import annotations
@@ -165,7 +166,14 @@ def table(rows: list[dict], keys: tuple[str, ...]) -> str:
 
 def report(records: list[dict]) -> str:
     skipped = sum(r["status"] != "done" for r in records)
-    mc = [r["mc_error"] / (r["theta"] / r["theta_sd"]) for r in records if r["mc_error"] > 0]
+    # One value per model and shift (the learners and sizes share it).
+    mc = list(
+        {
+            (r["family"], r["replicate"], r["shift"]): r["mc_error"] / (r["theta"] / r["theta_sd"])
+            for r in records
+            if r["mc_error"] > 0
+        }.values()
+    )
     coarse, fine = ("learner", "family", "rows"), ("learner", "family", "shift", "rows")
     parts = [
         "Per learner, family and rows per regime (pooled over shifts):",
@@ -195,10 +203,52 @@ def report(records: list[dict]) -> str:
     return "\n".join(parts)
 
 
+def variance_case(rows: int, draws: int) -> str:
+    """The docstring's hard case: Y_m 1.5 times wider in deploy, Y_b = Y_m² + noise, θ = 0.
+
+    The AIPW gap of each learner on the same draws (seeds ``0..draws-1``),
+    with the direct test's folds, clip and boosting settings.
+    """
+    import numpy as np
+    from threadpoolctl import threadpool_limits
+
+    from mesalens.pipeline.gap_estimators import aipw_gaps
+    from mesalens.pipeline.gap_regressions import cross_fit_folds, propensities, regressions
+    from mesalens.pipeline.gap_results import DirectTestSettings
+
+    settings = DirectTestSettings(seed=0)
+    found: dict[str, list[tuple[float, float]]] = {"boost": [], "spline": []}
+    with threadpool_limits(limits=1):
+        for seed in range(draws):
+            rng = np.random.default_rng(seed)
+            codes = np.repeat([0, 1], rows)
+            ym = rng.normal(size=2 * rows) * np.where(codes == 1, 1.5, 1.0)
+            yb = ym**2 + 0.5 * rng.normal(size=2 * rows)
+            x, flags = ym[:, None], np.array([False])
+            fold = cross_fit_folds(codes, settings.folds, settings.seed)
+            for learner, values in found.items():
+                pi = propensities(x, flags, codes, 2, fold, settings, learner)
+                mu = regressions(x, flags, yb, codes, 2, fold, settings, learner)
+                ((estimate, se),) = aipw_gaps(yb, codes, mu, pi, 2, settings.clip)
+                values.append((estimate, se))
+    lines = [f"variance case, {rows:,} rows per regime, {draws} draws:"]
+    for learner, values in found.items():
+        hits = sum(abs(e) <= Z95 * se for e, se in values)
+        low, high = wilson(hits, draws)
+        mean_se = sum(se for _, se in values) / draws
+        mean = sum(e for e, _ in values) / draws
+        lines.append(
+            f"  {learner}: covers 0 in {hits}/{draws} ({100 * hits / draws:.0f}%, "
+            f"{100 * low:.0f}-{100 * high:.0f}), mean estimate {mean:+.4f}, mean SE {mean_se:.4f}"
+        )
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--families", default=",".join(FAMILIES))
     parser.add_argument("--replicates", type=int, default=40)
+    parser.add_argument("--first", type=int, default=0, help="first replicate (to add a batch)")
     parser.add_argument("--shifts", default="0.25,0.5")
     parser.add_argument("--rows", default="500,2000,8000", help="rows per regime")
     parser.add_argument("--nodes", type=int, default=8)
@@ -216,17 +266,29 @@ def main(argv: list[str] | None = None) -> int:
         default=math.inf,
         help="stop after this long and report the models finished (replicates run in order)",
     )
-    parser.add_argument("--table", type=Path, help="print the tables of a saved run and stop")
+    parser.add_argument(
+        "--table", type=Path, nargs="+", help="print the tables of saved runs (pooled) and stop"
+    )
+    parser.add_argument(
+        "--variance-case",
+        type=int,
+        nargs=2,
+        metavar=("ROWS", "DRAWS"),
+        help="only the hard case of the alignment_gap docstring, both learners, and stop",
+    )
     args = parser.parse_args(argv)
+    if args.variance_case:
+        print(variance_case(*args.variance_case))
+        return 0
     if args.table:
-        print(report(json.loads(args.table.read_text())["trials"]))
+        print(report([t for path in args.table for t in json.loads(path.read_text())["trials"]]))
         return 0
     families = tuple(args.families.split(","))
     shifts = tuple(float(s) for s in args.shifts.split(","))
     sizes = tuple(int(n) for n in args.rows.split(","))
     jobs = [
         (kind, args.nodes, r, shifts, sizes, args.seed, tuple(args.learners.split(",")))
-        for r in range(args.replicates)
+        for r in range(args.first, args.first + args.replicates)
         for kind in families
     ]
     # Import the package before the workers fork, so every worker runs the same code.
