@@ -121,11 +121,14 @@ def outcome_values(frame: pd.DataFrame, column: str, kind: str) -> list[tuple[st
 
 
 def learner_for(frame: pd.DataFrame, mesa: Sequence[str], kinds: Mapping[str, str]) -> str:
-    """``"spline"`` for one continuous numeric mesa column with enough values, else ``"boost"``."""
+    """``"spline"`` for one continuous, finite mesa column with enough values, else ``"boost"``."""
     if len(mesa) != 1:
         return "boost"
     column = frame[mesa[0]]
     if kinds.get(mesa[0]) != CONTINUOUS or is_text(column):
+        return "boost"
+    # Splines need finite values (boosting takes a missing value as a value of its own).
+    if not np.isfinite(column.to_numpy(dtype=float)).all():
         return "boost"
     return "spline" if column.nunique() >= _MIN_SPLINE_VALUES else "boost"
 

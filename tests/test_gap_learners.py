@@ -52,6 +52,8 @@ def test_splines_for_one_continuous_mesa_column_boosting_otherwise():
     assert learner_for(frame, ["word"], kinds) == "boost"
     assert learner_for(frame, ["ym", "level"], kinds) == "boost"
     assert learner_for(frame, ["few"], kinds) == "boost"
+    frame.loc[3, "ym"] = np.nan
+    assert learner_for(frame, ["ym"], kinds) == "boost"
     with pytest.raises(InputError, match="learner must be one of auto, boost, got 'trees'"):
         DirectTestSettings(learner="trees")
 
