@@ -43,17 +43,18 @@ Tests
   ``T = √n R̄ / sd(R)`` is asymptotically standard normal under the null
   whenever the product of the two regressions' errors is ``o(n^{-1/2})``;
   it needs no linearity and handles a discrete ``Y_b`` (a regression of
-  its value, or of a level's indicator). The regressions are scikit-learn's
-  histogram gradient boosting, cross-fitted over K folds (Chernozhukov et
-  al., "Double/debiased machine learning", Econometrics Journal 2018), so
-  that no row is predicted by a model that saw it.
+  its value, or of a level's indicator). The regressions are the flexible
+  fits described under the flexible gap below (splines or gradient
+  boosting), cross-fitted over K folds (Chernozhukov et al.,
+  "Double/debiased machine learning", Econometrics Journal 2018), so that
+  no row is predicted by a model that saw it.
 
 ``method="auto"`` uses Fisher-z when ``Y_b`` and every ``Y_m`` column are
 continuous and the per-regime regressions look linear, and GCM otherwise.
 "Look linear" is a pre-test that does not involve the regime contrast: the
-cross-fitted squared errors of per-regime OLS fits and of the boosted fits
+cross-fitted squared errors of per-regime OLS fits and of the flexible fits
 are compared row by row, and a one-sided paired test at ``alpha`` that the
-boosted fits predict better flags nonlinearity. Both tests are reported
+flexible fits predict better flags nonlinearity. Both tests are reported
 whenever they apply; the chosen one decides.
 
 With ``k > 2`` regimes there is one test per pair of regimes (``k(k-1)/2``

@@ -158,7 +158,7 @@ class OutcomeResult:
     method_reason : str
         Why that test, in one sentence.
     nonlinearity_p : float or None
-        p-value of the pre-test that the boosted regressions predict better
+        p-value of the pre-test that the flexible regressions predict better
         than the linear ones (None when not run).
     tests : tuple of PairTest
         Every test that applies, for every pair of regimes.
