@@ -127,10 +127,14 @@ def learner_for(frame: pd.DataFrame, mesa: Sequence[str], kinds: Mapping[str, st
     column = frame[mesa[0]]
     if kinds.get(mesa[0]) != CONTINUOUS or is_text(column):
         return "boost"
-    # Splines need finite values (boosting takes a missing value as a value of its own).
-    if not np.isfinite(column.to_numpy(dtype=float)).all():
+    # Splines need finite values (boosting takes a missing value as a value of its own),
+    # and a basis that stays finite (values of extreme magnitude can overflow it).
+    values = column.to_numpy(dtype=float)[:, None]
+    if not np.isfinite(values).all() or column.nunique() < _MIN_SPLINE_VALUES:
         return "boost"
-    return "spline" if column.nunique() >= _MIN_SPLINE_VALUES else "boost"
+    with np.errstate(all="ignore"):
+        finite = np.isfinite(_basis(values, _KNOTS_POOLED).transform(values)).all()
+    return "spline" if finite else "boost"
 
 
 def _basis(x: np.ndarray, knots: int) -> Any:
