@@ -43,17 +43,18 @@ Tests
   ``T = √n R̄ / sd(R)`` is asymptotically standard normal under the null
   whenever the product of the two regressions' errors is ``o(n^{-1/2})``;
   it needs no linearity and handles a discrete ``Y_b`` (a regression of
-  its value, or of a level's indicator). The regressions are scikit-learn's
-  histogram gradient boosting, cross-fitted over K folds (Chernozhukov et
-  al., "Double/debiased machine learning", Econometrics Journal 2018), so
-  that no row is predicted by a model that saw it.
+  its value, or of a level's indicator). The regressions are the flexible
+  fits described under the flexible gap below (splines or gradient
+  boosting), cross-fitted over K folds (Chernozhukov et al.,
+  "Double/debiased machine learning", Econometrics Journal 2018), so that
+  no row is predicted by a model that saw it.
 
 ``method="auto"`` uses Fisher-z when ``Y_b`` and every ``Y_m`` column are
 continuous and the per-regime regressions look linear, and GCM otherwise.
 "Look linear" is a pre-test that does not involve the regime contrast: the
-cross-fitted squared errors of per-regime OLS fits and of the boosted fits
+cross-fitted squared errors of per-regime OLS fits and of the flexible fits
 are compared row by row, and a one-sided paired test at ``alpha`` that the
-boosted fits predict better flags nonlinearity. Both tests are reported
+flexible fits predict better flags nonlinearity. Both tests are reported
 whenever they apply; the chosen one decides.
 
 With ``k > 2`` regimes there is one test per pair of regimes compared: up to
@@ -82,15 +83,23 @@ Gap estimators
   (Chernozhukov et al. 2018): per row
   ``ψ_i = μ̂_j(Y_{m,i}) - μ̂_0(Y_{m,i}) + 1[s_i = j](Y_{b,i} - μ̂_j)/π̂_j
   - 1[s_i = 0](Y_{b,i} - μ̂_0)/π̂_0``, ``θ̂_j = mean ψ`` and the standard
-  error ``sd(ψ)/√n`` (the influence function). ``μ̂_l`` is boosted within
-  regime ``l``; ``π̂_l(y) = P(s = l | Y_m = y)`` is a boosted classifier,
-  clipped below at ``clip`` (the share of clipped rows is reported: many
-  mean poor overlap of the regimes' ``Y_m`` distributions). Where one
-  regime's ``Y_m`` reaches values the other barely has (a variance shift,
-  say), ``μ̂`` extrapolates there and the interval can undercover: with
-  ``Y_m`` 1.5 times wider in deployment and ``Y_b = Y_m²``, 2,000 rows and
-  the defaults, it covered the true 0 in 72% of 40 draws (the linear one in
-  none; both cover 95-100% of linear-Gaussian draws).
+  error ``sd(ψ)/√n`` (the influence function). ``π̂_l(y) = P(s = l | Y_m =
+  y)`` is clipped below at ``clip`` (the share of clipped rows is reported:
+  many mean poor overlap of the regimes' ``Y_m`` distributions). The fits
+  (:mod:`mesalens.pipeline.gap_regressions`, ``settings.learner``): with
+  one continuous mesa column, cubic regression splines, ``μ̂_l = f̂ + ĝ_l``
+  with ``f̂`` fitted to every regime's rows and ``ĝ_l`` to regime ``l``'s
+  residuals, and a logistic regression on the spline basis for ``π̂``;
+  otherwise gradient boosting (``μ̂_l`` within regime ``l``, a boosted
+  classifier for ``π̂``). Per-regime boosted fits extrapolate flat where one
+  regime's ``Y_m`` reaches values the other barely has, and the interval
+  undercovered: with ``Y_m`` 1.5 times wider in deployment, ``Y_b = Y_m²``
+  and 1,000 rows per regime, it covered the true 0 in 26 of 40 draws (65%);
+  the spline fits cover it in 36 of 40 (90%), with intervals less than half
+  as wide. In the families of ``mesalens simulate``, the coverage of both
+  against the exact gap (:func:`mesalens.pipeline.simulation_gap.exact_theta`)
+  is in ``bench/RESULTS.md``, "Coverage of the gap interval"
+  (``bench/bench_gap_coverage.py``).
 
 Both estimators, GCM and the overlap diagnostic run on a uniform sample of
 at most ``rows`` rows drawn from the dask frame in one pass (bottom-k
@@ -158,6 +167,7 @@ from mesalens.pipeline.gap_estimators import (
 from mesalens.pipeline.gap_regressions import (
     boost_features,
     cross_fit_folds,
+    learner_for,
     linear_cross_fit,
     linear_features,
     outcome_values,
@@ -359,13 +369,14 @@ def direct_test(
                     f"are {', '.join(repr(c) for c in data.variables)}"
                 )
 
-    # One OpenMP thread per model: on a shared machine the boosting's thread
-    # pool spins against other processes and runs many times slower (and the
-    # seeded fits stay bitwise reproducible). threadpoolctl only limits
-    # runtimes already loaded, so scikit-learn's is loaded first.
+    # One OpenMP and one BLAS thread per model: on a shared machine the
+    # boosting's thread pool (and BLAS's, under the spline fits) spins against
+    # other processes and runs many times slower (and the seeded fits stay
+    # bitwise reproducible). threadpoolctl only limits runtimes already
+    # loaded, so scikit-learn's is loaded first.
     import sklearn.ensemble  # noqa: F401
 
-    with threadpool_limits(limits=1, user_api="openmp"):
+    with threadpool_limits(limits=1):
         try:
             return _direct_test(data, base, mesa, statistics, settings, on_progress)
         except DirectTestError as exc:
@@ -417,6 +428,7 @@ def _direct_test(
     z = linear_features(frame, mesa, data.kinds)
     x, categorical = boost_features(frame, mesa)
     fold = cross_fit_folds(codes, settings.folds, settings.seed)
+    learner = learner_for(frame, mesa, data.kinds) if settings.learner == "auto" else "boost"
     pairs = regime_pairs(k)
     steps = len(pairs) * (_outcome_count(frame, base, data.kinds) + (k > ALL_PAIRS_MAX_REGIMES))
     progress = _PairProgress(on_progress, steps)
@@ -426,14 +438,16 @@ def _direct_test(
         # regimes (each below the clip at 200 regimes) and cost k trees a round.
         views = {pair: _PairView(pair, codes, fold) for pair in pairs}
         for view in views.values():
-            view.pi = propensities(x[view.rows], categorical, view.codes, 2, view.fold, settings)
+            view.pi = propensities(
+                x[view.rows], categorical, view.codes, 2, view.fold, settings, learner
+            )
             progress.advance()
         own = np.concatenate([v.pi[np.arange(len(v.codes)), v.codes] for v in views.values()])
         clipped = float((own < settings.clip).mean())
         pi = None
     else:
         views = None
-        pi = propensities(x, categorical, codes, k, fold, settings)
+        pi = propensities(x, categorical, codes, k, fold, settings, learner)
         clipped = float((pi[np.arange(len(codes)), codes] < settings.clip).mean())
     quantile = float(ndtri(0.5 + settings.level / 2))
     notes = [
@@ -464,8 +478,8 @@ def _direct_test(
     for column in base:
         kind = data.kinds.get(column, CONTINUOUS)
         for name, y in outcome_values(frame, column, kind):
-            mu = regressions(x, categorical, y, codes, k, fold, settings)
-            m_pair = pair_regressions(x, categorical, y, codes, k, fold, settings)
+            mu = regressions(x, categorical, y, codes, k, fold, settings, learner)
+            m_pair = pair_regressions(x, categorical, y, codes, k, fold, settings, learner)
             fisher_ok = kind == CONTINUOUS and name == column and statistics is not None
             nonlinearity_p = None
             if fisher_ok and all_continuous:
@@ -490,13 +504,14 @@ def _direct_test(
             elif nonlinearity_p is not None and nonlinearity_p < settings.alpha:
                 method = "gcm"
                 reason = (
-                    f"boosted regressions predict the base objective better than linear ones "
+                    f"{'spline' if learner == 'spline' else 'boosted'} regressions predict the "
+                    "base objective better than linear ones "
                     f"(p = {nonlinearity_p:.2g}): E[Y_b | Y_m] is not linear, so Fisher-z is "
                     "misspecified"
                 )
             else:
                 method = "fisherz"
-                reason = "all continuous and E[Y_b | Y_m] looks linear (no gain from boosting)"
+                reason = "all continuous and E[Y_b | Y_m] looks linear (no gain from flexible fits)"
             raw = []
             for pair in pairs:
                 if fisher_ok:
@@ -590,4 +605,5 @@ def _direct_test(
         settings=settings,
         clipped_share=clipped,
         notes=tuple(notes),
+        learner=learner,
     )

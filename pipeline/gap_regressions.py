@@ -1,11 +1,31 @@
 """The direct test's cross-fitted regressions: the features, the folds and the nuisance fits.
 
 The estimators of :mod:`mesalens.pipeline.gap_estimators` read these: the
-mesa columns as features for least squares and for gradient boosting, the
+mesa columns as features for least squares and for the flexible fits, the
 outcome(s) of a base column, stratified folds, and per row the cross-fitted
-regime probabilities and regression functions (scikit-learn's histogram
-gradient boosting, imported inside the functions that fit), each predicted
-by a model that did not see the row.
+regime probabilities and regression functions, each predicted by a model
+that did not see the row (scikit-learn, imported inside the functions that
+fit).
+
+Two learners make the flexible fits (:func:`learner_for`):
+
+``spline`` (one continuous mesa column, the common case)
+    Cubic regression splines in ``Y_m`` (B-splines, knots at quantiles,
+    continued linearly beyond the outer knots). The regression of regime
+    ``l`` is ``μ_l = f + g_l``: ``f`` a ridge spline fitted to the rows of
+    *every* regime of the training folds, ``g_l`` a coarser ridge spline
+    fitted to regime ``l``'s residuals from ``f`` (ridge penalties chosen
+    by generalised cross-validation). Where one regime's ``Y_m`` reaches
+    values the other barely has, ``f`` still follows the data there and
+    only the regime difference ``g_l`` is extrapolated, so under the null
+    (``g_l = 0``) nothing is; per-regime boosted fits extrapolated each
+    regression flat instead, and the gap's interval undercovered (see
+    :mod:`mesalens.pipeline.alignment_gap`). The regime probabilities are a
+    logistic regression on the same basis (smooth and calibrated, so the
+    inverse-probability weights stay moderate).
+``boost`` (several mesa columns, or a discrete one)
+    scikit-learn's histogram gradient boosting, per regime for ``μ_l``, a
+    classifier for the regime probabilities.
 """
 
 from __future__ import annotations
@@ -27,9 +47,11 @@ from mesalens.pipeline.statistics import CONTINUOUS
 
 __all__ = [
     "ALL_PAIRS_MAX_REGIMES",
+    "LEARNERS",
     "boost_features",
     "cross_fit_folds",
     "is_text",
+    "learner_for",
     "linear_cross_fit",
     "linear_features",
     "outcome_values",
@@ -39,6 +61,20 @@ __all__ = [
     "regime_pairs",
     "regressions",
 ]
+
+#: The flexible learners (see the module docstring).
+LEARNERS = ("spline", "boost")
+
+# Spline knots (quantiles of the training rows) of the pooled fit f and of a
+# regime's difference g_l, and the ridge penalties generalised cross-validation
+# chooses from (the B-spline basis has values in [0, 1]).
+_KNOTS_POOLED = 12
+_KNOTS_DIFFERENCE = 6
+_RIDGE_ALPHAS = tuple(10.0**e for e in range(-4, 5))
+# The logistic regression's inverse penalty on the spline basis.
+_LOGISTIC_C = 1.0
+# A mesa column needs this many distinct values for splines (else boosting).
+_MIN_SPLINE_VALUES = 20
 
 # Boosting stops when a held-out 10% of its training rows stops improving (fewer
 # trees, less overfitting of the propensities), once there are this many rows.
@@ -90,6 +126,77 @@ def outcome_values(frame: pd.DataFrame, column: str, kind: str) -> list[tuple[st
 # ------------------------------------------------------------------ nuisances
 
 
+def learner_for(frame: pd.DataFrame, mesa: Sequence[str], kinds: Mapping[str, str]) -> str:
+    """``"spline"`` for one continuous, finite mesa column with enough values, else ``"boost"``."""
+    if len(mesa) != 1:
+        return "boost"
+    column = frame[mesa[0]]
+    if kinds.get(mesa[0]) != CONTINUOUS or is_text(column):
+        return "boost"
+    # Splines need finite values (boosting takes a missing value as a value of its own),
+    # and a basis that stays finite (values of extreme magnitude can overflow it).
+    values = column.to_numpy(dtype=float)[:, None]
+    if not np.isfinite(values).all() or column.nunique() < _MIN_SPLINE_VALUES:
+        return "boost"
+    with np.errstate(all="ignore"):
+        finite = np.isfinite(_basis(values, _KNOTS_POOLED).transform(values)).all()
+    return "spline" if finite else "boost"
+
+
+def _basis(x: np.ndarray, knots: int) -> Any:
+    """A cubic B-spline basis in the one column of ``x``, knots at its quantiles, linear beyond."""
+    from sklearn.preprocessing import SplineTransformer
+
+    distinct = len(np.unique(x[:, 0]))
+    return SplineTransformer(
+        n_knots=max(2, min(knots, distinct - 1)),
+        degree=3,
+        knots="quantile",
+        extrapolation="linear",
+    ).fit(x)
+
+
+def _spline_fit(x: np.ndarray, y: np.ndarray, knots: int) -> Any:
+    """A ridge regression of ``y`` on a spline basis in ``x`` (GCV penalty); returns ``predict``."""
+    from sklearn.linear_model import RidgeCV
+
+    basis = _basis(x, knots)
+    model = RidgeCV(alphas=_RIDGE_ALPHAS).fit(basis.transform(x), y)
+    return lambda rows: model.predict(basis.transform(rows))
+
+
+def _spline_regressions(
+    x: np.ndarray, y: np.ndarray, codes: np.ndarray, k: int, fold: np.ndarray, folds: int
+) -> np.ndarray:
+    """Cross-fitted ``μ_l = f + g_l`` (see the module docstring) for every row, shape (n, k)."""
+    out = np.empty((len(y), k))
+    for f in range(folds):
+        held, train = fold == f, fold != f
+        pooled = _spline_fit(x[train], y[train], _KNOTS_POOLED)
+        residual = y[train] - pooled(x[train])
+        base = pooled(x[held])
+        for level in range(k):
+            own = codes[train] == level
+            difference = _spline_fit(x[train][own], residual[own], _KNOTS_DIFFERENCE)
+            out[held, level] = base + difference(x[held])
+    return out
+
+
+def _spline_propensities(
+    x: np.ndarray, codes: np.ndarray, k: int, fold: np.ndarray, folds: int
+) -> np.ndarray:
+    from sklearn.linear_model import LogisticRegression
+
+    out = np.zeros((len(codes), k))
+    for f in range(folds):
+        held, train = fold == f, fold != f
+        basis = _basis(x[train], _KNOTS_POOLED)
+        model = LogisticRegression(C=_LOGISTIC_C, max_iter=1000)
+        model.fit(basis.transform(x[train]), codes[train])
+        out[np.ix_(held, model.classes_)] = model.predict_proba(basis.transform(x[held]))
+    return out
+
+
 def cross_fit_folds(codes: np.ndarray, k: int, seed: int) -> np.ndarray:
     """Each row's cross-fitting fold, ``0..k-1``, stratified by regime and seeded."""
     from sklearn.model_selection import StratifiedKFold
@@ -108,8 +215,11 @@ def propensities(
     k: int,
     fold: np.ndarray,
     settings: DirectTestSettings,
+    learner: str = "boost",
 ) -> np.ndarray:
     """Cross-fitted ``P(s = l | Y_m)`` for every row and regime, shape (n, k)."""
+    if learner == "spline":
+        return _spline_propensities(x, codes, k, fold, settings.folds)
     out = np.empty((len(codes), k))
     for f in range(settings.folds):
         train = fold != f
@@ -128,8 +238,11 @@ def regressions(
     k: int,
     fold: np.ndarray,
     settings: DirectTestSettings,
+    learner: str = "boost",
 ) -> np.ndarray:
-    """Cross-fitted ``μ_l(Y_m)`` (boosted within regime ``l``) for every row, shape (n, k)."""
+    """Cross-fitted ``μ_l(Y_m)`` for every row, shape (n, k): splines, or boosted within ``l``."""
+    if learner == "spline":
+        return _spline_regressions(x, y, codes, k, fold, settings.folds)
     out = np.empty((len(y), k))
     for f in range(settings.folds):
         held = fold == f
@@ -169,6 +282,7 @@ def pair_regressions(
     k: int,
     fold: np.ndarray,
     settings: DirectTestSettings,
+    learner: str = "boost",
 ) -> dict[tuple[int, int], np.ndarray]:
     """Cross-fitted ``E[y | Y_m]`` within regimes ``{i, j}``, per pair (GCM's ``m̂``).
 
@@ -183,6 +297,9 @@ def pair_regressions(
         for f in range(settings.folds):
             held = pair & (fold == f)
             train = pair & (fold != f)
+            if learner == "spline":
+                fitted[held] = _spline_fit(x[train], y[train], _KNOTS_POOLED)(x[held])
+                continue
             model = _boosted(x, y, train, categorical, settings)
             fitted[held] = model.predict(x[held])
         out[(i, j)] = fitted

@@ -20,6 +20,7 @@ from mesalens.connectors.errors import DataError, InputError
 
 __all__ = [
     "ALL_PAIRS_MAX_REGIMES",
+    "DIRECT_TEST_LEARNERS",
     "DIRECT_TEST_METHODS",
     "DirectTestError",
     "DirectTestResult",
@@ -33,6 +34,8 @@ __all__ = [
 
 #: What ``DirectTestSettings.method`` accepts.
 DIRECT_TEST_METHODS = ("auto", "fisherz", "gcm")
+#: What ``DirectTestSettings.learner`` accepts.
+DIRECT_TEST_LEARNERS = ("auto", "boost")
 
 
 #: Up to this many regimes the direct test compares every pair; with more, each
@@ -108,6 +111,11 @@ class DirectTestSettings:
         Quantile bins of the binned ``E[Y_b | Y_m]`` curve.
     clip : float
         Lower clip of the estimated regime probabilities in the AIPW weights.
+    learner : str
+        The flexible fits: ``"auto"`` (splines for one continuous mesa
+        column, gradient boosting otherwise) or ``"boost"`` (always
+        boosting, as before splines were added);
+        :mod:`mesalens.pipeline.gap_regressions`.
     """
 
     rows: int = 100_000
@@ -119,6 +127,7 @@ class DirectTestSettings:
     seed: int = 0
     bins: int = 10
     clip: float = 0.01
+    learner: str = "auto"
 
     def __post_init__(self) -> None:
         checks = (
@@ -133,6 +142,11 @@ class DirectTestSettings:
         for name, value, ok, what in checks:
             if not ok:
                 raise InputError(f"direct test {name} must be {what}, got {value!r}")
+        if self.learner not in DIRECT_TEST_LEARNERS:
+            raise InputError(
+                f"direct test learner must be one of {', '.join(DIRECT_TEST_LEARNERS)}, "
+                f"got {self.learner!r}"
+            )
         if self.method not in DIRECT_TEST_METHODS:
             raise InputError(
                 f"direct test method must be one of {', '.join(DIRECT_TEST_METHODS)}, "
@@ -189,7 +203,7 @@ class OutcomeResult:
     method_reason : str
         Why that test, in one sentence.
     nonlinearity_p : float or None
-        p-value of the pre-test that the boosted regressions predict better
+        p-value of the pre-test that the flexible regressions predict better
         than the linear ones (None when not run).
     tests : tuple of PairTest
         Every test that applies, for every pair of regimes compared
@@ -246,6 +260,8 @@ class DirectTestResult:
     status : str
         ``"done"``, or ``"skipped"`` when the logs could not support the test
         (the reason is the first note; there are no outcomes).
+    learner : str
+        The learner of the flexible fits: ``"spline"`` or ``"boost"``.
     """
 
     regime: str
@@ -259,6 +275,7 @@ class DirectTestResult:
     clipped_share: float
     notes: tuple[str, ...] = field(default_factory=tuple)
     status: str = "done"
+    learner: str = "boost"
 
     @property
     def sampled(self) -> bool:
@@ -289,6 +306,7 @@ class DirectTestResult:
             "seed": self.settings.seed,
             "settings": asdict(self.settings),
             "clipped_share": _number(self.clipped_share),
+            "learner": self.learner,
             "notes": list(self.notes),
             "outcomes": [
                 {

@@ -44,6 +44,43 @@ How it is computed (:attr:`GapSummary.method`):
     at the deciles. Its standard error is about 0.01 within-regime SD of
     ``Y_b`` per point, so ``|gap|`` is biased up by about 0.01-0.02 SD (the
     largest of nine noisy values).
+
+The direct test's estimand
+--------------------------
+:func:`exact_theta` gives what the direct test's gap estimators estimate
+(:mod:`mesalens.pipeline.alignment_gap`): the gap averaged over the
+*pooled* distribution of ``Y_m`` (half the rows in each regime, as
+:meth:`sample` draws them),
+
+.. math::  θ = \sum_{l} \tfrac12 E_l\bigl[μ_1(Y_m) - μ_0(Y_m)\bigr],
+           \qquad μ_l(y) = E[Y_b \mid Y_m = y, s = l],
+
+in ``Y_b``'s units (:attr:`ThetaValue.theta`), with
+:attr:`ThetaValue.scale` the pooled within-regime SD of ``Y_b`` defined as
+above. How (:attr:`ThetaValue.method`):
+
+``analytic``
+    Linear-Gaussian models (the confounded family's included): ``μ_1 - μ_0``
+    is the constant :meth:`~mesalens.connectors.random_scm.RandomSCM.alignment_gap`,
+    so ``θ`` is that constant, exactly.
+``zero``
+    The criterion holds in the true DAG, or ``δ = 0``: ``θ = 0`` exactly.
+``enumerated``
+    All-discrete models: the sum over ``Y_m``'s levels of the pooled
+    probability times ``μ_1 - μ_0``, from the joint table, exactly.
+``monte-carlo``
+    The nonlinear and mixed families. A *conditional* Monte Carlo: given
+    every node but the objectives (``W``), ``Y_m``'s density (or level
+    probabilities) ``f_l(y | W)`` and ``E[Y_b | Y_m = y, W, s = l]`` are
+    known in closed form from the mechanisms, so with ``W`` sampled
+    (:data:`THETA_ROWS` = 100,000 rows per regime) ``μ_l(y) =
+    E_l[f_l(y | W) E[Y_b | y, W, l]] / E_l[f_l(y | W)]`` on a grid of
+    ``y`` (spacing an eighth of ``Y_m``'s noise SD; trapezoid rule), and
+    the noise of ``Y_m`` and ``Y_b`` is integrated out exactly. Its
+    Monte-Carlo error (:attr:`ThetaValue.mc_error`, the spread of the
+    estimate over 8 disjoint batches of ``W``, divided by ``√8``) is of
+    the order of 0.001-0.005 SD of ``Y_b`` (``bench/bench_gap_coverage.py``
+    reports it per model); the bias of the ratio is of smaller order.
 """
 
 from __future__ import annotations
@@ -63,9 +100,12 @@ __all__ = [
     "GAP_METHODS",
     "MIN_LEVEL_SHARE",
     "MONTE_CARLO_ROWS",
+    "THETA_ROWS",
     "GapSummary",
+    "ThetaValue",
     "enumerated_gap",
     "exact_gap",
+    "exact_theta",
     "monte_carlo_gap",
 ]
 
@@ -75,6 +115,8 @@ MONTE_CARLO_ROWS = 200_000
 DECILES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 #: A discrete Y_m's levels with less train probability are left out.
 MIN_LEVEL_SHARE = 0.05
+#: Rows per regime of the conditional Monte-Carlo sample behind :func:`exact_theta`.
+THETA_ROWS = 100_000
 #: The values of :attr:`GapSummary.method`.
 GAP_METHODS = ("analytic", "zero", "enumerated", "monte-carlo")
 
@@ -220,3 +262,218 @@ def exact_gap(
     if isinstance(scm, AdditiveSCM) and scm.enumerable:
         return enumerated_gap(scm, strength)
     return monte_carlo_gap(scm, strength, seed, rows)
+
+
+# ------------------------------------------------------------------ the direct test's estimand
+
+
+@dataclass(frozen=True)
+class ThetaValue:
+    """The exact value of the direct test's estimand ``θ`` for one model and shift.
+
+    Attributes
+    ----------
+    theta : float
+        ``θ`` in ``Y_b``'s own units (the units of the direct test's gaps).
+    scale : float
+        The pooled within-regime SD of ``Y_b``,
+        ``sqrt((Var(Y_b | train) + Var(Y_b | deploy)) / 2)``: ``θ / scale``
+        is in the units of a tolerance given in SDs.
+    mc_error : float
+        The Monte-Carlo standard error of ``theta`` (0 when exact).
+    method : str
+        One of :data:`GAP_METHODS`.
+    """
+
+    theta: float
+    scale: float
+    mc_error: float
+    method: str
+
+    @property
+    def theta_sd(self) -> float:
+        """``θ`` in pooled within-regime SDs of ``Y_b``."""
+        return self.theta / self.scale if self.scale > 0 else float("nan")
+
+
+_BATCHES = 8
+_CHUNK = 8_192
+_GRID_STEPS_PER_SD = 8
+_GRID_MARGIN_SDS = 5.0
+
+
+def _enumerated_theta(scm: AdditiveSCM, strength: float) -> ThetaValue:
+    m, b = scm.nodes.index(MESA), scm.nodes.index(BASE)
+    masses, means, variances = [], [], []
+    for deployed in (False, True):
+        configurations, probabilities = scm.joint(strength, deployed)
+        y_m, y_b = configurations[:, m], configurations[:, b]
+        levels = np.arange(int(scm.levels[m]))
+        mass = np.array([probabilities[y_m == y].sum() for y in levels])
+        masses.append(mass)
+        means.append(np.array([(probabilities * y_b)[y_m == y].sum() for y in levels]) / mass)
+        mean = float(probabilities @ y_b)
+        variances.append(float(probabilities @ (y_b * y_b)) - mean * mean)
+    pooled = (masses[0] + masses[1]) / 2
+    theta = float(pooled @ (means[1] - means[0]))
+    return ThetaValue(theta, float(np.sqrt(sum(variances) / 2)), 0.0, "enumerated")
+
+
+def _signals(scm: AdditiveSCM, values: np.ndarray) -> np.ndarray:
+    """Each node's signal (standardized value or centred level code), as its children read it."""
+    signals = (values - scm.centre) / scm.scale
+    for j in np.flatnonzero(scm.levels):
+        if j:
+            signals[:, j] = scm._code_signal(j, values[:, j])
+    return signals
+
+
+def _conditional_parts(
+    scm: AdditiveSCM,
+    strength: float,
+    deployed: int,
+    signals: np.ndarray,
+    grid: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per grid point ``y``: ``Σ_W f_l(y | W)`` and ``Σ_W f_l(y | W) E[Y_b | y, W, l]``.
+
+    ``signals`` are the sampled ``W`` rows (every node's signal; the
+    objectives' columns are overwritten here). ``f_l`` is ``Y_m``'s density
+    (continuous) or level probability (discrete) given its parents.
+    """
+    m, b = scm.nodes.index(MESA), scm.nodes.index(BASE)
+    rows = len(signals)
+    regime = np.full(rows, float(deployed))
+    eta_m = scm._parent_term(m, signals)
+    if scm.levels[m]:
+        density = scm._level_probabilities(m, eta_m, regime, strength)[:, grid.astype(int)]
+        y_signal = scm._code_signal(m, grid)
+    else:
+        mean = eta_m + strength * scm.direction[m] * scm.scale[m] * deployed
+        sd = scm.noise[m]
+        density = np.exp(-0.5 * ((grid[None, :] - mean[:, None]) / sd) ** 2) / sd
+        y_signal = (grid - scm.centre[m]) / scm.scale[m]
+    # E[Y_b | Y_m = y, W, l]: Y_b's parent term is additive, so only Y_m's own term moves
+    # with y: η_b(y, W) = η_b(W with Y_m's signal 0) + own(y) - own(0).
+    without = signals.copy()
+    without[:, m] = 0.0
+    rest = scm._parent_term(b, without)
+    at_grid = np.zeros((len(grid), signals.shape[1]))
+    at_grid[:, m] = y_signal
+    own = scm._parent_term(b, at_grid) - scm._parent_term(b, np.zeros_like(at_grid))
+    if scm.levels[b]:
+        k = int(scm.levels[b])
+        expected = np.empty((rows, len(grid)))
+        for g, term in enumerate(own):
+            expected[:, g] = scm._level_probabilities(b, rest + term, regime, strength) @ np.arange(
+                k
+            )
+    else:
+        shift = strength * scm.direction[b] * scm.scale[b] * deployed
+        expected = (rest + shift)[:, None] + own[None, :]
+    return density.sum(axis=0), (density * expected).sum(axis=0)
+
+
+def _monte_carlo_theta(
+    scm: AdditiveSCM, strength: float, seed: int | Sequence[int], rows: int, *, zero: bool
+) -> ThetaValue:
+    m, b = scm.nodes.index(MESA), scm.nodes.index(BASE)
+    n = len(scm.nodes)
+    rng = np.random.default_rng(seed)
+    samples = []
+    for deployed in (0, 1):
+        regime = np.full(rows, float(deployed))
+        values = scm._propagate(
+            float(strength), regime, rng.standard_normal((rows, n)), rng.random((rows, n))
+        )
+        samples.append(values)
+    scale = float(np.sqrt(sum(float(values[:, b].var()) for values in samples) / 2))
+    if zero:
+        return ThetaValue(0.0, scale, 0.0, "zero")
+    if scm.levels[m]:
+        grid = np.arange(int(scm.levels[m]), dtype=float)
+    else:
+        pooled = np.concatenate([values[:, m] for values in samples])
+        sd = float(scm.noise[m])
+        low = pooled.min() - _GRID_MARGIN_SDS * sd
+        high = pooled.max() + _GRID_MARGIN_SDS * sd
+        grid = np.linspace(low, high, int(np.ceil((high - low) / sd * _GRID_STEPS_PER_SD)) + 1)
+    # Per regime and batch: Σ f and Σ f·E over that batch's W rows.
+    sums = np.zeros((2, _BATCHES, 2, len(grid)))
+    batch_of = np.arange(rows) * _BATCHES // rows
+    for deployed, values in enumerate(samples):
+        signals = _signals(scm, values)
+        for start in range(0, rows, _CHUNK):
+            part = slice(start, min(start + _CHUNK, rows))
+            for batch in np.unique(batch_of[part]):
+                chosen = np.arange(part.start, part.stop)[batch_of[part] == batch]
+                density, weighted = _conditional_parts(
+                    scm, float(strength), deployed, signals[chosen], grid
+                )
+                sums[deployed, batch, 0] += density
+                sums[deployed, batch, 1] += weighted
+
+    def theta_of(total: np.ndarray) -> float:
+        # total: (regime, {Σf, Σf·E}, grid), each regime's sums over the same number of rows.
+        p0, p1 = total[0, 0], total[1, 0]
+        mu0 = np.divide(total[0, 1], p0, out=np.zeros_like(p0), where=p0 > 0)
+        mu1 = np.divide(total[1, 1], p1, out=np.zeros_like(p1), where=p1 > 0)
+        pooled_density = (p0 + p1) / 2
+        integrand = pooled_density * (mu1 - mu0)
+        if scm.levels[m]:
+            return float(integrand.sum() / pooled_density.sum())
+        return float(np.trapezoid(integrand, grid) / np.trapezoid(pooled_density, grid))
+
+    theta = theta_of(sums.sum(axis=1))
+    by_batch = [theta_of(sums[:, batch]) for batch in range(_BATCHES)]
+    error = float(np.std(by_batch, ddof=1) / np.sqrt(_BATCHES))
+    return ThetaValue(theta, scale, error, "monte-carlo")
+
+
+def exact_theta(
+    scm: RandomSCM | AdditiveSCM,
+    strength: float,
+    *,
+    holds: bool,
+    seed: int | Sequence[int],
+    rows: int = THETA_ROWS,
+) -> ThetaValue:
+    """The exact value of the direct test's estimand ``θ`` (see the module docstring).
+
+    Parameters
+    ----------
+    scm : RandomSCM or AdditiveSCM
+        The true model.
+    strength : float
+        The shift strength ``δ``.
+    holds : bool
+        Whether the criterion holds in the true DAG (``θ`` is then zero).
+    seed : int or sequence of int
+        Seed of the Monte-Carlo sample, when one is needed (the nonlinear
+        and mixed families).
+    rows : int
+        Rows per regime of that sample.
+
+    Returns
+    -------
+    ThetaValue
+
+    Examples
+    --------
+    >>> from mesalens.connectors.random_scm import SCMFamily
+    >>> scm = SCMFamily(nodes=6).draw(seed=[0, 3])
+    >>> value = exact_theta(scm, 0.5, holds=False, seed=0)
+    >>> value.method, round(value.theta_sd - scm.alignment_gap(0.5), 12)
+    ('analytic', 0.0)
+    """
+    if isinstance(scm, RandomSCM):
+        b = scm.nodes.index(BASE)
+        scale = float(np.sqrt(scm.within_covariance()[b, b]))
+        theta = 0.0 if holds or strength == 0 else scm.alignment_gap(strength) * scale
+        return ThetaValue(theta, scale, 0.0, "zero" if theta == 0.0 else "analytic")
+    if isinstance(scm, AdditiveSCM) and scm.enumerable:
+        value = _enumerated_theta(scm, strength)
+        if holds or strength == 0:
+            return ThetaValue(0.0, value.scale, 0.0, "zero")
+        return value
+    return _monte_carlo_theta(scm, strength, seed, rows, zero=holds or strength == 0)
