@@ -290,3 +290,29 @@ def test_a_three_column_probe_named_by_patterns_in_every_role_it_fills(tmp_path)
     assert document["roles"]["mesa"] == ["probe_a", "probe_b", "probe_c"]
     assert document["roles"]["policy_inputs"] == ["probe_a", "probe_b", "probe_c"]
     assert document["verdict"] == "all" and document["n_fail"] == 0
+
+
+def test_a_knowledge_file_may_name_the_columns_the_rule_leaves_out(tmp_path, dumps):
+    """Tiers written for the whole dump: checked against every column, then restricted."""
+    paths = dumps["misgeneralizing"]
+    start = COLUMNS[: COLUMNS.index("action")]  # known at the start: the cells, the plan, value
+    outcome = COLUMNS[COLUMNS.index("steps") :]
+    tiers = tmp_path / "tiers.txt"
+    tiers.write_text(
+        f"/knowledge\naddtemporal\n1 {' '.join(start)}\n2 action\n3 {' '.join(outcome)}\n"
+    )
+    out = tmp_path / "out"
+    result = mesalens(
+        "run", *regime_args(paths), *ROLES, *FAST, "--knowledge", str(tiers), "--out", str(out)
+    )
+    assert result.returncode == EXIT[TRUE_VERDICTS["misgeneralizing"]], result.stderr
+    document = json.loads((out / "result.json").read_text())
+    assert document["deterministic"]["left_out"]  # the file named columns left out
+    # A name that is no column of the logs is still an error.
+    tiers.write_text("/knowledge\naddtemporal\n1 value\n2 actoin\n")
+    wrong = mesalens(
+        "run", *regime_args(paths), *ROLES, *FAST, "--knowledge", str(tiers),
+        "--out", str(tmp_path / "wrong"),
+    )  # fmt: skip
+    assert wrong.returncode == 1 and not (tmp_path / "wrong").exists()
+    assert "'actoin'" in wrong.stderr and wrong.stderr.count("\n") == 1
