@@ -114,10 +114,15 @@ column                      what it is, and what it is a function of
 
 The environment, the Q-learner and the logger are in :mod:`.lake_agent`.
 Most columns are deterministic functions of others, as in real dumps; such
-relations break the faithfulness that discovery assumes. Until ``run``
-handles them, the demo's run keeps the columns of :attr:`LakeScenario.columns`
-(the roles: ``value_estimate``, ``first_action``, ``success``), of which none is a
-function of the others; the full dump is written all the same.
+relations break the faithfulness that discovery assumes. The demo's run
+reads the full dump: ``run`` finds the relations and leaves the derived
+columns out by its rule (``docs/deterministic.md``), which keeps the roles and
+``steps``. Its background knowledge is the episode's time order over every
+column (:attr:`LakeScenario.tiers`: what is known at the first observation,
+the first action, the outcome), and it reads ``steps`` and
+``discounted_return`` as categories too, so that ``discounted_return``'s
+relation to ``steps`` and ``success``, which is not linear, is found from the
+cell counts.
 
 Examples
 --------
@@ -192,13 +197,15 @@ class LakeScenario:
         ``regime`` (str), ``base``, ``mesa``, ``decision`` and ``policy_inputs``
         (lists of columns).
     columns : tuple of str
-        The columns the demo's check reads (none a function of the others).
+        The columns the argued graph is over (the roles, none a function of
+        the others); the demo's check reads every logged column.
     dtypes : mapping of str to str
         The check's type overrides.
     tiers : tuple of tuple of str
-        The time order of the check's columns, earliest first (its
-        background knowledge): the value estimate is computed at the first
-        observation, before the first action, and success is known last.
+        The time order of the logged columns, earliest first (the check's
+        background knowledge): the start, the goal, the value estimate and
+        the greedy action are known at the first observation, before the
+        first action; the episode's outcome comes last.
     expected_verdict : str
         The verdict that is right for the environment (module docstring).
     edges : tuple of (str, str)
@@ -233,7 +240,33 @@ def _roles() -> Mapping[str, Any]:
 _RUN_COLUMNS = ("value_estimate", "first_action", "success")
 # Three deployment episodes in four have the goal in the top-left corner.
 _DEPLOY_GOALS = (DEPLOY_GOAL, DEPLOY_GOAL, DEPLOY_GOAL, TRAIN_GOAL)
-_TIERS = (("value_estimate",), ("first_action",), ("success",))
+_TIERS = (
+    (
+        "start_x",
+        "start_y",
+        "goal_x",
+        "goal_y",
+        "start_dist_to_goal",
+        "value_estimate",
+        "greedy_action",
+    ),
+    ("first_action",),
+    (
+        "steps",
+        "final_x",
+        "final_y",
+        "fell_in_hole",
+        "truncated",
+        "success",
+        "episode_return",
+        "discounted_return",
+    ),
+)
+# Read as categories: the value exactly (module docstring); the step count and
+# the discounted return so that the relation between them is in the cell counts.
+_DTYPES = MappingProxyType(
+    {"value_estimate": "category", "steps": "category", "discounted_return": "category"}
+)
 _AGENT_EDGES = (
     ("value_estimate", "first_action"),
     ("value_estimate", "success"),
@@ -254,7 +287,7 @@ _BLIND = LakeScenario(
     goals=MappingProxyType({"train": (TRAIN_GOAL,), "deploy": _DEPLOY_GOALS}),
     roles=_roles(),
     columns=_RUN_COLUMNS,
-    dtypes=MappingProxyType({"value_estimate": "category"}),
+    dtypes=_DTYPES,
     tiers=_TIERS,
     expected_verdict="none",
     edges=((DEFAULT_REGIME_NAME, "success"), *_AGENT_EDGES),
@@ -276,7 +309,7 @@ _SIGHTED = LakeScenario(
     goals=MappingProxyType({"train": (TRAIN_GOAL, DEPLOY_GOAL), "deploy": _DEPLOY_GOALS}),
     roles=_roles(),
     columns=_RUN_COLUMNS,
-    dtypes=MappingProxyType({"value_estimate": "category"}),
+    dtypes=_DTYPES,
     tiers=_TIERS,
     expected_verdict="all",
     edges=((DEFAULT_REGIME_NAME, "value_estimate"), *_AGENT_EDGES),

@@ -31,7 +31,7 @@ caller's business: dask uses the active client, if any.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -157,6 +157,25 @@ def require_role_columns(roles: Roles, columns: tuple[str, ...], regime_name: st
             )
 
 
+def _knowledge_for(
+    knowledge: Knowledge | None,
+    every: Sequence[str],
+    kept: Sequence[str],
+) -> Knowledge | None:
+    """The knowledge checked against every column, then restricted to the columns kept.
+
+    A knowledge file written for the whole dump may name columns that the
+    deterministic-relations rule left out; what it says about them goes with
+    them (the columns left out are listed with their reasons).
+    """
+    if knowledge is None:
+        return None
+    knowledge.validate(every)
+    if knowledge.names() <= set(kept):
+        return knowledge
+    return knowledge.restricted(kept)
+
+
 def analyze(
     data: LoadedData,
     roles: Roles,
@@ -224,6 +243,7 @@ def analyze(
         per_regime=regime_statistics(data, data.variables),
     )
     columns = deterministic.kept
+    knowledge = _knowledge_for(knowledge, data.columns, columns)
     timings["statistics"] = time.perf_counter() - start
 
     choice = None

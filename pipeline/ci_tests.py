@@ -48,6 +48,7 @@ import numpy as np
 # same functions scipy.stats calls), which imports in a fraction of the time.
 from scipy.special import chdtrc, ndtr
 
+from mesalens.pipeline.contingency import Strata, chi_squared, count_table, g_squared
 from mesalens.pipeline.errors import DiscoveryError
 from mesalens.pipeline.statistics import CONTINUOUS, DISCRETE, SufficientStatistics
 
@@ -171,7 +172,9 @@ class ChiSquareTest(IndependenceTest):
     all discrete columns. Degrees of freedom are
     ``Σ_s (|x| - 1 - zero rows) (|y| - 1 - zero columns)`` over the observed
     configurations ``s`` of ``S``, as in ``causallearn.utils.cit.Chisq_or_Gsq``
-    (and Tetrad), so that empty cells do not inflate them.
+    (and Tetrad), so that empty cells do not inflate them. The tables come
+    from :mod:`mesalens.pipeline.contingency`, which keeps the strata of each
+    conditioning set across tests.
     """
 
     def __init__(self, stats: SufficientStatistics, *, g_squared: bool = True):
@@ -184,41 +187,24 @@ class ChiSquareTest(IndependenceTest):
             )
         self.name = "gsq" if g_squared else "chisq"
         self.g_squared = g_squared
-        self.codes = stats.discrete_codes
         self.weights = stats.cell_counts.astype(np.float64)
         self.cardinality = [stats.cardinality(c) for c in stats.columns]
+        self.strata = Strata(stats.discrete_codes, self.cardinality)
 
     def __call__(self, x: int, y: int, conditioning: tuple[int, ...]) -> tuple[float, float]:
         """Return ``(statistic, p)``."""
-        card_x, card_y = self.cardinality[x], self.cardinality[y]
-        xy = self.codes[:, x] * card_y + self.codes[:, y]
-        if conditioning:
-            _, stratum = np.unique(self.codes[:, list(conditioning)], axis=0, return_inverse=True)
-            stratum = stratum.reshape(-1)
-            strata = int(stratum.max()) + 1
-        else:
-            stratum, strata = np.zeros(len(xy), dtype=np.int64), 1
-        table = np.bincount(
-            stratum * (card_x * card_y) + xy,
-            weights=self.weights,
-            minlength=strata * card_x * card_y,
-        ).reshape(strata, card_x, card_y)
-        table = table[table.sum(axis=(1, 2)) > 0]
-        totals = table.sum(axis=(1, 2))
-        expected = (
-            table.sum(axis=2)[:, :, None] * table.sum(axis=1)[:, None, :] / totals[:, None, None]
+        stratum, strata = self.strata(conditioning)
+        columns = self.strata.columns
+        table = count_table(
+            stratum,
+            strata,
+            columns[x],
+            columns[y],
+            self.cardinality[x],
+            self.cardinality[y],
+            self.weights,
         )
-        zero = expected == 0
-        safe = np.where(zero, 1.0, expected)
-        if self.g_squared:
-            ratio = table / safe
-            ratio[ratio == 0] = 1.0  # 0 log 0 = 0
-            statistic = float(2 * np.sum(table * np.log(ratio)))
-        else:
-            statistic = float(np.sum((table - expected) ** 2 / safe))
-        zero_rows = zero.all(axis=2).sum(axis=1)
-        zero_cols = zero.all(axis=1).sum(axis=1)
-        dof = int(np.sum((card_x - 1 - zero_rows) * (card_y - 1 - zero_cols)))
+        statistic, dof = g_squared(table) if self.g_squared else chi_squared(table)
         return statistic, 1.0 if dof <= 0 else _chi2_sf(statistic, dof)
 
 

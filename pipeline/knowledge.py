@@ -210,6 +210,28 @@ class Knowledge:
             source=self.source,
         )
 
+    def restricted(self, names: Iterable[str]) -> Knowledge:
+        """The knowledge about ``names`` only: other variables leave the tiers and the edges.
+
+        Used when columns are left out after the knowledge was written (the
+        deterministic-relations rule): the tier order among the columns kept
+        is unchanged, and a forbidden or required edge with an end left out
+        goes with it.
+        """
+        keep = set(names)
+        kept_tiers = [(i, [n for n in tier if n in keep]) for i, tier in enumerate(self.tiers)]
+        nonempty = [(i, tier) for i, tier in kept_tiers if tier]
+        return Knowledge(
+            tiers=[tier for _, tier in nonempty],
+            forbidden={(a, b) for a, b in self.forbidden if a in keep and b in keep},
+            required={(a, b) for a, b in self.required if a in keep and b in keep},
+            forbidden_within={
+                k for k, (i, _) in enumerate(nonempty) if i in self.forbidden_within
+            },
+            exogenous=self.exogenous & keep,
+            source=self.source,
+        )
+
     def split_mutual(self, names: Sequence[str]) -> tuple[Knowledge, list[tuple[str, str]]]:
         """Separate the pairs forbidden in both directions from the rest.
 

@@ -11,6 +11,7 @@ derived columns are the functions of the other columns that the docs say.
 
 from __future__ import annotations
 
+import html
 import json
 import sys
 
@@ -96,11 +97,24 @@ def test_demo_verdicts_are_right_for_the_environment(demo_out, name, expected):
     assert f"{name}: learned verdict {expected!r} (right for the environment: {expected!r}" in (
         " ".join(output.split())
     )
-    # The run read the explicit columns only (the derived ones wait for `run` to handle them).
-    assert sorted(document["data"]["columns"]) == sorted(
-        ["regime", "value_estimate", "first_action", "success"]
-    )
+    # The run read the full dump and left out the derived columns by its rule.
+    assert document["data"]["columns"] == ["regime", *COLUMNS]
     assert document["data"]["kinds"]["value_estimate"] == "discrete"
+    part = document["deterministic"]
+    assert part["policy"] == "drop"
+    assert {"regime", "value_estimate", "first_action", "success"} <= set(part["kept"])
+    left_out = {item["column"] for item in part["left_out"]}
+    assert left_out == set(COLUMNS) - set(part["kept"])
+    # The documented relations are among those found ...
+    found = {(r["kind"], r["column"], *sorted(r["by"])) for r in part["relations"]}
+    by_column = {(kind, column) for kind, column, *_ in found}
+    assert ("determined", "discounted_return") in by_column  # by steps and success
+    assert ("determined", "success") in by_column  # by the final cell (and the goal)
+    assert any(kind == "equivalent" and "episode_return" in rest for kind, *rest in found)
+    # ... and the report's table lists every one of them.
+    report = html.unescape((out / name / "report.html").read_text())
+    for relation in part["relations"]:
+        assert relation["sentence"] in report, relation["sentence"]
 
 
 def test_demo_writes_the_full_dump(demo_out):

@@ -254,3 +254,65 @@ def test_a_pattern_that_matches_nothing_is_one_error_line(tmp_path):
         "'obs', 'action', 'probe_0', 'probe_1', 'reward' (a pattern takes *, ? and [...], "
         "as in 'probe_*')"
     ]
+
+
+def test_a_three_column_probe_named_by_patterns_in_every_role_it_fills(tmp_path):
+    """``--mesa 'probe_*'`` and ``--policy-inputs 'probe_*'``: three columns, one joint node set."""
+    rng = np.random.default_rng(5)
+    paths = {}
+    for code, name in enumerate(("train", "deploy")):
+        n = 4000
+        obs = rng.normal(size=n) + code
+        probe_a = rng.normal(size=n)  # what the probe reads of the task
+        probe_b = rng.normal(size=n)
+        probe_c = obs + rng.normal(size=n)  # and of the observation that the regime shifts
+        action = probe_a + rng.normal(size=n)
+        reward = probe_a + probe_b + probe_c + rng.normal(size=n)
+        pd.DataFrame(
+            {"obs": obs, "probe_a": probe_a, "probe_b": probe_b, "probe_c": probe_c,
+             "action": action, "reward": reward}
+        ).to_parquet(tmp_path / f"{name}.parquet")  # fmt: skip
+        paths[name] = str(tmp_path / f"{name}.parquet")
+    common = [*regime_args(paths), "--base", "reward", "--decision", "action", *FAST]
+    every = mesalens(
+        "run", *common, "--mesa", "probe_*", "--policy-inputs", "probe_*",
+        "--out", str(tmp_path / "every"),
+    )  # fmt: skip
+    two = mesalens(
+        "run", *common, "--mesa", "probe_[ab]", "--policy-inputs", "probe_[ab]",
+        "--out", str(tmp_path / "two"),
+    )  # fmt: skip
+    # The three probe columns together screen the regime off the reward; without
+    # probe_c the path regime -> obs -> probe_c -> reward stays open.
+    assert every.returncode == EXIT["all"], every.stderr
+    assert two.returncode == EXIT["none"], two.stderr
+    document = json.loads((tmp_path / "every" / "result.json").read_text())
+    assert document["roles"]["mesa"] == ["probe_a", "probe_b", "probe_c"]
+    assert document["roles"]["policy_inputs"] == ["probe_a", "probe_b", "probe_c"]
+    assert document["verdict"] == "all" and document["n_fail"] == 0
+
+
+def test_a_knowledge_file_may_name_the_columns_the_rule_leaves_out(tmp_path, dumps):
+    """Tiers written for the whole dump: checked against every column, then restricted."""
+    paths = dumps["misgeneralizing"]
+    start = COLUMNS[: COLUMNS.index("action")]  # known at the start: the cells, the plan, value
+    outcome = COLUMNS[COLUMNS.index("steps") :]
+    tiers = tmp_path / "tiers.txt"
+    tiers.write_text(
+        f"/knowledge\naddtemporal\n1 {' '.join(start)}\n2 action\n3 {' '.join(outcome)}\n"
+    )
+    out = tmp_path / "out"
+    result = mesalens(
+        "run", *regime_args(paths), *ROLES, *FAST, "--knowledge", str(tiers), "--out", str(out)
+    )
+    assert result.returncode == EXIT[TRUE_VERDICTS["misgeneralizing"]], result.stderr
+    document = json.loads((out / "result.json").read_text())
+    assert document["deterministic"]["left_out"]  # the file named columns left out
+    # A name that is no column of the logs is still an error.
+    tiers.write_text("/knowledge\naddtemporal\n1 value\n2 actoin\n")
+    wrong = mesalens(
+        "run", *regime_args(paths), *ROLES, *FAST, "--knowledge", str(tiers),
+        "--out", str(tmp_path / "wrong"),
+    )  # fmt: skip
+    assert wrong.returncode == 1 and not (tmp_path / "wrong").exists()
+    assert "'actoin'" in wrong.stderr and wrong.stderr.count("\n") == 1
