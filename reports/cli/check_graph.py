@@ -21,10 +21,12 @@ from mesalens.pipeline.enumeration import iter_dag_edges
 from mesalens.pipeline.formats import FORMATS, read_graph_with_sha256
 from mesalens.pipeline.graph import CausalGraph
 from mesalens.pipeline.roles import Roles
-from mesalens.reports.checks.config import build_roles
+from mesalens.reports.atomic import atomic_write_text
+from mesalens.reports.checks.config import build_roles, read_knowledge
 from mesalens.reports.cli.common import CONTEXT, fail, write_json
 from mesalens.reports.examples import example_names, load_example
 from mesalens.reports.result_json import check_result_to_dict, dumps
+from mesalens.reports.sections.advice import ADVICE_KNOWLEDGE_FILE
 from mesalens.reports.summary import render_summary
 from mesalens.reports.vocabulary import EXIT_CODES, pag_note
 
@@ -83,6 +85,19 @@ def _list_dags(graph: CausalGraph, roles: Roles, limit: int) -> list[list[tuple[
     help="Also list up to N DAGs of the class (in the terminal and in the JSON).",
 )
 @click.option(
+    "--knowledge",
+    metavar="FILE",
+    help="Tetrad knowledge file (tiers, required and forbidden edges): orients the graph's "
+    "undirected edges before the check.",
+)
+@click.option(
+    "--advice/--no-advice",
+    default=True,
+    show_default="on",
+    help="What would settle a 'some' (edges, knowledge, experiments) and which policy inputs "
+    f"would pass; with --json/--html also writes {ADVICE_KNOWLEDGE_FILE} next to them.",
+)
+@click.option(
     "--format",
     "graph_format",
     type=click.Choice(sorted(FORMATS), case_sensitive=False),
@@ -102,6 +117,8 @@ def check_graph(
     json_out: str | None,
     html_out: str | None,
     list_dags: int | None,
+    knowledge: str | None,
+    advice: bool,
     graph_format: str | None,
     quiet: bool,
 ) -> None:
@@ -143,13 +160,29 @@ def check_graph(
         graph_sha256 = None
         if causal_graph is None:
             causal_graph, graph_sha256 = read_graph_with_sha256(str(graph), format=graph_format)
+        if knowledge is not None:
+            from mesalens.pipeline.knowledge_graph import apply_knowledge
+
+            causal_graph = apply_knowledge(
+                causal_graph, read_knowledge(knowledge, label="--knowledge")
+            )
         result = check(causal_graph, roles)
         dags = None if list_dags is None else _list_dags(causal_graph, roles, list_dags)
+        advice_part = None
+        if advice:
+            from mesalens.pipeline.advice import advise
+
+            advice_part = advise(result).to_dict()
+        knowledge_out = _knowledge_destination(advice_part, html_out, json_out)
+        if knowledge_out is not None and advice_part is not None:
+            advice_part["knowledge_file"] = ADVICE_KNOWLEDGE_FILE
         document = None
         if json_out is not None or html_out is not None:
             document = check_result_to_dict(
                 result, graph_source=source, dags=dags, graph_sha256=graph_sha256
             )
+            if advice_part is not None:
+                document["advice"] = advice_part
         # Both outputs are complete, and both destinations checked, before
         # either is written: a bad --html must not leave a new JSON behind.
         for option, path in (("--json", json_out), ("--html", html_out)):
@@ -167,6 +200,8 @@ def check_graph(
                 result=result,
                 sections=render_sections(document),
             )
+        if knowledge_out is not None and advice_part is not None:
+            _write_knowledge(knowledge_out, advice_part["knowledge"][0]["text"], graph)
         if json_out is not None and document is not None:
             write_json(dumps(document), json_out)
         if html_out is not None and html is not None:
@@ -184,8 +219,34 @@ def check_graph(
         fail(ctx, f"{exc.strerror or exc}" + (f": {exc.filename!r}" if exc.filename else ""))
 
     if not quiet:
-        _print_summary(result, document, source, dags, json_out, html_out)
+        _print_summary(result, document, source, dags, json_out, html_out, advice_part)
     ctx.exit(EXIT_CODES[result.verdict])
+
+
+def _knowledge_destination(
+    advice_part: dict[str, Any] | None, html_out: str | None, json_out: str | None
+) -> Path | None:
+    """Where the advice's knowledge file goes: next to the HTML report, else the JSON file."""
+    if advice_part is None or not advice_part["knowledge"]:
+        return None
+    for path in (html_out, json_out):
+        if path is not None and path != "-":
+            return Path(path).parent / ADVICE_KNOWLEDGE_FILE
+    return None
+
+
+def _write_knowledge(target: Path, text: str, graph: str | None) -> None:
+    if graph is not None and target.exists() and target.resolve() == Path(graph).resolve():
+        raise InputError(
+            f"the advice's knowledge file {str(target)!r} is the input graph itself; "
+            "write the report elsewhere or use --no-advice"
+        )
+    try:
+        atomic_write_text(target, text)
+    except OSError as exc:
+        raise InputError(
+            f"cannot write the advice's knowledge file {str(target)!r}: {exc.strerror or exc}"
+        ) from None
 
 
 def _check_destination(option: str, path: str | None, graph: str | None) -> None:
@@ -211,6 +272,7 @@ def _print_summary(
     dags: list[list[tuple[str, str]]] | None,
     json_out: str | None,
     html_out: str | None = None,
+    advice_part: dict[str, Any] | None = None,
 ) -> None:
     # Markup, emoji codes and highlighting are off: node names are data.
     console = Console(stderr=json_out == "-", markup=False, emoji=False, highlight=False)
@@ -220,6 +282,15 @@ def _print_summary(
         console.print(f"HTML report written to {html_out}", soft_wrap=True)
     if document is None:
         document = check_result_to_dict(result, graph_source=source)
+        if advice_part is not None:
+            document["advice"] = advice_part
     if document.get("latent"):
         console.print(pag_note(document), soft_wrap=True)
-    render_summary(result, console, graph_source=source, dags=dags, document=document)
+    render_summary(
+        result,
+        console,
+        graph_source=source,
+        dags=dags,
+        document=document,
+        report_folder=Path(html_out or json_out or ".").parent,
+    )
