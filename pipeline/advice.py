@@ -35,10 +35,11 @@ candidates fail, with how many candidates each blocks. For ``invalid``, each
 declared input is checked alone: the DAGs in which it is a descendant of the
 decision (reading it would close a directed cycle), with one such cycle.
 
-Both searches stop at a budget of checks (:data:`RESOLUTION_BUDGET`,
-:data:`POLICY_BUDGET`); a candidate is either checked completely or not at
-all, so every count reported is exact, and ``complete`` says whether every
-candidate was checked. The reasoning is in ``docs/advice.md``.
+Both searches stop at a budget of checks that shrinks as the class grows
+(:func:`checks_allowed`); candidates nearest the decision come first, and a
+candidate is either checked completely or not at all, so every count
+reported is exact, and ``complete`` says whether every candidate was
+checked. The reasoning is in ``docs/advice.md``.
 """
 
 from __future__ import annotations
@@ -61,15 +62,22 @@ __all__ = [
     "Advice",
     "Tally",
     "advise",
+    "checks_allowed",
     "knowledge_text",
     "parts_with_edges",
 ]
 
-#: How many parts (each one check over a refined part of the class) the
-#: resolution advice may check in all.
-RESOLUTION_BUDGET = 400
-#: How many candidate policies the policy-design search may check.
-POLICY_BUDGET = 200
+#: The resolution advice's budget, in node-checks: each check of a part of
+#: the class costs as many units as the graph has nodes, so a 100-node class
+#: gets 400 checks and a 1,000-node class 40 (never fewer than
+#: :data:`MIN_CHECKS`). Half goes to the edges, half to the experiments
+#: (what one leaves is the other's); knowledge pairs get what is left.
+RESOLUTION_BUDGET = 40_000
+#: The policy-design search's budget, in node-checks (200 candidate
+#: policies at 100 nodes, 20 at 1,000, never fewer than :data:`MIN_CHECKS`).
+POLICY_BUDGET = 20_000
+#: The fewest checks either search gets, however large the class.
+MIN_CHECKS = 16
 #: How many items of each kind the advice lists (the counts behind the
 #: ranking cover every candidate checked).
 MAX_LISTED = 8
@@ -145,6 +153,7 @@ class Advice:
     knowledge: list[dict[str, Any]] = field(default_factory=list)
     experiments: list[dict[str, Any]] = field(default_factory=list)
     policy: dict[str, Any] | None = None
+    resolution_allowed: int = 0
     resolution_checks: int = 0
     resolution_complete: bool = True
     notes: list[str] = field(default_factory=list)
@@ -154,10 +163,9 @@ class Advice:
         return {
             "verdict": self.verdict,
             "budget": {
-                "resolution_checks": RESOLUTION_BUDGET,
+                "resolution_checks": self.resolution_allowed,
                 "resolution_used": self.resolution_checks,
                 "resolution_complete": self.resolution_complete,
-                "policy_checks": POLICY_BUDGET,
             },
             "edges": self.edges,
             "knowledge": self.knowledge,
@@ -166,6 +174,17 @@ class Advice:
             "policy": self.policy,
             "notes": self.notes,
         }
+
+
+def checks_allowed(budget: int, n_nodes: int) -> int:
+    """How many checks a search of ``budget`` node-checks may run on a class of ``n_nodes``.
+
+    >>> checks_allowed(RESOLUTION_BUDGET, 100), checks_allowed(RESOLUTION_BUDGET, 1000)
+    (400, 40)
+    >>> checks_allowed(POLICY_BUDGET, 3000)
+    16
+    """
+    return max(MIN_CHECKS, budget // max(n_nodes, 1))
 
 
 # ---------------------------------------------------------------- parts
@@ -230,6 +249,8 @@ class _Adviser:
         self.g = result.restricted_pdag
         self.names = result.node_names
         self.total = Tally.of(result)
+        self.allowed = checks_allowed(RESOLUTION_BUDGET, self.g.n)
+        self.limit = self.allowed // 2  # the edges' half; the experiments get the rest
         self.used = 0
         self.complete = True
         index = self.graph.index
@@ -237,7 +258,7 @@ class _Adviser:
         self.distance = _distances(self.g, self.decisions)
 
     def _can_spend(self, cost: int = 1) -> bool:
-        if self.used + cost > RESOLUTION_BUDGET:
+        if self.used + cost > self.limit:
             self.complete = False
             return False
         return True
@@ -286,13 +307,14 @@ class _Adviser:
                 )
         rows.sort(key=lambda row: (row["undecided"], row["edge"]))
         advice.edges = rows[:MAX_LISTED]
+        self.limit = self.allowed
+        advice.experiments = self._experiments()
         if not settling and len(undirected) >= 2:
             settling = self._settling_pairs(undirected)
         advice.knowledge = [self._knowledge_row(edges, tally) for edges, tally in settling]
         # The weakest assumption first: the set that keeps the most DAGs.
         advice.knowledge.sort(key=lambda row: (-row["n_dags"], row["required"]))
         advice.knowledge = advice.knowledge[:MAX_LISTED]
-        advice.experiments = self._experiments()
 
     def _settling_pairs(
         self, undirected: list[tuple[int, int]]
@@ -391,6 +413,7 @@ def _policy(result: CheckResult) -> dict[str, Any]:
         key=lambda v: (distance[graph.index[v]], v),
     )
     current = roles.policy_inputs
+    allowed = checks_allowed(POLICY_BUDGET, g.n)
     checked = 0
     complete = True
     passing: list[dict[str, Any]] = []
@@ -401,7 +424,7 @@ def _policy(result: CheckResult) -> dict[str, Any]:
         candidates = _policy_candidates(current, universe, size)
         searched_size = size
         for inputs, changes in candidates:
-            if checked >= POLICY_BUDGET:
+            if checked >= allowed:
                 complete = False
                 break
             checked += 1
@@ -421,6 +444,7 @@ def _policy(result: CheckResult) -> dict[str, Any]:
     passing.sort(key=lambda row: (row["n_invalid"], len(row["changes"]), row["inputs"]))
     part: dict[str, Any] = {
         "current": "keep" if current is None else list(current),
+        "allowed": allowed,
         "checked": checked,
         "largest_change": searched_size,
         "complete": complete,
@@ -501,6 +525,11 @@ def _cycle_through(result: CheckResult, name: str) -> list[str] | None:
     return None
 
 
+def g_nodes(result: CheckResult) -> int:
+    """The number of nodes of a check's class."""
+    return len(result.node_names)
+
+
 # ---------------------------------------------------------------- entry point
 def advise(result: CheckResult) -> Advice:
     """The resolution and policy-design advice on a check of a DAG, CPDAG or MPDAG.
@@ -526,12 +555,14 @@ def advise(result: CheckResult) -> Advice:
     if result.verdict == "some":
         adviser = _Adviser(result)
         adviser.resolution(advice)
+        advice.resolution_allowed = adviser.allowed
         advice.resolution_checks = adviser.used
         advice.resolution_complete = adviser.complete
         if not adviser.complete:
             advice.notes.append(
-                f"the resolution search stopped at its budget of {RESOLUTION_BUDGET} checks: "
-                "edges and experiments nearest the decision come first"
+                f"the search for what settles the verdict stopped at its budget of "
+                f"{adviser.allowed} checks ({g_nodes(result)} nodes): the edges and experiments "
+                "nearest the decision were checked first"
             )
     advice.policy = _policy(result)
     return advice

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from mesalens.reports.formatting import format_count
 from mesalens.reports.sections.common import ReportSection, render_template
 
 __all__ = ["ADVICE_KNOWLEDGE_FILE", "advice_lines", "render_advice"]
@@ -32,9 +33,10 @@ TERMINAL_ITEMS = 3
 
 def _counts(row: Mapping[str, Any]) -> str:
     """``none (0 hold, 4 fail of 4)``, with the DAGs that cannot host the policy when any."""
-    text = f"{row['verdict']} ({row['n_hold']} hold, {row['n_fail']} fail of {row['n_dags']}"
+    hold, fail, total = (format_count(row[k]) for k in ("n_hold", "n_fail", "n_dags"))
+    text = f"{row['verdict']} ({hold} hold, {fail} fail of {total}"
     if row["n_invalid"]:
-        text += f", {row['n_invalid']} cannot host the policy"
+        text += f", {format_count(row['n_invalid'])} cannot host the policy"
     return text + ")"
 
 
@@ -51,7 +53,7 @@ def _edge_rows(part: Mapping[str, Any]) -> list[dict[str, str]]:
     return [
         {
             "edge": f"{row['edge'][0]} --- {row['edge'][1]}",
-            "undecided": str(row["undecided"]),
+            "undecided": format_count(row["undecided"]),
             "first": f"{_arrow(row['orientations'][0]['edge'])}: {_counts(row['orientations'][0])}",
             "second": f"{_arrow(row['orientations'][1]['edge'])}: "
             f"{_counts(row['orientations'][1])}",
@@ -70,7 +72,7 @@ def _experiment_rows(part: Mapping[str, Any]) -> list[dict[str, Any]]:
         rows.append(
             {
                 "target": row["intervene_on"],
-                "undecided": str(row["undecided"]),
+                "undecided": format_count(row["undecided"]),
                 "outcomes": outcomes,
             }
         )
@@ -137,7 +139,8 @@ def advice_lines(part: Mapping[str, Any] | None, folder: Path | None = None) -> 
         )
     for row in part["experiments"][:TERMINAL_ITEMS]:
         lines.append(
-            f"advice: intervening on {row['intervene_on']} leaves {row['undecided']} DAGs "
+            f"advice: intervening on {row['intervene_on']} leaves "
+            f"{format_count(row['undecided'])} DAGs "
             f"undecided ({row['n_outcomes']} possible outcomes)"
         )
     policy = part.get("policy")
@@ -146,9 +149,13 @@ def advice_lines(part: Mapping[str, Any] | None, folder: Path | None = None) -> 
             lines.append(f"advice: {_policy_text(row)} gives {_counts(row)}")
         if not policy["passing"]:
             size = policy["largest_change"]
+            impossible = policy["n_invalid_candidates"]
             lines.append(
                 f"advice: no policy within {size} change{'s' if size > 1 else ''} of the inputs "
-                f"({policy['checked']} checked) makes the verdict all"
+                f"({policy['checked']} checked"
+                + (f", {impossible} impossible in every DAG" if impossible else "")
+                + (", budget reached" if not policy["complete"] else "")
+                + ") makes the verdict all"
             )
             for row in policy["blocking_paths"][:TERMINAL_ITEMS]:
                 lines.append(
