@@ -51,7 +51,12 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mesalens.pipeline.check_result import CheckResult
-from mesalens.pipeline.checker import check, check_part, orientations_at
+from mesalens.pipeline.checker import (
+    check,
+    check_part,
+    count_candidate_parent_sets,
+    orientations_at,
+)
 from mesalens.pipeline.enumeration import iter_dag_edges
 from mesalens.pipeline.errors import MesalensError
 from mesalens.pipeline.pdag import Pdag
@@ -188,27 +193,38 @@ def checks_allowed(budget: int, n_nodes: int) -> int:
 
 
 # ---------------------------------------------------------------- parts
-def parts_with_edges(g: Pdag, edges: Sequence[tuple[int, int]]) -> list[Pdag]:
+def parts_with_edges(
+    g: Pdag, edges: Sequence[tuple[int, int]], limit: int | None = None
+) -> list[Pdag] | None:
     """Disjoint Meek-closed parts of ``g`` whose DAGs are exactly those with every ``edges``.
 
     ``g`` is Meek-closed and extendable. For each required ``t --> h`` still
-    undirected, the part is split at the endpoint with fewer undirected
-    neighbours, keeping the valid parent sets of that endpoint that give
-    ``t --> h``.
+    undirected, the part is split at the endpoint with fewer candidate parent
+    sets, keeping the valid parent sets of that endpoint that give
+    ``t --> h``. Returns None when that would take more than ``limit`` parts
+    (a node in a large clique has exponentially many parent sets).
     """
-    if not edges:
-        return [g]
-    (t, h), rest = edges[0], edges[1:]
-    if t in g.parents[h]:
-        return parts_with_edges(g, rest)
-    if h in g.parents[t] or not g.adjacent(t, h):
-        return []
-    at = h if len(g.undirected[h]) <= len(g.undirected[t]) else t
-    found = []
-    for part in orientations_at(g, at):
-        if t in part.parents[h]:
-            found.extend(parts_with_edges(part, rest))
-    return found
+    found: list[Pdag] = []
+
+    def split(h_graph: Pdag, rest: Sequence[tuple[int, int]]) -> bool:
+        if not rest:
+            found.append(h_graph)
+            return limit is None or len(found) <= limit
+        (t, h), later = rest[0], rest[1:]
+        if t in h_graph.parents[h]:
+            return split(h_graph, later)
+        if h in h_graph.parents[t] or not h_graph.adjacent(t, h):
+            return True
+        sizes = {v: count_candidate_parent_sets(h_graph, v) for v in (h, t)}
+        at = h if sizes[h] <= sizes[t] else t
+        if limit is not None and sizes[at] > limit:
+            return False
+        for part in orientations_at(h_graph, at):
+            if t in part.parents[h] and not split(part, later):
+                return False
+        return True
+
+    return found if split(g, list(edges)) else None
 
 
 def knowledge_text(required: Iterable[tuple[str, str]], header: Sequence[str] = ()) -> str:
@@ -265,8 +281,9 @@ class _Adviser:
 
     def tally_edges(self, edges: Sequence[tuple[int, int]]) -> Tally | None:
         """The counts over the DAGs with every ``edges``, or None past the budget."""
-        parts = parts_with_edges(self.g, edges)
-        if not self._can_spend(max(len(parts), 1)):
+        parts = parts_with_edges(self.g, edges, limit=max(self.limit - self.used, 0))
+        if parts is None or not self._can_spend(max(len(parts), 1)):
+            self.complete = False
             return None
         self.used += max(len(parts), 1)
         tally = Tally()
@@ -286,9 +303,12 @@ class _Adviser:
         settling: list[tuple[tuple[tuple[int, int], ...], Tally]] = []
         rows = []
         for a, b in undirected:
+            if self.used >= self.limit:
+                self.complete = False
+                break
             forward = self.tally_edges([(a, b)])
             if forward is None:
-                break
+                continue  # too many parts for what is left of the budget
             backward = self.total - forward
             undecided = forward.undecided + backward.undecided
             for edge, tally in (((a, b), forward), ((b, a), backward)):
@@ -324,9 +344,12 @@ class _Adviser:
         for first, second in itertools.combinations(orientations, 2):
             if {*first} == {*second}:
                 continue
+            if self.used >= self.limit:
+                self.complete = False
+                break
             tally = self.tally_edges([first, second])
             if tally is None:
-                break
+                continue
             if tally.n_dags and tally.verdict != "some":
                 found.append(((first, second), tally))
         return found
@@ -353,9 +376,14 @@ class _Adviser:
             key=lambda v: (self.distance[v], self.names[v]),
         )
         for x in candidates:
-            parts = list(orientations_at(self.g, x))
-            if not self._can_spend(len(parts)):
+            if self.used >= self.limit:
+                self.complete = False
                 break
+            # An upper bound on the outcomes (exact in product form): a node in
+            # a large clique has too many to list, and is skipped.
+            if not self._can_spend(count_candidate_parent_sets(self.g, x)):
+                continue
+            parts = list(orientations_at(self.g, x))
             self.used += len(parts)
             outcomes = []
             for part in parts:
