@@ -254,3 +254,25 @@ def test_parts_with_two_required_edges_are_exactly_the_dags_with_both(instance, 
     counter = ExtensionCounter()
     got = sum(counter.count(part) for part in parts_with_edges(g, edges))
     assert got == sum(1 for d in dags if all(e in d for e in edges))
+
+
+def test_a_large_class_stays_within_budget_and_its_knowledge_is_counted_without_listing():
+    # 10^112 DAGs: the knowledge file's MPDAG is counted by splitting at a node
+    # (pipeline/counting.py), never by listing; the searches stop at budget.
+    from bench.graphs import cpdag_with_roles
+
+    graph, named = cpdag_with_roles(1000, 0, 12, 0.8, regime_at="mesa")
+    roles = Roles("regime", (named["base"],), (named["mesa"],), (named["decision"],), ("regime",))
+    result = check(graph, roles)
+    assert result.verdict == "some" and result.n_dags > 10**300
+    advice = advise(result).to_dict()
+    assert advice["budget"]["resolution_used"] <= advice["budget"]["resolution_checks"] == 39
+    assert not advice["budget"]["resolution_complete"] and advice["notes"]
+    assert advice["policy"]["checked"] <= advice["policy"]["allowed"] == 19
+    for row in advice["edges"]:
+        first, second = row["orientations"]
+        assert first["n_dags"] + second["n_dags"] == result.n_dags
+    assert advice["knowledge"], "no knowledge settles the bench class"
+    for row in advice["knowledge"]:
+        again = check(apply_knowledge(graph, read_tetrad_knowledge(row["text"])), roles)
+        assert Tally.of(again) == Tally(row["n_dags"], row["n_hold"], row["n_fail"], 0)
