@@ -24,6 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.graphs import cpdag_with_roles
 from mesalens.pipeline.advice import advise
 from mesalens.pipeline.checker import check
+from mesalens.pipeline.knowledge import read_tetrad_knowledge
+from mesalens.pipeline.knowledge_graph import apply_knowledge
 from mesalens.pipeline.roles import Roles
 
 CASES = [(100, 60, 0.95), (1000, 12, 0.8), (3000, 8, 0.8)]
@@ -37,6 +39,7 @@ def main() -> None:
         "used/allowed | complete | policies checked/allowed | passing |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|")
+    passed_back = []
     for n, clique, extend in CASES:
         graph, roles = cpdag_with_roles(n, 0, clique, extend, regime_at="mesa")
         for label, inputs in (
@@ -54,6 +57,8 @@ def main() -> None:
                 advice = advise(result).to_dict()
                 best_advice = min(best_advice, time.process_time() - start)
             budget, policy = advice["budget"], advice["policy"]
+            if advice["knowledge"]:
+                passed_back.append((len(graph.nodes), graph, spec, advice["knowledge"]))
             print(
                 f"| {len(graph.nodes)} | {label} | {result.verdict} | {best_check:.3f} | "
                 f"{best_advice:.2f} | {best_advice / best_check:.0f}x | "
@@ -66,6 +71,21 @@ def main() -> None:
                 ),
                 flush=True,
             )
+    print()
+    print("| nodes | knowledge file passed back | stated | check with it (s) | same counts |")
+    print("|---|---|---|---|---|")
+    for nodes, graph, spec, rows in passed_back:
+        for row in rows:
+            start = time.process_time()
+            again = check(apply_knowledge(graph, read_tetrad_knowledge(row["text"])), spec)
+            seconds = time.process_time() - start
+            same = (again.n_dags, again.n_hold, again.n_fail) == (
+                row["n_dags"],
+                row["n_hold"],
+                row["n_fail"],
+            )
+            said = ", ".join(f"{t} --> {h}" for t, h in row["required"])
+            print(f"| {nodes} | {said} | {row['verdict']} | {seconds:.2f} | {same} |", flush=True)
     print(f"load average at end: {os.getloadavg()}")
 
 
