@@ -106,6 +106,21 @@ def test_no_advice_and_bad_knowledge(tmp_path):
     assert "regime --> final_action" in done.stderr and "no edge" in done.stderr
     assert not (out / "x").exists()
 
+    # A check whose advice has no knowledge removes an older file next to its report.
+    run("check-graph", "--example", "undecided", "--json", str(out / "r.json"))
+    assert (out / "advice-knowledge.txt").exists()
+    done = run(
+        "check-graph",
+        "--example",
+        "undecided",
+        "--policy-inputs",
+        "value",
+        "--json",
+        str(out / "r.json"),
+    )
+    assert done.returncode == EXIT["all"]
+    assert not (out / "advice-knowledge.txt").exists()
+
 
 def _write_logs(folder: Path) -> list[str]:
     """Logs of the undecided example's SCM: the learned class leaves final_action --- got_coin."""

@@ -202,6 +202,11 @@ def check_graph(
             )
         if knowledge_out is not None and advice_part is not None:
             _write_knowledge(knowledge_out, advice_part["knowledge"][0]["text"], graph)
+        elif advice_part is not None:
+            # An older file would speak for a check it is not of.
+            stale = _report_folder(html_out, json_out)
+            if stale is not None:
+                (stale / ADVICE_KNOWLEDGE_FILE).unlink(missing_ok=True)
         if json_out is not None and document is not None:
             write_json(dumps(document), json_out)
         if html_out is not None and html is not None:
@@ -229,9 +234,15 @@ def _knowledge_destination(
     """Where the advice's knowledge file goes: next to the HTML report, else the JSON file."""
     if advice_part is None or not advice_part["knowledge"]:
         return None
+    folder = _report_folder(html_out, json_out)
+    return None if folder is None else folder / ADVICE_KNOWLEDGE_FILE
+
+
+def _report_folder(html_out: str | None, json_out: str | None) -> Path | None:
+    """The folder of the HTML report, else of the JSON file (None for stdout only)."""
     for path in (html_out, json_out):
         if path is not None and path != "-":
-            return Path(path).parent / ADVICE_KNOWLEDGE_FILE
+            return Path(path).parent
     return None
 
 
