@@ -37,6 +37,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from mesalens.connectors.loaded import LoadedData
+from mesalens.pipeline.advice import Advice, advise
 from mesalens.pipeline.alignment_gap import direct_test
 from mesalens.pipeline.bootstrap import DEFAULT_THRESHOLD, BootstrapResult, bootstrap
 from mesalens.pipeline.check_result import CheckResult
@@ -95,6 +96,10 @@ class EvidenceSettings:
     # Linear-Gaussian sensitivity analysis per σ-graph (mesalens.pipeline.sensitivity).
     sensitivity: bool = True
 
+    # What would settle a `some` and which policy inputs would pass, over the
+    # learned class (mesalens.pipeline.advice).
+    advice: bool = True
+
     # The direct finite-sample test of Y_b ⊥ s | Y_m and the alignment gap on the
     # pooled logs, its regression estimators on a seeded sample of at most
     # `direct_test_rows` rows (mesalens.pipeline.alignment_gap).
@@ -138,6 +143,8 @@ class AnalysisResult:
     confirmation: Confirmation | None = None
     # The deterministic relations found and the columns left out for them.
     deterministic: DeterministicResult | None = None
+    # What would settle the verdict, and which policy inputs would pass.
+    advice: Advice | None = None
 
 
 def require_role_columns(roles: Roles, columns: tuple[str, ...], regime_name: str) -> None:
@@ -311,6 +318,10 @@ def analyze(
             on_stage=on_stage,
         )
         timings["bootstrap"] = time.perf_counter() - start
+    if evidence.advice:
+        start = stage("advice")
+        analysis.advice = advise(result)
+        timings["advice"] = time.perf_counter() - start
     if evidence.sensitivity:
         start = stage("sensitivity")
         analysis.sensitivity = sensitivity_analysis(

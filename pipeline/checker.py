@@ -62,6 +62,8 @@ from mesalens.pipeline.roles import Roles
 __all__ = [
     "PolicyPartCounter",
     "check",
+    "check_part",
+    "orientations_at",
     "restricted_class",
     "valid_parent_sets",
 ]
@@ -249,6 +251,16 @@ def _orient(h: Pdag, node: int, clique: tuple[int, ...], product_form: bool) -> 
     h.orient_all_at(node, clique)
     meek_closure(h, touched=[node])
     return consistent_extension(h) is not None
+
+
+def orientations_at(g: Pdag, node: int) -> Iterator[Pdag]:
+    """Every valid way to direct all edges at ``node`` in the Meek-closed, extendable ``g``.
+
+    One closed PDAG per valid parent set of ``node`` (its directed parents
+    plus a clique of its undirected neighbours); their DAGs split those of
+    ``g`` into disjoint parts.
+    """
+    yield from _orientations_at(g, node, is_product_form(g))
 
 
 def valid_parent_sets(
@@ -629,6 +641,20 @@ def check(graph: CausalGraph, roles: Roles) -> CheckResult:
     with _cyclic_gc_paused():
         restricted, earlier = _restricted_class(graph, roles)
         return _Checker(graph, roles, restricted, earlier).run()
+
+
+def check_part(graph: CausalGraph, roles: Roles, part: Pdag) -> CheckResult:
+    """:func:`check` over the DAGs of ``part`` only, without the C1/C2 diagnostics.
+
+    ``part`` refines the restricted class of ``graph`` (same skeleton, more
+    edges directed, Meek-closed and extendable), for example one of
+    :func:`orientations_at`. The counts are exact, as in :func:`check`; the
+    parent sets' C1/C2 counts are left unknown (None).
+    """
+    with _cyclic_gc_paused():
+        checker = _Checker(graph, roles, part)
+        checker.diagnostics_left = 0
+        return checker.run()
 
 
 @contextlib.contextmanager

@@ -14,9 +14,14 @@ component, because the checker re-counts graphs that differ from the last
 one in a single component.
 
 For other MPDAGs (background knowledge that directs an edge inside a chain
-component), counting is #P-hard in general; the count is then taken by
-listing the DAGs with :mod:`mesalens.pipeline.enumeration`, which is exact
-but takes time proportional to the count.
+component), counting is #P-hard in general. The count is then split at one
+node, the head of such an edge: over its valid parent sets (its parents
+plus a clique of its undirected neighbours, each closed under Meek's rules
+and kept when it still has a DAG), the parts are disjoint and cover the
+DAGs, and each part is counted the same way. Orienting every edge at a node
+of a CPDAG-like graph keeps it in product form, so a required edge or two
+(the advice's knowledge files) costs a few splits, not a listing of the
+class; in the worst case the splitting is exponential, as it must be.
 """
 
 from __future__ import annotations
@@ -26,11 +31,14 @@ from collections.abc import Iterable
 
 import cliquepicking
 
-from mesalens.pipeline.enumeration import iter_topological_orders
 from mesalens.pipeline.pdag import (
+    ChainStructure,
     Pdag,
     chain_structure,
+    closed_chordal_search,
+    consistent_extension,
     mcs_earlier_neighbours,
+    meek_closure,
 )
 
 __all__ = ["ExtensionCounter", "is_product_form"]
@@ -94,18 +102,32 @@ class ExtensionCounter:
     def __init__(self, one_skeleton: bool = False) -> None:
         self._cache: dict[frozenset, int] = {}
         self._one_skeleton = one_skeleton
-        self.listed_counts = 0  # how many counts had to be taken by listing
+        # How many counts had to split a graph outside product form.
+        self.listed_counts = 0
 
     def count(self, g: Pdag) -> int:
         """The exact number of DAGs extending ``g`` (an arbitrary-precision int)."""
         structure = chain_structure(g)
         if not structure.chain_graph:
             self.listed_counts += 1
-            return sum(1 for _ in iter_topological_orders(g))
+            return self._count_by_splitting(g, structure)
         total = 1
         for component in structure.components:
             if len(component) > 1:
                 total *= self.component_count(g, component)
+        return total
+
+    def _count_by_splitting(self, g: Pdag, structure: ChainStructure) -> int:
+        """Outside product form: the sum over the valid parent sets of one node of their counts."""
+        node = _split_node(g, structure)
+        total = 0
+        for clique in _cliques(g, sorted(g.undirected[node])):
+            part = g.copy()
+            part.orient_all_at(node, clique)
+            meek_closure(part, touched=[node])
+            # A closed chordal chain graph always has a DAG; else Dor-Tarsi decides.
+            if closed_chordal_search(part) is not None or consistent_extension(part) is not None:
+                total += self.count(part)
         return total
 
     def component_count(self, g: Pdag, component: Iterable[int]) -> int:
@@ -143,3 +165,35 @@ class ExtensionCounter:
         undirected = g.undirected
         arcs = [(local[a], local[b]) for a in nodes for b in undirected[a]]
         return int(cliquepicking.mec_size(arcs))
+
+
+def _split_node(g: Pdag, structure: ChainStructure) -> int:
+    """A node to split at: the end of a directed edge inside a component with fewer siblings.
+
+    Its valid parent sets are at most the cliques among its undirected
+    neighbours, so the end with fewer of those usually has fewer parts.
+    """
+    for component in structure.components:
+        members = set(component)
+        for v in sorted(members):
+            inside = g.children[v] & members
+            if inside:
+                w = min(inside)
+                return min((w, v), key=lambda x: (len(g.undirected[x]), x))
+    # The components' quotient has a cycle: any node with undirected edges.
+    return min(v for v in range(g.n) if g.undirected[v])
+
+
+def _cliques(g: Pdag, candidates: list[int]) -> list[tuple[int, ...]]:
+    """Every clique (the empty one included) among ``candidates``."""
+    found: list[tuple[int, ...]] = []
+
+    def extend(chosen: tuple[int, ...], start: int) -> None:
+        found.append(chosen)
+        for k in range(start, len(candidates)):
+            v = candidates[k]
+            if all(g.adjacent(v, u) for u in chosen):
+                extend((*chosen, v), k + 1)
+
+    extend((), 0)
+    return found

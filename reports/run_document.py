@@ -176,4 +176,5 @@ def run_result_to_dict(
     document["confirmation"] = None if confirmation is None else confirmation.as_dict()
     found = analysis.deterministic
     document["deterministic"] = None if found is None else found.as_dict()
+    document["advice"] = None if analysis.advice is None else analysis.advice.to_dict()
     return document

@@ -13,6 +13,7 @@ result document; this module lays them out and styles them.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich import box
@@ -22,6 +23,7 @@ from rich.text import Text
 
 from mesalens.reports.formatting import format_count
 from mesalens.reports.result_json import check_result_to_dict
+from mesalens.reports.sections.advice import advice_lines
 from mesalens.reports.vocabulary import (
     SIGMA,
     bootstrap_words,
@@ -149,6 +151,7 @@ def render_summary(
     document: dict[str, Any] | None = None,
     *,
     exit_line: bool = True,
+    report_folder: Path | None = None,
 ) -> None:
     """Print the verdict, the parent-set table, the conjecture check and the exit code.
 
@@ -171,6 +174,8 @@ def render_summary(
         order and each parent set's G_sigma for the arrows of its open path.
     exit_line : bool, default True
         End with the exit-code line (a run prints its own, after the evidence).
+    report_folder : Path, optional
+        The folder of the written report, where the advice's knowledge file is.
     """
     if document is None:
         document = check_result_to_dict(result, graph_source=graph_source)
@@ -260,6 +265,8 @@ def render_summary(
     if dags is not None:
         console.print()
         render_dags(dags, document["n_dags"], console)
+    for line in advice_lines(document.get("advice"), report_folder):
+        console.print(Text(line), soft_wrap=True)
     if exit_line:
         console.print(Text(exit_code_line(verdict), style="dim"), soft_wrap=True)
 

@@ -147,6 +147,8 @@ def check_graph(
     graph_sha256: str | None = None,
     graph_path: str | None = None,
     list_dags: int | None = None,
+    knowledge: str | None = None,
+    advice: bool = True,
 ) -> GraphCheckResult:
     """Decide the criterion over the class of ``graph`` (nothing is written).
 
@@ -164,6 +166,12 @@ def check_graph(
         The graph file, which no output of the result may replace.
     list_dags : int, optional
         List up to this many DAGs of the class into the document (``dags``).
+    knowledge : str, optional
+        A Tetrad knowledge file whose required and forbidden edges and tiers
+        orient the graph's undirected edges before the check.
+    advice : bool, default True
+        Add what would settle a ``some`` and which policy inputs would pass
+        (:mod:`mesalens.pipeline.advice`) to the document (``advice``).
 
     Returns
     -------
@@ -175,6 +183,11 @@ def check_graph(
         For roles the graph does not have, a graph the checker refuses, or a
         listing asked of a PAG.
     """
+    if knowledge is not None:
+        from mesalens.pipeline.knowledge_graph import apply_knowledge
+        from mesalens.reports.checks.config import read_knowledge
+
+        graph = apply_knowledge(graph, read_knowledge(knowledge, label="--knowledge"))
     # Role names are compared with node names in Unicode normal form NFC.
     result = check(graph, spell_as_in_graph(roles, graph))
     dags = None
@@ -193,4 +206,10 @@ def check_graph(
     document = check_result_to_dict(
         result, graph_source=source, dags=dags, graph_sha256=graph_sha256
     )
+    if advice:
+        from mesalens.pipeline.advice import advise
+
+        document["advice"] = advise(result).to_dict()
+    if dags is not None:  # the listing is the last key, as check-graph streams it
+        document["dags"] = document.pop("dags")
     return GraphCheckResult(result, document, graph, source, graph_path=graph_path)

@@ -552,6 +552,17 @@ OPTIONS: dict[str, Option] = _option_table(
             metavar="SHARE",
         ),
         Option(
+            "advice",
+            "--advice/--no-advice",
+            "What would settle a 'some' and which policy inputs would pass (advice-knowledge.txt "
+            "in --out when knowledge settles it).",
+            kind="bool",
+            default=True,
+            scope="evidence",
+            requirement="true or false",
+            show_default="on",
+        ),
+        Option(
             "direct_test",
             "--direct-test/--no-direct-test",
             "Test Y_b ⊥ s | Y_m on the logs and estimate the alignment gap.",

@@ -9,8 +9,10 @@ check per built-in scenario) and every check of a job file
 2. analyses them (:func:`mesalens.pipeline.analysis.analyze`: discovery, the
    check, the evidence stages),
 3. writes ``result.json``, ``graph.txt``, ``graph.json`` and ``report.html``
-   into the output folder (:func:`write_run_outputs`), or, without one (the
-   Python API's ``mesalens.run``), only builds the result document,
+   into the output folder (:func:`write_run_outputs`; also
+   ``advice-knowledge.txt`` when the advice has knowledge that settles a
+   ``some``), or, without one (the Python API's ``mesalens.run``), only
+   builds the result document,
 
 and returns what the caller prints or records (:class:`CheckRun`). Connecting
 to a dask scheduler and showing progress are the caller's: a job file
@@ -34,6 +36,7 @@ from mesalens.reports.checks.graph_outputs import graph_outputs
 from mesalens.reports.html import render_run_report, write_report
 from mesalens.reports.result_json import dumps
 from mesalens.reports.run_document import run_result_to_dict
+from mesalens.reports.sections.advice import ADVICE_KNOWLEDGE_FILE
 
 __all__ = ["CheckRun", "run_check", "run_document", "write_run_outputs"]
 
@@ -180,12 +183,21 @@ def write_run_outputs(
     # Everything is serialised before the first byte is written.
     graph_text, graph_json, _escaped = graph_outputs(analysis.discovery.graph)
     document = run_document(analysis, data, settings, verdict_change=verdict_change)
+    advice = document.get("advice")
+    knowledge_text = None
+    if advice and advice["knowledge"]:
+        advice["knowledge_file"] = ADVICE_KNOWLEDGE_FILE
+        knowledge_text = advice["knowledge"][0]["text"]
     text = dumps(document)
     report = render_run_report(document, analysis.check, data, index_link=index_link)
     out.mkdir(parents=True, exist_ok=True)
     # The next atomic write's directory fsync makes this removal durable
     # before any new file appears under its final name.
     (out / "result.json").unlink(missing_ok=True)
+    # A knowledge file of an earlier run would speak for a class it is not of.
+    (out / ADVICE_KNOWLEDGE_FILE).unlink(missing_ok=True)
+    if knowledge_text is not None:
+        atomic_write_text(out / ADVICE_KNOWLEDGE_FILE, knowledge_text)
     atomic_write_text(out / "graph.txt", graph_text)
     atomic_write_text(out / "graph.json", graph_json)
     write_report(out / "report.html", report)

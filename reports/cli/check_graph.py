@@ -10,6 +10,7 @@ import contextlib
 import itertools
 import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import click
@@ -22,6 +23,7 @@ from mesalens.connectors.listing import printable
 from mesalens.pipeline.enumeration import iter_dag_edges
 from mesalens.pipeline.formats import FORMATS
 from mesalens.pipeline.formats.names import clip
+from mesalens.reports.atomic import atomic_write_text
 from mesalens.reports.checks.graph_check import build_roles, graph_input, role_texts
 from mesalens.reports.checks.graph_check import check_graph as check_class
 from mesalens.reports.checks.output_paths import check_output_paths
@@ -29,6 +31,7 @@ from mesalens.reports.checks.results import GraphCheckResult, check_destination
 from mesalens.reports.cli.common import CONTEXT, fail
 from mesalens.reports.examples import example_names
 from mesalens.reports.result_json import iter_dumps
+from mesalens.reports.sections.advice import ADVICE_KNOWLEDGE_FILE
 from mesalens.reports.summary import render_dags, render_summary
 from mesalens.reports.vocabulary import exit_code_line, pag_note
 
@@ -139,6 +142,19 @@ def _utf8_path(option: str, path: str | None) -> None:
     "constant, time and output grow with N.",
 )
 @click.option(
+    "--knowledge",
+    metavar="FILE",
+    help="Tetrad knowledge file (tiers, required and forbidden edges): orients the graph's "
+    "undirected edges before the check.",
+)
+@click.option(
+    "--advice/--no-advice",
+    default=True,
+    show_default="on",
+    help="What would settle a 'some' (edges, knowledge, experiments) and which policy inputs "
+    f"would pass; with --json/--html also writes {ADVICE_KNOWLEDGE_FILE} next to them.",
+)
+@click.option(
     "--format",
     "graph_format",
     type=click.Choice(sorted(FORMATS), case_sensitive=False),
@@ -158,6 +174,8 @@ def check_graph(
     json_out: str | None,
     html_out: str | None,
     list_dags: int | None,
+    knowledge: str | None,
+    advice: bool,
     graph_format: str | None,
     quiet: bool,
 ) -> None:
@@ -182,7 +200,10 @@ def check_graph(
         # again just before writing).
         check_output_paths(
             [("--json", json_out, "file"), ("--html", html_out, "file")],
-            [] if graph is None else [("input graph", graph)],
+            [
+                *([] if graph is None else [("input graph", graph)]),
+                *([] if knowledge is None else [("knowledge file", knowledge)]),
+            ],
         )
         for option, path in (("--json", json_out), ("--html", html_out)):
             if path is not None and path != "-":
@@ -213,7 +234,13 @@ def check_graph(
                 source=found.source,
                 graph_sha256=found.sha256,
                 graph_path=found.path,
+                knowledge=knowledge,
+                advice=advice,
             )
+        advice_part = result.document.get("advice")
+        knowledge_out = _knowledge_destination(advice_part, html_out, json_out)
+        if knowledge_out is not None and advice_part is not None:
+            advice_part["knowledge_file"] = ADVICE_KNOWLEDGE_FILE
         if list_dags is not None:
             listing = _dag_listing(result)
             n_listed = min(list_dags, result.n_dags)
@@ -225,6 +252,13 @@ def check_graph(
 
             shown = None if listing is None else list(listing(min(list_dags, DAG_LIST_LIMIT)))
             html = result.report_html(shown)
+        if knowledge_out is not None and advice_part is not None:
+            _write_knowledge(knowledge_out, advice_part["knowledge"][0]["text"], graph)
+        elif advice_part is not None:
+            # An older file would speak for a check it is not of.
+            stale = _report_folder(html_out, json_out)
+            if stale is not None:
+                (stale / ADVICE_KNOWLEDGE_FILE).unlink(missing_ok=True)
         if json_out is not None:
             chunks = iter_dumps(result.document, None if listing is None else listing(list_dags))
             _write_json_stream(chunks, json_out, list_dags)
@@ -243,6 +277,38 @@ def check_graph(
         except MemoryError:
             fail(ctx, _out_of_memory(list_dags))
     ctx.exit(result.exit_code)
+
+
+def _knowledge_destination(
+    advice_part: dict[str, Any] | None, html_out: str | None, json_out: str | None
+) -> Path | None:
+    """Where the advice's knowledge file goes: next to the HTML report, else the JSON file."""
+    if advice_part is None or not advice_part["knowledge"]:
+        return None
+    folder = _report_folder(html_out, json_out)
+    return None if folder is None else folder / ADVICE_KNOWLEDGE_FILE
+
+
+def _report_folder(html_out: str | None, json_out: str | None) -> Path | None:
+    """The folder of the HTML report, else of the JSON file (None for stdout only)."""
+    for path in (html_out, json_out):
+        if path is not None and path != "-":
+            return Path(path).parent
+    return None
+
+
+def _write_knowledge(target: Path, text: str, graph: str | None) -> None:
+    if graph is not None and target.exists() and target.resolve() == Path(graph).resolve():
+        raise InputError(
+            f"the advice's knowledge file {str(target)!r} is the input graph itself; "
+            "write the report elsewhere or use --no-advice"
+        )
+    try:
+        atomic_write_text(target, text)
+    except OSError as exc:
+        raise InputError(
+            f"cannot write the advice's knowledge file {str(target)!r}: {exc.strerror or exc}"
+        ) from None
 
 
 #: From this size on, reading and checking a graph file show a status line.
@@ -307,7 +373,12 @@ def _print_summary(
     if document.get("latent"):
         console.print(pag_note(document), soft_wrap=True)
     render_summary(
-        result.check, console, graph_source=result.source, document=document, exit_line=False
+        result.check,
+        console,
+        graph_source=result.source,
+        document=document,
+        exit_line=False,
+        report_folder=Path(html_out or json_out or ".").parent,
     )
     if listing is not None and n_listed is not None:
         console.print()

@@ -181,6 +181,7 @@ def _print_run(console: Console, result: RunResult) -> None:
         graph_source=graph_origin(document),
         document=document,
         exit_line=False,
+        report_folder=out,
     )
     for text, kind in confirmation_lines(document):
         console.print(Text(text, style="bold yellow" if kind == "warn" else ""), soft_wrap=True)
@@ -198,9 +199,11 @@ def _print_run(console: Console, result: RunResult) -> None:
         console.print(f"warning: {warning}", soft_wrap=True)
     for note in (*data.notes, *analysis.discovery.notes):
         console.print(f"note: {note}", soft_wrap=True)
+    written = [out / "result.json", out / "graph.txt", out / "graph.json", out / "report.html"]
+    if (document.get("advice") or {}).get("knowledge_file"):
+        written.append(out / document["advice"]["knowledge_file"])
     console.print(
-        f"Results written to {out / 'result.json'}, {out / 'graph.txt'}, "
-        f"{out / 'graph.json'} and {out / 'report.html'}",
+        f"Results written to {', '.join(map(str, written[:-1]))} and {written[-1]}",
         soft_wrap=True,
     )
     console.print(Text(run_exit_code_line(result.gate), style="dim"), soft_wrap=True)

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from mesalens.reports.sections.advice import render_advice
 from mesalens.reports.sections.alignment_gap import render_direct_test
 from mesalens.reports.sections.bootstrap import render_bootstrap
 from mesalens.reports.sections.common import ReportSection, SectionRenderer
@@ -33,6 +34,7 @@ __all__ = ["render_sections", "section_renderers"]
 def section_renderers() -> tuple[SectionRenderer, ...]:
     """The section renderers in page order (a new section module adds itself here)."""
     return (
+        render_advice,
         render_deterministic,
         render_latent,
         render_bootstrap,

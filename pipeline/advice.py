@@ -1,0 +1,596 @@
+"""What would settle a ``some``, and which policy inputs would make the verdict ``all``.
+
+Two kinds of advice are computed from a finished check of a DAG, CPDAG or
+MPDAG (not a PAG), always with the checker's own exact counting:
+
+*Resolution advice* (verdict ``some``): the class holds DAGs on both sides.
+
+* **Deciding edges.** For an undirected edge ``a --- b`` of the restricted
+  class, the DAGs with ``a --> b`` are exactly those in which ``a`` is a
+  parent of ``b``: the union, over the valid parent sets of ``b`` that hold
+  ``a``, of the parts :func:`~mesalens.pipeline.checker.orientations_at`
+  gives (every edge at ``b`` directed, closed under Meek's rules). Each part
+  is checked with :func:`~mesalens.pipeline.checker.check_part`, so the
+  counts after orienting the edge are exact. The other orientation's counts
+  are the class's minus these (the two are disjoint and cover the class).
+* **Background knowledge.** A required edge ``a --> b`` keeps exactly the
+  DAGs of that orientation. The smallest sets of required edges (one, else
+  two) after which the verdict is no longer ``some`` are listed, each as a
+  Tetrad knowledge file (:func:`knowledge_text`).
+* **Experiments.** A hard intervention on ``X`` reveals the orientation of
+  every edge at ``X`` (the interventional essential graph of Hauser &
+  Bühlmann, JMLR 2012): the outcomes are the valid parent sets of ``X``,
+  each a part with its own verdict and counts.
+
+Each piece is ranked by how many DAGs it leaves *undecided*: the DAGs of
+its outcomes whose verdict is still ``some`` (0: it settles the verdict
+whatever the outcome).
+
+*Policy-design advice* (verdicts ``none``, ``some``, ``invalid``): the
+policy inputs are a design choice. The smallest changes to them (one
+variable added or removed, then two) are checked in turn, each with
+:func:`~mesalens.pipeline.checker.check`; those whose verdict is ``all`` are
+listed with their counts, or, when none is, the open paths that make the
+candidates fail, with how many candidates each blocks. For ``invalid``, each
+declared input is checked alone: the DAGs in which it is a descendant of the
+decision (reading it would close a directed cycle), with one such cycle.
+
+Both searches stop at a budget of checks that shrinks as the class grows
+(:func:`checks_allowed`); candidates nearest the decision come first, and a
+candidate is either checked completely or not at all, so every count
+reported is exact, and ``complete`` says whether every candidate was
+checked. The reasoning is in ``docs/advice.md``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter, deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from mesalens.pipeline.check_result import CheckResult
+from mesalens.pipeline.checker import (
+    check,
+    check_part,
+    count_candidate_parent_sets,
+    orientations_at,
+)
+from mesalens.pipeline.enumeration import iter_dag_edges
+from mesalens.pipeline.errors import MesalensError
+from mesalens.pipeline.pdag import Pdag
+
+__all__ = [
+    "POLICY_BUDGET",
+    "RESOLUTION_BUDGET",
+    "Advice",
+    "Tally",
+    "advise",
+    "checks_allowed",
+    "knowledge_text",
+    "parts_with_edges",
+]
+
+#: The resolution advice's budget, in node-checks: each check of a part of
+#: the class costs as many units as the graph has nodes, so a 100-node class
+#: gets 400 checks and a 1,000-node class 40 (never fewer than
+#: :data:`MIN_CHECKS`). Half goes to the edges, half to the experiments
+#: (what one leaves is the other's); knowledge pairs get what is left.
+RESOLUTION_BUDGET = 40_000
+#: The policy-design search's budget, in node-checks (200 candidate
+#: policies at 100 nodes, 20 at 1,000, never fewer than :data:`MIN_CHECKS`).
+POLICY_BUDGET = 20_000
+#: The fewest checks either search gets, however large the class.
+MIN_CHECKS = 16
+#: How many items of each kind the advice lists (the counts behind the
+#: ranking cover every candidate checked).
+MAX_LISTED = 8
+#: How many outcomes of one experiment are listed (all are counted).
+MAX_OUTCOMES = 12
+#: How many DAGs the search for a cycle a declared input closes may list.
+CYCLE_SEARCH_DAGS = 2000
+
+
+@dataclass(frozen=True)
+class Tally:
+    """Exact counts over a set of DAGs, and the verdict they give."""
+
+    n_dags: int = 0
+    n_hold: int = 0
+    n_fail: int = 0
+    n_invalid: int = 0
+
+    @classmethod
+    def of(cls, result: CheckResult) -> Tally:
+        """The counts of a check."""
+        return cls(result.n_dags, result.n_hold, result.n_fail, result.n_invalid)
+
+    @property
+    def verdict(self) -> str:
+        """``all``, ``some``, ``none`` or ``invalid``, as :attr:`CheckResult.verdict`."""
+        if self.n_hold == 0 and self.n_fail == 0:
+            return "invalid"
+        if self.n_fail == 0:
+            return "all"
+        if self.n_hold == 0:
+            return "none"
+        return "some"
+
+    @property
+    def undecided(self) -> int:
+        """The DAGs still undecided: all of them when the verdict is ``some``, else 0."""
+        return self.n_dags if self.verdict == "some" else 0
+
+    def __add__(self, other: Tally) -> Tally:
+        return Tally(
+            self.n_dags + other.n_dags,
+            self.n_hold + other.n_hold,
+            self.n_fail + other.n_fail,
+            self.n_invalid + other.n_invalid,
+        )
+
+    def __sub__(self, other: Tally) -> Tally:
+        return Tally(
+            self.n_dags - other.n_dags,
+            self.n_hold - other.n_hold,
+            self.n_fail - other.n_fail,
+            self.n_invalid - other.n_invalid,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """``verdict`` and the four counts, as in ``result.json``."""
+        return {
+            "verdict": self.verdict,
+            "n_dags": self.n_dags,
+            "n_hold": self.n_hold,
+            "n_fail": self.n_fail,
+            "n_invalid": self.n_invalid,
+        }
+
+
+@dataclass
+class Advice:
+    """The advice on one check; :meth:`to_dict` is ``result.json``'s ``advice`` object."""
+
+    verdict: str
+    edges: list[dict[str, Any]] = field(default_factory=list)
+    knowledge: list[dict[str, Any]] = field(default_factory=list)
+    experiments: list[dict[str, Any]] = field(default_factory=list)
+    policy: dict[str, Any] | None = None
+    resolution_allowed: int = 0
+    resolution_checks: int = 0
+    resolution_complete: bool = True
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form (fixed key order)."""
+        return {
+            "verdict": self.verdict,
+            "budget": {
+                "resolution_checks": self.resolution_allowed,
+                "resolution_used": self.resolution_checks,
+                "resolution_complete": self.resolution_complete,
+            },
+            "edges": self.edges,
+            "knowledge": self.knowledge,
+            "knowledge_file": None,
+            "experiments": self.experiments,
+            "policy": self.policy,
+            "notes": self.notes,
+        }
+
+
+def checks_allowed(budget: int, n_nodes: int) -> int:
+    """How many checks a search of ``budget`` node-checks may run on a class of ``n_nodes``.
+
+    >>> checks_allowed(RESOLUTION_BUDGET, 100), checks_allowed(RESOLUTION_BUDGET, 1000)
+    (400, 40)
+    >>> checks_allowed(POLICY_BUDGET, 3000)
+    16
+    """
+    return max(MIN_CHECKS, budget // max(n_nodes, 1))
+
+
+# ---------------------------------------------------------------- parts
+def parts_with_edges(
+    g: Pdag, edges: Sequence[tuple[int, int]], limit: int | None = None
+) -> list[Pdag] | None:
+    """Disjoint Meek-closed parts of ``g`` whose DAGs are exactly those with every ``edges``.
+
+    ``g`` is Meek-closed and extendable. For each required ``t --> h`` still
+    undirected, the part is split at the endpoint with fewer candidate parent
+    sets, keeping the valid parent sets of that endpoint that give
+    ``t --> h``. Returns None when that would take more than ``limit`` parts
+    (a node in a large clique has exponentially many parent sets).
+    """
+    found: list[Pdag] = []
+
+    def split(h_graph: Pdag, rest: Sequence[tuple[int, int]]) -> bool:
+        if not rest:
+            found.append(h_graph)
+            return limit is None or len(found) <= limit
+        (t, h), later = rest[0], rest[1:]
+        if t in h_graph.parents[h]:
+            return split(h_graph, later)
+        if h in h_graph.parents[t] or not h_graph.adjacent(t, h):
+            return True
+        sizes = {v: count_candidate_parent_sets(h_graph, v) for v in (h, t)}
+        at = h if sizes[h] <= sizes[t] else t
+        if limit is not None and sizes[at] > limit:
+            return False
+        for part in orientations_at(h_graph, at):
+            if t in part.parents[h] and not split(part, later):
+                return False
+        return True
+
+    return found if split(g, list(edges)) else None
+
+
+def knowledge_text(required: Iterable[tuple[str, str]], header: Sequence[str] = ()) -> str:
+    """A Tetrad knowledge file requiring each ``(tail, head)`` edge.
+
+    >>> print(knowledge_text([("x", "D")], ["assumes x causes D"]), end="")
+    /knowledge
+    # assumes x causes D
+    requiredirect
+    x D
+    """
+    lines = ["/knowledge", *(f"# {line}" for line in header), "requiredirect"]
+    lines += [f"{tail} {head}" for tail, head in required]
+    return "\n".join(lines) + "\n"
+
+
+def _distances(g: Pdag, sources: Iterable[int]) -> list[int]:
+    """Skeleton distance of every node from ``sources`` (``g.n`` when unreachable)."""
+    distance = [g.n] * g.n
+    queue = deque()
+    for v in sources:
+        distance[v] = 0
+        queue.append(v)
+    while queue:
+        v = queue.popleft()
+        for w in sorted(g.neighbours(v)):
+            if distance[w] == g.n:
+                distance[w] = distance[v] + 1
+                queue.append(w)
+    return distance
+
+
+class _Adviser:
+    def __init__(self, result: CheckResult):
+        self.result = result
+        self.graph = result.restricted
+        self.roles = result.roles
+        self.g = result.restricted_pdag
+        self.names = result.node_names
+        self.total = Tally.of(result)
+        self.allowed = checks_allowed(RESOLUTION_BUDGET, self.g.n)
+        self.limit = self.allowed // 2  # the edges' half; the experiments get the rest
+        self.used = 0
+        self.complete = True
+        index = self.graph.index
+        self.decisions = [index[d] for d in self.roles.decision]
+        self.distance = _distances(self.g, self.decisions)
+
+    def _can_spend(self, cost: int = 1) -> bool:
+        if self.used + cost > self.limit:
+            self.complete = False
+            return False
+        return True
+
+    def tally_edges(self, edges: Sequence[tuple[int, int]]) -> Tally | None:
+        """The counts over the DAGs with every ``edges``, or None past the budget."""
+        parts = parts_with_edges(self.g, edges, limit=max(self.limit - self.used, 0))
+        if parts is None or not self._can_spend(max(len(parts), 1)):
+            self.complete = False
+            return None
+        self.used += max(len(parts), 1)
+        tally = Tally()
+        for part in parts:
+            tally += Tally.of(check_part(self.graph, self.roles, part))
+        return tally
+
+    def edge(self, t: int, h: int) -> list[str]:
+        return [self.names[t], self.names[h]]
+
+    # ------------------------------------------------------------ resolution
+    def resolution(self, advice: Advice) -> None:
+        undirected = sorted(
+            self.g.undirected_edges(),
+            key=lambda e: (min(self.distance[e[0]], self.distance[e[1]]), self.edge(*e)),
+        )
+        settling: list[tuple[tuple[tuple[int, int], ...], Tally]] = []
+        rows = []
+        for a, b in undirected:
+            if self.used >= self.limit:
+                self.complete = False
+                break
+            forward = self.tally_edges([(a, b)])
+            if forward is None:
+                continue  # too many parts for what is left of the budget
+            backward = self.total - forward
+            undecided = forward.undecided + backward.undecided
+            for edge, tally in (((a, b), forward), ((b, a), backward)):
+                if tally.n_dags and tally.verdict != "some":
+                    settling.append(((edge,), tally))
+            if undecided < self.total.n_dags:
+                rows.append(
+                    {
+                        "edge": self.edge(a, b),
+                        "undecided": undecided,
+                        "orientations": [
+                            {"edge": self.edge(a, b), **forward.to_dict()},
+                            {"edge": self.edge(b, a), **backward.to_dict()},
+                        ],
+                    }
+                )
+        rows.sort(key=lambda row: (row["undecided"], row["edge"]))
+        advice.edges = rows[:MAX_LISTED]
+        self.limit = self.allowed
+        advice.experiments = self._experiments()
+        if not settling and len(undirected) >= 2:
+            settling = self._settling_pairs(undirected)
+        advice.knowledge = [self._knowledge_row(edges, tally) for edges, tally in settling]
+        # The weakest assumption first: the set that keeps the most DAGs.
+        advice.knowledge.sort(key=lambda row: (-row["n_dags"], row["required"]))
+        advice.knowledge = advice.knowledge[:MAX_LISTED]
+
+    def _settling_pairs(
+        self, undirected: list[tuple[int, int]]
+    ) -> list[tuple[tuple[tuple[int, int], ...], Tally]]:
+        found = []
+        orientations = [e for a, b in undirected for e in ((a, b), (b, a))]
+        for first, second in itertools.combinations(orientations, 2):
+            if {*first} == {*second}:
+                continue
+            if self.used >= self.limit:
+                self.complete = False
+                break
+            tally = self.tally_edges([first, second])
+            if tally is None:
+                continue
+            if tally.n_dags and tally.verdict != "some":
+                found.append(((first, second), tally))
+        return found
+
+    def _knowledge_row(self, edges: tuple[tuple[int, int], ...], tally: Tally) -> dict[str, Any]:
+        required = [self.edge(*e) for e in edges]
+        said = ", ".join(f"{t} --> {h}" for t, h in required)
+        header = [
+            f"mesalens advice: if {said} (every DAG of the class where this holds), "
+            f"the verdict is {tally.verdict!r}: {tally.n_hold} of {tally.n_dags} DAGs hold, "
+            f"{tally.n_fail} fail, {tally.n_invalid} cannot host the policy.",
+            "Pass this file back with --knowledge only if you know it to be true.",
+        ]
+        return {
+            "required": required,
+            **tally.to_dict(),
+            "text": knowledge_text([tuple(e) for e in required], header),
+        }
+
+    def _experiments(self) -> list[dict[str, Any]]:
+        rows = []
+        candidates = sorted(
+            (v for v in range(self.g.n) if self.g.undirected[v]),
+            key=lambda v: (self.distance[v], self.names[v]),
+        )
+        for x in candidates:
+            if self.used >= self.limit:
+                self.complete = False
+                break
+            # An upper bound on the outcomes (exact in product form): a node in
+            # a large clique has too many to list, and is skipped.
+            if not self._can_spend(count_candidate_parent_sets(self.g, x)):
+                continue
+            parts = list(orientations_at(self.g, x))
+            self.used += len(parts)
+            outcomes = []
+            for part in parts:
+                tally = Tally.of(check_part(self.graph, self.roles, part))
+                outcomes.append(
+                    {"parents": sorted(self.names[p] for p in part.parents[x]), **tally.to_dict()}
+                )
+            undecided = sum(Tally(*_counts(o)).undecided for o in outcomes)
+            if undecided == self.total.n_dags:
+                continue
+            outcomes.sort(key=lambda o: (-o["n_dags"], o["parents"]))
+            rows.append(
+                {
+                    "intervene_on": self.names[x],
+                    "undecided": undecided,
+                    "n_outcomes": len(outcomes),
+                    "outcomes": outcomes[:MAX_OUTCOMES],
+                }
+            )
+        rows.sort(key=lambda row: (row["undecided"], row["n_outcomes"], row["intervene_on"]))
+        return rows[:MAX_LISTED]
+
+
+def _counts(row: dict[str, Any]) -> tuple[int, int, int, int]:
+    return row["n_dags"], row["n_hold"], row["n_fail"], row["n_invalid"]
+
+
+# ---------------------------------------------------------------- policy design
+def _policy_candidates(
+    current: tuple[str, ...] | None, universe: list[str], size: int
+) -> list[tuple[tuple[str, ...], list[str]]]:
+    """The policies ``size`` changes away from ``current``: (inputs, changes such as ``+x``)."""
+    if current is None:  # keep: explicit lists of ``size`` inputs (none first)
+        if size == 1:
+            found = [((), ["read nothing"])]
+            found += [((x,), [f"+{x}"]) for x in universe]
+            return found
+        return [(pair, [f"+{x}" for x in pair]) for pair in itertools.combinations(universe, 2)]
+    changes = [f"-{x}" for x in current] + [f"+{x}" for x in universe if x not in current]
+    found = []
+    for chosen in itertools.combinations(changes, size):
+        inputs = [x for x in current if f"-{x}" not in chosen]
+        inputs += [c[1:] for c in chosen if c.startswith("+")]
+        found.append((tuple(inputs), list(chosen)))
+    return found
+
+
+def _policy(result: CheckResult) -> dict[str, Any]:
+    roles, graph = result.roles, result.restricted
+    g = result.restricted_pdag
+    decisions = [graph.index[d] for d in roles.decision]
+    distance = _distances(g, decisions)
+    universe = sorted(
+        (v for v in graph.nodes if v not in roles.decision),
+        key=lambda v: (distance[graph.index[v]], v),
+    )
+    current = roles.policy_inputs
+    allowed = checks_allowed(POLICY_BUDGET, g.n)
+    checked = 0
+    complete = True
+    passing: list[dict[str, Any]] = []
+    blocking: Counter[tuple[str, ...]] = Counter()
+    invalid_candidates = 0
+    searched_size = 0
+    for size in (1, 2):
+        candidates = _policy_candidates(current, universe, size)
+        searched_size = size
+        for inputs, changes in candidates:
+            if checked >= allowed:
+                complete = False
+                break
+            checked += 1
+            try:
+                outcome = check(graph, replace(roles, policy_inputs=inputs))
+            except MesalensError:
+                continue  # too many parent sets for this policy: not a candidate
+            tally = Tally.of(outcome)
+            if tally.verdict == "all":
+                passing.append({"inputs": list(inputs), "changes": changes, **tally.to_dict()})
+            elif tally.verdict == "invalid":
+                invalid_candidates += 1
+            elif outcome.fail_witness is not None and outcome.fail_witness.open_path:
+                blocking[outcome.fail_witness.open_path] += 1
+        if passing or not complete:
+            break
+    passing.sort(key=lambda row: (row["n_invalid"], len(row["changes"]), row["inputs"]))
+    part: dict[str, Any] = {
+        "current": "keep" if current is None else list(current),
+        "allowed": allowed,
+        "checked": checked,
+        "largest_change": searched_size,
+        "complete": complete,
+        "passing": passing[:MAX_LISTED],
+        "n_passing": len(passing),
+        "blocking_paths": [
+            {"path": list(path), "candidates": n}
+            for path, n in sorted(blocking.items(), key=lambda item: (-item[1], item[0]))[
+                :MAX_LISTED
+            ]
+        ],
+        "n_invalid_candidates": invalid_candidates,
+        "invalid_inputs": [],
+    }
+    if result.verdict == "invalid" and current:
+        part["invalid_inputs"] = _invalid_inputs(result)
+    return part
+
+
+def _invalid_inputs(result: CheckResult) -> list[dict[str, Any]]:
+    """Per declared input: in how many DAGs reading it closes a cycle, and one such cycle."""
+    roles, graph = result.roles, result.restricted
+    rows = []
+    for name in roles.policy_inputs or ():
+        alone = Tally.of(check(graph, replace(roles, policy_inputs=(name,))))
+        if alone.n_invalid == 0:
+            continue
+        cycle = _cycle_through(result, name)
+        rows.append(
+            {
+                "input": name,
+                "n_dags": alone.n_dags,
+                "n_downstream": alone.n_invalid,
+                "everywhere": alone.n_invalid == alone.n_dags,
+                "cycle": cycle,
+            }
+        )
+    rows.sort(key=lambda row: (-row["n_downstream"], row["input"]))
+    return rows
+
+
+def _directed_path(children: Sequence[set[int]], source: int, target: int) -> list[int] | None:
+    previous: dict[int, int | None] = {source: None}
+    queue = deque([source])
+    while queue:
+        v = queue.popleft()
+        for w in sorted(children[v]):
+            if w not in previous:
+                previous[w] = v
+                if w == target:
+                    path = [w]
+                    while previous[path[-1]] is not None:
+                        path.append(previous[path[-1]])  # type: ignore[arg-type]
+                    return path[::-1]
+                queue.append(w)
+    return None
+
+
+def _cycle_through(result: CheckResult, name: str) -> list[str] | None:
+    """``D_m --> ... --> name --> D_m``: a directed path from a decision to the input, closed."""
+    graph, g = result.restricted, result.restricted_pdag
+    target = graph.index[name]
+    decisions = [graph.index[d] for d in result.roles.decision]
+    graphs: Iterable[Sequence[set[int]]] = [g.children]
+
+    def dag_children() -> Iterable[Sequence[set[int]]]:
+        for edges in itertools.islice(iter_dag_edges(g), CYCLE_SEARCH_DAGS):
+            children: list[set[int]] = [set() for _ in range(g.n)]
+            for a, b in edges:
+                children[a].add(b)
+            yield children
+
+    for children in itertools.chain(graphs, dag_children()):
+        for d in decisions:
+            path = _directed_path(children, d, target)
+            if path is not None:
+                return [graph.nodes[v] for v in [*path, d]]
+    return None
+
+
+def g_nodes(result: CheckResult) -> int:
+    """The number of nodes of a check's class."""
+    return len(result.node_names)
+
+
+# ---------------------------------------------------------------- entry point
+def advise(result: CheckResult) -> Advice:
+    """The resolution and policy-design advice on a check of a DAG, CPDAG or MPDAG.
+
+    Parameters
+    ----------
+    result : CheckResult
+        The check (a PAG's check gets no advice: its class is MAGs).
+
+    Returns
+    -------
+    Advice
+        Resolution advice when the verdict is ``some``; policy-design advice
+        when it is ``none``, ``some`` or ``invalid``.
+    """
+    advice = Advice(verdict=result.verdict)
+    if getattr(result, "latent", None) is not None or result.restricted_pdag is None:
+        advice.notes.append("no advice for a PAG: its class is MAGs, not DAGs")
+        return advice
+    if result.verdict == "all":
+        advice.notes.append("the verdict is already all: nothing to settle or to fix")
+        return advice
+    if result.verdict == "some":
+        adviser = _Adviser(result)
+        adviser.resolution(advice)
+        advice.resolution_allowed = adviser.allowed
+        advice.resolution_checks = adviser.used
+        advice.resolution_complete = adviser.complete
+        if not adviser.complete:
+            advice.notes.append(
+                f"the search for what settles the verdict stopped at its budget of "
+                f"{adviser.allowed} checks ({g_nodes(result)} nodes): the edges and experiments "
+                "nearest the decision were checked first"
+            )
+    advice.policy = _policy(result)
+    return advice
