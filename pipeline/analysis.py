@@ -36,6 +36,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from mesalens.connectors.errors import InputError
 from mesalens.connectors.loaded import LoadedData
 from mesalens.pipeline.advice import Advice, advise
 from mesalens.pipeline.alignment_gap import direct_test
@@ -52,6 +53,7 @@ from mesalens.pipeline.deterministic_rule import (
 from mesalens.pipeline.discovery import SCORE_BASED, discover
 from mesalens.pipeline.discovery_result import DiscoveryResult
 from mesalens.pipeline.errors import DiscoveryError, RoleError
+from mesalens.pipeline.formats.names import clip, name_problem
 from mesalens.pipeline.gap_results import DirectTestResult, DirectTestSettings
 from mesalens.pipeline.knowledge import Knowledge
 from mesalens.pipeline.method_choice import AUTO, MethodChoice, choose_method
@@ -64,6 +66,7 @@ __all__ = [
     "DiscoverySettings",
     "EvidenceSettings",
     "analyze",
+    "require_column_names",
     "require_role_columns",
 ]
 
@@ -147,6 +150,22 @@ class AnalysisResult:
     advice: Advice | None = None
 
 
+def require_column_names(columns: Sequence[str]) -> None:
+    """Raise :class:`InputError` for a column name no output can hold (see ``name_problem``).
+
+    The graph files, the report and the terminal all name the columns; a name
+    with a control character or a lone surrogate would be written where no
+    reader (``check-graph`` among them) could read it back.
+    """
+    for column in columns:
+        problem = name_problem(column)
+        if problem is not None:
+            raise InputError(
+                f"column {clip(column)} {problem}; rename it in the logs, or leave it out "
+                "with --columns"
+            )
+
+
 def require_role_columns(roles: Roles, columns: tuple[str, ...], regime_name: str) -> None:
     """Raise :class:`RoleError` unless every role and policy input is a column of the data."""
     if roles.regime != regime_name:
@@ -228,6 +247,7 @@ def analyze(
     settings = settings or DiscoverySettings()
     evidence = evidence or EvidenceSettings()
     roles = resolve_patterns(roles, data.variables)
+    require_column_names(data.columns)
     require_role_columns(roles, data.columns, data.regime_name)
     timings: dict[str, float] = {}
 

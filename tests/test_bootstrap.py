@@ -255,6 +255,9 @@ def run_args(train: str, deploy: str, out: Path, *extra: str) -> list[str]:
         "value,level_difficulty",
         "--out",
         str(out),
+        # The bootstrap's cases were built on PC's CI tests at alpha 0.01.
+        "--method",
+        "pc",
         *extra,
     ]
 
@@ -320,6 +323,8 @@ def test_an_unstable_run_is_loud_in_the_terminal_json_and_report(tmp_path, flipp
         "action",
         "--bootstrap",
         "20",
+        "--method",
+        "pc",
         "--out",
         str(tmp_path / "out"),
     ]
@@ -342,7 +347,7 @@ def test_an_unstable_run_is_loud_in_the_terminal_json_and_report(tmp_path, flipp
     # A job file takes the same keys; a lower threshold calls the same shares stable.
     jobs = tmp_path / "jobs.toml"
     jobs.write_text(
-        'base = "reward"\nmesa = "value"\ndecision = "action"\nbootstrap = 20\n'
+        'base = "reward"\nmesa = "value"\ndecision = "action"\nbootstrap = 20\nmethod = "pc"\n'
         "[[check]]\n"
         'name = "lenient"\nstability_threshold = 0.5\n'
         "[check.regimes]\n"

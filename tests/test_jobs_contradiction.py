@@ -32,6 +32,7 @@ from tests.test_pag_repair import write_failing_logs
 # "all" the logs confirm; "untested": the same without the direct test.
 JOB = """
 sensitivity = false
+method = "pc"  # PC's wrong "all" on the repaired logs is the case
 
 [[check]]
 name = "repaired"

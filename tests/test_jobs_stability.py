@@ -41,6 +41,7 @@ decision = "action"
 bootstrap = 20
 sensitivity = false
 direct_test = false
+method = "pc"  # the borderline case was built on PC's CI tests
 
 [regimes]
 train = "logs/train"

@@ -138,7 +138,7 @@ def test_pc_runs_that_used_to_stop_now_give_a_verdict():
         analysis = analyze(
             loaded_from_frames(frames),
             roles,
-            DiscoverySettings(seed=0),
+            DiscoverySettings(method="pc", seed=0),
             evidence=EvidenceSettings(sensitivity=False, direct_test=False),
         )
     assert analysis.check.verdict in ("all", "some", "none")

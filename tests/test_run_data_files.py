@@ -166,17 +166,26 @@ def _two_csv(folder: Path, rename: dict[str, str]) -> list[str]:
     return args
 
 
-def test_a_quoted_newline_in_a_header_name_is_a_column_name(tmp_path):
+def test_a_quoted_comma_and_quotes_in_a_header_name_are_a_column_name(tmp_path):
     out = tmp_path / "out"
-    result = invoke([*_two_csv(tmp_path, {"obs": "o\nbs", "action": 'a "quoted", act'}),
+    result = invoke([*_two_csv(tmp_path, {"obs": "o, bs", "action": 'a "quoted", act'}),
                      *roles(out, decision='"a ""quoted"", act"')])  # fmt: skip
     assert result.exit_code in (0, 3, 4, 5, 8), result.output
     assert {p.name for p in out.iterdir()} == OUTPUTS
     document = json.loads((out / "result.json").read_text())
-    assert "o\nbs" in document["data"]["kinds"]
+    assert "o, bs" in document["data"]["kinds"]
     assert set(read_graph(out / "graph.json").nodes) == {
-        "regime", "o\nbs", 'a "quoted", act', "value", "reward"
+        "regime", "o, bs", 'a "quoted", act', "value", "reward"
     }  # fmt: skip
+
+
+def test_a_quoted_newline_in_a_header_name_is_one_line_naming_the_column(tmp_path):
+    # No output (graph files, report, terminal) can hold the name as it is, and
+    # check-graph would refuse the graph.json: refused before the analysis.
+    out = tmp_path / "out"
+    result = invoke([*_two_csv(tmp_path, {"obs": "o\nbs"}), *roles(out)])
+    assert_one_line(result, out)
+    assert "column 'o\\nbs' holds the control character U+000A" in result.stderr
 
 
 @pytest.mark.parametrize("name", ["act;ion", "act ion", "(action)", " action", "act%3Bion"])
