@@ -133,3 +133,40 @@ def test_simulate_report_in_chromium(browser, study):  # noqa: F811  (the fixtur
         page.close()
     assert seen["errors"] == []
     assert seen["requests"] == [(study / "report.html").as_uri()]
+
+
+class _RecordingProgress:
+    """Stands in for rich's Progress in the CLI: records the task's total and updates."""
+
+    seen: list[tuple[str, int, int]]
+
+    def __init__(self, *columns: object, **options: object) -> None:
+        type(self).seen = []
+
+    def __enter__(self) -> _RecordingProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def add_task(self, description: str, total: int) -> int:
+        type(self).seen.append(("add", 0, total))
+        return 1
+
+    def update(self, task: int, completed: int, total: int) -> None:
+        type(self).seen.append(("update", completed, total))
+
+
+def test_cli_progress_bar_counts_pipeline_runs(tmp_path, monkeypatch):
+    from mesalens.reports.cli import simulate
+
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")  # rich draws the bar only on a terminal
+    monkeypatch.setattr(simulate, "Progress", _RecordingProgress)
+    args = ["simulate", "--replicates", "2", "--rows", "200,300", "--shifts", "0,1"]
+    args += ["--nodes", "5", "--no-direct-test", "--scheduler", "sync", "--out", str(tmp_path)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    total = 2 * 2 * 2
+    assert _RecordingProgress.seen[0] == ("add", 0, total)
+    # After every (replicate, shift) task, two more runs: half-way after the first replicate.
+    assert _RecordingProgress.seen[1:] == [("update", d, total) for d in range(0, total + 1, 2)]
