@@ -90,6 +90,7 @@ __all__ = [
     "SimulationResult",
     "SimulationSettings",
     "run_replicate",
+    "run_shift",
     "run_simulation",
     "study_method",
     "true_verdict",
@@ -349,7 +350,16 @@ def run_replicate(settings: SimulationSettings, replicate: int) -> list[Trial]:
     Deterministic: the model is drawn with seed ``(seed, replicate)``, the
     noise of size ``n`` with ``(seed, replicate, n)``, a Monte-Carlo gap's
     sample with ``(seed, replicate, 1)`` (``n`` is at least 20), discovery
-    with ``seed``.
+    with ``seed``. The same trials as :func:`run_shift` over every shift.
+    """
+    return [trial for shift in settings.shifts for trial in run_shift(settings, replicate, shift)]
+
+
+def run_shift(settings: SimulationSettings, replicate: int, shift: float) -> list[Trial]:
+    """The trials of one replicate at one shift strength, one per sample size.
+
+    :func:`run_simulation` runs one of these per dask task, so that its
+    progress advances per (replicate, shift) rather than per replicate.
     """
     scm = settings.family.draw([settings.seed, replicate])
     roles = _roles(scm)
@@ -359,55 +369,52 @@ def run_replicate(settings: SimulationSettings, replicate: int) -> list[Trial]:
     evidence = _exit_code_evidence(settings.tolerance, settings.direct_test)
     trials = []
     # The one-pass statistics are a dask computation of their own: run them
-    # inside this task, not on the scheduler that runs the replicates.
+    # inside this task, not on the scheduler that runs the study's tasks.
     with dask.config.set(scheduler="sync"):
-        for shift in settings.shifts:
-            truth = true_verdict(scm, shift)
-            gap = exact_gap(
-                scm,
-                shift,
-                holds=truth == "all",
-                seed=[settings.seed, replicate, 1],
-                rows=settings.gap_rows,
-            )
-            for rows in settings.rows:
-                frames = scm.sample(shift, rows, [settings.seed, replicate, rows])
-                start = time.process_time()
-                extra: dict[str, Any] = {}
-                try:
-                    analysis = analyze(
-                        loaded_from_frames(frames), roles, discovery, evidence=evidence
-                    )
-                    learned, error = analysis.check.verdict, None
-                    extra = {
-                        "method": str(analysis.discovery.settings.get("method", "")),
-                        "confirmation": (
-                            NOT_MEASURED
-                            if not settings.direct_test
-                            else analysis.confirmation.status
-                            if analysis.confirmation is not None
-                            else "not applicable"
-                        ),
-                        **_tested_gap(analysis),
-                    }
-                except MesalensError as exc:
-                    learned, error = "error", " ".join(str(exc).split())
-                trials.append(
-                    Trial(
-                        replicate=replicate,
-                        shift=float(shift),
-                        rows=int(rows),
-                        true_verdict=truth,
-                        learned_verdict=learned,
-                        gap=gap.gap,
-                        error=error,
-                        gap_units=gap.gap_units,
-                        gap_method=gap.method,
-                        safe=truth == "all" or _within(gap.gap, gap.gap_units, settings.tolerance),
-                        cpu_seconds=time.process_time() - start,
-                        **extra,
-                    )
+        truth = true_verdict(scm, shift)
+        gap = exact_gap(
+            scm,
+            shift,
+            holds=truth == "all",
+            seed=[settings.seed, replicate, 1],
+            rows=settings.gap_rows,
+        )
+        for rows in settings.rows:
+            frames = scm.sample(shift, rows, [settings.seed, replicate, rows])
+            start = time.process_time()
+            extra: dict[str, Any] = {}
+            try:
+                analysis = analyze(loaded_from_frames(frames), roles, discovery, evidence=evidence)
+                learned, error = analysis.check.verdict, None
+                extra = {
+                    "method": str(analysis.discovery.settings.get("method", "")),
+                    "confirmation": (
+                        NOT_MEASURED
+                        if not settings.direct_test
+                        else analysis.confirmation.status
+                        if analysis.confirmation is not None
+                        else "not applicable"
+                    ),
+                    **_tested_gap(analysis),
+                }
+            except MesalensError as exc:
+                learned, error = "error", " ".join(str(exc).split())
+            trials.append(
+                Trial(
+                    replicate=replicate,
+                    shift=float(shift),
+                    rows=int(rows),
+                    true_verdict=truth,
+                    learned_verdict=learned,
+                    gap=gap.gap,
+                    error=error,
+                    gap_units=gap.gap_units,
+                    gap_method=gap.method,
+                    safe=truth == "all" or _within(gap.gap, gap.gap_units, settings.tolerance),
+                    cpu_seconds=time.process_time() - start,
+                    **extra,
                 )
+            )
     return trials
 
 
@@ -450,7 +457,7 @@ class SimulationResult:
 
 
 class _Finished(Callback):
-    """Report each finished replicate task of a local dask computation."""
+    """Report each finished (replicate, shift) task of a local dask computation."""
 
     def __init__(self, on_done: Callable[[], None]):
         super().__init__()
@@ -479,8 +486,9 @@ def run_simulation(
         if there is one, else ``"processes"`` (PC holds the GIL, so threads
         would not run replicates side by side).
     on_progress : callable, optional
-        Called as ``on_progress(done, total)`` after each finished replicate
-        (and once with ``(0, total)`` at the start).
+        Called as ``on_progress(done, total)`` with the finished trials (pipeline
+        runs) out of all of them, after each finished (replicate, shift) task,
+        and once with ``(0, total)`` at the start.
 
     Returns
     -------
@@ -497,22 +505,25 @@ def run_simulation(
         raise InputError(
             f"scheduler must be one of {', '.join(LOCAL_SCHEDULERS)}; got {scheduler!r}"
         )
-    total = settings.replicates
+    # One task per (replicate, shift): each finishes one trial per sample size.
+    per_task = len(settings.rows)
+    total = settings.replicates * len(settings.shifts) * per_task
     done = 0
 
     def advance() -> None:
         nonlocal done
-        done += 1
+        done += per_task
         if on_progress is not None:
             on_progress(done, total)
 
     if on_progress is not None:
         on_progress(0, total)
     tasks = [
-        dask.delayed(run_replicate, pure=False)(
-            settings, r, dask_key_name=f"{_TASK_PREFIX}-{r:06d}"
+        dask.delayed(run_shift, pure=False)(
+            settings, r, shift, dask_key_name=f"{_TASK_PREFIX}-{r:06d}-{s:03d}"
         )
-        for r in range(total)
+        for r in range(settings.replicates)
+        for s, shift in enumerate(settings.shifts)
     ]
     client = active_client() if scheduler is None else None
     start = time.perf_counter()
@@ -531,7 +542,8 @@ def run_simulation(
     wall = time.perf_counter() - start
     trials = [trial for outcome in outcomes for trial in outcome]
     models = [
-        {"replicate": r, **settings.family.draw([settings.seed, r]).as_dict()} for r in range(total)
+        {"replicate": r, **settings.family.draw([settings.seed, r]).as_dict()}
+        for r in range(settings.replicates)
     ]
     return SimulationResult(
         settings=settings,

@@ -25,13 +25,21 @@ _COLORS = ("#2563eb", "#dc2626", "#059669", "#d97706", "#7c3aed", "#db2777", "#0
 
 @dataclass(frozen=True)
 class Series:
-    """One line: its legend label, x and y values, and optional lower/upper band."""
+    """One line: its legend label, x and y values, and optional lower/upper band.
+
+    ``color`` fixes the line's colour (else the palette's next one); ``key``
+    becomes the ``id`` of the line's ``<g>`` element in the SVG, so a page
+    (or a test) can find a series by what it shows, e.g. its sample size.
+    """
 
     label: str
     x: Sequence[float]
     y: Sequence[float]
     lower: Sequence[float] | None = None
     upper: Sequence[float] | None = None
+    color: str | None = None
+    key: str | None = None
+    dashed: bool = False
 
 
 def line_chart_svg(
@@ -43,6 +51,7 @@ def line_chart_svg(
     width: float = 6.0,
     height: float = 3.2,
     reference_y: float | None = None,
+    x_ticks: Sequence[float] | None = None,
 ) -> Markup:
     """Draw ``series`` as one line chart and return it as an inline ``<svg>`` element.
 
@@ -59,6 +68,9 @@ def line_chart_svg(
         Size in inches (the SVG scales with the page).
     reference_y : float, optional
         A dashed horizontal line (e.g. "no shift" at 0).
+    x_ticks : sequence of float, optional
+        Draw the x axis on a log scale with ticks at exactly these values,
+        labelled with thousands separators (``1,000``): for sample sizes.
 
     Returns
     -------
@@ -83,12 +95,28 @@ def line_chart_svg(
         figure = Figure(figsize=(width, height))
         axes = figure.add_subplot()
         for index, line in enumerate(series):
-            color = _COLORS[index % len(_COLORS)]
-            axes.plot(line.x, line.y, color=color, label=line.label, linewidth=1.6)
+            color = line.color or _COLORS[index % len(_COLORS)]
+            (drawn,) = axes.plot(
+                line.x,
+                line.y,
+                color=color,
+                label=line.label,
+                linewidth=1.6,
+                linestyle="--" if line.dashed else "-",
+            )
+            if line.key is not None:
+                drawn.set_gid(line.key)
             if line.lower is not None and line.upper is not None:
                 axes.fill_between(line.x, line.lower, line.upper, color=color, alpha=0.15)
         if reference_y is not None:
             axes.axhline(reference_y, color="#6b7280", linewidth=0.8, linestyle="--")
+        if x_ticks is not None:
+            from matplotlib.ticker import NullFormatter, NullLocator
+
+            axes.set_xscale("log")
+            axes.set_xticks(list(x_ticks), [f"{value:,.0f}" for value in x_ticks])
+            axes.xaxis.set_minor_locator(NullLocator())
+            axes.xaxis.set_minor_formatter(NullFormatter())
         axes.set_xlabel(x_label)
         axes.set_ylabel(y_label)
         if title:

@@ -432,7 +432,12 @@ def test_run_end_to_end_writes_sensitivity_to_json_and_html(tmp_path):
     section = section[: section.index("</section>")]
     assert 'href="#sensitivity"' in html
     assert 'id="sensitivity-table"' in section
-    assert '<svg class="chart"' in section and "</svg>" in section
+    # The λ curve is λ x gap by construction: numbers, not a chart of a straight line.
+    assert "<svg" not in section and "λ × gap" in section
+    for entry in part["parent_sets"]:
+        for contrast in entry["contrasts"]:
+            gap, half = contrast["gap"], 1.959963984540054 * contrast["gap_standard_error"]
+            assert f"{gap - half:+.4g} to {gap + half:+.4g}" in section
     # The table shows the estimate as the JSON has it, and the IDA set in a note.
     estimate = possible["values"][0]["estimate"]
     assert f"{estimate:+.4g}" in section

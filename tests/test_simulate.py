@@ -260,9 +260,10 @@ TINY = SimulationSettings(replicates=3, rows=(200, 2000), shifts=(0.0, 1.0), see
 
 def test_study_is_deterministic_whatever_the_scheduler():
     progress = []
-    first = run_simulation(TINY, scheduler="sync", on_progress=lambda d, t: progress.append(d))
+    first = run_simulation(TINY, scheduler="sync", on_progress=lambda d, t: progress.append((d, t)))
     second = run_simulation(TINY, scheduler="threads")
-    assert progress == [0, 1, 2, 3]
+    # Counted in pipeline runs, one (replicate, shift) task (2 sample sizes) at a time.
+    assert progress == [(done, 12) for done in range(0, 13, 2)]
     one, two = first.as_dict(), second.as_dict()
     one.pop("timings"), two.pop("timings")
     assert one == two
@@ -302,7 +303,8 @@ def test_simulate_command_end_to_end(tmp_path):
     assert table[0].startswith("| shift | rows |") and len(table) == 2 + 4
     assert {line.count("|") for line in table} == {len(table[2].split("|")) - 1}
     html = unescape((out / "report.html").read_text())
-    assert html.count("<svg") == 4
+    # Three charts; the gap, a straight line by construction, is a table.
+    assert html.count("<svg") == 3 and 'id="gap-table"' in html
     assert "Content-Security-Policy" in html and "default-src 'none'" in html
     assert "<script" not in html and not re.search(r"(src|href)=\"https?:", html)
     assert 'id="cell-table"' in html and document["command"] in html

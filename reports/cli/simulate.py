@@ -19,7 +19,8 @@ FCI for the confounded family, the only one it accepts) and writes into DIR:
   timings; everything but the timings is identical for identical options;
 * ``table.md`` — the per-cell table in Markdown (for ``bench/RESULTS.md``);
 * ``report.html`` — a self-contained page (no script, no network) with the
-  charts (:func:`mesalens.reports.charts.line_chart_svg`) and the table.
+  charts and the gap table (:mod:`mesalens.reports.simulate_charts`) and the
+  per-cell table.
 
 Exit code 0 when the study ran; 1 with one ``mesalens: error:`` line for bad
 values; 2 for a malformed option (click's usage error).
@@ -57,11 +58,11 @@ from mesalens.pipeline.simulation import (
 )
 from mesalens.pipeline.simulation_cells import NOT_MEASURED
 from mesalens.reports.atomic import atomic_write_text
-from mesalens.reports.charts import Series, line_chart_svg
 from mesalens.reports.checks.options import SEED_MAX, BoundedInt
 from mesalens.reports.checks.output_paths import check_output_paths
 from mesalens.reports.cli.common import CONTEXT, fail
 from mesalens.reports.result_json import dumps, mesalens_version
+from mesalens.reports.simulate_charts import gap_table, simulation_charts
 from mesalens.reports.templating import template_environment
 from mesalens.reports.vocabulary import RUN_EXIT_CODES, gate, method_name
 
@@ -326,113 +327,6 @@ def _exit_findings(document: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _charts(document: dict[str, Any]) -> list[dict[str, Any]]:
-    cells = document["cells"]
-    settings = document["settings"]
-    shifts, sizes = settings["shifts"], settings["rows"]
-    by = {(c["shift"], c["rows"]): c for c in cells}
-
-    def band(values: list[dict[str, Any]], key: str) -> tuple[list[float], list[float]]:
-        lows = [float("nan") if c[key][0] is None else c[key][0] for c in values]
-        highs = [float("nan") if c[key][1] is None else c[key][1] for c in values]
-        return lows, highs
-
-    def nan(value: float | None) -> float:
-        return float("nan") if value is None else value
-
-    charts = []
-    accuracy_series = []
-    for n in sizes:
-        row = [by[(s, n)] for s in shifts]
-        lows, highs = band(row, "accuracy_interval")
-        accuracy_series.append(
-            Series(f"{n:,} rows", shifts, [nan(c["accuracy"]) for c in row], lows, highs)
-        )
-    charts.append(
-        {
-            "svg": line_chart_svg(
-                accuracy_series,
-                x_label="shift strength (standardized mean shift)",
-                y_label="accuracy (learned verdict = true)",
-                title="Learned verdict = true verdict",
-            ),
-            "caption": "Share of models whose learned verdict equals the true graph's, by shift "
-            "strength, one line per sample size; bands are 95% Wilson intervals.",
-        }
-    )
-    if len(sizes) > 1:
-        # Sample sizes usually grow geometrically: a log axis spaces them evenly.
-        log_sizes = [math.log10(n) for n in sizes]
-        size_series = []
-        for s in shifts:
-            row = [by[(s, n)] for n in sizes]
-            lows, highs = band(row, "accuracy_interval")
-            size_series.append(
-                Series(f"shift {s:g}", log_sizes, [nan(c["accuracy"]) for c in row], lows, highs)
-            )
-        charts.append(
-            {
-                "svg": line_chart_svg(
-                    size_series,
-                    x_label="log10 of the rows (both regimes)",
-                    y_label="accuracy (learned verdict = true)",
-                    title="Accuracy against sample size",
-                ),
-                "caption": "The same accuracy by sample size (log scale: 3 is 1,000 rows, 4 is "
-                "10,000), one line per shift strength.",
-            }
-        )
-    hold_series = [
-        Series(
-            "true graph",
-            shifts,
-            [nan(by[(s, sizes[0])]["true_hold_share"]) for s in shifts],
-        )
-    ]
-    for n in sizes:
-        hold_series.append(
-            Series(
-                f"learned, {n:,} rows",
-                shifts,
-                [nan(by[(s, n)]["learned_hold_share"]) for s in shifts],
-            )
-        )
-    charts.append(
-        {
-            "svg": line_chart_svg(
-                hold_series,
-                x_label="shift strength (standardized mean shift)",
-                y_label="share where the criterion holds",
-                title="How often the criterion holds",
-            ),
-            "caption": "Share of models in which the criterion holds in the true graph, and in "
-            "which the pipeline says it holds (verdict all), by shift strength.",
-        }
-    )
-    gaps = [by[(s, sizes[0])]["mean_abs_gap_when_fails"] for s in shifts]
-    if settings["family"]["kind"] in ("linear-gaussian", "confounded"):
-        growth = "it grows linearly with the shift"
-    else:
-        growth = (
-            "its largest value over Y_m's train deciles or levels (simulation.json, settings.gap)"
-        )
-    charts.append(
-        {
-            "svg": line_chart_svg(
-                [Series("mean |gap|, failing models", shifts, [nan(g) for g in gaps])],
-                x_label="shift strength (standardized mean shift)",
-                y_label="|alignment gap| (SD of Y_b)",
-                title="How far Y_b moves at equal Y_m",
-                reference_y=0.0,
-            ),
-            "caption": "The exact alignment gap |E[Y_b | Y_m, deploy] - E[Y_b | Y_m, train]| of "
-            "the models where the criterion fails, averaged, in within-regime standard deviations "
-            f"of Y_b ({growth}); it is exactly 0 wherever the criterion holds.",
-        }
-    )
-    return charts
-
-
 def _methods_used(document: dict[str, Any]) -> str:
     """The method asked for and, for ``auto``, what it chose: ``auto (GES in 540 runs)``."""
     asked = document["settings"]["method"]
@@ -479,7 +373,8 @@ def render_simulation_report(document: dict[str, Any]) -> str:
         "n_trials": f"{len(document['trials']):,}",
         "findings": _findings(document),
         "errors": sum(c["errors"] for c in document["cells"]),
-        "charts": _charts(document),
+        "charts": simulation_charts(document),
+        "gap_table": gap_table(document),
         "headings": _HEADINGS,
         "rows": [_cell_row(cell) for cell in document["cells"]],
         "design": design,
@@ -491,14 +386,14 @@ def render_simulation_report(document: dict[str, Any]) -> str:
 
 @contextmanager
 def _progress(console: Console, enabled: bool) -> Iterator[Any]:
-    """A rich bar over the replicates (nothing when disabled or not a terminal)."""
+    """A rich bar over the pipeline runs (nothing when disabled or not a terminal)."""
     if not enabled or not console.is_terminal:
         yield None
         return
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
-        TextColumn("{task.completed}/{task.total} models"),
+        TextColumn("{task.completed}/{task.total} pipeline runs"),
         TimeElapsedColumn(),
     )
     with Progress(*columns, console=console, transient=True) as progress:
@@ -689,7 +584,7 @@ def simulate_command(
                 soft_wrap=True,
             )
         with connected_client(address), _progress(console, not quiet) as progress:
-            task = None if progress is None else progress.add_task("simulating", total=replicates)
+            task = None if progress is None else progress.add_task("simulating", total=runs)
 
             def on_progress(done: int, total: int) -> None:
                 if progress is not None:

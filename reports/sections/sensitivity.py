@@ -1,12 +1,15 @@
-"""The report's sensitivity section: direct effects per σ-graph and the λ curves.
+"""The report's sensitivity section: direct effects and gaps per σ-graph.
 
 Renders the ``"sensitivity"`` part of ``result.json`` (built by
 :mod:`mesalens.pipeline.sensitivity`): an IDA-style table with the regime's
 direct effect on the base objective (the part that does not pass through the
-mesa objective) in every distinct σ-graph of the class, and one chart per
-regime contrast and base column with the gap
-``E[Y_b | Y_m, deploy] - E[Y_b | Y_m, train]`` as the regime's mechanism
-changes are scaled by λ from 0 to 1, one line per parent set of ``D_m``.
+mesa objective) in every distinct σ-graph of the class, and the gap
+``E[Y_b | Y_m, deploy] - E[Y_b | Y_m, train]`` with its 95% interval.
+
+The λ curves (the gap as the regime's mechanism changes are scaled by λ from
+0 to 1) stay in ``result.json`` but are not drawn: the regime only shifts
+means in this parametrisation, so each curve is the straight line λ × gap and
+a chart of it carries nothing the gap at λ = 1 does not (docs/simulate.md).
 """
 
 from __future__ import annotations
@@ -14,16 +17,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from markupsafe import Markup
-
-from mesalens.reports.charts import Series, line_chart_svg
 from mesalens.reports.formatting import format_count, format_estimate
 from mesalens.reports.sections.common import ReportSection, render_template
 
 __all__ = ["render_sensitivity"]
 
-# More lines than this make an unreadable chart; the table keeps every parent set.
-_MAX_LINES = 8
 _Z95 = 1.959963984540054
 
 
@@ -42,36 +40,12 @@ def _parents(parents: Mapping[str, Sequence[str]]) -> str:
     return "; ".join(f"{node} ← {{{', '.join(names)}}}" for node, names in parents.items())
 
 
-def _chart(
-    document: Mapping[str, Any], regime: str, base: str, reference: str, mesa: str
-) -> tuple[Markup, int]:
-    """The λ chart of one contrast and base column, and how many parent sets it leaves out."""
-    lambdas = [float(x) for x in document["lambdas"]]
-    series = []
-    for number, entry in enumerate(document["parent_sets"], start=1):
-        for contrast in entry["contrasts"]:
-            if contrast["regime"] != regime or contrast["base"] != base:
-                continue
-            half = _Z95 * float(contrast["gap_standard_error"] or 0.0)
-            gap = float(contrast["gap"])
-            series.append(
-                Series(
-                    label=f"#{number} {_parents(entry['parents'])}",
-                    x=lambdas,
-                    y=[float(v) for v in contrast["curve"]],
-                    lower=[lam * (gap - half) for lam in lambdas],
-                    upper=[lam * (gap + half) for lam in lambdas],
-                )
-            )
-    shown = series[:_MAX_LINES]
-    svg = line_chart_svg(
-        shown,
-        x_label="λ (share of the regime's mechanism change)",
-        y_label=f"gap in E[{base} | {mesa}]",
-        title=f"{regime} vs {reference}",
-        reference_y=0.0,
-    )
-    return svg, len(series) - len(shown)
+def _interval(gap: float, standard_error: float | None) -> str:
+    """The gap's 95% interval (normal, from its delta-method standard error)."""
+    if standard_error is None:
+        return "–"
+    half = _Z95 * float(standard_error)
+    return f"{format_estimate(gap - half, 4)} to {format_estimate(gap + half, 4)}"
 
 
 def render_sensitivity(document: Mapping[str, Any]) -> ReportSection | None:
@@ -108,6 +82,7 @@ def render_sensitivity(document: Mapping[str, Any]) -> ReportSection | None:
                         "effect_se": f"{se:.2g}" if se is not None else "–",
                         "gap": format_estimate(contrast["gap"], 4),
                         "gap_se": f"{contrast['gap_standard_error']:.2g}",
+                        "gap_interval": _interval(contrast["gap"], contrast["gap_standard_error"]),
                     }
                 )
     possible = [
@@ -121,20 +96,12 @@ def render_sensitivity(document: Mapping[str, Any]) -> ReportSection | None:
         }
         for item in part.get("possible_direct_effects", [])
     ]
-    charts = []
-    if part.get("status") == "done":
-        bases = list(dict.fromkeys(c["base"] for e in part["parent_sets"] for c in e["contrasts"]))
-        for regime in part["regimes"]:
-            for base in bases:
-                svg, hidden = _chart(part, regime, base, part["reference_regime"], mesa)
-                charts.append({"svg": svg, "hidden": hidden, "regime": regime, "base": base})
     body = render_template(
         "sensitivity.html.j2",
         {
             "part": part,
             "rows": rows,
             "possible": possible,
-            "charts": charts,
             "mesa": mesa,
             "decision": decision,
             "mesa_at": ", ".join(f"{k} = {v:.4g}" for k, v in part.get("mesa_at", {}).items()),
