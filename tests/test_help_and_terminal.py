@@ -188,3 +188,23 @@ def test_the_parent_set_table_fits_80_columns_with_long_names(tmp_path):
     table = lines[start:end]
     assert len(table) > 8 and any(line.strip().startswith("nt_level") for line in table)  # folded
     assert max(cell_len(line.rstrip()) for line in table) <= 80, "\n".join(table)
+
+
+def test_check_graph_help_imports_none_of_the_data_pipeline():
+    # `mesalens check-graph --help` loads the graph formats and click, not the
+    # checker's machinery (pandas, scipy, dask, networkx, causal-learn).
+    heavy = ("pandas", "scipy", "dask", "networkx", "pyarrow", "causallearn")
+    modules, importtime = _fresh_imports(
+        textwrap.dedent(
+            """
+            from click.testing import CliRunner
+            from mesalens.reports.cli import cli
+            result = CliRunner().invoke(cli, ["check-graph", "--help"])
+            assert result.exit_code == 0 and "--list-dags" in result.output, result.output
+            """
+        )
+    )
+    loaded = [name for name in heavy if name in modules]
+    assert not loaded, "; ".join(_importers(importtime, name) for name in loaded)
+    assert "mesalens.reports.cli.check_graph" in modules
+    assert "mesalens.reports.checks.graph_check" not in modules

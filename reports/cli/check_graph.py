@@ -11,7 +11,7 @@ import itertools
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
@@ -19,21 +19,19 @@ from rich.text import Text
 
 from mesalens.connectors.atomic import atomic_write_chunks
 from mesalens.connectors.errors import InputError, MesalensError
-from mesalens.connectors.listing import printable
 from mesalens.pipeline.enumeration import iter_dag_edges
 from mesalens.pipeline.formats import FORMATS
 from mesalens.pipeline.formats.names import clip
 from mesalens.reports.atomic import atomic_write_text
-from mesalens.reports.checks.graph_check import build_roles, graph_input, role_texts
-from mesalens.reports.checks.graph_check import check_graph as check_class
-from mesalens.reports.checks.output_paths import check_output_paths
-from mesalens.reports.checks.results import GraphCheckResult, check_destination
 from mesalens.reports.cli.common import CONTEXT, fail
 from mesalens.reports.examples import example_names
-from mesalens.reports.result_json import iter_dumps
 from mesalens.reports.sections.advice import ADVICE_KNOWLEDGE_FILE
-from mesalens.reports.summary import render_dags, render_summary
 from mesalens.reports.vocabulary import exit_code_line, pag_note
+
+# `check-graph --help` imports only the above; the checker's machinery (pandas
+# and the data pipeline come with it) loads when a check starts.
+if TYPE_CHECKING:
+    from mesalens.reports.checks.results import GraphCheckResult
 
 __all__ = ["check_graph"]
 
@@ -91,6 +89,8 @@ def _dag_listing(result: GraphCheckResult) -> Callable[[int], Iterator[list[tupl
 
 def _utf8_path(option: str, path: str | None) -> None:
     """Refuse a path holding bytes that are not UTF-8: no output could name it."""
+    from mesalens.connectors.listing import printable
+
     if path is None:
         return
     try:
@@ -190,6 +190,12 @@ def check_graph(
         raise click.UsageError("give either a GRAPH file or --example NAME (not both)")
     if example is not None and graph_format is not None:
         raise click.UsageError("--format applies to a GRAPH file, not to --example")
+    from mesalens.reports.checks.graph_check import build_roles, graph_input, role_texts
+    from mesalens.reports.checks.graph_check import check_graph as check_class
+    from mesalens.reports.checks.output_paths import check_output_paths
+    from mesalens.reports.checks.results import check_destination
+    from mesalens.reports.result_json import iter_dumps
+
     listing = None
     n_listed = None
     try:
@@ -363,6 +369,8 @@ def _print_summary(
     json_out: str | None,
     html_out: str | None,
 ) -> None:
+    from mesalens.reports.summary import render_dags, render_summary
+
     # Markup, emoji codes and highlighting are off: node names are data.
     console = Console(stderr=json_out == "-", markup=False, emoji=False, highlight=False)
     if json_out is not None and json_out != "-":
