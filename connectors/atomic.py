@@ -28,13 +28,18 @@ def atomic_write_chunks(path: str | os.PathLike[str], chunks: Iterable[bytes]) -
     target = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(target))
     temporary = os.path.join(directory, f".{os.path.basename(target)}.{uuid.uuid4().hex[:12]}.tmp")
+    # Mode 0o666 lets the umask decide the permissions, as a plain open()
+    # would; tempfile.mkstemp would make every report private.
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "wb") as handle:
             for chunk in chunks:
                 handle.write(chunk)
             handle.flush()
+            # Without fsync a crash shortly after the rename can leave an
+            # empty file under the final name on some file systems.
             os.fsync(handle.fileno())
+        # Replacing a file keeps its permissions, as writing into it would.
         with contextlib.suppress(FileNotFoundError):
             os.chmod(temporary, stat.S_IMODE(os.stat(target).st_mode))
         os.replace(temporary, target)
@@ -42,6 +47,7 @@ def atomic_write_chunks(path: str | os.PathLike[str], chunks: Iterable[bytes]) -
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
+    # Make the rename itself durable.
     fsync_dir(directory)
 
 
@@ -61,29 +67,7 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
         If the directory is missing or not writable, or the disk is full; the
         target is then left as it was and no temporary file remains.
     """
-    target = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(target))
-    temporary = os.path.join(directory, f".{os.path.basename(target)}.{uuid.uuid4().hex[:12]}.tmp")
-    # Mode 0o666 lets the umask decide the permissions, as a plain open()
-    # would; tempfile.mkstemp would make every report private.
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            # Without fsync a crash shortly after the rename can leave an
-            # empty file under the final name on some file systems.
-            os.fsync(handle.fileno())
-        # Replacing a file keeps its permissions, as writing into it would.
-        with contextlib.suppress(FileNotFoundError):
-            os.chmod(temporary, stat.S_IMODE(os.stat(target).st_mode))
-        os.replace(temporary, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
-    # Make the rename itself durable.
-    fsync_dir(directory)
+    atomic_write_chunks(path, (data,))
 
 
 def fsync_dir(directory: str | os.PathLike[str]) -> None:
