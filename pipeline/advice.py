@@ -50,7 +50,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from mesalens.pipeline.check_result import CheckResult
+from mesalens.pipeline.check_result import CheckResult, verdict_of
 from mesalens.pipeline.checker import (
     check,
     check_part,
@@ -109,13 +109,7 @@ class Tally:
     @property
     def verdict(self) -> str:
         """``all``, ``some``, ``none`` or ``invalid``, as :attr:`CheckResult.verdict`."""
-        if self.n_hold == 0 and self.n_fail == 0:
-            return "invalid"
-        if self.n_fail == 0:
-            return "all"
-        if self.n_hold == 0:
-            return "none"
-        return "some"
+        return verdict_of(self.n_hold, self.n_fail)
 
     @property
     def undecided(self) -> int:

@@ -14,7 +14,7 @@ from mesalens.pipeline.graph import CausalGraph
 from mesalens.pipeline.pdag import Pdag
 from mesalens.pipeline.roles import Roles
 
-__all__ = ["VERDICTS", "CheckResult", "ParentSetResult", "Witness"]
+__all__ = ["VERDICTS", "CheckResult", "ParentSetResult", "Witness", "verdict_of"]
 
 VERDICTS = ("all", "some", "none", "invalid")
 
@@ -101,6 +101,23 @@ class ParentSetResult:
         return self.n_conjecture_disagrees > 0
 
 
+def verdict_of(n_hold: int, n_fail: int) -> str:
+    """The verdict of a class with ``n_hold`` DAGs where the criterion holds, ``n_fail`` not.
+
+    ``invalid`` when no DAG admits the policy (both zero).
+
+    >>> verdict_of(3, 0), verdict_of(2, 1), verdict_of(0, 4), verdict_of(0, 0)
+    ('all', 'some', 'none', 'invalid')
+    """
+    if n_hold == 0 and n_fail == 0:
+        return "invalid"
+    if n_fail == 0:
+        return "all"
+    if n_hold == 0:
+        return "none"
+    return "some"
+
+
 @dataclass
 class CheckResult:
     """The verdict over the restricted class, its exact counts and witnesses.
@@ -129,14 +146,8 @@ class CheckResult:
 
     @property
     def verdict(self) -> str:
-        """``all``, ``some``, ``none`` or ``invalid``."""
-        if self.n_hold == 0 and self.n_fail == 0:
-            return "invalid"
-        if self.n_fail == 0:
-            return "all"
-        if self.n_hold == 0:
-            return "none"
-        return "some"
+        """``all``, ``some``, ``none`` or ``invalid`` (:func:`verdict_of` the counts)."""
+        return verdict_of(self.n_hold, self.n_fail)
 
     @cached_property
     def restricted(self) -> CausalGraph:
