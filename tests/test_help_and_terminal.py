@@ -117,6 +117,39 @@ def test_the_options_table_lists_what_the_pipeline_implements():
     )
 
 
+def test_simulate_and_demo_declare_the_values_the_pipeline_has():
+    # Their --help shows these without loading the pipeline; they must not drift.
+    from mesalens.connectors.agent_graph import MIN_ROWS
+    from mesalens.connectors.frozen_lake import lake_scenario_names
+    from mesalens.connectors.random_scm import FAMILY_KINDS
+    from mesalens.connectors.simulator import scenario_names
+    from mesalens.pipeline.simulation import METHODS
+    from mesalens.reports.cli import demo, simulate
+
+    assert simulate.FAMILIES == FAMILY_KINDS
+    assert simulate.METHODS == METHODS
+    assert simulate.MIN_ROWS == MIN_ROWS
+    assert demo.DEMO_SCENARIOS == (*scenario_names(), *lake_scenario_names())
+
+
+@pytest.mark.parametrize(("command", "shown"), [("simulate", "--family"), ("demo", "--scenario")])
+def test_simulate_and_demo_help_import_none_of_the_data_pipeline(command, shown):
+    heavy = ("numpy", "pandas", "scipy", "dask", "networkx", "pyarrow", "causallearn", "rich")
+    modules, importtime = _fresh_imports(
+        textwrap.dedent(
+            f"""
+            from click.testing import CliRunner
+            from mesalens.reports.cli import cli
+            result = CliRunner().invoke(cli, ["{command}", "--help"])
+            assert result.exit_code == 0 and "{shown}" in result.output, result.output
+            """
+        )
+    )
+    loaded = [name for name in heavy if name in modules]
+    assert not loaded, "; ".join(_importers(importtime, name) for name in loaded)
+    assert f"mesalens.reports.cli.{command}" in modules
+
+
 def _display() -> tuple[Progress, RunProgress]:
     console = Console(file=open("/dev/null", "w"), force_terminal=True, width=100)
     progress = Progress(CountColumn(), console=console, auto_refresh=False)

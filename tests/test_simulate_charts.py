@@ -158,10 +158,8 @@ class _RecordingProgress:
 
 
 def test_cli_progress_bar_counts_pipeline_runs(tmp_path, monkeypatch):
-    from mesalens.reports.cli import simulate
-
     monkeypatch.setenv("TTY_COMPATIBLE", "1")  # rich draws the bar only on a terminal
-    monkeypatch.setattr(simulate, "Progress", _RecordingProgress)
+    monkeypatch.setattr("rich.progress.Progress", _RecordingProgress)
     args = ["simulate", "--replicates", "2", "--rows", "200,300", "--shifts", "0,1"]
     args += ["--nodes", "5", "--no-direct-test", "--scheduler", "sync", "--out", str(tmp_path)]
     result = CliRunner().invoke(cli, args)

@@ -9,31 +9,33 @@ gymnasium they are skipped with a note, unless asked for by name.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
 
-from mesalens.connectors import DEFAULT_REGIME_NAME
-from mesalens.connectors.frozen_lake import (
-    LAKE_SCENARIOS,
-    exact_gap,
-    gymnasium_available,
-    lake_scenario_names,
-    require_gymnasium,
-    simulate_lake,
-)
-from mesalens.connectors.regime import RegimeSpec
-from mesalens.connectors.simulator import SCENARIOS, scenario_names, write_frames, write_logs
-from mesalens.pipeline.analysis import DiscoverySettings
-from mesalens.pipeline.roles import join_names
-from mesalens.reports.checks.config import CheckSpec, build_roles
 from mesalens.reports.checks.options import SEED_MAX, BoundedInt
-from mesalens.reports.checks.runner import run_check
 from mesalens.reports.cli.common import CONTEXT, errors_as_one_line
-from mesalens.reports.vocabulary import RUN_EXIT_CODES, gate
 
-__all__ = ["DEMO_ROWS_MAX", "demo_command"]
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from mesalens.reports.checks.config import CheckSpec
+
+__all__ = ["DEMO_ROWS_MAX", "DEMO_SCENARIOS", "demo_command"]
+
+#: The built-in scenarios, simulated (``connectors.simulator``) then FrozenLake
+#: (``connectors.frozen_lake``), in the order a plain ``mesalens demo`` runs
+#: them. Declared here so that ``--help`` loads no numerical library;
+#: tests/test_help_and_terminal.py checks them against the connectors'.
+DEMO_SCENARIOS = (
+    "aligned",
+    "coinrun",
+    "deceptive",
+    "collider",
+    "pilot",
+    "frozenlake-blind",
+    "frozenlake-sighted",
+)
 
 #: The most rows (or FrozenLake episodes) per scenario: the logs are simulated
 #: in memory before they are written.
@@ -45,6 +47,8 @@ def _as_text(value: Any) -> str | None:
     if value is None or isinstance(value, str):
         return value
     if isinstance(value, list):
+        from mesalens.pipeline.roles import join_names
+
         return join_names([str(v) for v in value]) if value else "none"
     return str(value)
 
@@ -54,7 +58,7 @@ def _as_text(value: Any) -> str | None:
     "--scenario",
     "scenarios",
     multiple=True,
-    type=click.Choice([*scenario_names(), *lake_scenario_names()]),
+    type=click.Choice(DEMO_SCENARIOS),
     help="A built-in scenario (repeatable).  [default: all]",
 )
 @click.option("--out", "out_dir", default="demo-out", show_default=True, metavar="DIR")
@@ -86,12 +90,23 @@ def demo_command(
     episode; --rows counts episodes there.
     Exits 0 whatever the verdicts; they are printed with the true ones.
     """
+    from rich.console import Console
+
+    from mesalens.connectors.frozen_lake import (
+        LAKE_SCENARIOS,
+        gymnasium_available,
+        require_gymnasium,
+    )
+    from mesalens.connectors.simulator import SCENARIOS, write_logs
+    from mesalens.reports.checks.runner import run_check
+    from mesalens.reports.vocabulary import RUN_EXIT_CODES, gate
+
     console = Console(markup=False, emoji=False, highlight=False)
     out = Path(out_dir)
     with errors_as_one_line(ctx):
         if any(name in LAKE_SCENARIOS for name in scenarios):
             require_gymnasium()  # before anything is written
-        for name in scenarios or [*scenario_names(), *lake_scenario_names()]:
+        for name in scenarios or DEMO_SCENARIOS:
             if name in LAKE_SCENARIOS:
                 if not scenarios and not gymnasium_available():
                     console.print(
@@ -135,6 +150,12 @@ def _check(
     knowledge: dict[str, Any] | None = None,
 ) -> CheckSpec:
     """The check of one scenario on its freshly written shards."""
+    from mesalens.connectors import DEFAULT_REGIME_NAME
+    from mesalens.connectors.regime import RegimeSpec
+    from mesalens.pipeline.analysis import DiscoverySettings
+    from mesalens.pipeline.roles import join_names
+    from mesalens.reports.checks.config import CheckSpec, build_roles
+
     return CheckSpec(
         name=name,
         regimes=tuple(
@@ -158,6 +179,11 @@ def _check(
 
 def _lake(console: Console, name: str, out: Path, rows: int, seed: int, logs_only: bool) -> None:
     """Train and log a FrozenLake agent, then check its full dump of logs."""
+    from mesalens.connectors.frozen_lake import LAKE_SCENARIOS, exact_gap, simulate_lake
+    from mesalens.connectors.simulator import write_frames
+    from mesalens.reports.checks.runner import run_check
+    from mesalens.reports.vocabulary import RUN_EXIT_CODES, gate
+
     agent, frames = simulate_lake(name, rows=rows, seed=seed)
     written = write_frames(frames, out / "logs" / name)
     _logs_line(console, name, out, written)
