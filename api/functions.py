@@ -270,8 +270,7 @@ got 2; e.g. 0.01
             "mesa='value', decision='action'"
         )
     settings = parse_run_config(table, source=source, options=given, flags={k: k for k in given})
-    folder = None if settings.out is None else Path(settings.out)
-    return run_one(settings, out=folder)
+    return run_one(settings, out=settings.out, config_file=source)
 
 
 def _options_section() -> str:

@@ -389,6 +389,28 @@ def test_run_refuses_bad_input_with_the_commands_message(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_run_and_save_refuse_an_output_folder_over_the_inputs(tmp_path):
+    # As `mesalens run --out` does, before any work: the API must not write
+    # result.json next to (or in place of) the logs it read.
+    paths = _write_logs(tmp_path / "logs", rows=200)
+    before = {p.name: p.read_bytes() for p in (tmp_path / "logs").iterdir()}
+    with pytest.raises(InputError, match="is a file") as raised:
+        mesalens.run(paths, **ROLES, out=paths["train"])
+    done = _cli(
+        "run", f"--regime=train={paths['train']}", f"--regime=deploy={paths['deploy']}",
+        "--base", "reward", "--mesa", "value", "--decision", "action", "--out", str(paths["train"]),
+    )  # fmt: skip
+    assert _error_line(done) == one_line(str(raised.value)).replace("out", "--out", 1)
+    with pytest.raises(InputError, match="logs") as raised:
+        mesalens.run(paths, **ROLES, out=tmp_path / "logs")
+    assert "train.csv" in str(raised.value) or "deploy.csv" in str(raised.value)
+    result = mesalens.run(paths, **ROLES, direct_test=False, sensitivity=False)
+    with pytest.raises(InputError, match="logs"):
+        result.save(tmp_path / "logs")
+    assert {p.name: p.read_bytes() for p in (tmp_path / "logs").iterdir()} == before
+    assert result.save(tmp_path / "elsewhere") == tmp_path / "elsewhere"
+
+
 def test_run_reads_a_config_and_the_arguments_win(tmp_path):
     paths = _write_logs(tmp_path / "logs", rows=300)
     config = tmp_path / "check.toml"

@@ -330,13 +330,17 @@ class RunResult(_Result):
         The folder the outputs were written to (None: not written; see :meth:`save`).
     """
 
-    def __init__(self, run: CheckRun, settings: Any):
+    def __init__(
+        self, run: CheckRun, settings: Any, inputs: Sequence[tuple[str, str]] = ()
+    ) -> None:
         self.analysis = run.analysis
         self.data = run.data
         self.document = run.document
         self.out = run.out
         self.check = run.analysis.check
         self._settings = settings
+        # The local inputs (what, path): a later save() must not write over them.
+        self._inputs = tuple(inputs)
 
     @property
     def gate(self) -> str:
@@ -388,10 +392,18 @@ class RunResult(_Result):
 
         As ``mesalens run --out`` does (each file atomically, ``result.json``
         last); the folder is created if missing. Returns the folder.
+
+        Raises
+        ------
+        InputError
+            If ``out`` is a file, holds or is one of the run's inputs, or
+            cannot be written.
         """
+        from mesalens.reports.checks.output_paths import check_output_paths
         from mesalens.reports.checks.runner import write_run_outputs
 
         folder = Path(os.fspath(out))
+        check_output_paths([("out", folder, "folder")], self._inputs)
         try:
             self.document = write_run_outputs(folder, self.analysis, self.data, self._settings)
         except OSError as exc:

@@ -133,7 +133,6 @@ def run_command(ctx: click.Context, **options: Any) -> None:
     from rich.console import Console
 
     from mesalens.reports.checks.config import is_job_file, read_toml
-    from mesalens.reports.checks.output_paths import check_inputs, check_output_paths
     from mesalens.reports.checks.single_run import run_one
     from mesalens.reports.progress import run_progress
 
@@ -147,14 +146,12 @@ def run_command(ctx: click.Context, **options: Any) -> None:
         _run_job_file(ctx, console, options)
     with errors_as_one_line(ctx):
         run = _run_config(options, config, source)
-        check_output_paths(
-            [("--out" if options["out"] else "out", run.out, "folder")],
-            [*check_inputs(run.check), *([("config file", source)] if source else [])],
-        )
         with run_progress(console, not options["quiet"]) as progress:
             result = run_one(
                 run,
-                out=Path(str(run.out)),
+                out=str(run.out),
+                out_option="--out" if options["out"] else "out",
+                config_file=source,
                 on_stage=progress.stage,
                 on_test=progress.ci_test,
             )
