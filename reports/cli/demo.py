@@ -61,7 +61,14 @@ def _as_text(value: Any) -> str | None:
     type=click.Choice(DEMO_SCENARIOS),
     help="A built-in scenario (repeatable).  [default: all]",
 )
-@click.option("--out", "out_dir", default="demo-out", show_default=True, metavar="DIR")
+@click.option(
+    "--out",
+    "out_dir",
+    default="demo-out",
+    show_default=True,
+    metavar="DIR",
+    help="Folder for the logs (DIR/logs/) and one result folder per scenario.",
+)
 @click.option(
     "--rows",
     type=BoundedInt(min=100, max=DEMO_ROWS_MAX),
@@ -69,7 +76,13 @@ def _as_text(value: Any) -> str | None:
     show_default=True,
     help=f"Rows per scenario, over both regimes (half in each; at most {DEMO_ROWS_MAX:,}).",
 )
-@click.option("--seed", type=BoundedInt(min=0, max=SEED_MAX), default=0, show_default=True)
+@click.option(
+    "--seed",
+    type=BoundedInt(min=0, max=SEED_MAX),
+    default=0,
+    show_default=True,
+    help="Seed of the simulated logs and of the runs.",
+)
 @click.option("--logs-only", is_flag=True, help="Write the logs and stop.")
 @click.pass_context
 def demo_command(

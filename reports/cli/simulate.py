@@ -161,7 +161,13 @@ def _progress(console: Any, enabled: bool) -> Iterator[Any]:
     show_default=True,
     help="The model family: the mechanisms on the random graph.",
 )
-@click.option("--seed", type=BoundedInt(min=0, max=SEED_MAX), default=0, show_default=True)
+@click.option(
+    "--seed",
+    type=BoundedInt(min=0, max=SEED_MAX),
+    default=0,
+    show_default=True,
+    help="Seed of the random models, their logs and the runs.",
+)
 @click.option(
     "--method",
     type=click.Choice(METHODS),
@@ -183,6 +189,7 @@ def _progress(console: Any, enabled: bool) -> Iterator[Any]:
     type=click.FloatRange(0, 1, min_open=True, max_open=True),
     default=0.01,
     show_default=True,
+    help="Significance level of the CI tests of PC and FCI (GES, BOSS and GRaSP use scores).",
 )
 @click.option(
     "--scheduler",
