@@ -41,11 +41,16 @@ __all__ = [
     "NOT_CONFIRMED",
     "RUN_EXIT_CODES",
     "SIGMA",
+    "SMALL_GAP_TITLE",
+    "SMALL_GAP_WORDS",
     "bootstrap_words",
     "class_unit",
     "confirmation_lines",
     "conjecture_mark",
+    "contradiction_alarm",
+    "contradiction_is_alarm",
     "contradiction_sentence",
+    "contradiction_words",
     "contradicts_all",
     "count_sentence",
     "exit_code_line",
@@ -90,11 +95,33 @@ NOT_CONFIRMED = "all, not confirmed"
 RUN_EXIT_CODES: dict[str, int] = {"all": 0, NOT_CONFIRMED: 8, "some": 3, "none": 4, "invalid": 5}
 
 #: What the terminal (single runs and jobs) and the jobs index say of a
-#: contradicted ``all`` (:func:`contradicts_all`).
+#: contradicted ``all`` (:func:`contradicts_all`) the logs do not confirm.
 CONTRADICTION_WORDS = (
     "the direct test contradicts the structural 'all': the logs reject the independence "
     "it licenses (report: Direct test)"
 )
+
+#: ... and of a contradicted ``all`` whose gap the logs confirm within the
+#: tolerance: the independence is not exact, but the shift moves ``E[Y_b | Y_m]``
+#: by less than the reviewer accepts, so exit 0 stands (a note, not an alarm).
+SMALL_GAP_WORDS = (
+    "the direct test rejects the exact independence the structural 'all' licenses, but the "
+    "logs confirm the alignment gap is within the tolerance (report: Direct test)"
+)
+
+
+def contradiction_words(record: Mapping[str, Any]) -> str:
+    """What to say of a contradicted ``all``: an alarm, or a note when its gap is confirmed.
+
+    ``record`` is a result document or a job's run record (both carry ``confirmation``).
+
+    >>> contradiction_words({"confirmation": {"status": "confirmed"}}) == SMALL_GAP_WORDS
+    True
+    >>> contradiction_words({"confirmation": None}) == CONTRADICTION_WORDS
+    True
+    """
+    return CONTRADICTION_WORDS if contradiction_is_alarm(record) else SMALL_GAP_WORDS
+
 
 #: The jobs index's "contradicted" marker tooltip: what it means, in the
 #: words of the report's verdict card.
@@ -102,6 +129,13 @@ CONTRADICTED_TITLE = (
     "The logs contradict this verdict: the direct test rejects Y_b \u22a5 regime | Y_m, "
     "the independence the structural 'all' licenses (E[Y_b | Y_m] moves with the regime). "
     "Do not rely on it until that is resolved; see Direct test in the run's report."
+)
+
+#: ... and when the logs confirm the gap within the tolerance all the same.
+SMALL_GAP_TITLE = (
+    "The direct test rejects Y_b \u22a5 regime | Y_m: the structural 'all' is not exact, "
+    "but the logs confirm the alignment gap is within the tolerance; see Direct test in the "
+    "run's report."
 )
 
 
@@ -672,11 +706,44 @@ def contradiction_sentence(
         return None
     roles = document["roles"]
     base, mesa = names_text(roles["base"]), names_text(roles["mesa"])
+    if _gap_confirmed(document):
+        return (
+            f"The direct test rejects {base} ⊥ {roles['regime']} | {mesa}: E[{base} | {mesa}] "
+            "moves with the regime, so the structural 'all' is not exact; but the logs confirm "
+            "that the alignment gap is within the tolerance, so the exit code 0 stands. See "
+            "Direct test below."
+        )
     return (
         f"The logs contradict this verdict: the direct test rejects {base} ⊥ "
         f"{roles['regime']} | {mesa} (E[{base} | {mesa}] moves with the regime). Do not rely "
         "on the structural 'all' until that is resolved; see Direct test below."
     )
+
+
+def _gap_confirmed(record: Mapping[str, Any]) -> bool:
+    return (record.get("confirmation") or {}).get("status") == "confirmed"
+
+
+def contradiction_is_alarm(record: Mapping[str, Any]) -> bool:
+    """Whether a contradicted ``all`` is an alarm: its gap is not confirmed within the tolerance.
+
+    ``record`` is a result document or a job's run record (both carry
+    ``confirmation``).
+    """
+    return not _gap_confirmed(record)
+
+
+def contradiction_alarm(record: Mapping[str, Any]) -> bool:
+    """Whether a job's run record holds a contradicted ``all`` the logs do not confirm.
+
+    >>> contradiction_alarm({"direct_test": {"contradicts": True}, "confirmation": None})
+    True
+    >>> contradiction_alarm(
+    ...     {"direct_test": {"contradicts": True}, "confirmation": {"status": "confirmed"}}
+    ... )
+    False
+    """
+    return is_contradicted(record.get("direct_test")) and contradiction_is_alarm(record)
 
 
 def is_contradicted(direct_test: Any) -> bool:

@@ -165,10 +165,25 @@ def test_one_newest_run_column_and_markers_for_stable_runs(job):
     newest_record = history(job, "steady")[-1]
     contradicted = newest_record["direct_test"]["contradicts"]
     assert 'class="confirmed"' in row
-    assert ('class="contradicted"' in row) is contradicted
+    # A rejection of the exact independence under a confirmed gap is a "small
+    # gap" note (exit 0 stands), never the red "contradicted" alarm.
+    assert 'class="contradicted"' not in row
+    assert ('class="smallgap"' in row) is contradicted
     assert ('class="agrees"' in row) is not contradicted
+    alert = re.search(r'<div class="alert">(.*?)</div>', page, re.S)
+    assert alert is None or 'href="#check-steady"' not in alert.group(1)
+    if contradicted:  # the run's report says it as a note too, not as an alert
+        report = (job / "steady" / "runs" / newest_record["run"] / "report.html").read_text(
+            encoding="utf-8"
+        )
+        assert '<p class="note warn-note" id="verdict-direct-test">' in report
+        assert "so the exit code 0 stands" in report
     for record in history(job, "steady"):  # every run's marker in its section's runs table
-        expected = "contradicted" if record["direct_test"]["contradicts"] else "agrees"
+        confirmed = record["confirmation"]["status"] == "confirmed"
+        if record["direct_test"]["contradicts"]:
+            expected = "smallgap" if confirmed else "contradicted"
+        else:
+            expected = "agrees"
         runs = section(page, "steady")
         line = runs[runs.index(f"<td>{record['run']}</td>") :].split("</tr>")[0]
         assert f'class="{expected}"' in line

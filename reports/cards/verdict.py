@@ -18,6 +18,7 @@ from mesalens.reports.vocabulary import (
     NOT_CONFIRMED,
     class_unit,
     confirmation_lines,
+    contradiction_is_alarm,
     contradiction_sentence,
     gate,
     graph_origin,
@@ -87,6 +88,8 @@ def verdict_card(
         "unit": unit,
         "separation": separation(document),
         "direct_contradiction": contradiction_sentence(document, run),
+        # A contradicted all whose gap the logs confirm is a note, not an alarm.
+        "direct_contradiction_alarm": contradiction_is_alarm(document),
         "graph_origin": graph_origin(run, source),
         "sentence_segments": verdict_segments(document, class_source),
         "counts": counts,

@@ -48,8 +48,9 @@ from mesalens.reports.checks.options import (
 )
 from mesalens.reports.cli.common import CONTEXT, errors_as_one_line, fail
 from mesalens.reports.vocabulary import (
-    CONTRADICTION_WORDS,
     confirmation_lines,
+    contradiction_is_alarm,
+    contradiction_words,
     contradicts_all,
     graph_origin,
     pag_note,
@@ -188,7 +189,8 @@ def _print_run(console: Console, result: RunResult) -> None:
         part = document["direct_test"]
         console.print(direct_test_line(part), soft_wrap=True)
         if contradicts_all(analysis.check.verdict, part):
-            console.print(f"warning: {CONTRADICTION_WORDS}", soft_wrap=True)
+            kind = "warning" if contradiction_is_alarm(document) else "note"
+            console.print(f"{kind}: {contradiction_words(document)}", soft_wrap=True)
     found = analysis.deterministic
     for line in deterministic_lines(None if found is None else found.as_dict()):
         console.print(line, soft_wrap=True)

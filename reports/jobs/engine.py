@@ -105,7 +105,12 @@ from mesalens.reports.jobs.outcome import (
     jobs_exit_code,
     verdict_change_note,
 )
-from mesalens.reports.vocabulary import CONTRADICTION_WORDS, NOT_CONFIRMED, stability_words
+from mesalens.reports.vocabulary import (
+    CONTRADICTION_WORDS,
+    NOT_CONFIRMED,
+    SMALL_GAP_WORDS,
+    stability_words,
+)
 
 __all__ = [
     "Terminated",
@@ -477,7 +482,7 @@ def _run_one_check(
             result.verdict,
             stability_words(outcome.stability),
         )
-    if outcome.contradicted:
+    if outcome.contradiction_alarm:
         log.warning(
             "check %s: run %s: verdict %s is CONTRADICTED: %s",
             check.name,
@@ -485,6 +490,8 @@ def _run_one_check(
             result.verdict,
             CONTRADICTION_WORDS,
         )
+    elif outcome.contradicted:
+        log.info("check %s: run %s: %s", check.name, run_id, SMALL_GAP_WORDS)
     return outcome
 
 

@@ -39,6 +39,9 @@ from mesalens.reports.vocabulary import (
     CONTRADICTED_TITLE,
     CONTRADICTION_WORDS,
     NOT_CONFIRMED,
+    SMALL_GAP_TITLE,
+    SMALL_GAP_WORDS,
+    contradiction_alarm,
     gate,
     is_contradicted,
     is_unstable,
@@ -74,11 +77,11 @@ table.gates tr.g-failed td:first-child { box-shadow: inset 4px 0 var(--fail); }
   font-weight: 700; font-size: 0.8rem; letter-spacing: 0.03em; }
 .changed td { background: #fef2f2; }
 .mark { color: var(--fail); font-weight: 700; }
-.unstable, .contradicted, .unconfirmed, .stable, .agrees, .confirmed, .untested {
+.unstable, .contradicted, .smallgap, .unconfirmed, .stable, .agrees, .confirmed, .untested {
   display: inline-block; margin-left: 4px; padding: 0 7px; border-radius: 999px; font-size: 0.76rem;
   font-weight: 700; white-space: nowrap; border: 1px solid; }
 .unstable { color: #b45309; border-color: #f59e0b; background: #fffbeb; }
-.unconfirmed { color: #92400e; border-color: #d97706; background: #fffbeb; }
+.unconfirmed, .smallgap { color: #92400e; border-color: #d97706; background: #fffbeb; }
 .contradicted { color: #b91c1c; border-color: #f87171; background: #fef2f2; }
 .stable, .agrees, .confirmed { color: #166534; border-color: #86efac; background: #f0fdf4; }
 .untested { color: var(--muted); border-color: var(--line-2); font-weight: 600; }
@@ -174,10 +177,17 @@ def _stability_mark(stability: Any) -> str:
     return f' <span class="stable" title="{_e(title)}">stable</span>'
 
 
-def _direct_test_mark(direct_test: Any) -> str:
-    """After a verdict the direct test checked: "contradicted", or "direct test agrees"."""
-    if is_contradicted(direct_test):
+def _direct_test_mark(record: Mapping[str, Any]) -> str:
+    """After a verdict the direct test checked: "contradicted", "small gap" or "direct test agrees".
+
+    "small gap": the test rejects the exact independence of an ``all`` whose
+    gap the logs confirm within the tolerance (exit code 0 stands).
+    """
+    direct_test = record.get("direct_test")
+    if contradiction_alarm(record):
         return f' <span class="contradicted" title="{_e(CONTRADICTED_TITLE)}">contradicted</span>'
+    if is_contradicted(direct_test):
+        return f' <span class="smallgap" title="{_e(SMALL_GAP_TITLE)}">small gap</span>'
     if not (isinstance(direct_test, dict) and direct_test.get("contradicts") is False):
         return ""
     if direct_test.get("status") != "done":
@@ -207,7 +217,7 @@ def _marks(record: Mapping[str, Any]) -> str:
     return (
         _confirmation_mark(record)
         + _stability_mark(record.get("stability"))
-        + _direct_test_mark(record.get("direct_test"))
+        + _direct_test_mark(record)
     )
 
 
@@ -311,8 +321,10 @@ def check_gate(entry: Mapping[str, Any]) -> tuple[str, str]:
         extra.append(f"changed from {newest.get('previous_verdict')} since the previous run")
     if is_unstable(newest.get("stability")):
         extra.append(f"unstable: {stability_words(newest['stability'])}")
-    if is_contradicted(newest.get("direct_test")):
+    if contradiction_alarm(newest):
         extra.append(f"contradicted: {CONTRADICTION_WORDS}")
+    elif is_contradicted(newest.get("direct_test")):
+        extra.append(f"small gap: {SMALL_GAP_WORDS}")
     tail = "".join(f"; {text}" for text in extra)
     name = gate(newest)
     if name == NOT_CONFIRMED:
@@ -406,7 +418,7 @@ def _alerts(entries: Sequence[Mapping[str, Any]]) -> list[str]:
                 f'<span class="unstable">unstable</span> under the bootstrap '
                 f"({_e(stability_words(entry['stability']))}); do not rely on it"
             )
-        if is_contradicted(entry.get("direct_test")):
+        if contradiction_alarm(entry):
             alerts.append(
                 f"{_check_link(entry['name'])}: "
                 f"its latest verdict {_badge(entry.get('latest_verdict'))} is "
@@ -483,7 +495,7 @@ def _trend_runs(runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
                 if not isinstance(confirmation, Mapping)
                 else confirmation.get("status") == "confirmed",
                 "unstable": ok and is_unstable(record.get("stability")),
-                "contradicted": ok and is_contradicted(record.get("direct_test")),
+                "contradicted": ok and contradiction_alarm(record),
                 "gap": trend.get("gap") if ok else None,
                 "rows": trend.get("rows") if ok else None,
             }

@@ -58,10 +58,11 @@ from mesalens.reports.jobs.layout import (
     iso_now,
 )
 from mesalens.reports.vocabulary import (
-    CONTRADICTION_WORDS,
     EXIT_CODES,
     NOT_CONFIRMED,
     RUN_EXIT_CODES,
+    contradiction_alarm,
+    contradiction_words,
     contradicts_all,
     gate,
     is_contradicted,
@@ -301,6 +302,11 @@ class CheckOutcome:
         return is_contradicted(self.direct_test)
 
     @property
+    def contradiction_alarm(self) -> bool:
+        """Whether it contradicts an ``all`` the logs do not confirm (else the gap is small)."""
+        return self.record is not None and contradiction_alarm(self.record)
+
+    @property
     def exit_code(self) -> int:
         """The exit code of this check alone (see :func:`jobs_exit_code`)."""
         return jobs_exit_code([self])
@@ -356,7 +362,9 @@ class JobsOutcome:
                     line += f" (UNSTABLE: {stability_words(outcome.stability)})"
                 lines.append(f"{line}; {outcome.folder}")
                 if outcome.contradicted:
-                    lines.append(f"warning: check {outcome.name}: {CONTRADICTION_WORDS}")
+                    kind = "warning" if outcome.contradiction_alarm else "note"
+                    words = contradiction_words(outcome.record or {})
+                    lines.append(f"{kind}: check {outcome.name}: {words}")
                 if outcome.gate == NOT_CONFIRMED and outcome.confirmation:
                     reasons = "; ".join(outcome.confirmation.get("reasons") or [])
                     lines.append(f"check {outcome.name}: all NOT CONFIRMED by the logs: {reasons}")
