@@ -50,7 +50,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from mesalens.pipeline.check_result import CheckResult, verdict_of
+from mesalens.pipeline.advice_counts import (
+    MAX_LISTED,
+    POLICY_BUDGET,
+    RESOLUTION_BUDGET,
+    Tally,
+    checks_allowed,
+    skeleton_distances,
+)
+from mesalens.pipeline.advice_knowledge import Candidate, KnowledgeSearch, knowledge_text, rank
+from mesalens.pipeline.check_result import CheckResult
 from mesalens.pipeline.checker import (
     check,
     check_part,
@@ -59,6 +68,7 @@ from mesalens.pipeline.checker import (
 )
 from mesalens.pipeline.enumeration import iter_dag_edges
 from mesalens.pipeline.errors import MesalensError
+from mesalens.pipeline.graph import CausalGraph
 from mesalens.pipeline.pdag import Pdag
 
 __all__ = [
@@ -72,75 +82,10 @@ __all__ = [
     "parts_with_edges",
 ]
 
-#: The resolution advice's budget, in node-checks: each check of a part of
-#: the class costs as many units as the graph has nodes, so a 100-node class
-#: gets 400 checks and a 1,000-node class 40 (never fewer than
-#: :data:`MIN_CHECKS`). Half goes to the edges, half to the experiments
-#: (what one leaves is the other's); knowledge pairs get what is left.
-RESOLUTION_BUDGET = 40_000
-#: The policy-design search's budget, in node-checks (200 candidate
-#: policies at 100 nodes, 20 at 1,000, never fewer than :data:`MIN_CHECKS`).
-POLICY_BUDGET = 20_000
-#: The fewest checks either search gets, however large the class.
-MIN_CHECKS = 16
-#: How many items of each kind the advice lists (the counts behind the
-#: ranking cover every candidate checked).
-MAX_LISTED = 8
 #: How many outcomes of one experiment are listed (all are counted).
 MAX_OUTCOMES = 12
 #: How many DAGs the search for a cycle a declared input closes may list.
 CYCLE_SEARCH_DAGS = 2000
-
-
-@dataclass(frozen=True)
-class Tally:
-    """Exact counts over a set of DAGs, and the verdict they give."""
-
-    n_dags: int = 0
-    n_hold: int = 0
-    n_fail: int = 0
-    n_invalid: int = 0
-
-    @classmethod
-    def of(cls, result: CheckResult) -> Tally:
-        """The counts of a check."""
-        return cls(result.n_dags, result.n_hold, result.n_fail, result.n_invalid)
-
-    @property
-    def verdict(self) -> str:
-        """``all``, ``some``, ``none`` or ``invalid``, as :attr:`CheckResult.verdict`."""
-        return verdict_of(self.n_hold, self.n_fail)
-
-    @property
-    def undecided(self) -> int:
-        """The DAGs still undecided: all of them when the verdict is ``some``, else 0."""
-        return self.n_dags if self.verdict == "some" else 0
-
-    def __add__(self, other: Tally) -> Tally:
-        return Tally(
-            self.n_dags + other.n_dags,
-            self.n_hold + other.n_hold,
-            self.n_fail + other.n_fail,
-            self.n_invalid + other.n_invalid,
-        )
-
-    def __sub__(self, other: Tally) -> Tally:
-        return Tally(
-            self.n_dags - other.n_dags,
-            self.n_hold - other.n_hold,
-            self.n_fail - other.n_fail,
-            self.n_invalid - other.n_invalid,
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        """``verdict`` and the four counts, as in ``result.json``."""
-        return {
-            "verdict": self.verdict,
-            "n_dags": self.n_dags,
-            "n_hold": self.n_hold,
-            "n_fail": self.n_fail,
-            "n_invalid": self.n_invalid,
-        }
 
 
 @dataclass
@@ -148,7 +93,9 @@ class Advice:
     """The advice on one check; :meth:`to_dict` is ``result.json``'s ``advice`` object."""
 
     verdict: str
+    unit: str = "dag"
     edges: list[dict[str, Any]] = field(default_factory=list)
+    marks: list[dict[str, Any]] = field(default_factory=list)
     knowledge: list[dict[str, Any]] = field(default_factory=list)
     experiments: list[dict[str, Any]] = field(default_factory=list)
     policy: dict[str, Any] | None = None
@@ -161,29 +108,20 @@ class Advice:
         """The JSON form (fixed key order)."""
         return {
             "verdict": self.verdict,
+            "unit": self.unit,
             "budget": {
                 "resolution_checks": self.resolution_allowed,
                 "resolution_used": self.resolution_checks,
                 "resolution_complete": self.resolution_complete,
             },
             "edges": self.edges,
+            "marks": self.marks,
             "knowledge": self.knowledge,
             "knowledge_file": None,
             "experiments": self.experiments,
             "policy": self.policy,
             "notes": self.notes,
         }
-
-
-def checks_allowed(budget: int, n_nodes: int) -> int:
-    """How many checks a search of ``budget`` node-checks may run on a class of ``n_nodes``.
-
-    >>> checks_allowed(RESOLUTION_BUDGET, 100), checks_allowed(RESOLUTION_BUDGET, 1000)
-    (400, 40)
-    >>> checks_allowed(POLICY_BUDGET, 3000)
-    16
-    """
-    return max(MIN_CHECKS, budget // max(n_nodes, 1))
 
 
 # ---------------------------------------------------------------- parts
@@ -219,20 +157,6 @@ def parts_with_edges(
         return True
 
     return found if split(g, list(edges)) else None
-
-
-def knowledge_text(required: Iterable[tuple[str, str]], header: Sequence[str] = ()) -> str:
-    """A Tetrad knowledge file requiring each ``(tail, head)`` edge.
-
-    >>> print(knowledge_text([("x", "D")], ["assumes x causes D"]), end="")
-    /knowledge
-    # assumes x causes D
-    requiredirect
-    x D
-    """
-    lines = ["/knowledge", *(f"# {line}" for line in header), "requiredirect"]
-    lines += [f"{tail} {head}" for tail, head in required]
-    return "\n".join(lines) + "\n"
 
 
 def _distances(g: Pdag, sources: Iterable[int]) -> list[int]:
@@ -294,7 +218,8 @@ class _Adviser:
             self.g.undirected_edges(),
             key=lambda e: (min(self.distance[e[0]], self.distance[e[1]]), self.edge(*e)),
         )
-        settling: list[tuple[tuple[tuple[int, int], ...], Tally]] = []
+        search = KnowledgeSearch(self.g, self.names, self.tally_edges)
+        candidates: list[Candidate] = []
         rows = []
         for a, b in undirected:
             if self.used >= self.limit:
@@ -306,8 +231,9 @@ class _Adviser:
             backward = self.total - forward
             undecided = forward.undecided + backward.undecided
             for edge, tally in (((a, b), forward), ((b, a), backward)):
+                search.remember([edge], tally)
                 if tally.n_dags and tally.verdict != "some":
-                    settling.append(((edge,), tally))
+                    candidates += _edge_candidates((edge,))
             if undecided < self.total.n_dags:
                 rows.append(
                     {
@@ -322,17 +248,15 @@ class _Adviser:
         rows.sort(key=lambda row: (row["undecided"], row["edge"]))
         advice.edges = rows[:MAX_LISTED]
         self.limit = self.allowed
-        advice.experiments = self._experiments()
-        if not settling and len(undirected) >= 2:
-            settling = self._settling_pairs(undirected)
-        advice.knowledge = [self._knowledge_row(edges, tally) for edges, tally in settling]
-        # The weakest assumption first: the set that keeps the most DAGs.
-        advice.knowledge.sort(key=lambda row: (-row["n_dags"], row["required"]))
-        advice.knowledge = advice.knowledge[:MAX_LISTED]
+        advice.experiments = self._experiments(search, candidates)
+        knowledge = _rows(search, candidates)
+        if not any(row["size"] == 1 for row in rank(knowledge)) and len(undirected) >= 2:
+            knowledge += _rows(search, self._settling_pairs(undirected, search))
+        advice.knowledge = rank(knowledge)
 
     def _settling_pairs(
-        self, undirected: list[tuple[int, int]]
-    ) -> list[tuple[tuple[tuple[int, int], ...], Tally]]:
+        self, undirected: list[tuple[int, int]], search: KnowledgeSearch
+    ) -> list[Candidate]:
         found = []
         orientations = [e for a, b in undirected for e in ((a, b), (b, a))]
         for first, second in itertools.combinations(orientations, 2):
@@ -344,32 +268,21 @@ class _Adviser:
             tally = self.tally_edges([first, second])
             if tally is None:
                 continue
+            search.remember([first, second], tally)
             if tally.n_dags and tally.verdict != "some":
-                found.append(((first, second), tally))
+                found += _edge_candidates((first, second))
         return found
 
-    def _knowledge_row(self, edges: tuple[tuple[int, int], ...], tally: Tally) -> dict[str, Any]:
-        required = [self.edge(*e) for e in edges]
-        said = ", ".join(f"{t} --> {h}" for t, h in required)
-        header = [
-            f"mesalens advice: if {said} (every DAG of the class where this holds), "
-            f"the verdict is {tally.verdict!r}: {tally.n_hold} of {tally.n_dags} DAGs hold, "
-            f"{tally.n_fail} fail, {tally.n_invalid} cannot host the policy.",
-            "Pass this file back with --knowledge only if you know it to be true.",
-        ]
-        return {
-            "required": required,
-            **tally.to_dict(),
-            "text": knowledge_text([tuple(e) for e in required], header),
-        }
-
-    def _experiments(self) -> list[dict[str, Any]]:
+    def _experiments(
+        self, search: KnowledgeSearch, candidates: list[Candidate]
+    ) -> list[dict[str, Any]]:
+        """The experiments; each outcome that settles the verdict is also a tier candidate."""
         rows = []
-        candidates = sorted(
+        candidates_at = sorted(
             (v for v in range(self.g.n) if self.g.undirected[v]),
             key=lambda v: (self.distance[v], self.names[v]),
         )
-        for x in candidates:
+        for x in candidates_at:
             if self.used >= self.limit:
                 self.complete = False
                 break
@@ -380,8 +293,15 @@ class _Adviser:
             parts = list(orientations_at(self.g, x))
             self.used += len(parts)
             outcomes = []
+            neighbours = self.g.undirected[x]
             for part in parts:
                 tally = Tally.of(check_part(self.graph, self.roles, part))
+                search.remember_part(part, tally)
+                before = tuple(sorted(part.parents[x] & neighbours, key=self.names.__getitem__))
+                after = tuple(sorted(neighbours - part.parents[x], key=self.names.__getitem__))
+                if tally.n_dags and tally.verdict != "some" and len(neighbours) >= 2:
+                    tiers = tuple(t for t in (before, (x,), after) if t)
+                    candidates.append(Candidate("tiers", tiers=tiers))
                 outcomes.append(
                     {"parents": sorted(self.names[p] for p in part.parents[x]), **tally.to_dict()}
                 )
@@ -399,6 +319,24 @@ class _Adviser:
             )
         rows.sort(key=lambda row: (row["undecided"], row["n_outcomes"], row["intervene_on"]))
         return rows[:MAX_LISTED]
+
+
+def _edge_candidates(edges: tuple[tuple[int, int], ...]) -> list[Candidate]:
+    """A set of required edges, and the same knowledge as forbidden reversed edges."""
+    return [
+        Candidate("required", edges=edges),
+        Candidate("forbidden", edges=tuple((h, t) for t, h in edges)),
+    ]
+
+
+def _rows(search: KnowledgeSearch, candidates: list[Candidate]) -> list[dict[str, Any]]:
+    """Each candidate's file, read back and counted (those past the budget are left out)."""
+    rows = []
+    for candidate in dict.fromkeys(candidates):
+        row = search.row(candidate)
+        if row is not None:
+            rows.append(row)
+    return rows
 
 
 def _counts(row: dict[str, Any]) -> tuple[int, int, int, int]:
@@ -425,17 +363,21 @@ def _policy_candidates(
     return found
 
 
+def _checked_graph(result: CheckResult) -> CausalGraph:
+    """The graph to recheck under other policy inputs: a PAG as given, else the restricted class."""
+    latent = getattr(result, "latent", None)
+    return result.restricted if latent is None else latent.pag
+
+
 def _policy(result: CheckResult) -> dict[str, Any]:
-    roles, graph = result.roles, result.restricted
-    g = result.restricted_pdag
-    decisions = [graph.index[d] for d in roles.decision]
-    distance = _distances(g, decisions)
+    roles, graph = result.roles, _checked_graph(result)
+    distance = skeleton_distances(graph, roles.decision)
     universe = sorted(
         (v for v in graph.nodes if v not in roles.decision),
-        key=lambda v: (distance[graph.index[v]], v),
+        key=lambda v: (distance[v], v),
     )
     current = roles.policy_inputs
-    allowed = checks_allowed(POLICY_BUDGET, g.n)
+    allowed = checks_allowed(POLICY_BUDGET, len(graph.nodes))
     checked = 0
     complete = True
     passing: list[dict[str, Any]] = []
@@ -488,13 +430,19 @@ def _policy(result: CheckResult) -> dict[str, Any]:
 
 def _invalid_inputs(result: CheckResult) -> list[dict[str, Any]]:
     """Per declared input: in how many DAGs reading it closes a cycle, and one such cycle."""
-    roles, graph = result.roles, result.restricted
+    roles, graph = result.roles, _checked_graph(result)
     rows = []
     for name in roles.policy_inputs or ():
-        alone = Tally.of(check(graph, replace(roles, policy_inputs=(name,))))
+        checked = check(graph, replace(roles, policy_inputs=(name,)))
+        alone = Tally.of(checked)
         if alone.n_invalid == 0:
             continue
-        cycle = _cycle_through(result, name)
+        latent = getattr(checked, "latent", None)
+        if latent is None:
+            cycle = _cycle_through(result, name)
+        else:  # a PAG: the cycle of the first listed MAG that cannot host the policy
+            violations = (r.witness.violation for r in latent.mags if r.status == "invalid")
+            cycle = next((list(v) for v in violations if v), None)
         rows.append(
             {
                 "input": name,
@@ -553,13 +501,37 @@ def g_nodes(result: CheckResult) -> int:
 
 
 # ---------------------------------------------------------------- entry point
+PAG_NOTE = (
+    "the class is a PAG's MAGs: the counts are MAGs; the advice fixes circle marks and "
+    "changes the policy inputs, and proposes no knowledge file (check-graph --knowledge "
+    "takes DAGs, CPDAGs and MPDAGs) and no experiments"
+)
+
+
+def _pag_resolution(result: CheckResult, advice: Advice) -> None:
+    """The circle marks whose fixing decides a ``some`` over MAGs (``advice_pag``)."""
+    from mesalens.pipeline.advice_pag import mark_resolution  # the MAG layer, only for PAGs
+
+    found = mark_resolution(result)  # type: ignore[arg-type]
+    advice.marks = found.rows
+    advice.resolution_allowed, advice.resolution_checks = found.allowed, found.used
+    advice.resolution_complete = found.complete
+    if not found.complete:
+        advice.notes.append(
+            f"the search over circle marks stopped at its budget of {found.allowed} checks: "
+            "the edges nearest the decision were checked first"
+        )
+
+
 def advise(result: CheckResult) -> Advice:
     """The resolution and policy-design advice on a check of a DAG, CPDAG or MPDAG.
 
     Parameters
     ----------
     result : CheckResult
-        The check (a PAG's check gets no advice: its class is MAGs).
+        The check. For a PAG (counts over MAGs) the resolution advice is
+        the circle marks that decide a ``some``; the policy-design advice
+        is the same, rechecked with the PAG checker.
 
     Returns
     -------
@@ -567,14 +539,16 @@ def advise(result: CheckResult) -> Advice:
         Resolution advice when the verdict is ``some``; policy-design advice
         when it is ``none``, ``some`` or ``invalid``.
     """
-    advice = Advice(verdict=result.verdict)
-    if getattr(result, "latent", None) is not None or result.restricted_pdag is None:
-        advice.notes.append("no advice for a PAG: its class is MAGs, not DAGs")
-        return advice
+    pag = getattr(result, "latent", None) is not None or result.restricted_pdag is None
+    advice = Advice(verdict=result.verdict, unit="mag" if pag else "dag")
     if result.verdict == "all":
         advice.notes.append("the verdict is already all: nothing to settle or to fix")
         return advice
-    if result.verdict == "some":
+    if pag:
+        if result.verdict == "some":
+            _pag_resolution(result, advice)
+        advice.notes.append(PAG_NOTE)
+    elif result.verdict == "some":
         adviser = _Adviser(result)
         adviser.resolution(advice)
         advice.resolution_allowed = adviser.allowed

@@ -25,11 +25,15 @@ from __future__ import annotations
 from mesalens.pipeline.graph import CausalGraph
 from mesalens.pipeline.knowledge import Knowledge, KnowledgeError
 
-__all__ = ["apply_knowledge"]
+__all__ = ["apply_knowledge", "forces"]
 
 
-def _forced(knowledge: Knowledge, a: str, b: str) -> bool:
-    """Whether the knowledge says ``a --> b`` for adjacent ``a``, ``b``."""
+def forces(knowledge: Knowledge, a: str, b: str) -> bool:
+    """Whether the knowledge says ``a --> b`` for adjacent ``a``, ``b``.
+
+    A required ``a --> b``, a forbidden ``b --> a`` or ``a`` in an earlier tier
+    than ``b`` (the advice reads knowledge files back with this rule).
+    """
     if knowledge.is_required(a, b) or knowledge.is_forbidden(b, a):
         return True
     tier_a, tier_b = knowledge.tier_of(a), knowledge.tier_of(b)
@@ -61,14 +65,14 @@ def apply_knowledge(graph: CausalGraph, knowledge: Knowledge) -> CausalGraph:
     for edge in graph.edges():
         a, b = edge.u, edge.v
         if edge.kind == "-->":
-            if _forced(knowledge, b, a):
+            if forces(knowledge, b, a):
                 raise KnowledgeError(
                     f"the graph has {a} --> {b}, which the knowledge forbids{where}; "
                     "fix the knowledge or the graph"
                 )
             result.add_edge(a, b, "-->")
             continue
-        forward, backward = _forced(knowledge, a, b), _forced(knowledge, b, a)
+        forward, backward = forces(knowledge, a, b), forces(knowledge, b, a)
         if forward and backward:
             raise KnowledgeError(
                 f"the knowledge forbids both directions of the graph's edge {a} --- {b}{where} "

@@ -256,7 +256,9 @@ def _parents_of_decisions(mag: CausalGraph, roles: Roles) -> dict[str, tuple[str
     }
 
 
-def check_pag(graph: CausalGraph, roles: Roles) -> PagCheckResult:
+def check_pag(
+    graph: CausalGraph, roles: Roles, reference: CausalGraph | None = None
+) -> PagCheckResult:
     """Decide the inner-alignment criterion over the MAGs of the PAG ``graph``.
 
     Parameters
@@ -265,6 +267,11 @@ def check_pag(graph: CausalGraph, roles: Roles) -> PagCheckResult:
         A PAG (``-->``, ``<->``, ``o->``, ``o-o`` edges), e.g. from FCI, or a MAG.
     roles : Roles
         The regime, base, mesa and decision nodes and the policy inputs.
+    reference : CausalGraph, optional
+        The MAG that defines the class (default: Zhang's MAG of ``graph``).
+        The advice passes the MAG of the PAG as learned with ``graph`` that
+        PAG with some circle marks fixed: the check is then over the MAGs of
+        the learned class that have those marks.
 
     Returns
     -------
@@ -283,7 +290,7 @@ def check_pag(graph: CausalGraph, roles: Roles) -> PagCheckResult:
     """
     roles.validate(graph)
     restricted = restrict_regime(graph, roles.regime)
-    reference = pag_to_mag(graph)
+    reference = pag_to_mag(graph) if reference is None else reference
     keep = roles.policy_inputs is None
     mags: list[CausalGraph] | None
     try:

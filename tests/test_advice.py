@@ -138,15 +138,21 @@ def test_every_piece_of_advice_gives_the_stated_counts(instance):
             assert orientation["verdict"] == want.verdict
             undecided += want.undecided
         assert row["undecided"] == undecided < len(dags)
+    sizes = {row["size"] for row in advice["knowledge"]}
+    assert len(sizes) <= 1, "only the smallest settling knowledge is listed"
     for row in advice["knowledge"]:
-        edges = [(index[t], index[h]) for t, h in row["required"]]
-        want = tally_where(lambda d, edges=edges: all(e in d for e in edges))
-        assert stated(row) == want and want.verdict != "some"
-        # The knowledge file, passed back: the same counts through check-graph's path.
         knowledge = read_tetrad_knowledge(row["text"])
         assert sorted(knowledge.required) == sorted(tuple(e) for e in row["required"])
+        assert sorted(knowledge.forbidden) == sorted(tuple(e) for e in row["forbidden"])
+        assert knowledge.tiers == row["tiers"]
+        assert row["size"] == (len(row["tiers"]) - 1 if row["tiers"] else len(row[row["form"]]))
+        want = tally_where(lambda d, k=knowledge: _satisfies(d, k, label))
+        assert stated(row) == want and want.verdict != "some", row["text"]
+        # The knowledge file, passed back: the same counts through check-graph's path.
         again = check(apply_knowledge(graph, knowledge), roles)
         assert Tally.of(again) == want
+    if advice["knowledge"] and advice["budget"]["resolution_complete"]:
+        _assert_nothing_smaller(advice, tally_where, n, label, decisions, dags)
     for row in advice["experiments"]:
         x = index[row["intervene_on"]]
         covered, undecided = 0, 0
@@ -192,6 +198,47 @@ def test_every_piece_of_advice_gives_the_stated_counts(instance):
         assert any(all(e in d for e in itertools.pairwise(cycle[:-1])) for d in dags)
 
 
+def _satisfies(dag, knowledge, label) -> bool:
+    """Whether a DAG (index edges) obeys the knowledge: by its definition, not by the code's."""
+    edges = {(label[a], label[b]) for a, b in dag}
+    tier = {name: k for k, names_ in enumerate(knowledge.tiers) for name in names_}
+    return (
+        knowledge.required <= edges
+        and not knowledge.forbidden & edges
+        and not any(a in tier and b in tier and tier[a] > tier[b] for a, b in edges)
+    )
+
+
+def _assert_nothing_smaller(advice, tally_where, n, label, decisions, dags) -> None:
+    """No smaller knowledge of the kinds searched settles it (brute force).
+
+    Size 1 is a single required or forbidden edge between any two nodes, or
+    one node before (after) all its undirected neighbours; the listed size
+    must be the smallest that settles.
+    """
+    [size] = {row["size"] for row in advice["knowledge"]}
+    if size == 1:
+        return
+    for a, b in itertools.permutations(range(n), 2):
+        for keep in (lambda d, a=a, b=b: (a, b) in d, lambda d, a=a, b=b: (a, b) not in d):
+            tally = tally_where(keep)
+            assert not (tally.n_dags and tally.verdict != "some"), (label[a], label[b])
+    for x in range(n):
+        # x's undirected neighbours: adjacent, and oriented both ways among the DAGs.
+        around = {a for d in dags for a, b in d if b == x} & {
+            b for d in dags for a, b in d if a == x
+        }
+        if not around:
+            continue
+        for first in (True, False):
+            tally = tally_where(
+                lambda d, x=x, first=first, around=around: all(
+                    ((x, y) if first else (y, x)) in d for y in around
+                )
+            )
+            assert not (tally.n_dags and tally.verdict != "some"), (label[x], first)
+
+
 def test_the_undecided_example_advice_and_its_knowledge_file():
     g = CausalGraph(["regime", "value", "final_action", "got_coin"])
     for u, v in [
@@ -208,10 +255,17 @@ def test_the_undecided_example_advice_and_its_knowledge_file():
     [edge] = advice["edges"]
     assert edge["edge"] == ["final_action", "got_coin"] and edge["undecided"] == 0
     assert [o["verdict"] for o in edge["orientations"]] == ["none", "all"]
-    assert [k["required"] for k in advice["knowledge"]] == [
-        [["final_action", "got_coin"]],
-        [["got_coin", "final_action"]],
+    assert [(k["form"], k[k["form"]]) for k in advice["knowledge"]] == [
+        ("required", [["final_action", "got_coin"]]),
+        ("required", [["got_coin", "final_action"]]),
+        ("forbidden", [["got_coin", "final_action"]]),
+        ("forbidden", [["final_action", "got_coin"]]),
     ]
+    # A forbidden b --> a is the required a --> b on the class: same edge, same counts.
+    required, forbidden = advice["knowledge"][0], advice["knowledge"][2]
+    assert required["orients"] == forbidden["orients"] == [["final_action", "got_coin"]]
+    counts = ("verdict", "n_dags", "n_hold", "n_fail", "n_invalid")
+    assert [required[k] for k in counts] == [forbidden[k] for k in counts] == ["none", 1, 0, 1, 0]
     assert advice["policy"]["passing"][0]["inputs"] == ["value"]
     assert advice["policy"]["passing"][0]["changes"] == ["-regime"]
 

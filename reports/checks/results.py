@@ -8,7 +8,8 @@ document (``result.json``) and read their attributes off it:
 
 * ``verdict``, the counts (``n_dags``, ``n_hold``, ``n_fail``, ``n_invalid``;
   ``counts`` has all four), ``roles``, ``witnesses`` (a DAG on each side; the
-  failing one with its open path), ``open_path``, ``parent_sets``, and
+  failing one with its open path), ``open_path``, ``parent_sets``, ``advice``
+  (what would settle or fix the verdict), and
   ``exit_code`` with the ``gate`` it stands for;
 * ``to_json()`` (the document's text, byte for byte what ``--json`` writes),
   ``write_json(path)`` and ``write_report(path)`` (both atomic);
@@ -147,6 +148,17 @@ class _Result(ABC):
     def parent_sets(self) -> list[dict[str, Any]]:
         """One entry per parent set of the decision: counts, status, open path, C1, C2."""
         return self.document["parent_sets"]
+
+    @property
+    def advice(self) -> dict[str, Any] | None:
+        """What would settle a ``some`` or fix the policy (``docs/advice.md``); None if off.
+
+        ``edges``, ``knowledge`` (each with its Tetrad file, ``text``, in the
+        form ``required``, ``forbidden`` or ``tiers``), ``experiments``,
+        ``marks`` (a PAG's circle marks) and ``policy``, with exact counts
+        (``unit``: ``dag``, or ``mag`` for a PAG).
+        """
+        return self.document.get("advice")
 
     @property
     def gate(self) -> str:

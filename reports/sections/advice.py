@@ -4,7 +4,8 @@ Renders the ``"advice"`` part of a result document (built by
 :mod:`mesalens.pipeline.advice`): for a ``some``, the undirected edges whose
 orientation decides the verdict, the smallest background knowledge that
 settles it (and the knowledge file written for it), the single-variable
-experiments; for ``none``, ``some`` and ``invalid``, the smallest changes to
+experiments, and for a PAG the circle marks whose fixing decides it (counts
+over MAGs); for ``none``, ``some`` and ``invalid``, the smallest changes to
 the policy inputs that make the verdict ``all``, or the open paths that block
 them, and for ``invalid`` the declared inputs that close a cycle. Each list
 is ranked by how many DAGs its items leave undecided. The reasoning is in
@@ -17,6 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from mesalens.pipeline.advice_knowledge import describe
 from mesalens.reports.formatting import format_count
 from mesalens.reports.sections.common import ReportSection, render_template
 
@@ -42,6 +44,43 @@ def _counts(row: Mapping[str, Any]) -> str:
 
 def _arrow(edge: list[str]) -> str:
     return f"{edge[0]} --> {edge[1]}"
+
+
+#: How each form of knowledge is named in the report and the terminal.
+FORM_NAMES = {"required": "required edges", "forbidden": "forbidden edges", "tiers": "tiers"}
+
+
+def _units(part: Mapping[str, Any]) -> str:
+    return "MAGs" if part.get("unit") == "mag" else "DAGs"
+
+
+def _mark_rows(part: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return [
+        {
+            "edge": row["pag_edge"],
+            "undecided": format_count(row["undecided"]),
+            "options": [f"{o['edge']}: {_counts(o)}" for o in row["orientations"]],
+        }
+        for row in part.get("marks", [])
+    ]
+
+
+def _knowledge_lines(part: Mapping[str, Any], where: str | None) -> list[str]:
+    """The best knowledge of each form (the first, written to ``where``, first)."""
+    lines, seen = [], set()
+    for k, row in enumerate(part["knowledge"]):
+        if row["form"] in seen:
+            continue
+        seen.add(row["form"])
+        written = f"; written to {where} (pass it with --knowledge)" if where and k == 0 else ""
+        said = describe(row)
+        if row["form"] != "required":
+            said = (
+                f"as {FORM_NAMES[row['form']]}, {said} "
+                f"(on this class: {', '.join(_arrow(e) for e in row['orients'])})"
+            )
+        lines.append(f"advice: knowledge {said} settles it: {_counts(row)}{written}")
+    return lines
 
 
 def _policy_text(row: Mapping[str, Any]) -> str:
@@ -89,8 +128,16 @@ def render_advice(document: Mapping[str, Any]) -> ReportSection | None:
         "part": part,
         "n_dags": document.get("n_dags"),
         "edges": _edge_rows(part),
+        "units": _units(part),
+        "marks": _mark_rows(part),
         "knowledge": [
-            {"said": ", ".join(_arrow(e) for e in row["required"]), "counts": _counts(row)}
+            {
+                "form": FORM_NAMES[row["form"]],
+                "said": describe(row),
+                "orients": ", ".join(_arrow(e) for e in row["orients"]),
+                "size": row["size"],
+                "counts": _counts(row),
+            }
             for row in part["knowledge"]
         ],
         "experiments": _experiment_rows(part),
@@ -127,16 +174,14 @@ def advice_lines(part: Mapping[str, Any] | None, folder: Path | None = None) -> 
             f"{_arrow(first['edge'])} gives {_counts(first)}; "
             f"{_arrow(second['edge'])} gives {_counts(second)}"
         )
+    for row in part.get("marks", [])[:TERMINAL_ITEMS]:
+        options = "; ".join(f"{o['edge']} gives {_counts(o)}" for o in row["orientations"])
+        lines.append(f"advice: if {row['pag_edge']} were fixed: {options}")
     if part["knowledge"]:
-        best = part["knowledge"][0]
         where = part.get("knowledge_file")
         if where and folder is not None:
             where = str(folder / where)
-        lines.append(
-            f"advice: knowledge {', '.join(_arrow(e) for e in best['required'])} settles it: "
-            f"{_counts(best)}"
-            + (f"; written to {where} (pass it with --knowledge)" if where else "")
-        )
+        lines += _knowledge_lines(part, where)
     for row in part["experiments"][:TERMINAL_ITEMS]:
         lines.append(
             f"advice: intervening on {row['intervene_on']} leaves "
@@ -153,7 +198,7 @@ def advice_lines(part: Mapping[str, Any] | None, folder: Path | None = None) -> 
             lines.append(
                 f"advice: no policy within {size} change{'s' if size > 1 else ''} of the inputs "
                 f"({policy['checked']} checked"
-                + (f", {impossible} impossible in every DAG" if impossible else "")
+                + (f", {impossible} impossible in every {_units(part)[:-1]}" if impossible else "")
                 + (", budget reached" if not policy["complete"] else "")
                 + ") makes the verdict all"
             )
@@ -166,7 +211,8 @@ def advice_lines(part: Mapping[str, Any] | None, folder: Path | None = None) -> 
             cycle = " --> ".join(row["cycle"]) if row["cycle"] else "a directed path"
             lines.append(
                 f"advice: input {row['input']} is downstream of the decision in "
-                f"{row['n_downstream']} of {row['n_dags']} DAGs: reading it closes {cycle}"
+                f"{row['n_downstream']} of {row['n_dags']} {_units(part)}: reading it closes "
+                f"{cycle}"
             )
     lines += [f"advice: note: {note}" for note in part["notes"]]
     return lines
