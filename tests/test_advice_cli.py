@@ -164,3 +164,59 @@ def test_run_advice_from_the_learned_class_and_its_knowledge_file(tmp_path):
     assert off.returncode == EXIT["some"]
     assert json.loads((tmp_path / "out" / "result.json").read_text())["advice"] is None
     assert not knowledge.exists(), "a stale knowledge file outlived the run that wrote it"
+
+
+# A class of 3 DAGs where the knowledge comes in all three forms: v3 before
+# v2 and v4 (one tier line) directs both edges at v3 and settles the verdict.
+THREE_FORMS = """Graph Nodes:
+v0;v1;v2;v3;v4
+
+Graph Edges:
+1. v0 --- v1
+2. v1 --- v2
+3. v1 --- v3
+4. v1 --- v4
+5. v2 --- v3
+6. v3 --- v4
+"""
+THREE_FORMS_ROLES = ["--regime", "v0", "--base", "v3", "--mesa", "v1", "--decision", "v2"]
+
+
+def test_knowledge_in_three_forms_each_passed_back(tmp_path):
+    import mesalens
+
+    graph = tmp_path / "graph.txt"
+    graph.write_text(THREE_FORMS)
+    args = ["check-graph", str(graph), *THREE_FORMS_ROLES, "--policy-inputs", "v0"]
+    out = tmp_path / "result.json"
+    done = run(*args, "--json", str(out), "--html", str(tmp_path / "report.html"))
+    assert done.returncode == EXIT["some"], done.stderr
+    advice = json.loads(out.read_text())["advice"]
+    forms = {row["form"] for row in advice["knowledge"]}
+    assert forms == {"required", "forbidden", "tiers"}
+    [tiers] = [row for row in advice["knowledge"] if row["form"] == "tiers"]
+    assert tiers["tiers"] == [["v3"], ["v2", "v4"]] and tiers["size"] == 1
+    assert tiers["orients"] == [["v3", "v2"], ["v3", "v4"]]
+    assert "addtemporal\n1 v3\n2 v2 v4\n" in tiers["text"]
+    assert "advice: knowledge as tiers, v3 before v2, v4 (on this class: v3 --> v2, v3 --> v4)" in (
+        done.stdout
+    )
+    assert "tiers: if <code>v3 before v2, v4</code>" in (tmp_path / "report.html").read_text()
+    for k, row in enumerate(advice["knowledge"]):
+        if row["form"] == "forbidden":  # the same class edge as its required mirror
+            [mirror] = [
+                r
+                for r in advice["knowledge"]
+                if r["form"] == "required" and r["orients"] == row["orients"]
+            ]
+            assert _counts(mirror) == _counts(row)
+        path = tmp_path / f"k{k}.txt"
+        path.write_text(row["text"])
+        again = run(*args, "--knowledge", str(path), "--json", "-", "-q", "--no-advice")
+        assert again.returncode == EXIT[row["verdict"]], (again.stderr, row["text"])
+        assert _counts(json.loads(again.stdout)) == _counts(row), row["text"]
+    # The Python API's result carries the same advice.
+    result = mesalens.check_graph(
+        str(graph), regime="v0", base="v3", mesa="v1", decision="v2", policy_inputs="v0"
+    )
+    assert result.advice["knowledge"] == advice["knowledge"]
