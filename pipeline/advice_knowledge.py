@@ -27,7 +27,8 @@ under Meek's rules, are an MPDAG whose DAGs are exactly the DAGs of the class
 where the knowledge holds (Meek, UAI 1995); its counts are the checker's
 (parts checked with :func:`~mesalens.pipeline.checker.check_part`), and an
 MPDAG counted once (a single edge, an experiment's outcome) is not counted
-again. Nothing is inferred from the form: each file's counts are those of
+again: the same directed edges, or the same closed MPDAG, keep the same
+DAGs. Nothing is inferred from the form: each file's counts are those of
 the DAGs the file, as parsed, keeps.
 
 >>> print(knowledge_text(tiers=[["x"], ["a", "b"]], header=["x first"]), end="")
@@ -161,20 +162,26 @@ class KnowledgeSearch:
         self.g = g
         self.names = list(names)
         self.count = count
-        self.known: dict[Key, Tally] = {}
+        self.known: dict[Key, Tally] = {}  # by closed MPDAG
+        self.by_edges: dict[frozenset[Edge], Tally] = {}
 
     def remember(self, edges: Sequence[Edge], tally: Tally) -> None:
         """Record the counts of the DAGs with every ``edges`` (already counted)."""
-        key = closed_key(self.g, edges)
-        if key is not None:
-            self.known[key] = tally
+        self.by_edges[frozenset(edges)] = tally
 
     def remember_part(self, part: Pdag, tally: Tally) -> None:
         """Record the counts of a Meek-closed part of the class."""
         self.known[part.key()] = tally
 
     def tally(self, edges: Sequence[Edge]) -> Tally | None:
-        """The counts of the DAGs with every ``edges``: remembered, else counted (None: budget)."""
+        """The counts of the DAGs with every ``edges``: remembered, else counted (None: budget).
+
+        The same edges are the same DAGs; other edges with the same closed
+        MPDAG too (a tier file and the experiment outcome it states).
+        """
+        same = self.by_edges.get(frozenset(edges))
+        if same is not None:
+            return same
         key = closed_key(self.g, edges)
         if key is None:
             return Tally()

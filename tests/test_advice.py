@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mesalens.pipeline.advice import Tally, advise, parts_with_edges
+from mesalens.pipeline.advice_knowledge import MAX_KNOWLEDGE
 from mesalens.pipeline.checker import check, restricted_class
 from mesalens.pipeline.counting import ExtensionCounter
 from mesalens.pipeline.errors import GraphError
@@ -151,8 +152,8 @@ def test_every_piece_of_advice_gives_the_stated_counts(instance):
         # The knowledge file, passed back: the same counts through check-graph's path.
         again = check(apply_knowledge(graph, knowledge), roles)
         assert Tally.of(again) == want
-    if advice["knowledge"] and advice["budget"]["resolution_complete"]:
-        _assert_nothing_smaller(advice, tally_where, n, label, decisions, dags)
+    if result.verdict == "some" and advice["budget"]["resolution_complete"]:
+        _assert_smallest_and_all_listed(advice, tally_where, n, label, dags)
     for row in advice["experiments"]:
         x = index[row["intervene_on"]]
         covered, undecided = 0, 0
@@ -209,34 +210,54 @@ def _satisfies(dag, knowledge, label) -> bool:
     )
 
 
-def _assert_nothing_smaller(advice, tally_where, n, label, decisions, dags) -> None:
-    """No smaller knowledge of the kinds searched settles it (brute force).
+def _assert_smallest_and_all_listed(advice, tally_where, n, label, dags) -> None:
+    """The listed knowledge is the smallest that settles, and all of it (brute force).
 
     Size 1 is a single required or forbidden edge between any two nodes, or
-    one node before (after) all its undirected neighbours; the listed size
-    must be the smallest that settles.
+    one node before (after) all of its two or more undirected neighbours.
+    When any settles, exactly those are listed (unless the list is cut);
+    when none does, what is listed has size 2.
     """
-    [size] = {row["size"] for row in advice["knowledge"]}
-    if size == 1:
-        return
+
+    def settles(keep) -> bool:
+        tally = tally_where(keep)
+        return bool(tally.n_dags) and tally.verdict != "some"
+
+    required, forbidden, tiers = set(), set(), set()
     for a, b in itertools.permutations(range(n), 2):
-        for keep in (lambda d, a=a, b=b: (a, b) in d, lambda d, a=a, b=b: (a, b) not in d):
-            tally = tally_where(keep)
-            assert not (tally.n_dags and tally.verdict != "some"), (label[a], label[b])
+        if settles(lambda d, a=a, b=b: (a, b) in d):
+            required.add((label[a], label[b]))
+        if settles(lambda d, a=a, b=b: (a, b) not in d):
+            forbidden.add((label[a], label[b]))
     for x in range(n):
         # x's undirected neighbours: adjacent, and oriented both ways among the DAGs.
-        around = {a for d in dags for a, b in d if b == x} & {
-            b for d in dags for a, b in d if a == x
-        }
-        if not around:
+        into = {a for d in dags for a, b in d if b == x}
+        around = into & {b for d in dags for a, b in d if a == x}
+        if len(around) < 2:
             continue
+        group = tuple(sorted(label[y] for y in around))
         for first in (True, False):
-            tally = tally_where(
+            if settles(
                 lambda d, x=x, first=first, around=around: all(
                     ((x, y) if first else (y, x)) in d for y in around
                 )
-            )
-            assert not (tally.n_dags and tally.verdict != "some"), (label[x], first)
+            ):
+                tiers.add(((label[x],), group) if first else (group, (label[x],)))
+    # On a fixed class a forbidden b --> a is the required a --> b: never smaller.
+    assert forbidden == {(b, a) for a, b in required}
+    rows = advice["knowledge"]
+    if not (required or tiers):
+        assert all(row["size"] == 2 for row in rows)
+        return
+    assert rows and all(row["size"] == 1 for row in rows)
+    if len(rows) < MAX_KNOWLEDGE:
+        listed = {form: set() for form in ("required", "forbidden", "tiers")}
+        for row in rows:
+            if row["form"] == "tiers":
+                listed["tiers"].add(tuple(tuple(t) for t in row["tiers"]))
+            else:
+                listed[row["form"]].add(tuple(row[row["form"]][0]))
+        assert listed == {"required": required, "forbidden": forbidden, "tiers": tiers}
 
 
 def test_the_undecided_example_advice_and_its_knowledge_file():
