@@ -55,6 +55,7 @@ from mesalens.pipeline.advice_counts import (
     POLICY_BUDGET,
     RESOLUTION_BUDGET,
     Tally,
+    check_cost,
     checks_allowed,
     skeleton_distances,
 )
@@ -377,7 +378,7 @@ def _policy(result: CheckResult) -> dict[str, Any]:
         key=lambda v: (distance[v], v),
     )
     current = roles.policy_inputs
-    allowed = checks_allowed(POLICY_BUDGET, len(graph.nodes))
+    allowed = checks_allowed(POLICY_BUDGET, check_cost(result))
     checked = 0
     complete = True
     passing: list[dict[str, Any]] = []
@@ -545,9 +546,15 @@ def advise(result: CheckResult) -> Advice:
         advice.notes.append("the verdict is already all: nothing to settle or to fix")
         return advice
     if pag:
+        advice.notes.append(PAG_NOTE)
+        if result.latent.n_mags is None:  # type: ignore[attr-defined]
+            advice.notes.append(
+                "the PAG's class is too large to list (its verdict was decided in one MAG), so "
+                "no other policy inputs can be checked: no policy-design advice"
+            )
+            return advice
         if result.verdict == "some":
             _pag_resolution(result, advice)
-        advice.notes.append(PAG_NOTE)
     elif result.verdict == "some":
         adviser = _Adviser(result)
         adviser.resolution(advice)

@@ -21,6 +21,7 @@ __all__ = [
     "POLICY_BUDGET",
     "RESOLUTION_BUDGET",
     "Tally",
+    "check_cost",
     "checks_allowed",
     "skeleton_distances",
 ]
@@ -118,3 +119,15 @@ def skeleton_distances(graph: CausalGraph, sources: Iterable[str]) -> dict[str, 
                 distance[w] = distance[v] + 1
                 queue.append(w)
     return distance
+
+
+def check_cost(result: CheckResult) -> int:
+    """What one check of this class costs, in the budgets' units (node-checks).
+
+    A DAG class's check costs its nodes; a PAG's check lists its MAGs, so it
+    costs nodes times the MAGs of the class (the listing of a part is no
+    longer than the class's).
+    """
+    latent = getattr(result, "latent", None)
+    n_mags = 1 if latent is None else max(1, latent.n_mags or 1)
+    return len(result.node_names) * n_mags

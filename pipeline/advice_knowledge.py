@@ -102,13 +102,19 @@ def directed_by(g: Pdag, names: Sequence[str], knowledge: Knowledge) -> list[Edg
     None when it directs an edge both ways (``check-graph`` rejects that).
     """
     found = []
-    for a, b in g.undirected_edges():
-        forward = forces(knowledge, names[a], names[b])
-        backward = forces(knowledge, names[b], names[a])
-        if forward and backward:
-            return None
-        if forward or backward:
-            found.append((a, b) if forward else (b, a))
+    index = {name: i for i, name in enumerate(names)}
+    mentioned = sorted(index[name] for name in knowledge.names() if name in index)
+    inside = set(mentioned)
+    for a in mentioned:
+        for b in sorted(g.undirected[a] & inside):
+            if a > b:
+                continue
+            forward = forces(knowledge, names[a], names[b])
+            backward = forces(knowledge, names[b], names[a])
+            if forward and backward:
+                return None
+            if forward or backward:
+                found.append((a, b) if forward else (b, a))
     return found
 
 
@@ -164,14 +170,15 @@ class KnowledgeSearch:
         self.count = count
         self.known: dict[Key, Tally] = {}  # by closed MPDAG
         self.by_edges: dict[frozenset[Edge], Tally] = {}
+        self.parts: list[tuple[Pdag, Tally]] = []
 
     def remember(self, edges: Sequence[Edge], tally: Tally) -> None:
         """Record the counts of the DAGs with every ``edges`` (already counted)."""
         self.by_edges[frozenset(edges)] = tally
 
     def remember_part(self, part: Pdag, tally: Tally) -> None:
-        """Record the counts of a Meek-closed part of the class."""
-        self.known[part.key()] = tally
+        """Record the counts of a Meek-closed part of the class (keyed when first needed)."""
+        self.parts.append((part, tally))
 
     def tally(self, edges: Sequence[Edge]) -> Tally | None:
         """The counts of the DAGs with every ``edges``: remembered, else counted (None: budget).
@@ -185,6 +192,9 @@ class KnowledgeSearch:
         key = closed_key(self.g, edges)
         if key is None:
             return Tally()
+        while self.parts:
+            part, counted = self.parts.pop()
+            self.known[part.key()] = counted
         if key not in self.known:
             found = self.count(list(edges))
             if found is None:

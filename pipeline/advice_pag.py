@@ -29,6 +29,7 @@ from mesalens.pipeline.advice_counts import (
     MAX_LISTED,
     RESOLUTION_BUDGET,
     Tally,
+    check_cost,
     checks_allowed,
     skeleton_distances,
 )
@@ -89,12 +90,13 @@ def mark_resolution(result: PagCheckResult) -> MarkAdvice:
 
     Edges nearest the decision come first; each is checked completely (one
     PAG check per option) or not at all, within :func:`checks_allowed` of
-    the resolution budget.
+    the resolution budget, a check costing nodes times MAGs
+    (:func:`~mesalens.pipeline.advice_counts.check_cost`).
     """
     assert result.latent is not None
     pag = result.latent.restricted_pag
     total = Tally.of(result)
-    advice = MarkAdvice(allowed=checks_allowed(RESOLUTION_BUDGET, len(pag.nodes)))
+    advice = MarkAdvice(allowed=checks_allowed(RESOLUTION_BUDGET, check_cost(result)))
     distance = skeleton_distances(pag, result.roles.decision)
     edges = sorted(
         (e for e in pag.edges() if Mark.CIRCLE in (e.mark_u, e.mark_v)),

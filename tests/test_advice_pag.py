@@ -109,3 +109,19 @@ def test_pag_advice_through_check_graph(tmp_path):
         again = CliRunner().invoke(cli, [*args[:-1], inputs, "--json", "-", "-q", "--no-advice"])
         document = json.loads(again.stdout)
         assert again.exit_code == 0 and _stated(document) == _stated(row)
+
+
+def test_a_pag_too_large_to_list_gets_no_policy_advice(monkeypatch):
+    from mesalens.pipeline import pag_checker
+
+    nodes, _mag, members = case(39)
+    pag = pag_of(nodes, members)
+    roles = Roles("X0", ("X1",), ("X2",), ("X3",), None)  # none over 19 MAGs
+    listed = advise(check(pag, roles)).to_dict()
+    assert listed["verdict"] == "none" and listed["policy"]["checked"] > 0
+    monkeypatch.setattr(pag_checker, "KEEP_SEARCH_STEPS", 3)
+    result = check(pag, roles)
+    assert result.latent.n_mags is None and result.verdict == "none"
+    advice = advise(result).to_dict()
+    assert advice["policy"] is None and advice["marks"] == []
+    assert any("too large to list" in note for note in advice["notes"])
