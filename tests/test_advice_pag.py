@@ -19,6 +19,7 @@ from click.testing import CliRunner
 from mesalens.pipeline.advice import advise
 from mesalens.pipeline.checker import check
 from mesalens.pipeline.errors import GraphError
+from mesalens.pipeline.graph import CausalGraph
 from mesalens.pipeline.roles import Roles
 from mesalens.reports.cli import cli
 from tests.test_pag import PAG_SOME, SEEDS, brute_verdict, case, normal_form, pag_of
@@ -125,3 +126,37 @@ def test_a_pag_too_large_to_list_gets_no_policy_advice(monkeypatch):
     advice = advise(result).to_dict()
     assert advice["policy"] is None and advice["marks"] == []
     assert any("too large to list" in note for note in advice["notes"])
+
+
+def test_run_with_fci_gives_policy_advice_over_mags(tmp_path):
+    from tests.test_pag import write_confounded_logs
+
+    paths = write_confounded_logs(tmp_path / "logs")
+    out = tmp_path / "out"
+    args = ["run", "--regime", f"train={paths['train']}", "--regime", f"deploy={paths['deploy']}"]
+    args += ["--base", "reward", "--mesa", "value", "--decision", "action"]
+    args += ["--policy-inputs", "obs", "--method", "fci", "--out", str(out)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 4, result.output
+    document = json.loads((out / "result.json").read_text())
+    advice = document["advice"]
+    assert advice["unit"] == "mag" and advice["knowledge"] == [] and advice["marks"] == []
+    assert not (out / "advice-knowledge.txt").exists()
+    policy = advice["policy"]
+    # Reading obs carries the regime into action, and value <-- U --> reward
+    # opens it given value; a policy that reads nothing cuts it.
+    assert policy["checked"] > 0
+    assert {"inputs": [], "changes": ["-obs"]}.items() <= policy["passing"][0].items()
+    learned = CausalGraph(sorted({n for u, _k, v in document["learned_graph"] for n in (u, v)}))
+    for u, kind, v in document["learned_graph"]:
+        learned.add_edge(u, v, kind)
+    for row in policy["passing"]:
+        again = check(
+            learned, Roles("regime", ("reward",), ("value",), ("action",), tuple(row["inputs"]))
+        )
+        assert (again.verdict, *(getattr(again, k) for k in COUNTS)) == (
+            row["verdict"],
+            *_stated(row),
+        )
+    assert "advice: --policy-inputs none (-obs) gives all" in result.output
+    assert "What would settle this" in (out / "report.html").read_text()
