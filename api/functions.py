@@ -111,7 +111,8 @@ def check_graph(
     -------
     GraphCheckResult
         ``verdict``, ``counts``, ``witnesses``, ``open_path``,
-        ``parent_sets``, ``exit_code``; ``to_json()``,
+        ``parent_sets``, ``advice`` (what would settle or fix the verdict:
+        ``docs/advice.md``), ``exit_code``; ``to_json()``,
         ``write_report(path)``, ``dags(limit)``.
 
     Raises

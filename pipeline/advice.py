@@ -1,7 +1,11 @@
 """What would settle a ``some``, and which policy inputs would make the verdict ``all``.
 
-Two kinds of advice are computed from a finished check of a DAG, CPDAG or
-MPDAG (not a PAG), always with the checker's own exact counting:
+Two kinds of advice are computed from a finished check, always with the
+checker's own exact counting. For a PAG (counts over MAGs) the resolution
+advice is the circle marks that decide a ``some``
+(:mod:`~mesalens.pipeline.advice_pag`) and the policy-design advice is the
+same as below, rechecked with the PAG checker; there is no knowledge file
+and no experiment for a PAG. For a DAG, CPDAG or MPDAG:
 
 *Resolution advice* (verdict ``some``): the class holds DAGs on both sides.
 
@@ -13,10 +17,11 @@ MPDAG (not a PAG), always with the checker's own exact counting:
   is checked with :func:`~mesalens.pipeline.checker.check_part`, so the
   counts after orienting the edge are exact. The other orientation's counts
   are the class's minus these (the two are disjoint and cover the class).
-* **Background knowledge.** A required edge ``a --> b`` keeps exactly the
-  DAGs of that orientation. The smallest sets of required edges (one, else
-  two) after which the verdict is no longer ``some`` are listed, each as a
-  Tetrad knowledge file (:func:`knowledge_text`).
+* **Background knowledge.** The smallest knowledge after which the verdict
+  is no longer ``some``, as required edges (one, else two), the same as
+  forbidden edges, and tiers (an experiment's outcome at one node), each a
+  Tetrad knowledge file read back and counted
+  (:mod:`~mesalens.pipeline.advice_knowledge`).
 * **Experiments.** A hard intervention on ``X`` reveals the orientation of
   every edge at ``X`` (the interventional essential graph of Hauser &
   Bühlmann, JMLR 2012): the outcomes are the valid parent sets of ``X``,
