@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.graphs import cpdag_with_roles
 from mesalens.pipeline.advice import advise
+from mesalens.pipeline.advice_knowledge import describe
 from mesalens.pipeline.checker import check
 from mesalens.pipeline.knowledge import read_tetrad_knowledge
 from mesalens.pipeline.knowledge_graph import apply_knowledge
@@ -84,7 +85,7 @@ def main() -> None:
                 row["n_hold"],
                 row["n_fail"],
             )
-            said = ", ".join(f"{t} --> {h}" for t, h in row["required"])
+            said = f"{row['form']}: {describe(row)}"
             print(f"| {nodes} | {said} | {row['verdict']} | {seconds:.2f} | {same} |", flush=True)
     print(f"load average at end: {os.getloadavg()}")
 

@@ -71,7 +71,7 @@ def _cases():
 
 
 def _pag_cases():
-    """Two PAGs: the tests' ``PAG_SOME`` and a 6-node PAG with two o-o chains."""
+    """Two PAGs: the tests' ``PAG_SOME`` and a 6-node PAG with two o-o triangles."""
     some = CausalGraph(["regime", "reward", "action", "value"])
     some.add_edge("reward", "action", "o-o")
     some.add_edge("reward", "value", "o-o")
@@ -88,7 +88,7 @@ def _pag_cases():
     yield (
         "6 nodes, two o-o triangles",
         wide,
-        Roles("regime", ("e",), ("c",), ("b",), ("regime", "a")),
+        Roles("regime", ("d",), ("a",), ("e",), ("regime",)),
     )
 
 
