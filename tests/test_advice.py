@@ -351,3 +351,33 @@ def test_a_large_class_stays_within_budget_and_its_knowledge_is_counted_without_
     for row in advice["knowledge"]:
         again = check(apply_knowledge(graph, read_tetrad_knowledge(row["text"])), roles)
         assert Tally.of(again) == Tally(row["n_dags"], row["n_hold"], row["n_fail"], 0)
+
+
+def test_rank_keeps_the_smallest_settling_knowledge_weakest_first():
+    from mesalens.pipeline.advice_knowledge import rank
+
+    def row(form, size, verdict, n_dags, orients):
+        return {
+            "form": form,
+            "size": size,
+            "verdict": verdict,
+            "n_dags": n_dags,
+            "undecided": n_dags if verdict == "some" else 0,
+            "orients": orients,
+            "text": f"{form} {orients}",
+        }
+
+    rows = [
+        row("required", 2, "all", 5, [["a", "b"], ["c", "d"]]),
+        row("tiers", 1, "none", 2, [["x", "a"], ["x", "b"]]),
+        row("forbidden", 2, "all", 5, [["a", "b"], ["c", "d"]]),
+        row("required", 1, "some", 9, [["a", "b"]]),  # does not settle
+        row("tiers", 1, "all", 0, [["x", "c"], ["x", "d"]]),  # keeps no DAG
+        row("tiers", 1, "all", 3, [["y", "a"], ["y", "b"]]),
+    ]
+    ranked = rank(rows)
+    # A tier line (one statement) beats two required or forbidden edges; the
+    # one that keeps more DAGs (the weaker assumption) comes first.
+    assert [(r["form"], r["n_dags"]) for r in ranked] == [("tiers", 3), ("tiers", 2)]
+    assert rank(rows[:1] + rows[2:4]) == [rows[0], rows[2]]
+    assert rank([rows[3], rows[4]]) == []
