@@ -50,15 +50,30 @@ The regime, knowledge, seed
 ---------------------------
 Neither search takes background knowledge (their grow-shrink trees have a
 ``set_knowledge`` that causal-learn marks "not implemented" and never
-calls), so, as for GES, the regime is made a root after the search
-(:func:`~mesalens.pipeline.search_repairs.make_regime_root`, with a note),
-and other knowledge is refused (:func:`~mesalens.pipeline.searches.refuse_knowledge_note_unused`).
+calls), but the regime-root knowledge fits an ordering search exactly: the
+DAGs in which nothing causes the regime are those consistent with an
+ordering whose first variable is the regime, with no parent for it. So the
+search is run over those DAGs only: the score the search is given scores
+every non-empty parent set of the regime ``-inf`` (:class:`RegimeRoot`,
+around the score above), and the search starts from an ordering with the
+regime first (BOSS starts from the column order, the regime's column
+first; GRaSP from a shuffle, after which the regime is moved to the front).
+Every DAG the search visits then has the regime as a root, and so has its
+CPDAG; the regime's undirected edges are oriented out of it after the
+search (:func:`~mesalens.pipeline.search_repairs.orient_from_regime`, with
+a note); an edge into the regime would be a bug
+(:func:`~mesalens.pipeline.search_repairs.check_regime_root`). Before, the
+search ran unconstrained and the repair afterwards dropped its colliders at
+the regime; on discrete logs with a weak shift that repair had to invent
+colliders the score never chose, and learned ``none`` where the criterion
+held (bench/RESULTS.md, "Discrete recall").
+Other knowledge is refused (:func:`~mesalens.pipeline.searches.refuse_knowledge_note_unused`).
 Both shuffle with Python's :mod:`random` module. During the search, the
 search module's ``random`` is a generator of its own seeded with the run's
 ``seed`` (``random.Random(seed)``; the global generator is not touched), so
 a seed gives one graph, and ``random.seed(seed)`` then causal-learn's
-``boss``/``grasp`` on the raw rows gives the same CPDAG
-(``tests/test_permutation_searches.py``).
+``boss``/``grasp`` on the raw rows, with the same regime-root score and
+starting order, gives the same CPDAG (``tests/test_permutation_searches.py``).
 causal-learn is imported inside the runners: it takes seconds to import.
 """
 
@@ -77,7 +92,7 @@ from mesalens.pipeline.ci_tests import binary_or_continuous, require_variance
 from mesalens.pipeline.discovery_result import DiscoveryResult
 from mesalens.pipeline.errors import DiscoveryError
 from mesalens.pipeline.graph import CausalGraph
-from mesalens.pipeline.search_repairs import make_regime_root
+from mesalens.pipeline.search_repairs import check_regime_root, orient_from_regime
 from mesalens.pipeline.searches import SearchRequest, refuse_knowledge_note_unused
 from mesalens.pipeline.statistics import DISCRETE, SufficientStatistics
 
@@ -85,7 +100,9 @@ __all__ = [
     "BIC_PENALTY",
     "GRASP_DEPTH",
     "CountsBDeu",
+    "RegimeRoot",
     "permutation_score",
+    "regime_first",
     "run_boss",
     "run_grasp",
 ]
@@ -192,9 +209,51 @@ class CountsBDeu:
         return float(structure + groups + within)
 
 
+class RegimeRoot:
+    """A local score under which the regime takes no parents: the search's DAGs have it as a root.
+
+    BOSS and GRaSP pick each variable's parents among its predecessors in
+    the ordering with causal-learn's grow-shrink trees, which add a parent
+    only when it raises the score. Scoring every non-empty parent set of
+    the regime ``-inf`` (and every other query as ``inner`` does) makes
+    every DAG the search visits one in which the regime is a root, so the
+    search optimises over exactly the DAGs the regime-root knowledge allows.
+    Repairing afterwards instead (dropping colliders at the regime from an
+    unconstrained search's CPDAG) must invent orientations the score never
+    chose (bench/RESULTS.md, "Discrete recall").
+
+    Parameters
+    ----------
+    inner : object
+        The score: ``score(i, parents)``, ``score_nocache(i, parents)`` and
+        ``data`` (causal-learn's ``LocalScoreClass`` or :class:`CountsBDeu`).
+    regime : int
+        The regime's column index.
+    """
+
+    def __init__(self, inner: Any, regime: int):
+        self.inner = inner
+        self.regime = int(regime)
+        self.data = inner.data
+
+    def score(self, i: int, parents: list[int]) -> float:
+        """``inner``'s score; ``-inf`` for the regime with a parent."""
+        if i == self.regime and len(parents) > 0:
+            return -np.inf
+        return float(self.inner.score(i, parents))
+
+    def score_nocache(self, i: int, parents: list[int]) -> float:
+        """``inner``'s uncached score; ``-inf`` for the regime with a parent."""
+        if i == self.regime and len(parents) > 0:
+            return -np.inf
+        return float(self.inner.score_nocache(i, parents))
+
+
 @contextlib.contextmanager
-def _scores_from(module: Any, stats: SufficientStatistics, score: str) -> Iterator[None]:
-    """Make ``module``'s search build its score from ``stats`` instead of its data matrix."""
+def _scores_from(
+    module: Any, stats: SufficientStatistics, score: str, regime: int
+) -> Iterator[None]:
+    """Make ``module``'s search build its score from ``stats``, the regime (index) a root."""
     from causallearn.score.LocalScoreFunction import local_score_BDeu, local_score_BIC_from_cov
 
     original = module.LocalScoreClass
@@ -207,14 +266,15 @@ def _scores_from(module: Any, stats: SufficientStatistics, score: str) -> Iterat
                 f"not {expected.__name__}"
             )
         if score == "bdeu":
-            return CountsBDeu(stats)
-        return original(
+            return RegimeRoot(CountsBDeu(stats), regime)
+        inner = original(
             data=data,
             local_score_fun=local_score_fun,
             parameters=parameters,
             cov=stats.covariance_ml(),
             n=stats.n,
         )
+        return RegimeRoot(inner, regime)
 
     module.LocalScoreClass = from_statistics
     try:
@@ -237,6 +297,30 @@ def _seeded_random(module: Any, seed: int) -> Iterator[None]:
         yield
     finally:
         module.random = original
+
+
+@contextlib.contextmanager
+def regime_first(module: Any, regime: int) -> Iterator[None]:
+    """GRaSP's starting ordering (``module.Order``, a shuffle) with ``regime`` moved to the front.
+
+    The shuffle draws what it drew before; only the regime's place changes.
+    BOSS starts from the column order and needs no such change when the
+    regime's column is first (as :class:`~mesalens.connectors.loaded.LoadedData`
+    puts it).
+    """
+    original = module.Order
+
+    class RegimeFirstOrder(original):  # type: ignore[misc, valid-type]
+        def __init__(self, p: int, score: Any):
+            super().__init__(p, score)
+            self.order.remove(regime)
+            self.order.insert(0, regime)
+
+    module.Order = RegimeFirstOrder
+    try:
+        yield
+    finally:
+        module.Order = original
 
 
 def _search(request: SearchRequest, method: str) -> CausalGraph:
@@ -262,11 +346,13 @@ def _search(request: SearchRequest, method: str) -> CausalGraph:
             score=f"local_score_BIC_from_cov (from the covariance; lambda_value {BIC_PENALTY})",
         )
     module = BOSS if method == "boss" else GRaSP
+    regime = names.index(request.regime)
     with (
         CAUSALLEARN_LOCK,
         quiet(request.notes, request.seed),
         _seeded_random(module, request.seed),
-        _scores_from(module, stats, score),
+        _scores_from(module, stats, score, regime),
+        regime_first(module, regime) if method == "grasp" else contextlib.nullcontext(),
     ):
         if method == "boss":
             general = BOSS.boss(
@@ -289,7 +375,9 @@ def _run(request: SearchRequest, method: str) -> DiscoveryResult:
     label = _LABELS[method]
     refuse_knowledge_note_unused(request, label)
     graph = _search(request, method)
-    graph = make_regime_root(graph, request.regime, request.notes, label)
+    # The search kept the regime a root, so no edge of its CPDAG points into it.
+    check_regime_root(graph, request.regime, label)
+    graph = orient_from_regime(graph, request.regime, request.notes, label, searched_as_root=True)
     if request.progress is not None:
         request.progress(0, 0)
     return DiscoveryResult(graph=graph, ci_tests=[], settings=request.settings, notes=request.notes)

@@ -5,9 +5,10 @@ notes, and returns the graph the check can use, with a note saying what it
 changed: pairs the knowledge forbids in both directions removed, required
 edges enforced, PC's or GES's contradictory orientations rebuilt
 (:func:`~mesalens.pipeline.orientation_repair.repair_orientations`), the
-edges at the regime of a search that takes no knowledge (GES, BOSS, GRaSP)
-oriented out of it (:func:`make_regime_root`). :func:`check_regime_root` refuses
-an arrowhead at the regime. (FCI's invalid PAGs are repaired by
+edges at the regime of a search that takes no knowledge (GES) oriented out
+of it (:func:`make_regime_root`), or those BOSS and GRaSP, which search
+with the regime a root, leave undirected (:func:`orient_from_regime`).
+:func:`check_regime_root` refuses an arrowhead at the regime. (FCI's invalid PAGs are repaired by
 :mod:`mesalens.pipeline.pag_repair`.)
 """
 
@@ -159,9 +160,10 @@ def repair_ges_at_the_regime(
     colliders with every edge at the regime out of it: the colliders at the
     regime are dropped, the others kept while a DAG extends the graph
     (GES gives no per-collider evidence, so in name order), and the result is
-    closed under Meek's rules. A note names the dropped colliders. BOSS and
-    GRaSP (``method``, as the messages name it) take no knowledge either and
-    are repaired the same way.
+    closed under Meek's rules. A note names the dropped colliders.
+    (``method`` names the search in the messages. BOSS and GRaSP need no
+    such repair: they search only DAGs with the regime a root,
+    :mod:`~mesalens.pipeline.permutation_searches`.)
     """
     repair = repair_orientations(
         graph, regime=regime, forced=(), collider_evidence=lambda x, z, y: 0.0
@@ -185,7 +187,12 @@ def repair_ges_at_the_regime(
 
 
 def orient_from_regime(
-    graph: CausalGraph, regime: str, notes: list[str], method: str = "GES"
+    graph: CausalGraph,
+    regime: str,
+    notes: list[str],
+    method: str = "GES",
+    *,
+    searched_as_root: bool = False,
 ) -> CausalGraph:
     """Impose the regime-root knowledge on a CPDAG: every ``regime --- x`` becomes ``regime --> x``.
 
@@ -194,6 +201,8 @@ def orient_from_regime(
     Meek's rules (the class restriction of the spec, "Over an equivalence
     class"). Orienting every edge at one node of a CPDAG keeps an extension
     (the empty parent set is a clique), so this cannot fail.
+    ``searched_as_root``: the search itself kept the regime a root (BOSS,
+    GRaSP), and the note says so.
     """
     undirected = [
         other
@@ -212,10 +221,17 @@ def orient_from_regime(
         if e.kind == "-->" and (e.u, e.v) not in before and e.u != regime
     ]
     oriented = ", ".join(f"{regime} --> {other}" for other in undirected)
-    note = (
-        f"{method} takes no background knowledge, so the regime-root knowledge (nothing causes the "
-        f"regime) oriented its undirected edges at the regime after the search: {oriented}"
-    )
+    if searched_as_root:
+        note = (
+            f"{method} searched only DAGs in which the regime is a root (nothing causes the "
+            "regime); the edges its CPDAG leaves undirected at the regime were oriented out of "
+            f"it after the search: {oriented}"
+        )
+    else:
+        note = (
+            f"{method} takes no background knowledge, so the regime-root knowledge (nothing causes "
+            f"the regime) oriented its undirected edges at the regime after the search: {oriented}"
+        )
     if propagated:
         note += f"; Meek's rules then oriented {', '.join(propagated)}"
     notes.append(note)

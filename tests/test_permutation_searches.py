@@ -11,22 +11,31 @@ from __future__ import annotations
 
 import random
 import textwrap
+from contextlib import nullcontext
 
 import dask.dataframe as dd
 import numpy as np
 import pandas as pd
 import pytest
 from causallearn.score.LocalScoreFunction import local_score_BDeu
+from causallearn.search.PermutationBased import BOSS, GRaSP
 from causallearn.search.PermutationBased.BOSS import boss
 from causallearn.search.PermutationBased.GRaSP import grasp
 from click.testing import CliRunner
 
+from mesalens.connectors.random_scm import SCMFamily
 from mesalens.pipeline.discovery import METHODS, discover
 from mesalens.pipeline.errors import DiscoveryError
 from mesalens.pipeline.formats.causallearn import from_causallearn
 from mesalens.pipeline.knowledge import Knowledge
-from mesalens.pipeline.permutation_searches import BIC_PENALTY, CountsBDeu
+from mesalens.pipeline.permutation_searches import (
+    BIC_PENALTY,
+    CountsBDeu,
+    RegimeRoot,
+    regime_first,
+)
 from mesalens.pipeline.search_repairs import make_regime_root
+from mesalens.pipeline.simulation import true_verdict
 from mesalens.pipeline.statistics import compute_statistics
 from mesalens.reports.cli import cli
 from mesalens.reports.jobs.engine import run_check, run_jobs
@@ -45,6 +54,7 @@ from tests.test_run_options import (
 )
 
 SEARCHES = {"boss": boss, "grasp": grasp}
+MODULES = {"boss": BOSS, "grasp": GRaSP}
 
 
 def discrete_stats(data, names=NAMES):
@@ -58,8 +68,25 @@ def discrete_stats(data, names=NAMES):
 
 
 def causallearn_on_rows(method, data, score_func, seed, names=NAMES, **kwargs):
+    """causal-learn's search on the rows, its own score wrapped as mesalens wraps it.
+
+    The regime (column 0) takes no parents (RegimeRoot around causal-learn's
+    LocalScoreClass) and GRaSP starts with it first (regime_first); the
+    search code and the score on the rows are causal-learn's.
+    """
+    module = MODULES[method]
+    original = module.LocalScoreClass
+
+    def regime_root_score(**arguments):
+        return RegimeRoot(original(**arguments), names.index("regime"))
+
     random.seed(seed)
-    general = SEARCHES[method](data, score_func, verbose=False, node_names=names, **kwargs)
+    module.LocalScoreClass = regime_root_score
+    try:
+        with regime_first(module, names.index("regime")) if method == "grasp" else nullcontext():
+            general = SEARCHES[method](data, score_func, verbose=False, node_names=names, **kwargs)
+    finally:
+        module.LocalScoreClass = original
     return from_causallearn(general, names)
 
 
@@ -76,7 +103,7 @@ def test_bic_on_the_covariance_equals_causallearn_on_the_raw_array(method, seed)
         seed,
         parameters={"lambda_value": BIC_PENALTY},
     )
-    # causal-learn has no knowledge for them: the regime is made a root afterwards.
+    # The regime's undirected edges are oriented out of it after the search.
     assert ours.graph == make_regime_root(theirs, "regime", [], method)
     assert ours.ci_tests == []
     assert ours.settings["test"] == "bic"
@@ -165,7 +192,7 @@ def test_continuous_with_a_many_level_column_is_refused(method):
 
 
 @pytest.mark.parametrize("method", ["boss", "grasp"])
-def test_the_regime_is_made_a_root_and_said(method, capsys):
+def test_the_regime_is_a_root_in_the_search_and_said(method, capsys):
     # The data make the regime a collider x1 --> regime <-- x2 (see test_discovery).
     rng = np.random.default_rng(2)
     n = 3000
@@ -180,10 +207,36 @@ def test_the_regime_is_made_a_root_and_said(method, capsys):
     assert graph.adjacent("regime")
     for other in graph.adjacent("regime"):
         assert str(graph.edge("regime", other)) == f"regime --> {other}"
+    # The search itself kept the regime a root: no collider at it to drop afterwards.
     label = {"boss": "BOSS", "grasp": "GRaSP"}[method]
-    (note,) = [n for n in result.notes if "rebuilt with the regime a root" in n]
-    assert note.startswith(f"{label}'s CPDAG compelled") and "x1 --> regime <-- x2" in note
+    assert not [n for n in result.notes if "rebuilt with the regime a root" in n]
+    (note,) = [n for n in result.notes if "regime" in n]
+    assert note.startswith(f"{label} searched only DAGs in which the regime is a root")
     assert capsys.readouterr() == ("", "")
+
+
+# ---------------------------------------------------------------- discrete recall (issue 13)
+# Models of `mesalens simulate --family discrete --nodes 8 --seed 7` (replicates
+# 50 and 56) in which the criterion holds, logged at shift 0.1, 8,000 rows per
+# regime. An unconstrained BOSS made the regime a collider there (x --> regime
+# <-- y); the repair afterwards dropped it and had to add colliders in name
+# order, one of them D_m --> Y_m <-- Y_b, and the verdict was `none` (exit 4).
+# With the regime a root during the search the verdict is `all`, which the
+# direct test confirms (bench/RESULTS.md, "Discrete recall").
+@pytest.mark.parametrize("replicate", [50, 56])
+def test_run_on_discrete_logs_where_the_criterion_holds_exits_0(tmp_path, replicate):
+    scm = SCMFamily(nodes=8, kind="discrete").draw([7, replicate])
+    assert true_verdict(scm, 0.1) == "all"
+    frames = scm.sample(0.1, 16_000, [7, replicate, 16_000])
+    regimes = write_parquet(tmp_path / "logs", frames)
+    roles = ["--base", "Y_b", "--mesa", "Y_m", "--decision", "D_m"]
+    outputs = run(tmp_path / "out", *regimes, *roles, "--no-sensitivity", "--quiet", "--seed", "7")
+    assert outputs.settings["method"] == "boss"  # auto's choice for discrete logs
+    assert outputs.document["verdict"] == "all"
+    assert outputs.exit_code == 0
+    at_regime = [e for e in outputs.edges if "regime" in (e[0], e[2])]
+    assert all(u == "regime" and kind == "-->" for u, kind, _ in at_regime)
+    assert "Y_m" not in {v for u, kind, v in outputs.edges if u == "Y_b" and kind == "-->"}
 
 
 # ---------------------------------------------------------------- mesalens run, job files
