@@ -58,9 +58,11 @@ in, observed or latent. PC and FCI get this as background knowledge (every
 edge into the regime forbidden); in FCI every edge at the regime is
 oriented ``regime --> x``, which exogeneity licenses (a root with no latent
 parent is an ancestor of everything it is adjacent to in the MAG). BOSS
-and GRaSP search orderings, and search only DAGs in which the regime is a
-root (its parent sets score ``-inf``, and the ordering starts with it;
-:class:`mesalens.pipeline.permutation_searches.RegimeRoot`). GES takes no
+and GRaSP search orderings; each runs twice, once over the DAGs in which
+the regime is a root only (its parent sets score ``-inf``, the ordering
+starts with it: :class:`mesalens.pipeline.permutation_searches.RegimeRoot`)
+and once unconstrained, made a root afterwards as GES's output is, and the
+higher-scoring graph is kept. GES takes no
 knowledge, so the knowledge is applied after the
 search (:func:`mesalens.pipeline.search_repairs.make_regime_root`; the
 notes name the search). If the CPDAG

@@ -52,28 +52,43 @@ Neither search takes background knowledge (their grow-shrink trees have a
 ``set_knowledge`` that causal-learn marks "not implemented" and never
 calls), but the regime-root knowledge fits an ordering search exactly: the
 DAGs in which nothing causes the regime are those consistent with an
-ordering whose first variable is the regime, with no parent for it. So the
-search is run over those DAGs only: the score the search is given scores
-every non-empty parent set of the regime ``-inf`` (:class:`RegimeRoot`,
-around the score above), and the search starts from an ordering with the
-regime first (BOSS starts from the column order, the regime's column
-first; GRaSP from a shuffle, after which the regime is moved to the front).
-Every DAG the search visits then has the regime as a root, and so has its
-CPDAG; the regime's undirected edges are oriented out of it after the
-search (:func:`~mesalens.pipeline.search_repairs.orient_from_regime`, with
-a note); an edge into the regime would be a bug
-(:func:`~mesalens.pipeline.search_repairs.check_regime_root`). Before, the
-search ran unconstrained and the repair afterwards dropped its colliders at
-the regime; on discrete logs with a weak shift that repair had to invent
-colliders the score never chose, and learned ``none`` where the criterion
-held (bench/RESULTS.md, "Discrete recall").
+ordering whose first variable is the regime, with no parent for it. Each
+search is run twice, and the result is the better of the two by the score:
+
+1. **Over those DAGs only.** The score the search is given scores every
+   non-empty parent set of the regime ``-inf`` (:class:`RegimeRoot`, around
+   the score above), and the search starts from an ordering with the
+   regime first (BOSS starts from the column order, the regime's column
+   first; GRaSP from a shuffle, after which the regime is moved to the
+   front). Every DAG it visits has the regime as a root, and so has its
+   CPDAG, whose undirected edges at the regime are then oriented out of it
+   (:func:`~mesalens.pipeline.search_repairs.orient_from_regime`); an edge
+   into the regime would be a bug
+   (:func:`~mesalens.pipeline.search_repairs.check_regime_root`).
+2. **Unconstrained**, as causal-learn runs it, the regime made a root
+   afterwards as after GES
+   (:func:`~mesalens.pipeline.search_repairs.make_regime_root`): where the
+   CPDAG makes the regime a collider, that repair drops the collider and
+   keeps the others while a DAG extends the graph.
+
+Both graphs have DAGs with the regime as a root; the score of each
+(:func:`class_score`: BDeu and BIC are score equivalent, so any DAG of
+the class) decides, a tie (:data:`SCORE_TIE`) going to the first; the
+notes say which was kept, and ``settings["starts"]`` holds both scores.
+Why both: alone, the repair of step 2 had to add colliders that the score
+never chose (in name order: ``D_m --> Y_m <-- Y_b``, say) and learned
+``none`` on discrete logs where the criterion holds; alone, step 1's
+greedy search, confined to the regime-root orderings, stopped at a lower
+score than step 2's in 17 of 540 trials of ``mesalens simulate --family
+discrete`` (bench/RESULTS.md, "Discrete recall").
 Other knowledge is refused (:func:`~mesalens.pipeline.searches.refuse_knowledge_note_unused`).
 Both shuffle with Python's :mod:`random` module. During the search, the
 search module's ``random`` is a generator of its own seeded with the run's
 ``seed`` (``random.Random(seed)``; the global generator is not touched), so
 a seed gives one graph, and ``random.seed(seed)`` then causal-learn's
-``boss``/``grasp`` on the raw rows, with the same regime-root score and
-starting order, gives the same CPDAG (``tests/test_permutation_searches.py``).
+``boss``/``grasp`` on the raw rows, run the same two ways and chosen between
+by causal-learn's score on the rows, gives the same graph
+(``tests/test_permutation_searches.py``).
 causal-learn is imported inside the runners: it takes seconds to import.
 """
 
@@ -92,15 +107,22 @@ from mesalens.pipeline.ci_tests import binary_or_continuous, require_variance
 from mesalens.pipeline.discovery_result import DiscoveryResult
 from mesalens.pipeline.errors import DiscoveryError
 from mesalens.pipeline.graph import CausalGraph
-from mesalens.pipeline.search_repairs import check_regime_root, orient_from_regime
+from mesalens.pipeline.pdag import Pdag, extension_dag
+from mesalens.pipeline.search_repairs import (
+    check_regime_root,
+    make_regime_root,
+    orient_from_regime,
+)
 from mesalens.pipeline.searches import SearchRequest, refuse_knowledge_note_unused
 from mesalens.pipeline.statistics import DISCRETE, SufficientStatistics
 
 __all__ = [
     "BIC_PENALTY",
     "GRASP_DEPTH",
+    "SCORE_TIE",
     "CountsBDeu",
     "RegimeRoot",
+    "class_score",
     "permutation_score",
     "regime_first",
     "run_boss",
@@ -111,6 +133,8 @@ __all__ = [
 BIC_PENALTY = 0.5
 #: GRaSP's depth of search over tucks: causal-learn's default.
 GRASP_DEPTH = 3
+#: Two graphs' scores closer than this (relative) are a tie, kept for the regime-root search's.
+SCORE_TIE = 1e-9
 # The searches' display names, as messages write them.
 _LABELS = {"boss": "BOSS", "grasp": "GRaSP"}
 
@@ -218,9 +242,6 @@ class RegimeRoot:
     the regime ``-inf`` (and every other query as ``inner`` does) makes
     every DAG the search visits one in which the regime is a root, so the
     search optimises over exactly the DAGs the regime-root knowledge allows.
-    Repairing afterwards instead (dropping colliders at the regime from an
-    unconstrained search's CPDAG) must invent orientations the score never
-    chose (bench/RESULTS.md, "Discrete recall").
 
     Parameters
     ----------
@@ -249,11 +270,32 @@ class RegimeRoot:
         return float(self.inner.score_nocache(i, parents))
 
 
+def _statistics_score(
+    stats: SufficientStatistics, score: str, data: Any, parameters: Any = None
+) -> Any:
+    """The score from the statistics: :class:`CountsBDeu`, or BIC on the covariance."""
+    if score == "bdeu":
+        return CountsBDeu(stats)
+    from causallearn.score.LocalScoreFunction import local_score_BIC_from_cov
+    from causallearn.score.LocalScoreFunctionClass import LocalScoreClass
+
+    return LocalScoreClass(
+        data=data,
+        local_score_fun=local_score_BIC_from_cov,
+        parameters={"lambda_value": BIC_PENALTY} if parameters is None else parameters,
+        cov=stats.covariance_ml(),
+        n=stats.n,
+    )
+
+
 @contextlib.contextmanager
 def _scores_from(
-    module: Any, stats: SufficientStatistics, score: str, regime: int
+    module: Any, stats: SufficientStatistics, score: str, regime: int | None
 ) -> Iterator[None]:
-    """Make ``module``'s search build its score from ``stats``, the regime (index) a root."""
+    """Make ``module``'s search build its score from ``stats``; the regime (an index) a root.
+
+    ``regime`` None: the score as it is, the search unconstrained.
+    """
     from causallearn.score.LocalScoreFunction import local_score_BDeu, local_score_BIC_from_cov
 
     original = module.LocalScoreClass
@@ -265,22 +307,25 @@ def _scores_from(
                 f"internal: the search asked for {getattr(local_score_fun, '__name__', '?')}, "
                 f"not {expected.__name__}"
             )
-        if score == "bdeu":
-            return RegimeRoot(CountsBDeu(stats), regime)
-        inner = original(
-            data=data,
-            local_score_fun=local_score_fun,
-            parameters=parameters,
-            cov=stats.covariance_ml(),
-            n=stats.n,
-        )
-        return RegimeRoot(inner, regime)
+        inner = _statistics_score(stats, score, data, parameters)
+        return inner if regime is None else RegimeRoot(inner, regime)
 
     module.LocalScoreClass = from_statistics
     try:
         yield
     finally:
         module.LocalScoreClass = original
+
+
+def class_score(graph: CausalGraph, score: Any) -> float:
+    """The score of the DAGs of ``graph`` (a CPDAG or MPDAG that a DAG extends).
+
+    The sum of ``score.score(i, parents)`` over one DAG extension
+    (:func:`~mesalens.pipeline.pdag.extension_dag`): BDeu and BIC are score
+    equivalent, so every DAG of the class scores the same.
+    """
+    dag = extension_dag(Pdag.from_graph(graph, "scoring the search's graph"))
+    return float(sum(score.score(j, sorted(dag.parents[j])) for j in range(len(graph.nodes))))
 
 
 @contextlib.contextmanager
@@ -323,8 +368,12 @@ def regime_first(module: Any, regime: int) -> Iterator[None]:
         module.Order = original
 
 
-def _search(request: SearchRequest, method: str) -> CausalGraph:
-    """causal-learn's BOSS or GRaSP on the statistics' score: the CPDAG it returns."""
+def _search(request: SearchRequest, method: str, *, rooted: bool) -> CausalGraph:
+    """causal-learn's BOSS or GRaSP on the statistics' score: the CPDAG it returns.
+
+    ``rooted``: over the DAGs in which the regime is a root only
+    (:class:`RegimeRoot`, :func:`regime_first`); else unconstrained.
+    """
     from causallearn.search.PermutationBased import BOSS, GRaSP
 
     from mesalens.pipeline.formats.causallearn import from_causallearn
@@ -351,8 +400,8 @@ def _search(request: SearchRequest, method: str) -> CausalGraph:
         CAUSALLEARN_LOCK,
         quiet(request.notes, request.seed),
         _seeded_random(module, request.seed),
-        _scores_from(module, stats, score, regime),
-        regime_first(module, regime) if method == "grasp" else contextlib.nullcontext(),
+        _scores_from(module, stats, score, regime if rooted else None),
+        regime_first(module, regime) if rooted and method == "grasp" else contextlib.nullcontext(),
     ):
         if method == "boss":
             general = BOSS.boss(
@@ -372,22 +421,65 @@ def _search(request: SearchRequest, method: str) -> CausalGraph:
 
 
 def _run(request: SearchRequest, method: str) -> DiscoveryResult:
+    """The search from both starts; the regime-root graph of the higher score is kept."""
     label = _LABELS[method]
     refuse_knowledge_note_unused(request, label)
-    graph = _search(request, method)
-    # The search kept the regime a root, so no edge of its CPDAG points into it.
-    check_regime_root(graph, request.regime, label)
-    graph = orient_from_regime(graph, request.regime, request.notes, label, searched_as_root=True)
+    regime = request.regime
+    rooted = _search(request, method, rooted=True)
+    # That search kept the regime a root, so no edge of its CPDAG points into it.
+    check_regime_root(rooted, regime, label)
+    rooted_notes: list[str] = []
+    rooted = orient_from_regime(rooted, regime, rooted_notes, label, searched_as_root=True)
+    free_notes: list[str] = []
+    free: CausalGraph | None = _search(request, method, rooted=False)
+    try:
+        free = make_regime_root(free, regime, free_notes, label)
+    except DiscoveryError:  # no DAG of its skeleton has the regime as a root
+        free = None
+    stats = request.stats
+    score = _statistics_score(
+        stats, permutation_score(stats, method), np.zeros((2, len(stats.columns)))
+    )
+    rooted_score = class_score(rooted, score)
+    free_score = class_score(free, score) if free is not None else -np.inf
+    keep_free = free is not None and free_score > rooted_score + SCORE_TIE * max(
+        1.0, abs(rooted_score)
+    )
+    request.settings.update(
+        starts={
+            "regime_root": rooted_score,
+            "unconstrained_then_rooted": free_score if np.isfinite(free_score) else None,
+            "kept": "unconstrained_then_rooted" if keep_free else "regime_root",
+        }
+    )
+    if free is None:
+        kept = "the unconstrained one had no DAG with the regime a root, so the regime-root one"
+    elif keep_free:
+        kept = (
+            f"the unconstrained one scored higher ({free_score:,.1f} against "
+            f"{rooted_score:,.1f})"
+        )
+    else:
+        kept = (
+            f"the regime-root one scored at least as high ({rooted_score:,.1f} against "
+            f"{free_score:,.1f})"
+        )
+    graph, notes = (free, free_notes) if keep_free and free is not None else (rooted, rooted_notes)
+    request.notes.append(
+        f"{label} searched twice, over the DAGs in which the regime is a root and unconstrained "
+        f"(the regime made a root afterwards); {kept}, and its graph was kept"
+    )
+    request.notes.extend(notes)
     if request.progress is not None:
         request.progress(0, 0)
     return DiscoveryResult(graph=graph, ci_tests=[], settings=request.settings, notes=request.notes)
 
 
 def run_boss(request: SearchRequest) -> DiscoveryResult:
-    """BOSS on the statistics' BIC or BDeu score; the regime made a root after the search."""
+    """BOSS on the statistics' BIC or BDeu score, from both starts (the module docstring)."""
     return _run(request, "boss")
 
 
 def run_grasp(request: SearchRequest) -> DiscoveryResult:
-    """GRaSP on the statistics' BIC or BDeu score; the regime made a root after the search."""
+    """GRaSP on the statistics' BIC or BDeu score, from both starts (the module docstring)."""
     return _run(request, "grasp")

@@ -5,9 +5,10 @@ notes, and returns the graph the check can use, with a note saying what it
 changed: pairs the knowledge forbids in both directions removed, required
 edges enforced, PC's or GES's contradictory orientations rebuilt
 (:func:`~mesalens.pipeline.orientation_repair.repair_orientations`), the
-edges at the regime of a search that takes no knowledge (GES) oriented out
-of it (:func:`make_regime_root`), or those BOSS and GRaSP, which search
-with the regime a root, leave undirected (:func:`orient_from_regime`).
+edges at the regime of a search that takes no knowledge (GES; BOSS and
+GRaSP unconstrained) oriented out of it (:func:`make_regime_root`), or
+those BOSS and GRaSP leave undirected when they search with the regime a
+root (:func:`orient_from_regime`).
 :func:`check_regime_root` refuses an arrowhead at the regime. (FCI's invalid PAGs are repaired by
 :mod:`mesalens.pipeline.pag_repair`.)
 """
@@ -160,10 +161,10 @@ def repair_ges_at_the_regime(
     colliders with every edge at the regime out of it: the colliders at the
     regime are dropped, the others kept while a DAG extends the graph
     (GES gives no per-collider evidence, so in name order), and the result is
-    closed under Meek's rules. A note names the dropped colliders.
-    (``method`` names the search in the messages. BOSS and GRaSP need no
-    such repair: they search only DAGs with the regime a root,
-    :mod:`~mesalens.pipeline.permutation_searches`.)
+    closed under Meek's rules. A note names the dropped colliders. BOSS and
+    GRaSP (``method``, as the messages name it), in their unconstrained
+    search, are repaired the same way
+    (:mod:`~mesalens.pipeline.permutation_searches`).
     """
     repair = repair_orientations(
         graph, regime=regime, forced=(), collider_evidence=lambda x, z, y: 0.0
@@ -223,9 +224,9 @@ def orient_from_regime(
     oriented = ", ".join(f"{regime} --> {other}" for other in undirected)
     if searched_as_root:
         note = (
-            f"{method} searched only DAGs in which the regime is a root (nothing causes the "
-            "regime); the edges its CPDAG leaves undirected at the regime were oriented out of "
-            f"it after the search: {oriented}"
+            f"{method}, searching only DAGs in which the regime is a root (nothing causes the "
+            "regime), left edges at the regime undirected in its CPDAG; they were oriented out "
+            f"of it after the search: {oriented}"
         )
     else:
         note = (

@@ -18,6 +18,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from causallearn.score.LocalScoreFunction import local_score_BDeu
+from causallearn.score.LocalScoreFunction import local_score_BIC_from_cov as local_score_bic
+from causallearn.score.LocalScoreFunctionClass import LocalScoreClass
 from causallearn.search.PermutationBased import BOSS, GRaSP
 from causallearn.search.PermutationBased.BOSS import boss
 from causallearn.search.PermutationBased.GRaSP import grasp
@@ -30,8 +32,10 @@ from mesalens.pipeline.formats.causallearn import from_causallearn
 from mesalens.pipeline.knowledge import Knowledge
 from mesalens.pipeline.permutation_searches import (
     BIC_PENALTY,
+    SCORE_TIE,
     CountsBDeu,
     RegimeRoot,
+    class_score,
     regime_first,
 )
 from mesalens.pipeline.search_repairs import make_regime_root
@@ -67,12 +71,13 @@ def discrete_stats(data, names=NAMES):
     )
 
 
-def causallearn_on_rows(method, data, score_func, seed, names=NAMES, **kwargs):
+def causallearn_on_rows(method, data, score_func, seed, names=NAMES, *, rooted, **kwargs):
     """causal-learn's search on the rows, its own score wrapped as mesalens wraps it.
 
-    The regime (column 0) takes no parents (RegimeRoot around causal-learn's
-    LocalScoreClass) and GRaSP starts with it first (regime_first); the
-    search code and the score on the rows are causal-learn's.
+    ``rooted``: the regime (column 0) takes no parents (RegimeRoot around
+    causal-learn's LocalScoreClass) and GRaSP starts with it first
+    (regime_first); else causal-learn's search as it is. The search code and
+    the score on the rows are causal-learn's.
     """
     module = MODULES[method]
     original = module.LocalScoreClass
@@ -81,13 +86,32 @@ def causallearn_on_rows(method, data, score_func, seed, names=NAMES, **kwargs):
         return RegimeRoot(original(**arguments), names.index("regime"))
 
     random.seed(seed)
-    module.LocalScoreClass = regime_root_score
+    if rooted:
+        module.LocalScoreClass = regime_root_score
     try:
-        with regime_first(module, names.index("regime")) if method == "grasp" else nullcontext():
+        start = regime_first(module, names.index("regime"))
+        with start if rooted and method == "grasp" else nullcontext():
             general = SEARCHES[method](data, score_func, verbose=False, node_names=names, **kwargs)
     finally:
         module.LocalScoreClass = original
     return from_causallearn(general, names)
+
+
+def causallearn_kept(method, data, score_func, seed, names=NAMES, parameters=None):
+    """What mesalens keeps, from causal-learn on the rows: of the regime-root search and the
+    unconstrained one made a root after, the graph that causal-learn's score on the rows
+    rates higher (a tie goes to the regime-root search)."""
+    kwargs = {} if parameters is None else {"parameters": parameters}
+    rooted = causallearn_on_rows(method, data, score_func, seed, names, rooted=True, **kwargs)
+    free = causallearn_on_rows(method, data, score_func, seed, names, rooted=False, **kwargs)
+    rooted = make_regime_root(rooted, "regime", [], method)
+    free = make_regime_root(free, "regime", [], method)
+    functions = {"local_score_BDeu": local_score_BDeu, "local_score_BIC_from_cov": local_score_bic}
+    rows = LocalScoreClass(data=data, local_score_fun=functions[score_func], parameters=parameters)
+    rooted_score, free_score = class_score(rooted, rows), class_score(free, rows)
+    if free_score > rooted_score + SCORE_TIE * max(1.0, abs(rooted_score)):
+        return free, "unconstrained_then_rooted"
+    return rooted, "regime_root"
 
 
 # ---------------------------------------------------------------- same graph as causal-learn
@@ -96,15 +120,11 @@ def causallearn_on_rows(method, data, score_func, seed, names=NAMES, **kwargs):
 def test_bic_on_the_covariance_equals_causallearn_on_the_raw_array(method, seed):
     data = linear_sem(seed, p=6)
     ours = discover(gaussian_stats(data), method=method, regime="regime", seed=seed)
-    theirs = causallearn_on_rows(
-        method,
-        data,
-        "local_score_BIC_from_cov",
-        seed,
-        parameters={"lambda_value": BIC_PENALTY},
+    theirs, kept = causallearn_kept(
+        method, data, "local_score_BIC_from_cov", seed, parameters={"lambda_value": BIC_PENALTY}
     )
-    # The regime's undirected edges are oriented out of it after the search.
-    assert ours.graph == make_regime_root(theirs, "regime", [], method)
+    assert ours.graph == theirs
+    assert ours.settings["starts"]["kept"] == kept
     assert ours.ci_tests == []
     assert ours.settings["test"] == "bic"
     assert "lambda_value 0.5" in ours.settings["score"]
@@ -115,8 +135,9 @@ def test_bic_on_the_covariance_equals_causallearn_on_the_raw_array(method, seed)
 def test_bdeu_on_the_counts_equals_causallearn_on_the_raw_array(method, seed):
     data = discrete_bn(seed)
     ours = discover(discrete_stats(data), method=method, regime="regime", seed=seed)
-    theirs = causallearn_on_rows(method, data.astype(float), "local_score_BDeu", seed)
-    assert ours.graph == make_regime_root(theirs, "regime", [], method)
+    theirs, kept = causallearn_kept(method, data.astype(float), "local_score_BDeu", seed)
+    assert ours.graph == theirs
+    assert ours.settings["starts"]["kept"] == kept
     assert ours.settings["test"] == "bdeu"
 
 
@@ -207,11 +228,19 @@ def test_the_regime_is_a_root_in_the_search_and_said(method, capsys):
     assert graph.adjacent("regime")
     for other in graph.adjacent("regime"):
         assert str(graph.edge("regime", other)) == f"regime --> {other}"
-    # The search itself kept the regime a root: no collider at it to drop afterwards.
+    # Unconstrained, the search makes the regime a collider, which the repair drops;
+    # searching with the regime a root scores higher here (x1 and x2 are dependent given
+    # the regime, which the repaired graph cannot say), and that graph is kept and said.
     label = {"boss": "BOSS", "grasp": "GRaSP"}[method]
+    starts = result.settings["starts"]
+    assert starts["kept"] == "regime_root"
+    assert starts["regime_root"] > starts["unconstrained_then_rooted"]
+    assert graph.edge("x1", "x2") is not None
     assert not [n for n in result.notes if "rebuilt with the regime a root" in n]
-    (note,) = [n for n in result.notes if "regime" in n]
-    assert note.startswith(f"{label} searched only DAGs in which the regime is a root")
+    searched, oriented = [n for n in result.notes if "regime" in n]
+    assert searched.startswith(f"{label} searched twice, over the DAGs in which the regime is")
+    assert "the regime-root one scored at least as high" in searched
+    assert oriented.startswith(f"{label}, searching only DAGs in which the regime is a root")
     assert capsys.readouterr() == ("", "")
 
 
