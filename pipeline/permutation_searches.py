@@ -270,36 +270,39 @@ class RegimeRoot:
         return float(self.inner.score_nocache(i, parents))
 
 
-def _statistics_score(
-    stats: SufficientStatistics, score: str, data: Any, parameters: Any = None
-) -> Any:
-    """The score from the statistics: :class:`CountsBDeu`, or BIC on the covariance."""
-    if score == "bdeu":
+def _statistics_score(stats: SufficientStatistics, kind: str) -> Any:
+    """The score from the statistics: :class:`CountsBDeu`, or BIC on the covariance.
+
+    The BIC is causal-learn's ``LocalScoreClass`` given the covariance and
+    ``n`` (its ``data``, a placeholder of the right width, is never read).
+    """
+    if kind == "bdeu":
         return CountsBDeu(stats)
     from causallearn.score.LocalScoreFunction import local_score_BIC_from_cov
     from causallearn.score.LocalScoreFunctionClass import LocalScoreClass
 
+    p = len(stats.columns)
     return LocalScoreClass(
-        data=data,
+        data=np.zeros((max(p, 2), p)),
         local_score_fun=local_score_BIC_from_cov,
-        parameters={"lambda_value": BIC_PENALTY} if parameters is None else parameters,
+        parameters={"lambda_value": BIC_PENALTY},
         cov=stats.covariance_ml(),
         n=stats.n,
     )
 
 
 @contextlib.contextmanager
-def _scores_from(
-    module: Any, stats: SufficientStatistics, score: str, regime: int | None
-) -> Iterator[None]:
-    """Make ``module``'s search build its score from ``stats``; the regime (an index) a root.
+def _scores_from(module: Any, kind: str, inner: Any, regime: int | None) -> Iterator[None]:
+    """Make ``module``'s search use ``inner`` (a score of ``kind``); the regime (an index) a root.
 
-    ``regime`` None: the score as it is, the search unconstrained.
+    ``regime`` None: ``inner`` as it is, the search unconstrained. Both
+    searches of a run share ``inner``, so a local score computed for one
+    (from the count table, for BDeu) is looked up by the other.
     """
     from causallearn.score.LocalScoreFunction import local_score_BDeu, local_score_BIC_from_cov
 
     original = module.LocalScoreClass
-    expected = local_score_BDeu if score == "bdeu" else local_score_BIC_from_cov
+    expected = local_score_BDeu if kind == "bdeu" else local_score_BIC_from_cov
 
     def from_statistics(data: Any, local_score_fun: Any, parameters: Any = None) -> Any:
         if local_score_fun is not expected:
@@ -307,7 +310,6 @@ def _scores_from(
                 f"internal: the search asked for {getattr(local_score_fun, '__name__', '?')}, "
                 f"not {expected.__name__}"
             )
-        inner = _statistics_score(stats, score, data, parameters)
         return inner if regime is None else RegimeRoot(inner, regime)
 
     module.LocalScoreClass = from_statistics
@@ -368,8 +370,8 @@ def regime_first(module: Any, regime: int) -> Iterator[None]:
         module.Order = original
 
 
-def _search(request: SearchRequest, method: str, *, rooted: bool) -> CausalGraph:
-    """causal-learn's BOSS or GRaSP on the statistics' score: the CPDAG it returns.
+def _search(request: SearchRequest, method: str, inner: Any, *, rooted: bool) -> CausalGraph:
+    """causal-learn's BOSS or GRaSP on the statistics' score ``inner``: the CPDAG it returns.
 
     ``rooted``: over the DAGs in which the regime is a root only
     (:class:`RegimeRoot`, :func:`regime_first`); else unconstrained.
@@ -400,7 +402,7 @@ def _search(request: SearchRequest, method: str, *, rooted: bool) -> CausalGraph
         CAUSALLEARN_LOCK,
         quiet(request.notes, request.seed),
         _seeded_random(module, request.seed),
-        _scores_from(module, stats, score, regime if rooted else None),
+        _scores_from(module, score, inner, regime if rooted else None),
         regime_first(module, regime) if rooted and method == "grasp" else contextlib.nullcontext(),
     ):
         if method == "boss":
@@ -425,21 +427,19 @@ def _run(request: SearchRequest, method: str) -> DiscoveryResult:
     label = _LABELS[method]
     refuse_knowledge_note_unused(request, label)
     regime = request.regime
-    rooted = _search(request, method, rooted=True)
+    stats = request.stats
+    score = _statistics_score(stats, permutation_score(stats, method))
+    rooted = _search(request, method, score, rooted=True)
     # That search kept the regime a root, so no edge of its CPDAG points into it.
     check_regime_root(rooted, regime, label)
     rooted_notes: list[str] = []
     rooted = orient_from_regime(rooted, regime, rooted_notes, label, searched_as_root=True)
     free_notes: list[str] = []
-    free: CausalGraph | None = _search(request, method, rooted=False)
+    free: CausalGraph | None = _search(request, method, score, rooted=False)
     try:
         free = make_regime_root(free, regime, free_notes, label)
     except DiscoveryError:  # no DAG of its skeleton has the regime as a root
         free = None
-    stats = request.stats
-    score = _statistics_score(
-        stats, permutation_score(stats, method), np.zeros((2, len(stats.columns)))
-    )
     rooted_score = class_score(rooted, score)
     free_score = class_score(free, score) if free is not None else -np.inf
     keep_free = free is not None and free_score > rooted_score + SCORE_TIE * max(
