@@ -51,14 +51,19 @@ binary columns only, and no background knowledge. BOSS and GRaSP get the
 same score (causal-learn's ``boss`` and ``grasp`` build it from a matrix, so
 their score class is swapped for one that reads the statistics), or BDeu
 computed from the joint count table when every column is discrete; no
-knowledge either (:mod:`mesalens.pipeline.permutation_searches`).
+other knowledge (:mod:`mesalens.pipeline.permutation_searches`).
 
 **The regime is exogenous.** Nothing causes the regime a row was logged
 in, observed or latent. PC and FCI get this as background knowledge (every
 edge into the regime forbidden); in FCI every edge at the regime is
 oriented ``regime --> x``, which exogeneity licenses (a root with no latent
-parent is an ancestor of everything it is adjacent to in the MAG). GES,
-BOSS and GRaSP take no knowledge, so the knowledge is applied after the
+parent is an ancestor of everything it is adjacent to in the MAG). BOSS
+and GRaSP search orderings; each runs twice, once over the DAGs in which
+the regime is a root only (its parent sets score ``-inf``, the ordering
+starts with it: :class:`mesalens.pipeline.permutation_searches.RegimeRoot`)
+and once unconstrained, made a root afterwards as GES's output is, and the
+higher-scoring graph is kept. GES takes no
+knowledge, so the knowledge is applied after the
 search (:func:`mesalens.pipeline.search_repairs.make_regime_root`; the
 notes name the search). If the CPDAG
 it learns *compels* an edge into the regime (a ``-->``, not a ``---``: GES
@@ -68,7 +73,7 @@ its orientations are rebuilt as PC's contradictory ones are
 skeleton, the colliders at the regime dropped, the others kept while a DAG
 extends the graph, a note naming what was dropped;
 :class:`DiscoveryError` only when no DAG of the skeleton has the regime as
-a root). Then, as the checker would: every ``regime --- x`` becomes
+a root). Then, for GES, BOSS and GRaSP, as the checker would: every ``regime --- x`` becomes
 ``regime --> x`` and the graph is closed under Meek's rules
 (:func:`mesalens.pipeline.pdag.orient_and_close`), giving the MPDAG of the
 CPDAG's DAGs in which the regime is a root; a note lists the edges so

@@ -50,14 +50,44 @@ The regime, knowledge, seed
 ---------------------------
 Neither search takes background knowledge (their grow-shrink trees have a
 ``set_knowledge`` that causal-learn marks "not implemented" and never
-calls), so, as for GES, the regime is made a root after the search
-(:func:`~mesalens.pipeline.search_repairs.make_regime_root`, with a note),
-and other knowledge is refused (:func:`~mesalens.pipeline.searches.refuse_knowledge_note_unused`).
+calls), but the regime-root knowledge fits an ordering search exactly: the
+DAGs in which nothing causes the regime are those consistent with an
+ordering whose first variable is the regime, with no parent for it. Each
+search is run twice, and the result is the better of the two by the score:
+
+1. **Over those DAGs only.** The score the search is given scores every
+   non-empty parent set of the regime ``-inf`` (:class:`RegimeRoot`, around
+   the score above), and the search starts from an ordering with the
+   regime first (BOSS starts from the column order, the regime's column
+   first; GRaSP from a shuffle, after which the regime is moved to the
+   front). Every DAG it visits has the regime as a root, and so has its
+   CPDAG, whose undirected edges at the regime are then oriented out of it
+   (:func:`~mesalens.pipeline.search_repairs.orient_from_regime`); an edge
+   into the regime would be a bug
+   (:func:`~mesalens.pipeline.search_repairs.check_regime_root`).
+2. **Unconstrained**, as causal-learn runs it, the regime made a root
+   afterwards as after GES
+   (:func:`~mesalens.pipeline.search_repairs.make_regime_root`): where the
+   CPDAG makes the regime a collider, that repair drops the collider and
+   keeps the others while a DAG extends the graph.
+
+Both graphs have DAGs with the regime as a root; the score of each
+(:func:`class_score`: BDeu and BIC are score equivalent, so any DAG of
+the class) decides, a tie (:data:`SCORE_TIE`) going to the first; the
+notes say which was kept, and ``settings["starts"]`` holds both scores.
+Why both: alone, the repair of step 2 had to add colliders that the score
+never chose (in name order: ``D_m --> Y_m <-- Y_b``, say) and learned
+``none`` on discrete logs where the criterion holds; alone, step 1's
+greedy search, confined to the regime-root orderings, stopped at a lower
+score than step 2's in 17 of 540 trials of ``mesalens simulate --family
+discrete`` (bench/RESULTS.md, "Discrete recall").
+Other knowledge is refused (:func:`~mesalens.pipeline.searches.refuse_knowledge_note_unused`).
 Both shuffle with Python's :mod:`random` module. During the search, the
 search module's ``random`` is a generator of its own seeded with the run's
 ``seed`` (``random.Random(seed)``; the global generator is not touched), so
 a seed gives one graph, and ``random.seed(seed)`` then causal-learn's
-``boss``/``grasp`` on the raw rows gives the same CPDAG
+``boss``/``grasp`` on the raw rows, run the same two ways and chosen between
+by causal-learn's score on the rows, gives the same graph
 (``tests/test_permutation_searches.py``).
 causal-learn is imported inside the runners: it takes seconds to import.
 """
@@ -77,15 +107,24 @@ from mesalens.pipeline.ci_tests import binary_or_continuous, require_variance
 from mesalens.pipeline.discovery_result import DiscoveryResult
 from mesalens.pipeline.errors import DiscoveryError
 from mesalens.pipeline.graph import CausalGraph
-from mesalens.pipeline.search_repairs import make_regime_root
+from mesalens.pipeline.pdag import Pdag, extension_dag
+from mesalens.pipeline.search_repairs import (
+    check_regime_root,
+    make_regime_root,
+    orient_from_regime,
+)
 from mesalens.pipeline.searches import SearchRequest, refuse_knowledge_note_unused
 from mesalens.pipeline.statistics import DISCRETE, SufficientStatistics
 
 __all__ = [
     "BIC_PENALTY",
     "GRASP_DEPTH",
+    "SCORE_TIE",
     "CountsBDeu",
+    "RegimeRoot",
+    "class_score",
     "permutation_score",
+    "regime_first",
     "run_boss",
     "run_grasp",
 ]
@@ -94,6 +133,8 @@ __all__ = [
 BIC_PENALTY = 0.5
 #: GRaSP's depth of search over tucks: causal-learn's default.
 GRASP_DEPTH = 3
+#: Two graphs' scores closer than this (relative) are a tie, kept for the regime-root search's.
+SCORE_TIE = 1e-9
 # The searches' display names, as messages write them.
 _LABELS = {"boss": "BOSS", "grasp": "GRaSP"}
 
@@ -192,13 +233,76 @@ class CountsBDeu:
         return float(structure + groups + within)
 
 
+class RegimeRoot:
+    """A local score under which the regime takes no parents: the search's DAGs have it as a root.
+
+    BOSS and GRaSP pick each variable's parents among its predecessors in
+    the ordering with causal-learn's grow-shrink trees, which add a parent
+    only when it raises the score. Scoring every non-empty parent set of
+    the regime ``-inf`` (and every other query as ``inner`` does) makes
+    every DAG the search visits one in which the regime is a root, so the
+    search optimises over exactly the DAGs the regime-root knowledge allows.
+
+    Parameters
+    ----------
+    inner : object
+        The score: ``score(i, parents)``, ``score_nocache(i, parents)`` and
+        ``data`` (causal-learn's ``LocalScoreClass`` or :class:`CountsBDeu`).
+    regime : int
+        The regime's column index.
+    """
+
+    def __init__(self, inner: Any, regime: int):
+        self.inner = inner
+        self.regime = int(regime)
+        self.data = inner.data
+
+    def score(self, i: int, parents: list[int]) -> float:
+        """``inner``'s score; ``-inf`` for the regime with a parent."""
+        if i == self.regime and len(parents) > 0:
+            return -np.inf
+        return float(self.inner.score(i, parents))
+
+    def score_nocache(self, i: int, parents: list[int]) -> float:
+        """``inner``'s uncached score; ``-inf`` for the regime with a parent."""
+        if i == self.regime and len(parents) > 0:
+            return -np.inf
+        return float(self.inner.score_nocache(i, parents))
+
+
+def _statistics_score(stats: SufficientStatistics, kind: str) -> Any:
+    """The score from the statistics: :class:`CountsBDeu`, or BIC on the covariance.
+
+    The BIC is causal-learn's ``LocalScoreClass`` given the covariance and
+    ``n`` (its ``data``, a placeholder of the right width, is never read).
+    """
+    if kind == "bdeu":
+        return CountsBDeu(stats)
+    from causallearn.score.LocalScoreFunction import local_score_BIC_from_cov
+    from causallearn.score.LocalScoreFunctionClass import LocalScoreClass
+
+    p = len(stats.columns)
+    return LocalScoreClass(
+        data=np.zeros((max(p, 2), p)),
+        local_score_fun=local_score_BIC_from_cov,
+        parameters={"lambda_value": BIC_PENALTY},
+        cov=stats.covariance_ml(),
+        n=stats.n,
+    )
+
+
 @contextlib.contextmanager
-def _scores_from(module: Any, stats: SufficientStatistics, score: str) -> Iterator[None]:
-    """Make ``module``'s search build its score from ``stats`` instead of its data matrix."""
+def _scores_from(module: Any, kind: str, inner: Any, regime: int | None) -> Iterator[None]:
+    """Make ``module``'s search use ``inner`` (a score of ``kind``); the regime (an index) a root.
+
+    ``regime`` None: ``inner`` as it is, the search unconstrained. Both
+    searches of a run share ``inner``, so a local score computed for one
+    (from the count table, for BDeu) is looked up by the other.
+    """
     from causallearn.score.LocalScoreFunction import local_score_BDeu, local_score_BIC_from_cov
 
     original = module.LocalScoreClass
-    expected = local_score_BDeu if score == "bdeu" else local_score_BIC_from_cov
+    expected = local_score_BDeu if kind == "bdeu" else local_score_BIC_from_cov
 
     def from_statistics(data: Any, local_score_fun: Any, parameters: Any = None) -> Any:
         if local_score_fun is not expected:
@@ -206,21 +310,24 @@ def _scores_from(module: Any, stats: SufficientStatistics, score: str) -> Iterat
                 f"internal: the search asked for {getattr(local_score_fun, '__name__', '?')}, "
                 f"not {expected.__name__}"
             )
-        if score == "bdeu":
-            return CountsBDeu(stats)
-        return original(
-            data=data,
-            local_score_fun=local_score_fun,
-            parameters=parameters,
-            cov=stats.covariance_ml(),
-            n=stats.n,
-        )
+        return inner if regime is None else RegimeRoot(inner, regime)
 
     module.LocalScoreClass = from_statistics
     try:
         yield
     finally:
         module.LocalScoreClass = original
+
+
+def class_score(graph: CausalGraph, score: Any) -> float:
+    """The score of the DAGs of ``graph`` (a CPDAG or MPDAG that a DAG extends).
+
+    The sum of ``score.score(i, parents)`` over one DAG extension
+    (:func:`~mesalens.pipeline.pdag.extension_dag`): BDeu and BIC are score
+    equivalent, so every DAG of the class scores the same.
+    """
+    dag = extension_dag(Pdag.from_graph(graph, "scoring the search's graph"))
+    return float(sum(score.score(j, sorted(dag.parents[j])) for j in range(len(graph.nodes))))
 
 
 @contextlib.contextmanager
@@ -239,8 +346,36 @@ def _seeded_random(module: Any, seed: int) -> Iterator[None]:
         module.random = original
 
 
-def _search(request: SearchRequest, method: str) -> CausalGraph:
-    """causal-learn's BOSS or GRaSP on the statistics' score: the CPDAG it returns."""
+@contextlib.contextmanager
+def regime_first(module: Any, regime: int) -> Iterator[None]:
+    """GRaSP's starting ordering (``module.Order``, a shuffle) with ``regime`` moved to the front.
+
+    The shuffle draws what it drew before; only the regime's place changes.
+    BOSS starts from the column order and needs no such change when the
+    regime's column is first (as :class:`~mesalens.connectors.loaded.LoadedData`
+    puts it).
+    """
+    original = module.Order
+
+    class RegimeFirstOrder(original):  # type: ignore[misc, valid-type]
+        def __init__(self, p: int, score: Any):
+            super().__init__(p, score)
+            self.order.remove(regime)
+            self.order.insert(0, regime)
+
+    module.Order = RegimeFirstOrder
+    try:
+        yield
+    finally:
+        module.Order = original
+
+
+def _search(request: SearchRequest, method: str, inner: Any, *, rooted: bool) -> CausalGraph:
+    """causal-learn's BOSS or GRaSP on the statistics' score ``inner``: the CPDAG it returns.
+
+    ``rooted``: over the DAGs in which the regime is a root only
+    (:class:`RegimeRoot`, :func:`regime_first`); else unconstrained.
+    """
     from causallearn.search.PermutationBased import BOSS, GRaSP
 
     from mesalens.pipeline.formats.causallearn import from_causallearn
@@ -262,11 +397,13 @@ def _search(request: SearchRequest, method: str) -> CausalGraph:
             score=f"local_score_BIC_from_cov (from the covariance; lambda_value {BIC_PENALTY})",
         )
     module = BOSS if method == "boss" else GRaSP
+    regime = names.index(request.regime)
     with (
         CAUSALLEARN_LOCK,
         quiet(request.notes, request.seed),
         _seeded_random(module, request.seed),
-        _scores_from(module, stats, score),
+        _scores_from(module, score, inner, regime if rooted else None),
+        regime_first(module, regime) if rooted and method == "grasp" else contextlib.nullcontext(),
     ):
         if method == "boss":
             general = BOSS.boss(
@@ -286,20 +423,63 @@ def _search(request: SearchRequest, method: str) -> CausalGraph:
 
 
 def _run(request: SearchRequest, method: str) -> DiscoveryResult:
+    """The search from both starts; the regime-root graph of the higher score is kept."""
     label = _LABELS[method]
     refuse_knowledge_note_unused(request, label)
-    graph = _search(request, method)
-    graph = make_regime_root(graph, request.regime, request.notes, label)
+    regime = request.regime
+    stats = request.stats
+    score = _statistics_score(stats, permutation_score(stats, method))
+    rooted = _search(request, method, score, rooted=True)
+    # That search kept the regime a root, so no edge of its CPDAG points into it.
+    check_regime_root(rooted, regime, label)
+    rooted_notes: list[str] = []
+    rooted = orient_from_regime(rooted, regime, rooted_notes, label, searched_as_root=True)
+    free_notes: list[str] = []
+    free: CausalGraph | None = _search(request, method, score, rooted=False)
+    try:
+        free = make_regime_root(free, regime, free_notes, label)
+    except DiscoveryError:  # no DAG of its skeleton has the regime as a root
+        free = None
+    rooted_score = class_score(rooted, score)
+    free_score = class_score(free, score) if free is not None else -np.inf
+    keep_free = free is not None and free_score > rooted_score + SCORE_TIE * max(
+        1.0, abs(rooted_score)
+    )
+    request.settings.update(
+        starts={
+            "regime_root": rooted_score,
+            "unconstrained_then_rooted": free_score if np.isfinite(free_score) else None,
+            "kept": "unconstrained_then_rooted" if keep_free else "regime_root",
+        }
+    )
+    if free is None:
+        kept = "the unconstrained one had no DAG with the regime a root, so the regime-root one"
+    elif keep_free:
+        kept = (
+            f"the unconstrained one scored higher ({free_score:,.1f} against "
+            f"{rooted_score:,.1f})"
+        )
+    else:
+        kept = (
+            f"the regime-root one scored at least as high ({rooted_score:,.1f} against "
+            f"{free_score:,.1f})"
+        )
+    graph, notes = (free, free_notes) if keep_free and free is not None else (rooted, rooted_notes)
+    request.notes.append(
+        f"{label} searched twice, over the DAGs in which the regime is a root and unconstrained "
+        f"(the regime made a root afterwards); {kept}, and its graph was kept"
+    )
+    request.notes.extend(notes)
     if request.progress is not None:
         request.progress(0, 0)
     return DiscoveryResult(graph=graph, ci_tests=[], settings=request.settings, notes=request.notes)
 
 
 def run_boss(request: SearchRequest) -> DiscoveryResult:
-    """BOSS on the statistics' BIC or BDeu score; the regime made a root after the search."""
+    """BOSS on the statistics' BIC or BDeu score, from both starts (the module docstring)."""
     return _run(request, "boss")
 
 
 def run_grasp(request: SearchRequest) -> DiscoveryResult:
-    """GRaSP on the statistics' BIC or BDeu score; the regime made a root after the search."""
+    """GRaSP on the statistics' BIC or BDeu score, from both starts (the module docstring)."""
     return _run(request, "grasp")

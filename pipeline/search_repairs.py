@@ -5,9 +5,11 @@ notes, and returns the graph the check can use, with a note saying what it
 changed: pairs the knowledge forbids in both directions removed, required
 edges enforced, PC's or GES's contradictory orientations rebuilt
 (:func:`~mesalens.pipeline.orientation_repair.repair_orientations`), the
-edges at the regime of a search that takes no knowledge (GES, BOSS, GRaSP)
-oriented out of it (:func:`make_regime_root`). :func:`check_regime_root` refuses
-an arrowhead at the regime. (FCI's invalid PAGs are repaired by
+edges at the regime of a search that takes no knowledge (GES; BOSS and
+GRaSP unconstrained) oriented out of it (:func:`make_regime_root`), or
+those BOSS and GRaSP leave undirected when they search with the regime a
+root (:func:`orient_from_regime`).
+:func:`check_regime_root` refuses an arrowhead at the regime. (FCI's invalid PAGs are repaired by
 :mod:`mesalens.pipeline.pag_repair`.)
 """
 
@@ -160,8 +162,9 @@ def repair_ges_at_the_regime(
     regime are dropped, the others kept while a DAG extends the graph
     (GES gives no per-collider evidence, so in name order), and the result is
     closed under Meek's rules. A note names the dropped colliders. BOSS and
-    GRaSP (``method``, as the messages name it) take no knowledge either and
-    are repaired the same way.
+    GRaSP (``method``, as the messages name it), in their unconstrained
+    search, are repaired the same way
+    (:mod:`~mesalens.pipeline.permutation_searches`).
     """
     repair = repair_orientations(
         graph, regime=regime, forced=(), collider_evidence=lambda x, z, y: 0.0
@@ -185,7 +188,12 @@ def repair_ges_at_the_regime(
 
 
 def orient_from_regime(
-    graph: CausalGraph, regime: str, notes: list[str], method: str = "GES"
+    graph: CausalGraph,
+    regime: str,
+    notes: list[str],
+    method: str = "GES",
+    *,
+    searched_as_root: bool = False,
 ) -> CausalGraph:
     """Impose the regime-root knowledge on a CPDAG: every ``regime --- x`` becomes ``regime --> x``.
 
@@ -194,6 +202,8 @@ def orient_from_regime(
     Meek's rules (the class restriction of the spec, "Over an equivalence
     class"). Orienting every edge at one node of a CPDAG keeps an extension
     (the empty parent set is a clique), so this cannot fail.
+    ``searched_as_root``: the search itself kept the regime a root (BOSS,
+    GRaSP), and the note says so.
     """
     undirected = [
         other
@@ -212,10 +222,17 @@ def orient_from_regime(
         if e.kind == "-->" and (e.u, e.v) not in before and e.u != regime
     ]
     oriented = ", ".join(f"{regime} --> {other}" for other in undirected)
-    note = (
-        f"{method} takes no background knowledge, so the regime-root knowledge (nothing causes the "
-        f"regime) oriented its undirected edges at the regime after the search: {oriented}"
-    )
+    if searched_as_root:
+        note = (
+            f"{method}, searching only DAGs in which the regime is a root (nothing causes the "
+            "regime), left edges at the regime undirected in its CPDAG; they were oriented out "
+            f"of it after the search: {oriented}"
+        )
+    else:
+        note = (
+            f"{method} takes no background knowledge, so the regime-root knowledge (nothing causes "
+            f"the regime) oriented its undirected edges at the regime after the search: {oriented}"
+        )
     if propagated:
         note += f"; Meek's rules then oriented {', '.join(propagated)}"
     notes.append(note)
