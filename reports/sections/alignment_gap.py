@@ -198,7 +198,7 @@ POINTWISE_PAIRS_SHOWN = 20
 
 
 def _pointwise_rows(outcome: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """One row per pair and point: the linear and the flexible gap there, the deciding one marked."""
+    """One row per pair and point: the linear and the flexible gap there (deciding one marked)."""
     rows: dict[tuple[str, str], dict[str, Any]] = {}
     deciding = _GAP_OF_TEST.get(outcome.get("method", ""), "flexible")
     pairs: list[str] = []
