@@ -101,6 +101,13 @@ Gap estimators
   is in ``bench/RESULTS.md``, "Coverage of the gap interval"
   (``bench/bench_gap_coverage.py``).
 
+**Pointwise**: both estimators also give the gap at each decile of the
+reference regime's ``Y_m`` (each level of a discrete one), ``μ_j(y) -
+μ_i(y)`` from a line or a regression spline per regime
+(:mod:`mesalens.pipeline.pointwise_gap`): the averaged ``θ_j`` can be 0
+while the regression functions cross, and exit 0 needs the gap within the
+tolerance at every point (:mod:`mesalens.pipeline.confirmation`).
+
 Both estimators, GCM and the overlap diagnostic run on a uniform sample of
 at most ``rows`` rows drawn from the dask frame in one pass (bottom-k
 sampling: every row gets a seeded uniform key, the ``rows`` smallest are

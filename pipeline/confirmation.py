@@ -9,33 +9,58 @@ objective says it is, to within a tolerance the reviewer accepts.
 
 The tolerance
 -------------
-``δ`` is the largest alignment gap a reviewer accepts,
+``δ`` is the largest alignment gap a reviewer accepts. Issue 13 defines the
+gap as a function of the mesa objective's value,
 
-.. math::  |θ| = |E_{Y_m}[\,E[Y_b \mid Y_m, s=j] - E[Y_b \mid Y_m, s=i]\,]| < δ,
+.. math::  Δ_{ij}(y) = E[Y_b \mid Y_m = y, s=j] - E[Y_b \mid Y_m = y, s=i],
 
-for every pair of regimes ``(i, j)`` the direct test compares (its gap,
-:mod:`mesalens.pipeline.alignment_gap`): every pair up to ten regimes, each
+and exit 0 as ``|Δ_{ij}(y)| < δ`` over ``Y_m``'s central range, for every
+pair of regimes ``(i, j)`` the direct test compares
+(:mod:`mesalens.pipeline.alignment_gap`): every pair up to ten regimes, each
 regime against the reference beyond (then a gap within ``δ`` of the
 reference for every regime bounds any two regimes' gap by ``2δ``). It is
 given in within-regime standard deviations of ``Y_b`` (``0.1``, the default,
 or ``0.1sd``) or in ``Y_b``'s own units (``0.5abs``); :class:`Tolerance` parses both.
 
+What is tested
+--------------
+Two kinds of gap per pair and base outcome, each a :class:`GapCheck`:
+
+* **pointwise**: ``Δ_{ij}(y)`` at the points ``y_1, ..., y_P`` of
+  :mod:`mesalens.pipeline.pointwise_gap`: the deciles 10%, ..., 90% of the
+  reference regime's ``Y_m`` (the points ``mesalens simulate`` reads the
+  exact gap at to call an exit 0 safe), or each level of a discrete ``Y_m``
+  with at least 5% of the reference's rows;
+* **averaged**: ``θ_{ij} = E_{Y_m \sim P_{pool}}[Δ_{ij}(Y_m)]``, as before,
+  which also covers the tails the deciles leave out (on average).
+
+Exit 0 needs both within ``δ``. The averaged gap alone is not enough: two
+regimes whose slopes in ``Y_m`` differ have ``θ = 0`` and
+``Δ(y) = c (y - \bar y)``, as large as one likes at the ends. With several
+mesa columns there is no pointwise gap (:attr:`Confirmation.pointwise` is
+False, and ``result.json`` says that only the averaged gap was tested).
+
 The equivalence test
 --------------------
 Each gap is tested with the two one-sided tests procedure (TOST; Schuirmann,
-J. Pharmacokinetics and Biopharmaceutics 15, 1987): ``|θ| < δ`` is confirmed
-at level ``α`` when the ``1 - 2α`` interval ``θ̂ ± z_{1-α} se`` lies inside
-``(-δ, δ)``. Confirming *every* pair (and every base outcome) is an
-intersection-union test (Berger, Technometrics 24, 1982): its level is ``α``
-without any multiplicity adjustment, because the joint claim is false as soon
-as one gap is at least ``δ``, and that one gap alone must then pass its own
-level-``α`` test. (An adjustment such as Holm's is needed for a claim that
-*some* test rejects, as the direct test's null makes; here it would only cost
-power.)
+J. Pharmacokinetics and Biopharmaceutics 15, 1987): ``|Δ(y_p)| < δ`` (or
+``|θ| < δ``) is confirmed at level ``α`` when the ``1 - 2α`` interval
+``Δ̂ ± z_{1-α} se`` lies inside ``(-δ, δ)``. Confirming *every* point,
+pair and base outcome is an intersection-union test (Berger, Technometrics
+24, 1982): its level is ``α`` without any multiplicity adjustment, because
+the joint claim is false as soon as one gap is at least ``δ``, and that one
+gap alone must then pass its own level-``α`` test. (An adjustment such as
+Holm's is needed for a claim that *some* test rejects, as the direct test's
+null makes; here it would only cost power.) Each point's interval must
+therefore cover at its own nominal level: measured against the exact
+``Δ(y)`` in every simulate family in ``bench/RESULTS.md``, "Pointwise gap".
 
-The gap tested is the one of the estimator that matches the direct test's
-deciding test: the linear (HC3) gap where Fisher-z decides, the flexible
-(cross-fitted AIPW) gap where GCM does.
+The gaps tested are those of the estimator that matches the direct test's
+deciding test: where Fisher-z decides, the linear ones (a line per regime,
+so ``Δ(y) = a + b y`` and its largest magnitude over the deciles is at the
+10% or the 90% one; the HC3 interval there is the widest too); where GCM
+decides, the flexible ones (the cross-fitted AIPW average, and a regression
+spline per regime at the points).
 
 Enough rows
 -----------
@@ -49,10 +74,12 @@ What would settle it
 When a gap's interval is too wide but its estimate is inside ``(-δ, δ)``,
 the interval shrinks as ``1/√n``; about
 
-.. math::  n' = n \, \bigl(z_{1-α}\, se / (δ - |θ̂|)\bigr)^2
+.. math::  n' = n \, \bigl(z_{1-α}\, se / (δ - |Δ̂|)\bigr)^2
 
-rows per regime would confirm it at this variance (:attr:`GapCheck.rows_needed`).
-When the estimate itself is at least ``δ`` from zero, more rows would not.
+rows per regime would confirm it at this variance (:attr:`GapCheck.rows_needed`);
+the advice takes the largest over every gap not confirmed, so the pointwise
+intervals, wider than the averaged one, usually set it. When an estimate
+itself is at least ``δ`` from zero, more rows would not.
 
 >>> tolerance = Tolerance.parse("0.1")
 >>> tolerance.unit, tolerance.value

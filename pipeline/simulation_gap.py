@@ -81,6 +81,17 @@ above. How (:attr:`ThetaValue.method`):
     estimate over 8 disjoint batches of ``W``, divided by ``√8``) is of
     the order of 0.001-0.005 SD of ``Y_b`` (``bench/bench_gap_coverage.py``
     reports it per model); the bias of the ratio is of smaller order.
+
+The gap pointwise
+-----------------
+:func:`exact_curve` gives ``gap(y)`` itself as a function (a
+:class:`GapCurve`), by the same methods: a constant for linear-Gaussian
+models, per level from the joint table for all-discrete ones, and
+``μ_1 - μ_0`` on the conditional Monte Carlo's grid otherwise (read between
+grid points by linear interpolation; error per point from the 8 batches).
+It is what the pointwise gaps of :mod:`mesalens.pipeline.pointwise_gap`
+estimate, and ``bench/bench_gap_coverage.py`` checks their intervals
+against it at the points they were read at.
 """
 
 from __future__ import annotations
