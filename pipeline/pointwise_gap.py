@@ -124,14 +124,16 @@ def _basis_gaps(
     i, j = pair
     reference = ym[codes == i]
     at = np.quantile(reference, DECILES)
-    fits = []
-    for level in (i, j):
-        rows = codes == level
-        fits.append(_hc3_fit(basis(ym[rows]), y[rows]))
-    (beta_i, cov_i), (beta_j, cov_j) = fits
-    points = basis(at)
-    estimate = points @ (beta_j - beta_i)
-    variance = np.einsum("ij,jk,ik->i", points, cov_i + cov_j, points)
+    try:
+        with np.errstate(all="ignore"):
+            fits = [_hc3_fit(basis(ym[codes == level]), y[codes == level]) for level in (i, j)]
+            (beta_i, cov_i), (beta_j, cov_j) = fits
+            points = basis(at)
+            estimate = points @ (beta_j - beta_i)
+            variance = np.einsum("ij,jk,ik->i", points, cov_i + cov_j, points)
+    except np.linalg.LinAlgError:
+        # Values no fit can take (extreme magnitudes): no estimate, so nothing is confirmed.
+        estimate = variance = np.full(len(DECILES), math.nan)
     return [
         (_label(q), float(value), float(e), math.sqrt(max(float(v), 0.0)))
         for q, value, e, v in zip(DECILES, at, estimate, variance, strict=True)
