@@ -56,6 +56,97 @@ def wilson(successes: int, trials: int) -> tuple[float, float]:
     return (math.nan if low is None else low, math.nan if high is None else high)
 
 
+def fast_model(job: tuple) -> list[dict]:
+    """The pointwise gaps only, without the rest of the direct test (``--fast``).
+
+    The pointwise estimators need no cross-fitting, so they are run directly
+    on the sampled rows (every row: the samples are below the direct test's
+    100,000-row cap). Which one decides is chosen with the direct test's own
+    pre-test (:mod:`mesalens.pipeline.alignment_gap`, ``method="auto"``): the
+    same cross-fitted per-regime OLS and spline regressions and the one-sided
+    paired test at ``alpha``, on the rows in the order the simulation drew
+    them (the direct test's folds follow its sample's order, so a borderline
+    pre-test can go the other way there). The exact gap at the points is
+    :func:`mesalens.pipeline.simulation_gap.exact_curve`.
+    """
+    import numpy as np
+    import pandas as pd
+    from scipy.special import ndtr
+    from threadpoolctl import threadpool_limits
+
+    from mesalens.connectors.random_scm import SCMFamily
+    from mesalens.pipeline.gap_regressions import (
+        boost_features,
+        cross_fit_folds,
+        learner_for,
+        linear_cross_fit,
+        linear_features,
+        regressions,
+    )
+    from mesalens.pipeline.gap_results import DirectTestSettings
+    from mesalens.pipeline.pointwise_gap import pointwise_gaps
+    from mesalens.pipeline.simulation import true_verdict
+    from mesalens.pipeline.simulation_gap import exact_curve
+
+    kind, nodes, replicate, shifts, sizes, seed, _, curve_rows = job
+    scm = SCMFamily(nodes=nodes, kind=kind).draw([seed, replicate])
+    settings = DirectTestSettings(seed=seed)
+    out = []
+    with threadpool_limits(limits=1):
+        for shift in shifts:
+            holds = true_verdict(scm, shift) == "all"
+            start = time.process_time()
+            curve = exact_curve(scm, shift, holds=holds, seed=[seed, replicate, 2], rows=curve_rows)
+            curve_seconds = time.process_time() - start
+            for rows in sizes:
+                frames = scm.sample(shift, 2 * rows, [seed, replicate, 2 * rows])
+                start = time.process_time()
+                frame = pd.concat([frames["train"], frames["deploy"]], ignore_index=True)
+                codes = np.repeat([0, 1], [len(frames["train"]), len(frames["deploy"])])
+                kinds = {
+                    c: "discrete" if pd.api.types.is_integer_dtype(frame[c]) else "continuous"
+                    for c in ("Y_m", "Y_b")
+                }
+                y = frame["Y_b"].to_numpy(dtype=float)
+                method = "gcm"
+                if kinds["Y_m"] == kinds["Y_b"] == "continuous":
+                    fold = cross_fit_folds(codes, settings.folds, settings.seed)
+                    learner = learner_for(frame, ["Y_m"], kinds)
+                    x, categorical = boost_features(frame, ["Y_m"])
+                    mu = regressions(x, categorical, y, codes, 2, fold, settings, learner)
+                    z = linear_features(frame, ["Y_m"], kinds)
+                    linear = linear_cross_fit(z, y, codes, 2, fold, settings.folds)
+                    diff = (y - linear) ** 2 - (y - mu[np.arange(len(y)), codes]) ** 2
+                    spread = diff.std(ddof=1)
+                    t = np.sqrt(len(diff)) * diff.mean() / spread if spread > 0 else 0.0
+                    method = "gcm" if float(ndtr(-t)) < settings.alpha else "fisherz"
+                points = pointwise_gaps(frame, ["Y_m"], kinds, y, codes, [(0, 1)])
+                record = {
+                    "learner": "auto",
+                    "family": kind,
+                    "replicate": replicate,
+                    "shift": shift,
+                    "rows": rows,
+                    "holds": holds,
+                    "status": "done",
+                    "method": method,
+                    "scale": curve.scale,
+                    "curve_method": curve.method,
+                    "curve_seconds": curve_seconds,
+                }
+                for estimator, per_pair in (points or {}).items():
+                    (values,) = per_pair
+                    exact, error = curve.at([float(v) for _, v, _, _ in values])
+                    record[f"{estimator}_points"] = [
+                        [at, float(v), e, se, float(x), float(r)]
+                        for (at, v, e, se), x, r in zip(values, exact, error, strict=True)
+                    ]
+                record["flexible2_points"] = _more_knots(frames, curve, points)
+                record["cpu_seconds"] = time.process_time() - start
+                out.append(record)
+    return out
+
+
 def one_model(job: tuple) -> list[dict]:
     """Every trial of one model: each shift and each number of rows per regime."""
     import dask
@@ -64,15 +155,18 @@ def one_model(job: tuple) -> list[dict]:
     from mesalens.pipeline.alignment_gap import direct_test
     from mesalens.pipeline.gap_results import DirectTestSettings
     from mesalens.pipeline.simulation import true_verdict
-    from mesalens.pipeline.simulation_gap import exact_theta
+    from mesalens.pipeline.simulation_gap import exact_curve, exact_theta
 
-    kind, nodes, replicate, shifts, sizes, seed, learners = job
+    kind, nodes, replicate, shifts, sizes, seed, learners, curve_rows = job
     scm = SCMFamily(nodes=nodes, kind=kind).draw([seed, replicate])
     out = []
     with dask.config.set(scheduler="sync"):
         for shift in shifts:
             holds = true_verdict(scm, shift) == "all"
             theta = exact_theta(scm, shift, holds=holds, seed=[seed, replicate, 2])
+            start = time.process_time()
+            curve = exact_curve(scm, shift, holds=holds, seed=[seed, replicate, 2], rows=curve_rows)
+            curve_seconds = time.process_time() - start
             for rows in sizes:
                 frames = scm.sample(shift, 2 * rows, [seed, replicate, 2 * rows])
                 same: dict | None = None
@@ -111,10 +205,45 @@ def one_model(job: tuple) -> list[dict]:
                         record["clipped_share"] = result.clipped_share
                         for gap in outcome.gaps:
                             record[gap.estimator] = [gap.estimate, gap.se]
+                        # The pointwise gaps and the exact gap at the same points (Y_b's units).
+                        for estimator in ("linear", "flexible"):
+                            points = [g for g in outcome.pointwise if g.estimator == estimator]
+                            exact, error = curve.at([float(g.value) for g in points])
+                            record[f"{estimator}_points"] = [
+                                [g.at, float(g.value), g.estimate, g.se, float(x), float(e)]
+                                for g, x, e in zip(points, exact, error, strict=True)
+                            ]
+                        # Alternatives on the same sample: twice the spline's knots.
+                        record["flexible2_points"] = _more_knots(frames, curve, outcome.pointwise)
+                        record["scale"] = curve.scale
+                        record["curve_method"] = curve.method
+                        record["curve_seconds"] = curve_seconds
                     out.append(record)
                     if learner == "auto" and result.learner == "boost":
                         same = record
     return out
+
+
+def _more_knots(frames, curve, outcome) -> list:
+    """The flexible pointwise gap with twice :func:`spline_knots` knots (continuous Y_m only)."""
+    import numpy as np
+    import pandas as pd
+
+    from mesalens.pipeline.pointwise_gap import spline_knots, spline_point_gaps
+
+    train, deploy = frames["train"], frames["deploy"]
+    if pd.api.types.is_integer_dtype(train["Y_m"]) or not outcome:
+        return []  # the same as the flexible points: nothing to compare
+    ym = np.concatenate([train["Y_m"].to_numpy(float), deploy["Y_m"].to_numpy(float)])
+    yb = np.concatenate([train["Y_b"].to_numpy(float), deploy["Y_b"].to_numpy(float)])
+    codes = np.repeat([0, 1], [len(train), len(deploy)])
+    knots = 2 * spline_knots(min(len(train), len(deploy))) - 1
+    points = spline_point_gaps(ym, yb, codes, (0, 1), knots=knots)
+    exact, error = curve.at([value for _, value, _, _ in points])
+    return [
+        [at, float(value), e, se, float(x), float(r)]
+        for (at, value, e, se), x, r in zip(points, exact, error, strict=True)
+    ]
 
 
 def covered(record: dict, estimator: str, z: float) -> bool:
@@ -164,6 +293,97 @@ def table(rows: list[dict], keys: tuple[str, ...]) -> str:
     return "\n".join(lines)
 
 
+def point_hits(record: dict, estimator: str, z: float) -> list[tuple[str, bool]]:
+    """Per point with an interval: its label and whether the interval covers the exact gap."""
+    return [
+        (at, abs(estimate - exact) <= z * se)
+        for at, _, estimate, se, exact, _ in record.get(f"{estimator}_points", [])
+        if se is not None and math.isfinite(se)
+    ]
+
+
+def summarise_pointwise(records: list[dict], keys: tuple[str, ...]) -> list[dict]:
+    """Coverage of the pointwise intervals against the exact gap at the same points, per group."""
+    groups: dict[tuple, list[dict]] = {}
+    for record in records:
+        if record["status"] == "done" and f"{_deciding(record)}_points" in record:
+            groups.setdefault(tuple(record[k] for k in keys), []).append(record)
+    rows = []
+    for key in sorted(groups, key=lambda k: (k[0], FAMILIES.index(k[1]), *k[2:])):
+        chosen = groups[key]
+        row = dict(zip(keys, key, strict=True))
+        row["n"] = len(chosen)
+        for name, estimator, z in (
+            ("linear", "linear", Z95),
+            ("flexible", "flexible", Z95),
+            ("flexible2", "flexible2", Z95),
+            ("deciding", None, Z95),
+            ("tost", None, Z90),
+        ):
+            hits = [
+                hit
+                for r in chosen
+                for hit in point_hits(
+                    r,
+                    "flexible"
+                    if estimator == "flexible2" and not r["flexible2_points"]
+                    else estimator or _deciding(r),
+                    z,
+                )
+            ]
+            count = sum(covered for _, covered in hits)
+            row[name] = (count / len(hits), *wilson(count, len(hits))) if hits else None
+            if name == "deciding":
+                row["points"] = len(hits)
+                by_point: dict[str, list[bool]] = {}
+                for at, covered in hits:
+                    by_point.setdefault(at, []).append(covered)
+                worst = min(by_point.items(), key=lambda item: sum(item[1]) / len(item[1]))
+                row["worst"] = (
+                    worst[0],
+                    sum(worst[1]) / len(worst[1]),
+                    *wilson(sum(worst[1]), len(worst[1])),
+                )
+                # Records whose every point's interval covers (what a joint claim needs).
+                every = sum(all(c for _, c in point_hits(r, _deciding(r), Z95)) for r in chosen)
+                row["every"] = (every / len(chosen), *wilson(every, len(chosen)))
+        missing = sum(
+            1
+            for r in chosen
+            for p in r.get(f"{_deciding(r)}_points", [])
+            if p[3] is None or not math.isfinite(p[3])
+        )
+        row["no_interval"] = missing
+        row["gcm_share"] = sum(_deciding(r) == "flexible" for r in chosen) / len(chosen)
+        rows.append(row)
+    return rows
+
+
+def _deciding(record: dict) -> str:
+    return "linear" if record.get("method") == "fisherz" else "flexible"
+
+
+def pointwise_table(rows: list[dict], keys: tuple[str, ...]) -> str:
+    def cell(value) -> str:
+        if value is None:
+            return "–"
+        return f"{100 * value[0]:.1f} ({100 * value[1]:.0f}-{100 * value[2]:.0f})"
+
+    head = [*keys, "n", "points", "deciding 95%", "worst point 95%", "all points 95%"]
+    head += ["TOST 90%", "linear 95%", "flexible 95%", "flexible, 2x knots 95%"]
+    head += ["GCM decides", "no interval"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in rows:
+        worst = row["worst"]
+        values = [str(row[k]) for k in keys] + [str(row["n"]), str(row["points"])]
+        values += [cell(row["deciding"]), f"{worst[0]}: {cell(worst[1:])}", cell(row["every"])]
+        values += [cell(row["tost"]), cell(row["linear"]), cell(row["flexible"])]
+        values += [cell(row["flexible2"])]
+        values += [f"{100 * row['gcm_share']:.0f}%", str(row["no_interval"])]
+        lines.append("| " + " | ".join(values) + " |")
+    return "\n".join(lines)
+
+
 def report(records: list[dict]) -> str:
     skipped = sum(r["status"] != "done" for r in records)
     # One value per model and shift (the learners and sizes share it).
@@ -171,16 +391,41 @@ def report(records: list[dict]) -> str:
         {
             (r["family"], r["replicate"], r["shift"]): r["mc_error"] / (r["theta"] / r["theta_sd"])
             for r in records
-            if r["mc_error"] > 0
+            if r.get("mc_error", 0) > 0
         }.values()
     )
+    # The exact curve's Monte-Carlo error at the points, in SDs of Y_b (largest per trial).
+    point_mc = [
+        max(p[5] for p in r["flexible_points"]) / r["scale"]
+        for r in records
+        if r.get("flexible_points") and r.get("curve_method") == "monte-carlo"
+    ]
     coarse, fine = ("learner", "family", "rows"), ("learner", "family", "shift", "rows")
-    parts = [
-        "Per learner, family and rows per regime (pooled over shifts):",
-        table(summarise(records, coarse), coarse),
+    averaged = [r for r in records if "theta" in r]
+    parts = []
+    if averaged:
+        parts += [
+            "Per learner, family and rows per regime (pooled over shifts):",
+            table(summarise(averaged, coarse), coarse),
+            "",
+            "Per learner, family, shift and rows per regime:",
+            table(summarise(averaged, fine), fine),
+            "",
+        ]
+    if point_mc:
+        point_mc.sort()
+        parts.append(
+            f"Monte-Carlo error of the exact pointwise gap (SD of Y_b, largest of a trial's "
+            f"points): median {point_mc[len(point_mc) // 2]:.4f}, max {point_mc[-1]:.4f} "
+            f"over {len(point_mc)} trials"
+        )
+    parts += [
+        "Pointwise gap (each decile or level of the reference's Y_m), per learner, family and "
+        "rows per regime (pooled over shifts and points):",
+        pointwise_table(summarise_pointwise(records, coarse), coarse),
         "",
-        "Per learner, family, shift and rows per regime:",
-        table(summarise(records, fine), fine),
+        "Pointwise gap per learner, family, shift and rows per regime:",
+        pointwise_table(summarise_pointwise(records, fine), fine),
         "",
         f"skipped direct tests: {skipped}",
     ]
@@ -259,6 +504,17 @@ def main(argv: list[str] | None = None) -> int:
         default="boost,auto",
         help="DirectTestSettings.learner values, each run on the same samples",
     )
+    parser.add_argument(
+        "--fast",
+        action="store_true",
+        help="the pointwise gaps only, without the rest of the direct test (see fast_model)",
+    )
+    parser.add_argument(
+        "--curve-rows",
+        type=int,
+        default=100_000,
+        help="rows per regime of the exact gap curve's conditional Monte Carlo",
+    )
     parser.add_argument("--out", type=Path, help="write every trial here (JSON)")
     parser.add_argument(
         "--max-seconds",
@@ -287,7 +543,16 @@ def main(argv: list[str] | None = None) -> int:
     shifts = tuple(float(s) for s in args.shifts.split(","))
     sizes = tuple(int(n) for n in args.rows.split(","))
     jobs = [
-        (kind, args.nodes, r, shifts, sizes, args.seed, tuple(args.learners.split(",")))
+        (
+            kind,
+            args.nodes,
+            r,
+            shifts,
+            sizes,
+            args.seed,
+            tuple(args.learners.split(",")),
+            args.curve_rows,
+        )
         for r in range(args.first, args.first + args.replicates)
         for kind in families
     ]
@@ -302,7 +567,7 @@ def main(argv: list[str] | None = None) -> int:
     context = multiprocessing.get_context("fork")
     done = 0
     with context.Pool(args.workers) as pool:
-        for part in pool.imap_unordered(one_model, jobs):
+        for part in pool.imap_unordered(fast_model if args.fast else one_model, jobs):
             records.extend(part)
             done += 1
             elapsed = time.perf_counter() - start

@@ -101,6 +101,13 @@ Gap estimators
   is in ``bench/RESULTS.md``, "Coverage of the gap interval"
   (``bench/bench_gap_coverage.py``).
 
+**Pointwise**: both estimators also give the gap at each decile of the
+reference regime's ``Y_m`` (each level of a discrete one), ``μ_j(y) -
+μ_i(y)`` from a line or a regression spline per regime
+(:mod:`mesalens.pipeline.pointwise_gap`): the averaged ``θ_j`` can be 0
+while the regression functions cross, and exit 0 needs the gap within the
+tolerance at every point (:mod:`mesalens.pipeline.confirmation`).
+
 Both estimators, GCM and the overlap diagnostic run on a uniform sample of
 at most ``rows`` rows drawn from the dask frame in one pass (bottom-k
 sampling: every row gets a seeded uniform key, the ``rows`` smallest are
@@ -184,7 +191,9 @@ from mesalens.pipeline.gap_results import (
     GapEstimate,
     OutcomeResult,
     PairTest,
+    PointGap,
 )
+from mesalens.pipeline.pointwise_gap import pointwise_gaps
 from mesalens.pipeline.statistics import CONTINUOUS, SufficientStatistics
 
 if TYPE_CHECKING:
@@ -555,8 +564,37 @@ def _direct_test(
                     )
             curve = binned_curve(frame, mesa[0], y, codes, labels, settings.bins, settings.level)
             spread = within_sd(y, codes, k)
+            points = pointwise_gaps(frame, mesa, data.kinds, y, codes, pairs) or {}
+            pointwise = tuple(
+                PointGap(
+                    estimator,
+                    labels[j],
+                    labels[i],
+                    at,
+                    value,
+                    e,
+                    se,
+                    e - quantile * se,
+                    e + quantile * se,
+                )
+                for estimator, per_pair in points.items()
+                for (i, j), values in zip(pairs, per_pair, strict=True)
+                for at, value, e, se in values
+            )
             drafts.append(
-                (name, column, kind, method, reason, nonlinearity_p, raw, gaps, curve, spread)
+                (
+                    name,
+                    column,
+                    kind,
+                    method,
+                    reason,
+                    nonlinearity_p,
+                    raw,
+                    gaps,
+                    curve,
+                    spread,
+                    pointwise,
+                )
             )
 
     # Holm within each method's family; the deciding family is each outcome's chosen tests.
@@ -573,9 +611,8 @@ def _direct_test(
             values = holm([drafts[d][6][r][3] for d, r in members])
             adjusted.update({member: float(v) for member, v in zip(members, values, strict=True)})
     outcomes = []
-    for d, (name, column, kind, method, reason, nl_p, raw, gaps, curve, spread) in enumerate(
-        drafts
-    ):
+    for d, draft in enumerate(drafts):
+        name, column, kind, method, reason, nl_p, raw, gaps, curve, spread, pointwise = draft
         tests = tuple(
             PairTest(
                 method=m,
@@ -591,7 +628,17 @@ def _direct_test(
         )
         outcomes.append(
             OutcomeResult(
-                name, column, kind, method, reason, nl_p, tests, tuple(gaps), curve, spread
+                name,
+                column,
+                kind,
+                method,
+                reason,
+                nl_p,
+                tests,
+                tuple(gaps),
+                curve,
+                spread,
+                pointwise,
             )
         )
     return DirectTestResult(

@@ -9,33 +9,58 @@ objective says it is, to within a tolerance the reviewer accepts.
 
 The tolerance
 -------------
-``δ`` is the largest alignment gap a reviewer accepts,
+``δ`` is the largest alignment gap a reviewer accepts. Issue 13 defines the
+gap as a function of the mesa objective's value,
 
-.. math::  |θ| = |E_{Y_m}[\,E[Y_b \mid Y_m, s=j] - E[Y_b \mid Y_m, s=i]\,]| < δ,
+.. math::  Δ_{ij}(y) = E[Y_b \mid Y_m = y, s=j] - E[Y_b \mid Y_m = y, s=i],
 
-for every pair of regimes ``(i, j)`` the direct test compares (its gap,
-:mod:`mesalens.pipeline.alignment_gap`): every pair up to ten regimes, each
+and exit 0 as ``|Δ_{ij}(y)| < δ`` over ``Y_m``'s central range, for every
+pair of regimes ``(i, j)`` the direct test compares
+(:mod:`mesalens.pipeline.alignment_gap`): every pair up to ten regimes, each
 regime against the reference beyond (then a gap within ``δ`` of the
 reference for every regime bounds any two regimes' gap by ``2δ``). It is
 given in within-regime standard deviations of ``Y_b`` (``0.1``, the default,
 or ``0.1sd``) or in ``Y_b``'s own units (``0.5abs``); :class:`Tolerance` parses both.
 
+What is tested
+--------------
+Two kinds of gap per pair and base outcome, each a :class:`GapCheck`:
+
+* **pointwise**: ``Δ_{ij}(y)`` at the points ``y_1, ..., y_P`` of
+  :mod:`mesalens.pipeline.pointwise_gap`: the deciles 10%, ..., 90% of the
+  reference regime's ``Y_m`` (the points ``mesalens simulate`` reads the
+  exact gap at to call an exit 0 safe), or each level of a discrete ``Y_m``
+  with at least 5% of the reference's rows;
+* **averaged**: ``θ_{ij} = E_{Y_m \sim P_{pool}}[Δ_{ij}(Y_m)]``, as before,
+  which also covers the tails the deciles leave out (on average).
+
+Exit 0 needs both within ``δ``. The averaged gap alone is not enough: two
+regimes whose slopes in ``Y_m`` differ have ``θ = 0`` and
+``Δ(y) = c (y - \bar y)``, as large as one likes at the ends. With several
+mesa columns there is no pointwise gap (:attr:`Confirmation.pointwise` is
+False, and ``result.json`` says that only the averaged gap was tested).
+
 The equivalence test
 --------------------
 Each gap is tested with the two one-sided tests procedure (TOST; Schuirmann,
-J. Pharmacokinetics and Biopharmaceutics 15, 1987): ``|θ| < δ`` is confirmed
-at level ``α`` when the ``1 - 2α`` interval ``θ̂ ± z_{1-α} se`` lies inside
-``(-δ, δ)``. Confirming *every* pair (and every base outcome) is an
-intersection-union test (Berger, Technometrics 24, 1982): its level is ``α``
-without any multiplicity adjustment, because the joint claim is false as soon
-as one gap is at least ``δ``, and that one gap alone must then pass its own
-level-``α`` test. (An adjustment such as Holm's is needed for a claim that
-*some* test rejects, as the direct test's null makes; here it would only cost
-power.)
+J. Pharmacokinetics and Biopharmaceutics 15, 1987): ``|Δ(y_p)| < δ`` (or
+``|θ| < δ``) is confirmed at level ``α`` when the ``1 - 2α`` interval
+``Δ̂ ± z_{1-α} se`` lies inside ``(-δ, δ)``. Confirming *every* point,
+pair and base outcome is an intersection-union test (Berger, Technometrics
+24, 1982): its level is ``α`` without any multiplicity adjustment, because
+the joint claim is false as soon as one gap is at least ``δ``, and that one
+gap alone must then pass its own level-``α`` test. (An adjustment such as
+Holm's is needed for a claim that *some* test rejects, as the direct test's
+null makes; here it would only cost power.) Each point's interval must
+therefore cover at its own nominal level: measured against the exact
+``Δ(y)`` in every simulate family in ``bench/RESULTS.md``, "Pointwise gap".
 
-The gap tested is the one of the estimator that matches the direct test's
-deciding test: the linear (HC3) gap where Fisher-z decides, the flexible
-(cross-fitted AIPW) gap where GCM does.
+The gaps tested are those of the estimator that matches the direct test's
+deciding test: where Fisher-z decides, the linear ones (a line per regime,
+so ``Δ(y) = a + b y`` and its largest magnitude over the deciles is at the
+10% or the 90% one; the HC3 interval there is the widest too); where GCM
+decides, the flexible ones (the cross-fitted AIPW average, and a regression
+spline per regime at the points).
 
 Enough rows
 -----------
@@ -49,10 +74,12 @@ What would settle it
 When a gap's interval is too wide but its estimate is inside ``(-δ, δ)``,
 the interval shrinks as ``1/√n``; about
 
-.. math::  n' = n \, \bigl(z_{1-α}\, se / (δ - |θ̂|)\bigr)^2
+.. math::  n' = n \, \bigl(z_{1-α}\, se / (δ - |Δ̂|)\bigr)^2
 
-rows per regime would confirm it at this variance (:attr:`GapCheck.rows_needed`).
-When the estimate itself is at least ``δ`` from zero, more rows would not.
+rows per regime would confirm it at this variance (:attr:`GapCheck.rows_needed`);
+the advice takes the largest over every gap not confirmed, so the pointwise
+intervals, wider than the averaged one, usually set it. When an estimate
+itself is at least ``δ`` from zero, more rows would not.
 
 >>> tolerance = Tolerance.parse("0.1")
 >>> tolerance.unit, tolerance.value
@@ -172,6 +199,14 @@ class GapCheck:
     rows_needed : int or None
         Rows per regime that would confirm the gap at this variance (None when
         confirmed, or when more rows would not, the estimate being at least ``δ``).
+    at : str or None
+        None for the gap averaged over the pooled ``Y_m``; else where the
+        pointwise gap is read: a decile of the reference regime's ``Y_m``
+        (``"90%"``) or a level.
+    value : float or str or None
+        ``Y_m``'s value at that point.
+    mesa : str
+        The mesa column's name, for the text.
     """
 
     base: str
@@ -186,6 +221,18 @@ class GapCheck:
     confirmed: bool
     beyond: bool
     rows_needed: int | None
+    at: str | None = None
+    value: float | str | None = None
+    mesa: str = "Y_m"
+
+    def where(self) -> str:
+        """``averaged over Y_m``, ``at Y_m's 90% decile (1.28)`` or ``at Y_m = 2``."""
+        if self.at is None:
+            return f"averaged over {self.mesa}"
+        if self.at.endswith("%"):
+            shown = f"{self.value:.3g}" if isinstance(self.value, float) else self.value
+            return f"at {self.mesa}'s {self.at} decile ({shown})"
+        return f"at {self.mesa} = {self.at}"
 
 
 @dataclass(frozen=True)
@@ -206,7 +253,11 @@ class Confirmation:
     rows : dict of str to int
         Rows per regime.
     checks : tuple of GapCheck
-        One per base outcome and pair of regimes.
+        Per base outcome and pair of regimes: the averaged gap, and the gap
+        at each decile (or level) of ``Y_m``.
+    pointwise : bool
+        Whether the gap was also tested pointwise in ``Y_m`` (not with
+        several mesa columns: then only the averaged gap was).
     reasons : tuple of str
         Why an ``all`` is not confirmed, one sentence each (empty when confirmed).
     advice : str or None
@@ -221,6 +272,7 @@ class Confirmation:
     checks: tuple[GapCheck, ...] = ()
     reasons: tuple[str, ...] = ()
     advice: str | None = None
+    pointwise: bool = False
 
     @property
     def confirmed(self) -> bool:
@@ -241,8 +293,15 @@ class Confirmation:
                 "text": self.tolerance.describe(),
             },
             "alpha": self.alpha,
-            "test": "TOST on every pair of regimes the direct test compared "
-            "(intersection-union: no adjustment needed)",
+            "test": "TOST on every pair of regimes the direct test compared, of the gap "
+            + (
+                "averaged over Y_m and of the gap at each decile (or level) of the reference "
+                "regime's Y_m"
+                if self.pointwise
+                else "averaged over Y_m (several mesa columns: no pointwise gap)"
+            )
+            + " (intersection-union: no adjustment needed)",
+            "pointwise": self.pointwise,
             "min_rows_per_regime": self.min_rows,
             "rows": dict(self.rows),
             "checks": [
@@ -259,6 +318,8 @@ class Confirmation:
                     "confirmed": c.confirmed,
                     "beyond": c.beyond,
                     "rows_needed": c.rows_needed,
+                    "at": c.at,
+                    "value": c.value if not isinstance(c.value, float) else number(c.value),
                 }
                 for c in self.checks
             ],
@@ -268,8 +329,14 @@ class Confirmation:
 
 
 def _gap_check(
-    outcome: Mapping[str, Any], gap: Mapping[str, Any], delta: float, z: float, rows: int
+    outcome: Mapping[str, Any],
+    gap: Mapping[str, Any],
+    delta: float,
+    z: float,
+    rows: int,
+    mesa: str = "Y_m",
 ) -> GapCheck:
+    """The TOST of one gap (averaged, or at one point when ``gap`` has ``at``)."""
     estimate = float(gap["estimate"]) if gap.get("estimate") is not None else math.nan
     se = float(gap["se"]) if gap.get("se") is not None else math.nan
     lower, upper = estimate - z * se, estimate + z * se
@@ -292,6 +359,9 @@ def _gap_check(
         confirmed=confirmed,
         beyond=beyond,
         rows_needed=needed,
+        at=None if gap.get("at") is None else str(gap["at"]),
+        value=gap.get("value"),
+        mesa=mesa,
     )
 
 
@@ -340,6 +410,7 @@ def confirm(
             "the logs can confirm anything"
         )
     checks: list[GapCheck] = []
+    pointwise = False
     if direct_test is None:
         reasons.append("the direct test was not run (--no-direct-test), so no gap was measured")
     elif direct_test.get("status") != "done":
@@ -348,6 +419,7 @@ def confirm(
     else:
         z = float(ndtri(1 - alpha))
         fewest = min(rows.values()) if rows else 0
+        pointwise = bool(direct_test.get("outcomes"))
         for outcome in direct_test.get("outcomes", []):
             estimator = _ESTIMATOR_OF_TEST.get(outcome.get("method"), "linear")
             if tolerance.unit == "sd":
@@ -360,6 +432,12 @@ def confirm(
             for gap in outcome.get("gaps", []):
                 if gap.get("estimator") == estimator:
                     checks.append(_gap_check(outcome, gap, delta, z, fewest))
+            points = [
+                g for g in outcome.get("pointwise_gaps") or [] if g.get("estimator") == estimator
+            ]
+            pointwise = pointwise and bool(points)
+            mesa = ", ".join(direct_test.get("mesa") or ["Y_m"])
+            checks.extend(_gap_check(outcome, gap, delta, z, fewest, mesa) for gap in points)
         if not checks:
             reasons.append("the direct test gave no gap to test")
         unknown = sorted({c.base for c in checks if not math.isfinite(c.delta)})
@@ -369,22 +447,7 @@ def confirm(
                 "tolerance in standard deviations cannot be applied; give it in Y_b's units "
                 "(e.g. --tolerance 0.5abs)"
             )
-        beyond = [c for c in checks if c.beyond]
-        open_ = [
-            c for c in checks if not c.confirmed and not c.beyond and math.isfinite(c.delta)
-        ]
-        for c in beyond:
-            reasons.append(
-                f"the gap of {c.base} between {c.regime!r} and {c.reference!r} is "
-                f"{c.estimate:+.3g}, beyond the tolerance ±{c.delta:.3g} "
-                f"(interval {c.lower:+.3g} to {c.upper:+.3g})"
-            )
-        for c in open_:
-            reasons.append(
-                f"the gap of {c.base} between {c.regime!r} and {c.reference!r} is "
-                f"{c.estimate:+.3g} with interval {c.lower:+.3g} to {c.upper:+.3g}, which reaches "
-                f"past the tolerance ±{c.delta:.3g}"
-            )
+        reasons.extend(_gap_reasons(checks))
     status: Status = "not confirmed" if reasons else "confirmed"
     return Confirmation(
         status=status,
@@ -392,8 +455,46 @@ def confirm(
         checks=tuple(checks),
         reasons=tuple(reasons),
         advice=_advice(checks, rows, direct_test) if reasons else None,
+        pointwise=pointwise,
         **shared,
     )
+
+
+def _gap_reasons(checks: Sequence[GapCheck]) -> list[str]:
+    """Why the gaps do not confirm, one sentence per base, pair and kind of failure.
+
+    Of a pair's pointwise gaps only the worst point is named: the one of
+    largest magnitude when some lie beyond the tolerance, else the one
+    whose interval reaches furthest past it.
+    """
+    out: list[str] = []
+    groups: dict[tuple[str, str, str, bool], list[GapCheck]] = {}
+    for c in checks:
+        if math.isfinite(c.delta) and not c.confirmed:
+            groups.setdefault((c.base, c.regime, c.reference, c.at is None), []).append(c)
+    for (base, regime, reference, _), members in groups.items():
+        pair = f"the gap of {base} between {regime!r} and {reference!r}"
+        beyond = [c for c in members if c.beyond]
+        unknown = [c for c in members if not math.isfinite(c.se)]
+        open_ = [c for c in members if not c.beyond and math.isfinite(c.se)]
+        if beyond:
+            c = max(beyond, key=lambda c: abs(c.estimate))
+            more = f" ({len(beyond) - 1} more points beyond it)" if len(beyond) > 1 else ""
+            out.append(
+                f"{pair} {c.where()} is {c.estimate:+.3g}, beyond the tolerance ±{c.delta:.3g} "
+                f"(interval {c.lower:+.3g} to {c.upper:+.3g}){more}"
+            )
+        elif open_:
+            c = max(open_, key=lambda c: max(c.upper - c.delta, -c.delta - c.lower))
+            more = f" ({len(open_) - 1} more points not confirmed)" if len(open_) > 1 else ""
+            out.append(
+                f"{pair} {c.where()} is {c.estimate:+.3g} with interval {c.lower:+.3g} to "
+                f"{c.upper:+.3g}, which reaches past the tolerance ±{c.delta:.3g}{more}"
+            )
+        if unknown:
+            shown = ", ".join(c.where() for c in unknown)
+            out.append(f"{pair} has no interval {shown}: too few rows of a regime there")
+    return out
 
 
 def _advice(

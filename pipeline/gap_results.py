@@ -28,6 +28,7 @@ __all__ = [
     "GapEstimate",
     "OutcomeResult",
     "PairTest",
+    "PointGap",
     "pairs_rule",
     "regime_pairs",
 ]
@@ -76,7 +77,6 @@ def pairs_rule(k: int) -> str:
         f"each regime against the reference ({n} pairs; every pair up to "
         f"{ALL_PAIRS_MAX_REGIMES} regimes)"
     )
-
 
 
 class DirectTestError(DataError):
@@ -187,6 +187,38 @@ class GapEstimate:
 
 
 @dataclass(frozen=True)
+class PointGap:
+    """The alignment gap at one value of ``Y_m`` (:mod:`mesalens.pipeline.pointwise_gap`).
+
+    Attributes
+    ----------
+    estimator : str
+        ``linear`` or ``flexible``.
+    regime, reference : str
+        The pair: ``regime`` against ``reference``.
+    at : str
+        Where: a decile of the reference regime's ``Y_m`` (``"90%"``) or a level.
+    value : float or str
+        ``Y_m``'s value there.
+    estimate, se : float
+        ``E[Y_b | Y_m, regime] - E[Y_b | Y_m, reference]`` there and its
+        standard error (NaN when the rows cannot give one).
+    lower, upper : float
+        The confidence interval at the direct test's level.
+    """
+
+    estimator: str
+    regime: str
+    reference: str
+    at: str
+    value: float | str
+    estimate: float
+    se: float
+    lower: float
+    upper: float
+
+
+@dataclass(frozen=True)
 class OutcomeResult:
     """The direct test and the gaps for one base objective (a column, or a level of one).
 
@@ -212,6 +244,11 @@ class OutcomeResult:
         Linear and flexible gap for every pair of regimes compared.
     curve : dict or None
         The binned ``E[Y_b | Y_m]`` per regime along the first mesa column.
+    within_sd : float
+        The pooled within-regime standard deviation of the outcome.
+    pointwise : tuple of PointGap
+        Linear and flexible gap at each decile (or level) of the reference's
+        ``Y_m``, for every pair; empty with several mesa columns.
     """
 
     base: str
@@ -224,6 +261,7 @@ class OutcomeResult:
     gaps: tuple[GapEstimate, ...]
     curve: dict[str, Any] | None = None
     within_sd: float = math.nan
+    pointwise: tuple[PointGap, ...] = ()
 
     @property
     def reject(self) -> bool:
@@ -327,6 +365,9 @@ class DirectTestResult:
                     ],
                     "curve": o.curve,
                     "within_sd": _number(o.within_sd),
+                    "pointwise_gaps": [
+                        {k: _number(v) for k, v in asdict(g).items()} for g in o.pointwise
+                    ],
                 }
                 for o in self.outcomes
             ],

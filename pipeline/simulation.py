@@ -34,7 +34,8 @@ in each of its targets) it
    run``'s exit code beyond it: the direct test and the equivalence test of
    its gap at the tolerance (:mod:`mesalens.pipeline.confirmation`). The
    trial records whether the ``all`` is confirmed (exit 0) or not (exit 8),
-   the tested gap with its interval, and whether an exit 0 would be
+   the tested gap whose interval reaches furthest from 0 (averaged or at a
+   decile of ``Y_m``: the one that decides), and whether an exit 0 would be
    **safe**: the criterion holds in the true DAG, or the exact gap is within
    the tolerance. The direct test decides no other verdict's exit code and
    is most of a trial's cost, so it is not run for them.
@@ -324,11 +325,21 @@ def _within(gap: float, gap_units: float | None, tolerance: Tolerance) -> bool:
 
 
 def _tested_gap(analysis: Any) -> dict[str, Any]:
-    """The gap the equivalence test tested, in within-regime SDs of ``Y_b`` (or nothing)."""
+    """The tested gap whose interval reaches furthest from 0, in within-regime SDs of ``Y_b``.
+
+    Of the averaged and the pointwise gaps, the one that decides: its
+    interval lies inside the tolerance exactly when every gap's does. A gap
+    without an interval reaches furthest of all.
+    """
     confirmation, direct = analysis.confirmation, analysis.direct_test
     if confirmation is None or direct is None or not confirmation.checks:
         return {}
-    check_ = max(confirmation.checks, key=lambda c: abs(c.estimate))
+
+    def reach(c: Any) -> float:
+        far = max(abs(c.lower), abs(c.upper))
+        return far if math.isfinite(far) else math.inf
+
+    check_ = max(confirmation.checks, key=reach)
     sd = next((o.within_sd for o in direct.outcomes if o.base == check_.base), math.nan)
     if not (math.isfinite(sd) and sd > 0):
         return {"gap_estimator": check_.estimator}

@@ -81,6 +81,17 @@ above. How (:attr:`ThetaValue.method`):
     estimate over 8 disjoint batches of ``W``, divided by ``√8``) is of
     the order of 0.001-0.005 SD of ``Y_b`` (``bench/bench_gap_coverage.py``
     reports it per model); the bias of the ratio is of smaller order.
+
+The gap pointwise
+-----------------
+:func:`exact_curve` gives ``gap(y)`` itself as a function (a
+:class:`GapCurve`), by the same methods: a constant for linear-Gaussian
+models, per level from the joint table for all-discrete ones, and
+``μ_1 - μ_0`` on the conditional Monte Carlo's grid otherwise (read between
+grid points by linear interpolation; error per point from the 8 batches).
+It is what the pointwise gaps of :mod:`mesalens.pipeline.pointwise_gap`
+estimate, and ``bench/bench_gap_coverage.py`` checks their intervals
+against it at the points they were read at.
 """
 
 from __future__ import annotations
@@ -101,9 +112,11 @@ __all__ = [
     "MIN_LEVEL_SHARE",
     "MONTE_CARLO_ROWS",
     "THETA_ROWS",
+    "GapCurve",
     "GapSummary",
     "ThetaValue",
     "enumerated_gap",
+    "exact_curve",
     "exact_gap",
     "exact_theta",
     "monte_carlo_gap",
@@ -374,9 +387,14 @@ def _conditional_parts(
     return density.sum(axis=0), (density * expected).sum(axis=0)
 
 
-def _monte_carlo_theta(
+def _conditional_sums(
     scm: AdditiveSCM, strength: float, seed: int | Sequence[int], rows: int, *, zero: bool
-) -> ThetaValue:
+) -> tuple[float, np.ndarray | None, np.ndarray | None]:
+    """``Y_b``'s pooled within-regime SD, ``Y_m``'s grid and the per-batch sums behind ``μ_l``.
+
+    The sums have shape ``(regime, batch, {Σf, Σf·E}, grid)``; with ``zero`` only
+    the SD is computed (grid and sums None).
+    """
     m, b = scm.nodes.index(MESA), scm.nodes.index(BASE)
     n = len(scm.nodes)
     rng = np.random.default_rng(seed)
@@ -389,7 +407,7 @@ def _monte_carlo_theta(
         samples.append(values)
     scale = float(np.sqrt(sum(float(values[:, b].var()) for values in samples) / 2))
     if zero:
-        return ThetaValue(0.0, scale, 0.0, "zero")
+        return scale, None, None
     if scm.levels[m]:
         grid = np.arange(int(scm.levels[m]), dtype=float)
     else:
@@ -412,14 +430,30 @@ def _monte_carlo_theta(
                 )
                 sums[deployed, batch, 0] += density
                 sums[deployed, batch, 1] += weighted
+    return scale, grid, sums
+
+
+def _curve_of(total: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``μ_1 - μ_0`` on the grid and the regimes' ``Σf``, from ``(regime, {Σf, Σf·E}, grid)``."""
+    p0, p1 = total[0, 0], total[1, 0]
+    mu0 = np.divide(total[0, 1], p0, out=np.zeros_like(p0), where=p0 > 0)
+    mu1 = np.divide(total[1, 1], p1, out=np.zeros_like(p1), where=p1 > 0)
+    return mu1 - mu0, p0, p1
+
+
+def _monte_carlo_theta(
+    scm: AdditiveSCM, strength: float, seed: int | Sequence[int], rows: int, *, zero: bool
+) -> ThetaValue:
+    m = scm.nodes.index(MESA)
+    scale, grid, sums = _conditional_sums(scm, strength, seed, rows, zero=zero)
+    if grid is None or sums is None:
+        return ThetaValue(0.0, scale, 0.0, "zero")
 
     def theta_of(total: np.ndarray) -> float:
         # total: (regime, {Σf, Σf·E}, grid), each regime's sums over the same number of rows.
-        p0, p1 = total[0, 0], total[1, 0]
-        mu0 = np.divide(total[0, 1], p0, out=np.zeros_like(p0), where=p0 > 0)
-        mu1 = np.divide(total[1, 1], p1, out=np.zeros_like(p1), where=p1 > 0)
+        difference, p0, p1 = _curve_of(total)
         pooled_density = (p0 + p1) / 2
-        integrand = pooled_density * (mu1 - mu0)
+        integrand = pooled_density * difference
         if scm.levels[m]:
             return float(integrand.sum() / pooled_density.sum())
         return float(np.trapezoid(integrand, grid) / np.trapezoid(pooled_density, grid))
@@ -477,3 +511,104 @@ def exact_theta(
             return ThetaValue(0.0, value.scale, 0.0, "zero")
         return value
     return _monte_carlo_theta(scm, strength, seed, rows, zero=holds or strength == 0)
+
+
+# ------------------------------------------------------------------ the gap pointwise
+
+
+@dataclass(frozen=True)
+class GapCurve:
+    """The exact gap ``Δ(y) = μ_1(y) - μ_0(y)`` of one model and shift, in ``Y_b``'s units.
+
+    What the pointwise gap of :mod:`mesalens.pipeline.pointwise_gap` estimates.
+
+    Attributes
+    ----------
+    grid : numpy.ndarray
+        Values of ``Y_m`` (its levels when discrete; empty when ``Δ`` is a constant).
+    gap : numpy.ndarray
+        ``Δ`` on the grid (or the constant, one value).
+    mc_error : numpy.ndarray
+        Its Monte-Carlo standard error on the grid (zeros when exact).
+    scale : float
+        The pooled within-regime SD of ``Y_b``.
+    method : str
+        One of :data:`GAP_METHODS`.
+    discrete : bool
+        Whether ``Y_m`` is discrete (read at its levels, not interpolated).
+    """
+
+    grid: np.ndarray
+    gap: np.ndarray
+    mc_error: np.ndarray
+    scale: float
+    method: str
+    discrete: bool = False
+
+    def at(self, values: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+        """``Δ`` and its Monte-Carlo error at ``values`` (linear interpolation on the grid)."""
+        values = np.asarray(values, dtype=float)
+        if not len(self.grid):
+            return np.full(len(values), float(self.gap[0])), np.zeros(len(values))
+        if self.discrete:
+            index = np.searchsorted(self.grid, values)
+            return self.gap[index], self.mc_error[index]
+        return (
+            np.interp(values, self.grid, self.gap),
+            np.interp(values, self.grid, self.mc_error),
+        )
+
+
+def exact_curve(
+    scm: RandomSCM | AdditiveSCM,
+    strength: float,
+    *,
+    holds: bool,
+    seed: int | Sequence[int],
+    rows: int = THETA_ROWS,
+) -> GapCurve:
+    """The exact gap as a function of ``Y_m``'s value (same methods as :func:`exact_theta`).
+
+    Linear-Gaussian models: the constant
+    :meth:`~mesalens.connectors.random_scm.RandomSCM.alignment_gap`; all-discrete
+    models: per level from the joint table; otherwise the conditional Monte
+    Carlo of :func:`exact_theta` (``μ_l`` on its grid, an eighth of ``Y_m``'s
+    noise SD apart; the error per point is the spread over 8 batches / √8).
+
+    >>> from mesalens.connectors.random_scm import SCMFamily
+    >>> scm = SCMFamily(nodes=6).draw(seed=[0, 3])
+    >>> curve = exact_curve(scm, 0.5, holds=False, seed=0)
+    >>> value, _ = curve.at([0.0, 3.0])
+    >>> curve.method, bool(abs(value[0] / curve.scale - scm.alignment_gap(0.5)) < 1e-12)
+    ('analytic', True)
+    """
+    empty = np.zeros(0)
+    if isinstance(scm, RandomSCM):
+        theta = exact_theta(scm, strength, holds=holds, seed=seed)
+        return GapCurve(empty, np.array([theta.theta]), np.zeros(1), theta.scale, theta.method)
+    m = scm.nodes.index(MESA)
+    discrete = bool(scm.levels[m])
+    zero = holds or strength == 0
+    if scm.enumerable:
+        value = _enumerated_theta(scm, strength)
+        if zero:
+            return GapCurve(empty, np.zeros(1), np.zeros(1), value.scale, "zero")
+        means, masses = [], []
+        b = scm.nodes.index(BASE)
+        for deployed in (False, True):
+            configurations, probabilities = scm.joint(strength, deployed)
+            y_m, y_b = configurations[:, m], configurations[:, b]
+            levels = np.arange(int(scm.levels[m]))
+            mass = np.array([probabilities[y_m == y].sum() for y in levels])
+            masses.append(mass)
+            means.append(np.array([(probabilities * y_b)[y_m == y].sum() for y in levels]) / mass)
+        gap = means[1] - means[0]
+        grid = np.arange(len(gap), dtype=float)
+        return GapCurve(grid, gap, np.zeros(len(gap)), value.scale, "enumerated", True)
+    scale, grid, sums = _conditional_sums(scm, strength, seed, rows, zero=zero)
+    if grid is None or sums is None:
+        return GapCurve(empty, np.zeros(1), np.zeros(1), scale, "zero")
+    gap = _curve_of(sums.sum(axis=1))[0]
+    batches = np.array([_curve_of(sums[:, batch])[0] for batch in range(_BATCHES)])
+    error = batches.std(axis=0, ddof=1) / np.sqrt(_BATCHES)
+    return GapCurve(grid, gap, error, scale, "monte-carlo", discrete)

@@ -475,9 +475,14 @@ def confirmation_lines(document: Mapping[str, Any]) -> list[tuple[str, str]]:
     alpha = confirmation["alpha"]
     if confirmation["status"] == "confirmed":
         rows = ", ".join(f"{n:,}" for n in confirmation["rows"].values())
+        where = (
+            ", averaged and at each decile (or level) of Y_m,"
+            if confirmation.get("pointwise")
+            else " (averaged over Y_m)"
+        )
         return [
             (
-                f"Confirmed by the logs: every alignment gap is within the tolerance of "
+                f"Confirmed by the logs: every alignment gap{where} is within the tolerance of "
                 f"{tolerance} (equivalence test at level {alpha:g}; rows per regime: {rows}).",
                 "",
             )

@@ -85,10 +85,12 @@ def _simulate(tmp_path: Path, *extra: str) -> tuple[dict, list[str], str]:
 
 
 def test_simulate_reports_exit_codes_consistent_with_its_trials(tmp_path):
-    document, table, output = _simulate(tmp_path)
+    # At 300 and 1,500 rows per regime the gap at every decile of Y_m is seldom
+    # confirmed within 0.1 SD, so a wider tolerance gives both exit codes.
+    document, table, output = _simulate(tmp_path, "--tolerance", "0.3")
     delta = document["settings"]["tolerance"]["value"]
-    assert document["settings"]["tolerance"]["unit"] == "sd" and delta == 0.1
-    assert "--tolerance 0.1sd" in document["command"]
+    assert document["settings"]["tolerance"]["unit"] == "sd" and delta == 0.3
+    assert "--tolerance 0.3sd" in document["command"]
     trials = document["trials"]
     assert {t["method"] for t in trials} == {CONTINUOUS_CHOICE}
     for t in trials:

@@ -193,6 +193,37 @@ def _chart(outcome: Mapping[str, Any], level: float) -> Markup | None:
     )
 
 
+#: The report shows the pointwise gaps of at most this many regime pairs.
+POINTWISE_PAIRS_SHOWN = 20
+
+
+def _pointwise_rows(outcome: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One row per pair and point: the linear and the flexible gap there (deciding one marked)."""
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    deciding = _GAP_OF_TEST.get(outcome.get("method", ""), "flexible")
+    pairs: list[str] = []
+    for g in outcome.get("pointwise_gaps") or []:
+        comparison = f"{g['regime']} vs {g['reference']}"
+        if comparison not in pairs:
+            if len(pairs) == POINTWISE_PAIRS_SHOWN:
+                continue
+            pairs.append(comparison)
+        value = g["value"]
+        shown = format_estimate(value, signed=False) if isinstance(value, float) else str(value)
+        row = rows.setdefault(
+            (comparison, str(g["at"])),
+            {"comparison": comparison, "at": str(g["at"]), "value": shown},
+        )
+        estimate = format_estimate(g["estimate"])
+        if g["lower"] is None:
+            row[g["estimator"]] = f"{estimate} (no interval)"
+        else:
+            lower, upper = format_estimate(g["lower"]), format_estimate(g["upper"])
+            row[g["estimator"]] = f"{estimate} [{lower}, {upper}]"
+        row["deciding"] = deciding
+    return list(rows.values())
+
+
 def render_direct_test(document: Mapping[str, Any]) -> ReportSection | None:
     """The direct-test section of a run document (None when the run has no such part)."""
     part = document.get("direct_test")
@@ -234,6 +265,10 @@ def render_direct_test(document: Mapping[str, Any]) -> ReportSection | None:
         ]
         outcomes.append(
             {
+                "pointwise": _pointwise_rows(outcome),
+                "pointwise_levels": any(
+                    not str(g["at"]).endswith("%") for g in outcome.get("pointwise_gaps") or []
+                ),
                 "base": outcome["base"],
                 "method": _METHOD_NAMES.get(outcome["method"], outcome["method"]),
                 "method_reason": outcome["method_reason"],
