@@ -373,10 +373,6 @@ def _print_summary(
 
     # Markup, emoji codes and highlighting are off: node names are data.
     console = Console(stderr=json_out == "-", markup=False, emoji=False, highlight=False)
-    if json_out is not None and json_out != "-":
-        console.print(f"JSON written to {json_out}", soft_wrap=True)
-    if html_out is not None:
-        console.print(f"HTML report written to {html_out}", soft_wrap=True)
     document = result.document
     if document.get("latent"):
         console.print(pag_note(document), soft_wrap=True)
@@ -391,4 +387,9 @@ def _print_summary(
     if listing is not None and n_listed is not None:
         console.print()
         render_dags(listing(n_listed), document["n_dags"], console, shown=n_listed)
+    # The files come after the verdict and its evidence, the exit code last.
+    if json_out is not None and json_out != "-":
+        console.print(f"JSON written to {json_out}", soft_wrap=True)
+    if html_out is not None:
+        console.print(f"HTML report written to {html_out}", soft_wrap=True)
     console.print(Text(exit_code_line(result.verdict), style="dim"), soft_wrap=True)

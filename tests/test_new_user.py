@@ -1,0 +1,77 @@
+"""What a demanding new user hits, following only README.md (the redteam pass).
+
+* ``check-graph`` prints the verdict and its evidence first, then the files
+  it wrote, the exit code last (the order ``run`` keeps);
+* a JSON graph with an edge written as a list says what an edge looks like;
+* advice that suggests policy inputs quotes them for the shell when needed;
+* a knowledge file naming a node the graph lacks says "node of the graph".
+"""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from mesalens.reports.cli import cli
+
+
+def test_check_graph_names_its_files_after_the_verdict_and_before_the_exit_code(tmp_path):
+    html, out_json = tmp_path / "report.html", tmp_path / "result.json"
+    result = CliRunner().invoke(
+        cli,
+        ["check-graph", "--example", "collider", "--html", str(html), "--json", str(out_json)],
+    )
+    assert result.exit_code == 4, result.output
+    lines = result.output.splitlines()
+    verdict = next(i for i, line in enumerate(lines) if line.startswith("Verdict: none"))
+    written = [i for i, line in enumerate(lines) if " written to " in line]
+    assert len(written) == 2 and min(written) > verdict, result.output
+    assert lines[-1].startswith("Exit code 4") and max(written) == len(lines) - 2
+
+
+def test_a_json_edge_given_as_a_list_is_shown_how_to_write_it(tmp_path):
+    graph = tmp_path / "g.json"
+    graph.write_text(
+        json.dumps({"nodes": ["regime", "Ym", "Dm", "Yb"], "edges": [["regime", "Ym", "-->"]]})
+    )
+    result = CliRunner().invoke(
+        cli, ["check-graph", str(graph), "--base", "Yb", "--mesa", "Ym", "--decision", "Dm"]
+    )
+    assert result.exit_code == 1
+    assert result.output.count("\n") == 1 and result.output.startswith("mesalens: error:")
+    shape = '{"source": "a", "target": "b", "kind": "-->"}'
+    assert f"edges[0] should be a JSON object like {shape}" in result.output
+
+
+def test_policy_advice_quotes_a_column_name_with_a_space_so_it_can_be_pasted(tmp_path):
+    graph = tmp_path / "g.dot"
+    graph.write_text(
+        'digraph { regime -> "obs x"; "obs x" -> "value head"; "value head" -> act;'
+        ' "value head" -> rew; act -> rew [dir=none]; }'
+    )
+    roles = ["--base", "rew", "--mesa", "value head", "--decision", "act"]
+    result = CliRunner().invoke(
+        cli, ["check-graph", str(graph), *roles, "--policy-inputs", "obs x"]
+    )
+    assert result.exit_code == 3, result.output
+    line = next(x for x in result.output.splitlines() if "(+rew)" in x)
+    assert line.startswith("advice: --policy-inputs 'obs x,rew' (+rew) gives all"), line
+    # Pasted as the shell reads it, the suggestion gives what the advice said.
+    again = CliRunner().invoke(
+        cli, ["check-graph", str(graph), *roles, "--policy-inputs", "obs x,rew"]
+    )
+    assert again.exit_code == 0, again.output
+
+
+def test_check_graph_knowledge_naming_an_unknown_node_speaks_of_the_graph(tmp_path):
+    graph, knowledge = tmp_path / "g.dot", tmp_path / "k.txt"
+    graph.write_text("digraph { regime -> a; a -> Ym; Ym -> Dm; Dm -> Yb; a -> Yb }")
+    knowledge.write_text("addtemporal\n1 regime\n2 a nosuch\n")
+    roles = ["--base", "Yb", "--mesa", "Ym", "--decision", "Dm"]
+    result = CliRunner().invoke(
+        cli, ["check-graph", str(graph), *roles, "--knowledge", str(knowledge)]
+    )
+    assert result.exit_code == 1
+    assert "'nosuch', which is not a node of the graph (nodes: 'regime', 'a'," in result.output
+    assert "column" not in result.output
