@@ -4,7 +4,8 @@
   it wrote, the exit code last (the order ``run`` keeps);
 * a JSON graph with an edge written as a list says what an edge looks like;
 * advice that suggests policy inputs quotes them for the shell when needed;
-* a knowledge file naming a node the graph lacks says "node of the graph".
+* a knowledge file naming a node the graph lacks says "node of the graph";
+* a job file naming two checks alike says which two.
 """
 
 from __future__ import annotations
@@ -75,3 +76,19 @@ def test_check_graph_knowledge_naming_an_unknown_node_speaks_of_the_graph(tmp_pa
     assert result.exit_code == 1
     assert "'nosuch', which is not a node of the graph (nodes: 'regime', 'a'," in result.output
     assert "column" not in result.output
+
+
+def test_a_job_file_naming_two_checks_alike_says_which_two(tmp_path):
+    check = '[[check]]\nname = "{}"\nbase = "r"\nmesa = "v"\ndecision = "a"\n'
+    check += '[check.regimes]\ntrain = "t.csv"\ndeploy = "d.csv"\n'
+    jobs = tmp_path / "jobs.toml"
+    for first, second, shown in (("x", "x", ""), ("x", "X", " (as 'x')")):
+        jobs.write_text(check.format(first) + check.format(second))
+        result = CliRunner().invoke(
+            cli, ["run", "--config", str(jobs), "--out", str(tmp_path / "out")]
+        )
+        assert result.exit_code == 1
+        assert (
+            f"check name '{second}' is used twice, by check #1{shown} and check #2; rename one"
+            in result.output
+        ), result.output
