@@ -5,7 +5,8 @@
 * a JSON graph with an edge written as a list says what an edge looks like;
 * advice that suggests policy inputs quotes them for the shell when needed;
 * a knowledge file naming a node the graph lacks says "node of the graph";
-* a job file naming two checks alike says which two.
+* a job file naming two checks alike says which two;
+* a role left out by ``--columns`` is told to be added there.
 """
 
 from __future__ import annotations
@@ -92,3 +93,19 @@ def test_a_job_file_naming_two_checks_alike_says_which_two(tmp_path):
             f"check name '{second}' is used twice, by check #1{shown} and check #2; rename one"
             in result.output
         ), result.output
+
+
+def test_a_role_left_out_by_columns_says_to_add_it_there(tmp_path):
+    rows = "x,v,a,r\n" + "".join(f"{i % 2},{i % 3},{i % 2},{i % 5}\n" for i in range(60))
+    train, deploy = tmp_path / "t.csv", tmp_path / "d.csv"
+    train.write_text(rows)
+    deploy.write_text(rows.replace("\n0,", "\n1,", 5))
+    regimes = ["--regime", f"train={train}", "--regime", f"deploy={deploy}"]
+    roles = ["--base", "r", "--mesa", "v", "--decision", "a"]
+    result = CliRunner().invoke(
+        cli, ["run", *regimes, *roles, "--columns", "x,v,a", "--out", str(tmp_path / "out")]
+    )
+    assert result.exit_code == 1
+    assert result.output.startswith("mesalens: error: --base names 'r', not a column of the data")
+    assert "add it to --columns (config: columns) if you chose the columns" in result.output
+    assert not (tmp_path / "out").exists()
