@@ -6,7 +6,8 @@
 * advice that suggests policy inputs quotes them for the shell when needed;
 * a knowledge file naming a node the graph lacks says "node of the graph";
 * a job file naming two checks alike says which two;
-* a role left out by ``--columns`` is told to be added there.
+* a role left out by ``--columns`` is told to be added there;
+* on an 80-column terminal the summary wraps between words at 80 columns.
 """
 
 from __future__ import annotations
@@ -109,3 +110,51 @@ def test_a_role_left_out_by_columns_says_to_add_it_there(tmp_path):
     assert result.output.startswith("mesalens: error: --base names 'r', not a column of the data")
     assert "add it to --columns (config: columns) if you chose the columns" in result.output
     assert not (tmp_path / "out").exists()
+
+
+def _on_a_terminal(*args: str, columns: int = 80) -> tuple[int, list[str]]:
+    """Run mesalens with stdout and stderr on a pseudo-terminal ``columns`` wide."""
+    import fcntl
+    import os
+    import re
+    import struct
+    import subprocess
+    import termios
+
+    from tests.test_cli import MESALENS
+
+    primary, secondary = os.openpty()
+    fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    env.update(TERM="xterm", NO_COLOR="1")
+    process = subprocess.Popen(
+        [MESALENS, *args], stdout=secondary, stderr=secondary, stdin=subprocess.DEVNULL, env=env
+    )
+    os.close(secondary)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(primary, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(primary)
+    code = process.wait(timeout=60)
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", b"".join(chunks).decode("utf-8"))
+    return code, [line.split("\r")[-1] for line in text.replace("\r\n", "\n").split("\n")]
+
+
+def test_on_an_80_column_terminal_no_summary_line_is_wider(tmp_path):
+    html = tmp_path / "a-folder-with-a-rather-long-name" / "report.html"
+    html.parent.mkdir()
+    code, lines = _on_a_terminal("check-graph", "--example", "collider", "--html", str(html))
+    assert code == 4
+    assert max(len(line) for line in lines) <= 80, [line for line in lines if len(line) > 80]
+    # Wrapped between words: the long C1/C2 sentence goes on over lines, whole.
+    text = " ".join(line.strip() for line in lines)
+    assert "C1: value is an ancestor of got_coin; C2: every directed path from regime" in text
+    # The files, then the exit code; a path wider than the terminal is folded.
+    last = "".join(text[text.index("HTML report written to") :].split())
+    assert last.startswith(f"HTMLreportwrittento{html}Exitcode4(verdictnone)"), last

@@ -369,10 +369,11 @@ def _print_summary(
     json_out: str | None,
     html_out: str | None,
 ) -> None:
+    from mesalens.reports.cli.console import summary_console
     from mesalens.reports.summary import render_dags, render_summary
 
     # Markup, emoji codes and highlighting are off: node names are data.
-    console = Console(stderr=json_out == "-", markup=False, emoji=False, highlight=False)
+    console = summary_console(stderr=json_out == "-")
     document = result.document
     if document.get("latent"):
         console.print(pag_note(document), soft_wrap=True)
