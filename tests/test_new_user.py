@@ -7,13 +7,16 @@
 * a knowledge file naming a node the graph lacks says "node of the graph";
 * a job file naming two checks alike says which two;
 * a role left out by ``--columns`` is told to be added there;
-* on an 80-column terminal the summary wraps between words at 80 columns.
+* on an 80-column terminal the summary wraps between words at 80 columns;
+* a direct-test level of 0.5 or more, which would confirm gaps beyond the
+  tolerance, is refused.
 """
 
 from __future__ import annotations
 
 import json
 
+import pytest
 from click.testing import CliRunner
 
 from mesalens.reports.cli import cli
@@ -158,3 +161,32 @@ def test_on_an_80_column_terminal_no_summary_line_is_wider(tmp_path):
     # The files, then the exit code; a path wider than the terminal is folded.
     last = "".join(text[text.index("HTML report written to") :].split())
     assert last.startswith(f"HTMLreportwrittento{html}Exitcode4(verdictnone)"), last
+
+
+def test_a_direct_test_level_of_a_half_or_more_is_refused(tmp_path):
+    # From 0.5 up the equivalence test's z is negative: it would confirm, and
+    # let exit 0 through for, a gap whose estimate is beyond the tolerance.
+    import mesalens
+    from mesalens import InputError
+
+    args = ["run", "--regime", "a=a.csv", "--regime", "b=b.csv", "--base", "r", "--mesa", "v"]
+    args += ["--decision", "d", "--out", str(tmp_path / "out")]
+    for level in ("0.5", "0.9"):
+        result = CliRunner().invoke(cli, [*args, "--direct-test-alpha", level])
+        assert result.exit_code == 2
+        assert "is not in the range strictly between 0 and 0.5" in result.output
+    config = tmp_path / "run.toml"
+    config.write_text(
+        'base = "r"\nmesa = "v"\ndecision = "d"\ndirect_test_alpha = 0.7\n'
+        '[regimes]\na = "a.csv"\nb = "b.csv"\n'
+    )
+    result = CliRunner().invoke(cli, ["run", "--config", str(config), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 1
+    assert "'direct_test_alpha' must be a number strictly between 0 and 0.5, got 0.7" in (
+        result.output
+    )
+    with pytest.raises(InputError, match=r"strictly between 0 and 0\.5"):
+        mesalens.run(
+            {"a": "a.csv", "b": "b.csv"}, base="r", mesa="v", decision="d", direct_test_alpha=0.6
+        )
+    assert not (tmp_path / "out").exists() and not (tmp_path / "o").exists()
