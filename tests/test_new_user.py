@@ -9,7 +9,8 @@
 * a role left out by ``--columns`` is told to be added there;
 * on an 80-column terminal the summary wraps between words at 80 columns;
 * a direct-test level of 0.5 or more, which would confirm gaps beyond the
-  tolerance, is refused.
+  tolerance, is refused;
+* `simulate --help` says its ranges in words, as `run --help` does.
 """
 
 from __future__ import annotations
@@ -190,3 +191,11 @@ def test_a_direct_test_level_of_a_half_or_more_is_refused(tmp_path):
             {"a": "a.csv", "b": "b.csv"}, base="r", mesa="v", decision="d", direct_test_alpha=0.6
         )
     assert not (tmp_path / "out").exists() and not (tmp_path / "o").exists()
+
+
+def test_simulate_help_says_its_ranges_in_words_as_run_does():
+    result = CliRunner().invoke(cli, ["simulate", "--help"])
+    assert result.exit_code == 0
+    text = " ".join(result.output.split())
+    assert "<x" not in text and "x<" not in text, text
+    assert "[default: 0.01; strictly between 0 and 1]" in text

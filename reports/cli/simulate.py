@@ -42,7 +42,13 @@ from typing import Any
 
 import click
 
-from mesalens.reports.checks.options import AUTO, DEFAULT_TOLERANCE, SEED_MAX, BoundedInt
+from mesalens.reports.checks.options import (
+    AUTO,
+    DEFAULT_TOLERANCE,
+    OPTIONS,
+    SEED_MAX,
+    BoundedInt,
+)
 from mesalens.reports.cli.common import CONTEXT, fail
 
 __all__ = ["simulate_command"]
@@ -186,7 +192,7 @@ def _progress(console: Any, enabled: bool) -> Iterator[Any]:
 )
 @click.option(
     "--alpha",
-    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    type=OPTIONS["alpha"].click_type(),  # the range in words, as for run's --alpha
     default=0.01,
     show_default=True,
     help="Significance level of the CI tests of PC and FCI (GES, BOSS and GRaSP use scores).",
