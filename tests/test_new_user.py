@@ -10,7 +10,8 @@
 * on an 80-column terminal the summary wraps between words at 80 columns;
 * a direct-test level of 0.5 or more, which would confirm gaps beyond the
   tolerance, is refused;
-* `simulate --help` says its ranges in words, as `run --help` does.
+* `simulate --help` says its ranges in words, as `run --help` does;
+* `check-graph` with no graph says so (not "not both").
 """
 
 from __future__ import annotations
@@ -199,3 +200,15 @@ def test_simulate_help_says_its_ranges_in_words_as_run_does():
     text = " ".join(result.output.split())
     assert "<x" not in text and "x<" not in text, text
     assert "[default: 0.01; strictly between 0 and 1]" in text
+
+
+def test_check_graph_without_a_graph_says_none_was_given(tmp_path):
+    result = CliRunner().invoke(cli, ["check-graph", "--base", "Yb", "--mesa", "Ym"])
+    assert result.exit_code == 2
+    assert "no graph given: name a GRAPH file" in result.output
+    assert "not both" not in result.output
+    graph = tmp_path / "g.txt"
+    graph.write_text("Graph Nodes:\nregime;Yb\n\nGraph Edges:\n1. regime --> Yb\n")
+    both = CliRunner().invoke(cli, ["check-graph", str(graph), "--example", "collider"])
+    assert both.exit_code == 2
+    assert f"give either a GRAPH file ('{graph}') or --example collider, not both" in both.output

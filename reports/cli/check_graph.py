@@ -186,8 +186,15 @@ def check_graph(
     MAGs. Exit code: 0 verdict all, 3 some, 4 none, 5 invalid, 1 bad input,
     2 usage error.
     """
-    if (graph is None) == (example is None):
-        raise click.UsageError("give either a GRAPH file or --example NAME (not both)")
+    if graph is None and example is None:
+        raise click.UsageError(
+            "no graph given: name a GRAPH file (.txt, .dot, .gv, .json) or a built-in example "
+            "with --example NAME (mesalens examples lists them)"
+        )
+    if graph is not None and example is not None:
+        raise click.UsageError(
+            f"give either a GRAPH file ({graph!r}) or --example {example}, not both"
+        )
     if example is not None and graph_format is not None:
         raise click.UsageError("--format applies to a GRAPH file, not to --example")
     from mesalens.reports.checks.graph_check import build_roles, graph_input, role_texts
