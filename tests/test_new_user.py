@@ -11,7 +11,8 @@
 * a direct-test level of 0.5 or more, which would confirm gaps beyond the
   tolerance, is refused;
 * `simulate --help` says its ranges in words, as `run --help` does;
-* `check-graph` with no graph says so (not "not both").
+* `check-graph` with no graph says so (not "not both");
+* the same rows in another order are refused as one regime copied.
 """
 
 from __future__ import annotations
@@ -212,3 +213,17 @@ def test_check_graph_without_a_graph_says_none_was_given(tmp_path):
     both = CliRunner().invoke(cli, ["check-graph", str(graph), "--example", "collider"])
     assert both.exit_code == 2
     assert f"give either a GRAPH file ('{graph}') or --example collider, not both" in both.output
+
+
+def test_the_same_rows_in_another_order_are_refused_as_one_regime_copied(tmp_path):
+    # Shuffled, the rows show a discrete column's levels in another order.
+    rows = [f"{i % 2},{(i // 2) % 3},{i % 7 / 7:.3f}\n" for i in range(300)]
+    train, deploy = tmp_path / "train.csv", tmp_path / "deploy.csv"
+    train.write_text("x,v,r\n" + "".join(rows))
+    deploy.write_text("x,v,r\n" + "".join(reversed(rows)))
+    args = ["run", "--regime", f"train={train}", "--regime", f"deploy={deploy}"]
+    args += ["--base", "r", "--mesa", "v", "--decision", "x", "--out", str(tmp_path / "out")]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 1, result.output
+    assert "regimes 'train' and 'deploy' hold the same rows (300 each" in result.output
+    assert not (tmp_path / "out").exists()
