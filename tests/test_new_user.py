@@ -12,7 +12,8 @@
   tolerance, is refused;
 * `simulate --help` says its ranges in words, as `run --help` does;
 * `check-graph` with no graph says so (not "not both");
-* the same rows in another order are refused as one regime copied.
+* the same rows in another order are refused as one regime copied;
+* README's `undecided` example prints the lines README shows.
 """
 
 from __future__ import annotations
@@ -227,3 +228,23 @@ def test_the_same_rows_in_another_order_are_refused_as_one_regime_copied(tmp_pat
     assert result.exit_code == 1, result.output
     assert "regimes 'train' and 'deploy' hold the same rows (300 each" in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_readme_undecided_example_prints_the_lines_readme_shows(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    after = readme[readme.index("its last lines, before the report's path and the exit code") :]
+    shown = after.split("```\n", 2)[1].strip().splitlines()
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "review").mkdir()
+    result = CliRunner().invoke(
+        cli, ["check-graph", "--example", "undecided", "--html", "review/report.html"]
+    )
+    assert result.exit_code == 3
+    lines = result.output.strip().splitlines()
+    assert lines[-2:] == [
+        "HTML report written to review/report.html",
+        "Exit code 3 (verdict some): 0 all, 3 some, 4 none, 5 invalid; 1 bad input, 2 usage error.",
+    ]
+    assert lines[-2 - len(shown) : -2] == shown
