@@ -10,10 +10,10 @@
 * on an 80-column terminal the summary wraps between words at 80 columns;
 * a direct-test level of 0.5 or more, which would confirm gaps beyond the
   tolerance, is refused;
-* `simulate --help` says its ranges in words, as `run --help` does;
-* `check-graph` with no graph says so (not "not both");
+* ``simulate --help`` says its ranges in words, as ``run --help`` does;
+* ``check-graph`` with no graph says so (not "not both");
 * the same rows in another order are refused as one regime copied;
-* README's `undecided` example prints the lines README shows.
+* README's ``undecided`` example prints the lines README shows.
 """
 
 from __future__ import annotations
