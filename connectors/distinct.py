@@ -12,7 +12,8 @@ regimes
 * hold the same rows as far as the single pass can tell: the same number of
   rows, the same level counts of every discrete column, and the same means
   and centred cross-products of every column (to a relative ``1e-9``, since
-  the same rows summed in another partition order round differently).
+  the same rows summed in another partition order round differently), in
+  whatever order the rows come.
 
 Two samples of the same process are never identical in this sense, however
 small the shift, so this refuses only true duplicates.
@@ -55,6 +56,9 @@ def _without_regime(
 ) -> tuple[list, np.ndarray, np.ndarray, dict]:
     """The moments' labels, means, cross-products and cells, the regime column left out."""
     keep = [i for i, (name, _) in enumerate(moments.labels) if name != regime_name]
+    # In a canonical order: a discrete column's levels are labelled in the order the
+    # rows show them, so the same rows shuffled would otherwise compare unequal.
+    keep.sort(key=lambda i: repr(moments.labels[i]))
     labels = [moments.labels[i] for i in keep]
     means = (moments.shift + moments.offset)[keep]
     m2 = moments.m2[np.ix_(keep, keep)] if moments.m2.ndim == 2 else moments.m2

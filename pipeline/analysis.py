@@ -179,7 +179,8 @@ def require_role_columns(roles: Roles, columns: tuple[str, ...], regime_name: st
         if missing:
             raise RoleError(
                 f"--{option} names {', '.join(repr(m) for m in missing)}, not a column of the "
-                f"data; the columns are {', '.join(repr(c) for c in columns)}"
+                f"data; the columns are {', '.join(repr(c) for c in columns)}; fix the "
+                "spelling, or add it to --columns (config: columns) if you chose the columns"
             )
 
 

@@ -289,13 +289,16 @@ class Knowledge:
                     )
                 seen[name] = index
 
-    def validate(self, names: Iterable[str]) -> None:
+    def validate(self, names: Iterable[str], *, of: str = "the data") -> None:
         """Check the knowledge against the data's columns and against itself.
 
         Parameters
         ----------
         names : iterable of str
             The variables of the data.
+        of : str
+            What the names are of, for the message: ``"the data"`` (columns)
+            or ``"the graph"`` (nodes).
 
         Raises
         ------
@@ -309,10 +312,11 @@ class Knowledge:
         unknown = sorted(self.names() - set(known))
         if unknown:
             shown = ", ".join(repr(n) for n in known[:12]) + (", ..." if len(known) > 12 else "")
+            what = "column" if of == "the data" else "node"
             raise KnowledgeError(
                 f"the knowledge names {', '.join(map(repr, unknown))}, which "
-                f"{'is not a column' if len(unknown) == 1 else 'are not columns'} of the data "
-                f"(columns: {shown}); fix the spelling or drop the variable from the knowledge",
+                f"{f'is not a {what}' if len(unknown) == 1 else f'are not {what}s'} of {of} "
+                f"({what}s: {shown}); fix the spelling or drop the variable from the knowledge",
                 source=self.source,
             )
         self._check_tiers_disjoint()

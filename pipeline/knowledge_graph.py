@@ -52,7 +52,7 @@ def apply_knowledge(graph: CausalGraph, knowledge: Knowledge) -> CausalGraph:
         For a PAG (its circle marks are not undirected edges).
     """
     graph.require_marks(("-->", "---"), "check-graph --knowledge (DAGs, CPDAGs and MPDAGs)")
-    knowledge.validate(graph.nodes)
+    knowledge.validate(graph.nodes, of="the graph")
     where = f" ({knowledge.source})" if knowledge.source else ""
     for a, b in sorted(knowledge.required):
         if graph.edge(a, b) is None:

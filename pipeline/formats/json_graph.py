@@ -150,13 +150,25 @@ def _graph_from_links(
     return graph
 
 
-def _require(obj: Any, key: str, where: str, source: str) -> Any:
+#: What each kind of item looks like, for the errors (how to fix it).
+_SHAPES = {
+    "edge": 'like {"source": "a", "target": "b", "kind": "-->"}',
+    "link": 'like {"source": "a", "target": "b"}',
+    "node": 'like {"id": "a"}',
+    "top": 'like {"nodes": ["a", "b"], "edges": [{"source": "a", "target": "b", "kind": "-->"}]}',
+}
+
+
+def _require(obj: Any, key: str, where: str, source: str, shape: str = "top") -> Any:
     if not isinstance(obj, dict):
         raise GraphFormatError(
-            f"{where} should be a JSON object but is {_show(obj)}", source=source
+            f"{where} should be a JSON object {_SHAPES[shape]} but is {_show(obj)}",
+            source=source,
         )
     if key not in obj:
-        raise GraphFormatError(f"{where} has no key {key!r}", source=source)
+        raise GraphFormatError(
+            f"{where} has no key {key!r}; write it {_SHAPES[shape]}", source=source
+        )
     return obj[key]
 
 
@@ -197,7 +209,7 @@ def _read_mesalens(data: dict[str, Any], source: str) -> CausalGraph:
         where = f"edges[{i}]"
         ends = []
         for key in ("source", "target", "kind"):
-            value = _require(edge, key, where, source)
+            value = _require(edge, key, where, source, "edge")
             if not isinstance(value, str):
                 raise GraphFormatError(
                     f"{where}.{key} should be a string but is {_show(value)}", source=source
@@ -238,7 +250,7 @@ def _read_node_link(data: dict[str, Any], source: str) -> CausalGraph:
     where_of: dict[str, str] = {}
     for i, node in enumerate(raw_nodes):
         where = f"nodes[{i}]"
-        node_id = _require(node, "id", where, source)
+        node_id = _require(node, "id", where, source, "node")
         name = _node_name(node_id, f"{where}.id", source)
         if name in where_of:
             raise GraphFormatError(
@@ -255,7 +267,7 @@ def _read_node_link(data: dict[str, Any], source: str) -> CausalGraph:
         where = f"{link_key}[{i}]"
         ends = []
         for key in ("source", "target"):
-            value = _require(link, key, where, source)
+            value = _require(link, key, where, source, "link")
             if not isinstance(value, str | int) or isinstance(value, bool):
                 raise GraphFormatError(
                     f"{where}.{key} should be a node id (a string or an integer) but is "

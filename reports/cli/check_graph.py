@@ -186,8 +186,15 @@ def check_graph(
     MAGs. Exit code: 0 verdict all, 3 some, 4 none, 5 invalid, 1 bad input,
     2 usage error.
     """
-    if (graph is None) == (example is None):
-        raise click.UsageError("give either a GRAPH file or --example NAME (not both)")
+    if graph is None and example is None:
+        raise click.UsageError(
+            "no graph given: name a GRAPH file (.txt, .dot, .gv, .json) or a built-in example "
+            "with --example NAME (mesalens examples lists them)"
+        )
+    if graph is not None and example is not None:
+        raise click.UsageError(
+            f"give either a GRAPH file ({graph!r}) or --example {example}, not both"
+        )
     if example is not None and graph_format is not None:
         raise click.UsageError("--format applies to a GRAPH file, not to --example")
     from mesalens.reports.checks.graph_check import build_roles, graph_input, role_texts
@@ -369,14 +376,11 @@ def _print_summary(
     json_out: str | None,
     html_out: str | None,
 ) -> None:
+    from mesalens.reports.cli.console import summary_console
     from mesalens.reports.summary import render_dags, render_summary
 
     # Markup, emoji codes and highlighting are off: node names are data.
-    console = Console(stderr=json_out == "-", markup=False, emoji=False, highlight=False)
-    if json_out is not None and json_out != "-":
-        console.print(f"JSON written to {json_out}", soft_wrap=True)
-    if html_out is not None:
-        console.print(f"HTML report written to {html_out}", soft_wrap=True)
+    console = summary_console(stderr=json_out == "-")
     document = result.document
     if document.get("latent"):
         console.print(pag_note(document), soft_wrap=True)
@@ -391,4 +395,9 @@ def _print_summary(
     if listing is not None and n_listed is not None:
         console.print()
         render_dags(listing(n_listed), document["n_dags"], console, shown=n_listed)
+    # The files come after the verdict and its evidence, the exit code last.
+    if json_out is not None and json_out != "-":
+        console.print(f"JSON written to {json_out}", soft_wrap=True)
+    if html_out is not None:
+        console.print(f"HTML report written to {html_out}", soft_wrap=True)
     console.print(Text(exit_code_line(result.verdict), style="dim"), soft_wrap=True)

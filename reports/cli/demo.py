@@ -103,8 +103,6 @@ def demo_command(
     episode; --rows counts episodes there.
     Exits 0 whatever the verdicts; they are printed with the true ones.
     """
-    from rich.console import Console
-
     from mesalens.connectors.frozen_lake import (
         LAKE_SCENARIOS,
         gymnasium_available,
@@ -112,9 +110,10 @@ def demo_command(
     )
     from mesalens.connectors.simulator import SCENARIOS, write_logs
     from mesalens.reports.checks.runner import run_check
+    from mesalens.reports.cli.console import summary_console
     from mesalens.reports.vocabulary import RUN_EXIT_CODES, gate
 
-    console = Console(markup=False, emoji=False, highlight=False)
+    console = summary_console()
     out = Path(out_dir)
     with errors_as_one_line(ctx):
         if any(name in LAKE_SCENARIOS for name in scenarios):

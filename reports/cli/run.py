@@ -131,13 +131,12 @@ def _run_config(
 @click.pass_context
 def run_command(ctx: click.Context, **options: Any) -> None:
     """Learn the causal class from logs and decide the criterion over it."""
-    from rich.console import Console
-
     from mesalens.reports.checks.config import is_job_file, read_toml
     from mesalens.reports.checks.single_run import run_one
+    from mesalens.reports.cli.console import summary_console
     from mesalens.reports.progress import run_progress
 
-    console = Console(stderr=True, markup=False, emoji=False, highlight=False)
+    console = summary_console(stderr=True)
     source = options["config_path"]
     try:
         config = read_toml(source) if source else {}

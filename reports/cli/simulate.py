@@ -42,7 +42,13 @@ from typing import Any
 
 import click
 
-from mesalens.reports.checks.options import AUTO, DEFAULT_TOLERANCE, SEED_MAX, BoundedInt
+from mesalens.reports.checks.options import (
+    AUTO,
+    DEFAULT_TOLERANCE,
+    OPTIONS,
+    SEED_MAX,
+    BoundedInt,
+)
 from mesalens.reports.cli.common import CONTEXT, fail
 
 __all__ = ["simulate_command"]
@@ -186,7 +192,7 @@ def _progress(console: Any, enabled: bool) -> Iterator[Any]:
 )
 @click.option(
     "--alpha",
-    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    type=OPTIONS["alpha"].click_type(),  # the range in words, as for run's --alpha
     default=0.01,
     show_default=True,
     help="Significance level of the CI tests of PC and FCI (GES, BOSS and GRaSP use scores).",
@@ -238,8 +244,6 @@ def simulate_command(
     the true one (accuracy), and how often a learned 'all' is right
     (precision of all). Exit code 0; 1 bad values; 2 usage error.
     """
-    from rich.console import Console
-
     from mesalens.connectors.errors import InputError, MesalensError
     from mesalens.connectors.random_scm import SCMFamily
     from mesalens.pipeline.confirmation import Tolerance
@@ -247,6 +251,7 @@ def simulate_command(
     from mesalens.pipeline.simulation import LOCAL_SCHEDULERS, SimulationSettings, run_simulation
     from mesalens.reports.atomic import atomic_write_text
     from mesalens.reports.checks.output_paths import check_output_paths
+    from mesalens.reports.cli.console import summary_console
     from mesalens.reports.result_json import dumps
     from mesalens.reports.simulation_report import (
         print_simulation_table,
@@ -255,7 +260,7 @@ def simulate_command(
         simulation_table,
     )
 
-    console = Console(stderr=True, markup=False, emoji=False, highlight=False)
+    console = summary_console(stderr=True)
     try:
         parsed = Tolerance.parse(tolerance)
     except MesalensError as exc:
@@ -316,7 +321,7 @@ def simulate_command(
     except MesalensError as exc:
         fail(ctx, str(exc))
     if not quiet:
-        print_simulation_table(Console(markup=False, emoji=False, highlight=False), document)
+        print_simulation_table(summary_console(), document)
         console.print(
             f"Results written to {out / 'simulation.json'}, {out / 'table.md'} and "
             f"{out / 'report.html'} ({result.wall_seconds:.1f} s on {result.scheduler})",

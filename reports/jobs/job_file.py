@@ -136,7 +136,7 @@ def parse_job(
         raise InputError(f"{where}: key {exc.key!r} {exc}") from None
     defaults = {key: config[key] for key in CHECK_KEYS if key in config}
     checks: list[CheckSpec] = []
-    seen: dict[str, str] = {}
+    seen: dict[str, tuple[int, str]] = {}
     for position, table in enumerate(tables, start=1):
         name = table.get("name")
         if not isinstance(name, str) or not CHECK_NAME.fullmatch(name):
@@ -150,11 +150,13 @@ def parse_job(
                 f"{where}: check name {name!r} is reserved for the index; choose another"
             )
         if name.lower() in seen:
+            first, spelled = seen[name.lower()]
+            also = "" if spelled == name else f" (as {spelled!r})"
             raise InputError(
-                f"{where}: check name {name!r} is used twice (also {seen[name.lower()]!r}); "
-                "check names must be distinct, ignoring case"
+                f"{where}: check name {name!r} is used twice, by check #{first}{also} and "
+                f"check #{position}; rename one: check names must be distinct, ignoring case"
             )
-        seen[name.lower()] = name
+        seen[name.lower()] = (position, name)
         label = f"{where}: check {name!r}"
         extra = sorted(set(table) - {*CHECK_KEYS, "name"})
         if extra:

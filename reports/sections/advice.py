@@ -14,6 +14,7 @@ is ranked by how many DAGs its items leave undecided. The reasoning is in
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -84,7 +85,8 @@ def _knowledge_lines(part: Mapping[str, Any], where: str | None) -> list[str]:
 
 
 def _policy_text(row: Mapping[str, Any]) -> str:
-    inputs = ",".join(row["inputs"]) if row["inputs"] else "none"
+    # Quoted for the shell when a name needs it, so that the option can be pasted.
+    inputs = shlex.quote(",".join(row["inputs"])) if row["inputs"] else "none"
     return f"--policy-inputs {inputs} ({' '.join(row['changes'])})"
 
 
