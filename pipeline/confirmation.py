@@ -102,6 +102,7 @@ from mesalens.connectors.errors import InputError
 
 __all__ = [
     "DEFAULT_TOLERANCE",
+    "MAX_TOLERANCE_SD",
     "MIN_REGIME_ROWS",
     "Confirmation",
     "GapCheck",
@@ -114,6 +115,12 @@ MIN_REGIME_ROWS = 100
 
 #: The default tolerance: 0.1 within-regime standard deviations of ``Y_b``.
 DEFAULT_TOLERANCE = "0.1"
+
+#: The largest tolerance, in within-regime standard deviations of ``Y_b``: a
+#: gap as wide as ``Y_b``'s own spread within a regime is no alignment at
+#: all, and confirming ``|gap| < δ`` for a larger ``δ`` would let exit 0 rest
+#: on nothing (any shift short of a whole SD would pass).
+MAX_TOLERANCE_SD = 1.0
 
 _TOLERANCE = re.compile(r"\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(sd|abs)?\s*", re.IGNORECASE)
 
@@ -161,6 +168,12 @@ class Tolerance:
                 f"Y_b (e.g. 0.1 or 0.1sd) or of Y_b's own units (e.g. 0.5abs), got {text!r}"
             )
         unit = (match.group(2) or "sd").lower()
+        if unit != "abs" and value > MAX_TOLERANCE_SD:
+            raise InputError(
+                f"tolerance {text!r} is more than {MAX_TOLERANCE_SD:g} within-regime standard "
+                "deviation of Y_b: a gap that wide is as large as Y_b's own spread, so "
+                f"confirming it would say nothing; give at most {MAX_TOLERANCE_SD:g} (e.g. 0.1)"
+            )
         return cls(value=value, unit="abs" if unit == "abs" else "sd")
 
     def describe(self) -> str:
@@ -440,6 +453,7 @@ def confirm(
             checks.extend(_gap_check(outcome, gap, delta, z, fewest, mesa) for gap in points)
         if not checks:
             reasons.append("the direct test gave no gap to test")
+        reasons.extend(_too_wide(tolerance, direct_test, base_sd))
         unknown = sorted({c.base for c in checks if not math.isfinite(c.delta)})
         if unknown:
             reasons.append(
@@ -458,6 +472,27 @@ def confirm(
         pointwise=pointwise,
         **shared,
     )
+
+
+def _too_wide(
+    tolerance: Tolerance, direct_test: Mapping[str, Any], base_sd: Mapping[str, float] | None
+) -> list[str]:
+    """A tolerance in ``Y_b``'s units wider than :data:`MAX_TOLERANCE_SD` of it confirms nothing."""
+    if tolerance.unit != "abs":
+        return []  # Tolerance.parse refuses it
+    out = []
+    for outcome in direct_test.get("outcomes", []):
+        sd = outcome.get("within_sd")
+        if sd is None:
+            sd = (base_sd or {}).get(outcome["base"], math.nan)
+        sd = float(sd)
+        if math.isfinite(sd) and sd > 0 and tolerance.value > MAX_TOLERANCE_SD * sd:
+            out.append(
+                f"the tolerance {tolerance.value:g} is {tolerance.value / sd:.3g} within-regime "
+                f"SDs of {outcome['base']}, more than {MAX_TOLERANCE_SD:g}: a gap that wide "
+                "confirms nothing; give a smaller --tolerance"
+            )
+    return out
 
 
 def _gap_reasons(checks: Sequence[GapCheck]) -> list[str]:

@@ -45,7 +45,7 @@ def direct(estimate: float, se: float, method: str = "fisherz", sd: float = 1.0)
 
 @pytest.mark.parametrize(
     ("text", "value", "unit"),
-    [("0.1", 0.1, "sd"), ("0.25sd", 0.25, "sd"), ("0.5abs", 0.5, "abs"), (2, 2.0, "sd")],
+    [("0.1", 0.1, "sd"), ("0.25sd", 0.25, "sd"), ("0.5abs", 0.5, "abs"), (1, 1.0, "sd")],
 )
 def test_tolerances_parse(text, value, unit):
     assert Tolerance.parse(text) == Tolerance(value, unit)
@@ -55,6 +55,21 @@ def test_tolerances_parse(text, value, unit):
 def test_bad_tolerances_are_refused(text):
     with pytest.raises(InputError, match="tolerance must be a positive number"):
         Tolerance.parse(text)
+
+
+@pytest.mark.parametrize("text", ["1.01", "2sd", 1000])
+def test_a_tolerance_wider_than_one_sd_is_refused(text):
+    # Confirming |gap| < 2 SD would let exit 0 rest on nothing.
+    with pytest.raises(InputError, match="more than 1 within-regime standard deviation"):
+        Tolerance.parse(text)
+
+
+def test_a_tolerance_in_units_wider_than_one_sd_confirms_nothing():
+    doc = direct(0.0, 0.01, sd=2.0)
+    assert confirm("all", doc, Tolerance(2.0, "abs"), rows=ROWS).confirmed
+    wide = confirm("all", doc, Tolerance(2.5, "abs"), rows=ROWS)
+    assert not wide.confirmed
+    assert "1.25 within-regime SDs" in wide.reasons[0] and "confirms nothing" in wide.reasons[0]
 
 
 @settings(max_examples=300, deadline=None, derandomize=True)
@@ -185,7 +200,7 @@ def test_a_pilot_all_is_not_confirmed_exit_8_with_what_would_settle_it(demo_logs
     assert 'id="verdict-gate"' in report and "Not confirmed by the logs" in report
     # A looser tolerance in Y_b's own units confirms the same logs.
     loose = run(
-        f"{logs}/train/*.parquet", f"{logs}/deploy/*.parquet", tmp_path / "p", "--tolerance", "5abs"
+        f"{logs}/train/*.parquet", f"{logs}/deploy/*.parquet", tmp_path / "p", "--tolerance", "1abs"
     )
     assert loose.returncode == 0, loose.stderr
 
@@ -234,3 +249,14 @@ def test_a_bad_tolerance_is_one_line(demo_logs, tmp_path):
     )
     assert done.returncode == 1 and done.stderr.startswith("mesalens: error: --tolerance must be")
     assert not (tmp_path / "o").exists()
+
+
+def test_a_tolerance_too_wide_to_mean_anything_never_exits_0(demo_logs, tmp_path):
+    logs = demo_logs / "aligned"
+    where = (f"{logs}/train/*.parquet", f"{logs}/deploy/*.parquet")
+    done = run(*where, tmp_path / "o", "--tolerance", "3")
+    assert done.returncode == 1 and "SDs of Y_b, at most 1" in done.stderr
+    assert not (tmp_path / "o").exists()
+    done = run(*where, tmp_path / "w", "--tolerance", "1000abs")
+    assert done.returncode == 8, done.stderr
+    assert "confirms nothing; give a smaller --tolerance" in done.stderr

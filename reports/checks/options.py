@@ -608,12 +608,13 @@ OPTIONS: dict[str, Option] = _option_table(
             "--tolerance",
             "The largest alignment gap |E[Y_b | Y_m, deploy] - E[Y_b | Y_m, train]| you accept: "
             "in within-regime SDs of Y_b (0.1, 0.1sd) or in Y_b's units (0.5abs). Exit 0 needs "
-            "the logs to confirm the gap is within it.",
+            "the logs to confirm the gap is within it, averaged over Y_m and at each decile of "
+            "Y_m (at most 1 SD).",
             kind="custom",
             default=DEFAULT_TOLERANCE,
             scope="evidence",
-            requirement="a positive number of within-regime SDs of Y_b (0.1, 0.1sd) or of "
-            "Y_b's own units (0.5abs)",
+            requirement="a positive number of within-regime SDs of Y_b, at most 1 (0.1, "
+            "0.1sd), or of Y_b's own units (0.5abs)",
             example="0.1",
             metavar="DELTA[sd|abs]",
             show_default="0.1 SD",
