@@ -447,7 +447,7 @@ def test_config_and_job_file_keys(tmp_path):
     )
     (check,) = job.checks
     assert check.evidence.direct_test is False and check.evidence.direct_test_rows == 5000
-    wanted = r"direct_test_rows.*must be an integer from 100 to 10,000,000, got 50"
+    wanted = r"direct_test_rows.*must be an integer from 200 to 10,000,000, got 50"
     with pytest.raises(InputError, match=wanted):
         parse_job({**common, "check": [{"name": "two", "direct_test_rows": 50}]})
 
@@ -460,6 +460,6 @@ def test_config_and_job_file_keys(tmp_path):
     )
     result = CliRunner().invoke(cli, ["run", "--config", str(config), "--out", str(tmp_path / "o")])
     assert result.exit_code == 1
-    wanted = "run.toml': key 'direct_test_rows' must be an integer from 100 to 10,000,000, got 50"
+    wanted = "run.toml': key 'direct_test_rows' must be an integer from 200 to 10,000,000, got 50"
     assert wanted in result.output
     assert not (tmp_path / "o").exists()

@@ -50,7 +50,7 @@ def option_help(text: str, flag: str) -> str:
         ("--method", "[default: auto]"),
         ("--seed", "[default: 0] [from 0 to 4,294,967,295]"),
         ("--max-depth", "[default: -1] [from -1 to 1,000]"),
-        ("--direct-test-rows", "[from 100 to 10,000,000]"),
+        ("--direct-test-rows", "[from 200 to 10,000,000]"),
         ("--stability-threshold", "[above 0, at most 1]"),
         ("--out", "[required]"),
         ("--base", "[required]"),
@@ -97,7 +97,7 @@ def test_the_options_table_lists_what_the_pipeline_implements():
     from mesalens.connectors.kinds import DTYPE_OVERRIDES, MISSING_POLICIES
     from mesalens.pipeline.bootstrap import DEFAULT_THRESHOLD
     from mesalens.pipeline.ci_tests import TESTS
-    from mesalens.pipeline.confirmation import DEFAULT_TOLERANCE, Tolerance
+    from mesalens.pipeline.confirmation import DEFAULT_TOLERANCE, MIN_REGIME_ROWS, Tolerance
     from mesalens.pipeline.deterministic_rule import POLICIES
     from mesalens.pipeline.discovery import METHODS
     from mesalens.pipeline.method_choice import AUTO
@@ -111,6 +111,7 @@ def test_the_options_table_lists_what_the_pipeline_implements():
     assert options.DETERMINISTIC_POLICIES == POLICIES
     assert options.DEFAULT_THRESHOLD == DEFAULT_THRESHOLD
     assert options.DEFAULT_TOLERANCE == DEFAULT_TOLERANCE
+    assert options.DIRECT_TEST_ROWS_MIN == 2 * MIN_REGIME_ROWS
     assert options.OPTIONS["tolerance"].value_in({}) == Tolerance.parse(DEFAULT_TOLERANCE)
     assert options.OPTIONS["tolerance"].value_in({"tolerance": "0.5abs"}) == Tolerance.parse(
         "0.5abs"

@@ -48,6 +48,7 @@ __all__ = [
     "BOOTSTRAP_MAX",
     "CHECK_KEYS",
     "DIRECT_TEST_ROWS_MAX",
+    "DIRECT_TEST_ROWS_MIN",
     "EVIDENCE_KEYS",
     "FLAGS",
     "MAX_DEPTH_MAX",
@@ -96,6 +97,10 @@ BOOTSTRAP_MAX = 10_000
 #: ``--direct-test-rows``: the sample is held in memory and cross-fitted by
 #: boosted regressions; 10M rows of a few columns are ~1 GB and hours of fitting.
 DIRECT_TEST_ROWS_MAX = 10_000_000
+#: ... and at least: two regimes' worth of the rows a regime needs before an
+#: ``all`` can be confirmed (``pipeline.confirmation.MIN_REGIME_ROWS``); fewer
+#: could never give exit 0.
+DIRECT_TEST_ROWS_MIN = 200
 
 
 class BoundedInt(click.IntRange):
@@ -579,10 +584,10 @@ OPTIONS: dict[str, Option] = _option_table(
             f"{DIRECT_TEST_ROWS_MAX:,}).",
             kind="int",
             default=100_000,
-            low=100,
+            low=DIRECT_TEST_ROWS_MIN,
             high=DIRECT_TEST_ROWS_MAX,
             scope="evidence",
-            requirement=f"an integer from 100 to {DIRECT_TEST_ROWS_MAX:,}",
+            requirement=f"an integer from {DIRECT_TEST_ROWS_MIN} to {DIRECT_TEST_ROWS_MAX:,}",
             example="100000",
             metavar="N",
         ),
