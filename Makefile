@@ -17,6 +17,7 @@ install: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check api pipeline connectors reports tests bench
+	$(BIN)/ruff format --check api pipeline connectors reports tests bench
 
 # The connector tests read from a real PostgreSQL server: `make test` starts one
 # (installing PostgreSQL from Debian's packages if needed) and points the tests at it.

@@ -205,14 +205,17 @@ def main() -> None:
             )
             if theirs["finished"] and theirs["returncode"] == 0:
                 theirs_cell = (
-                    f"{theirs['wall']:.0f} s / {theirs['cpu']:.0f} s / "
-                    f"{theirs['peak_mib']:.0f} MiB"
+                    f"{theirs['wall']:.0f} s / {theirs['cpu']:.0f} s / {theirs['peak_mib']:.0f} MiB"
                 )
                 their_edges = json.loads(theirs["stdout"].strip().splitlines()[-1])["edges"]
                 their_skeleton = {frozenset(e) for e in their_edges}
-                same = "yes" if their_skeleton == our_skeleton else (
-                    f"no ({len(our_skeleton - their_skeleton)} / "
-                    f"{len(their_skeleton - our_skeleton)} edges only ours / theirs)"
+                same = (
+                    "yes"
+                    if their_skeleton == our_skeleton
+                    else (
+                        f"no ({len(our_skeleton - their_skeleton)} / "
+                        f"{len(their_skeleton - our_skeleton)} edges only ours / theirs)"
+                    )
                 )
             elif theirs["finished"]:
                 theirs_cell = f"failed (exit {theirs['returncode']})"

@@ -311,9 +311,7 @@ class _PairProgress:
 
 
 def _outcome_count(frame: pd.DataFrame, base: Sequence[str], kinds: Mapping[str, str]) -> int:
-    return sum(
-        len(outcome_values(frame, column, kinds.get(column, CONTINUOUS))) for column in base
-    )
+    return sum(len(outcome_values(frame, column, kinds.get(column, CONTINUOUS))) for column in base)
 
 
 # ------------------------------------------------------------------ entry point

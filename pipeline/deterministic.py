@@ -405,7 +405,7 @@ def _pair_relations(stats: SufficientStatistics, skip: set[str]) -> list[Relatio
                     values = np.sort(np.append(beta * scale[cols[0]] / scale[block], 0.0))
                     distinct[(x, a)] = bool(np.all(np.diff(values) > 1e-6 * scale[cols[0]]))
     relations: list[Relation] = []
-    for (x, a) in determined:
+    for x, a in determined:
         if determined.get((a, x)) or distinct.get((x, a)):
             relations.append(Relation(EQUIVALENT, a, (x,), LINEAR))
         else:
@@ -657,8 +657,6 @@ def regime_relations(
             where.setdefault(key, []).append(label)
             first.setdefault(key, relation)
     return tuple(
-        Relation(
-            r.kind, r.column, r.by, r.method, tuple(where[key]), r.level, r.residual_share
-        )
+        Relation(r.kind, r.column, r.by, r.method, tuple(where[key]), r.level, r.residual_share)
         for key, r in first.items()
     )

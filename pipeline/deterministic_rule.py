@@ -197,9 +197,7 @@ def regime_statistics(data: LoadedData, columns: Sequence[str]) -> dict[str, Suf
             moments, profile.partition_levels, profile.indicator_cap, profile.dtypes
         )
         try:
-            out[label] = compute_statistics(
-                unavailable, kinds, list(columns), precomputed=shim
-            )
+            out[label] = compute_statistics(unavailable, kinds, list(columns), precomputed=shim)
         except DataError:
             return {}
     return out
@@ -245,8 +243,10 @@ def _apply(
             if len(roles_in) > 1:
                 _role_only(relation, fatal, notes)
             stays = roles_in[0] if roles_in else members[0]
-            what = f"the {role[stays]} column {stays!r}: merged into that role" if roles_in else (
-                repr(stays)
+            what = (
+                f"the {role[stays]} column {stays!r}: merged into that role"
+                if roles_in
+                else (repr(stays))
             )
             for column in members:
                 if column != stays:

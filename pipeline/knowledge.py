@@ -225,9 +225,7 @@ class Knowledge:
             tiers=[tier for _, tier in nonempty],
             forbidden={(a, b) for a, b in self.forbidden if a in keep and b in keep},
             required={(a, b) for a, b in self.required if a in keep and b in keep},
-            forbidden_within={
-                k for k, (i, _) in enumerate(nonempty) if i in self.forbidden_within
-            },
+            forbidden_within={k for k, (i, _) in enumerate(nonempty) if i in self.forbidden_within},
             exogenous=self.exogenous & keep,
             source=self.source,
         )

@@ -456,8 +456,7 @@ def _run(request: SearchRequest, method: str) -> DiscoveryResult:
         kept = "the unconstrained one had no DAG with the regime a root, so the regime-root one"
     elif keep_free:
         kept = (
-            f"the unconstrained one scored higher ({free_score:,.1f} against "
-            f"{rooted_score:,.1f})"
+            f"the unconstrained one scored higher ({free_score:,.1f} against {rooted_score:,.1f})"
         )
     else:
         kept = (

@@ -138,8 +138,9 @@ def test_every_kind_of_graph_object_gives_the_files_check(tmp_path, graph):
         sources[kind] = document["graph_source"]
         for key in ("graph_source", "graph_sha256"):
             document.pop(key)
-        assert document == {k: v for k, v in expected.items() if k not in ("graph_source",
-                                                                           "graph_sha256")}, kind
+        assert document == {
+            k: v for k, v in expected.items() if k not in ("graph_source", "graph_sha256")
+        }, kind
     assert sources["networkx"] == "a networkx DiGraph"
     assert sources["pgmpy"] in ("a pgmpy DAG", "a pgmpy PDAG")
     assert sources["causal-learn"] == "a causal-learn GeneralGraph"
@@ -150,9 +151,7 @@ def test_causal_learn_node_names_can_be_given():
     from mesalens.pipeline.formats.causallearn import to_causallearn
 
     general = to_causallearn(from_networkx(nx.DiGraph([("a", "b"), ("b", "c"), ("c", "d")])))
-    result = mesalens.check_graph(
-        general, names=["regime", "value", "action", "reward"], **ROLES
-    )
+    result = mesalens.check_graph(general, names=["regime", "value", "action", "reward"], **ROLES)
     assert result.verdict == "all"
     with pytest.raises(GraphError, match="3 names were given"):
         mesalens.check_graph(general, names=["regime", "value", "action"], **ROLES)
@@ -162,16 +161,34 @@ def test_causal_learn_node_names_can_be_given():
     ("graph", "roles", "cli_roles"),
     [
         # A role the graph does not have.
-        (TRIANGLE, {**ROLES, "base": "nope"}, ["--base", "nope", "--mesa", "value",
-                                               "--decision", "action"]),
+        (
+            TRIANGLE,
+            {**ROLES, "base": "nope"},
+            ["--base", "nope", "--mesa", "value", "--decision", "action"],
+        ),
         # An edge into the regime.
-        (nx.DiGraph([("obs", "regime"), ("obs", "value"), ("value", "action"),
-                     ("action", "reward")]), ROLES, ["--base", "reward", "--mesa", "value",
-                                                     "--decision", "action"]),
+        (
+            nx.DiGraph(
+                [("obs", "regime"), ("obs", "value"), ("value", "action"), ("action", "reward")]
+            ),
+            ROLES,
+            ["--base", "reward", "--mesa", "value", "--decision", "action"],
+        ),
         # A policy input that is not a node.
-        (TRIANGLE, {**ROLES, "policy_inputs": ["ghost"]}, ["--base", "reward", "--mesa",
-                                                           "value", "--decision", "action",
-                                                           "--policy-inputs", "ghost"]),
+        (
+            TRIANGLE,
+            {**ROLES, "policy_inputs": ["ghost"]},
+            [
+                "--base",
+                "reward",
+                "--mesa",
+                "value",
+                "--decision",
+                "action",
+                "--policy-inputs",
+                "ghost",
+            ],
+        ),
     ],
 )
 def test_bad_input_raises_the_commands_message(tmp_path, graph, roles, cli_roles):
@@ -277,9 +294,7 @@ def test_dags_are_exactly_the_class_with_the_regime_a_root(generated, data):
     graph.add_nodes_from(name[v] for v in range(n))
     graph.add_edges_from((name[a], name[b]) for a, b in directed)
     graph.add_edges_from(_undirected(*[(name[a], name[b]) for a, b in undirected]))
-    result = mesalens.check_graph(
-        graph, base=name[base], mesa=name[mesa], decision=name[decision]
-    )
+    result = mesalens.check_graph(graph, base=name[base], mesa=name[mesa], decision=name[decision])
     brute = {
         frozenset((name[a], name[b]) for a, b in extension)
         for extension in all_extensions(n, directed, undirected)
@@ -333,9 +348,7 @@ def test_run_gives_the_commands_result_and_writes_only_when_asked(tmp_path):
         "--policy-inputs", "obs", "--alpha", "0.05", "--out", str(tmp_path / "cli"), "--quiet",
     )  # fmt: skip
     cli_document = json.loads((tmp_path / "cli" / "result.json").read_text())
-    result = mesalens.run(
-        paths, **ROLES, policy_inputs=["obs"], alpha=0.05, out=tmp_path / "api"
-    )
+    result = mesalens.run(paths, **ROLES, policy_inputs=["obs"], alpha=0.05, out=tmp_path / "api")
     assert result.exit_code == done.exit_code == 4
     assert (result.verdict, result.gate, result.confirmed) == ("none", "none", False)
     api_document = json.loads((tmp_path / "api" / "result.json").read_text())

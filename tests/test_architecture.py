@@ -176,7 +176,5 @@ def test_the_api_is_on_top_and_nothing_imports_it():
     # The package mesalens (api/) runs first on every import of mesalens.*:
     # nothing below may depend on it, and it must stay light (lazy names).
     assert {"mesalens", "mesalens.functions"} <= set(MODULES)
-    importers = sorted(
-        m for m in MODULES for t in GRAPH.successors(m) if t == "mesalens.functions"
-    )
+    importers = sorted(m for m in MODULES for t in GRAPH.successors(m) if t == "mesalens.functions")
     assert importers == [], importers

@@ -83,9 +83,7 @@ def test_run_count_options_on_the_command_line(tmp_path, option, value):
         assert result.exit_code == 1 and result.stderr.startswith("mesalens: error: ")
         assert len(result.stderr.splitlines()) == 1 and "missing" in result.stderr
     else:
-        assert_usage_error(
-            result, option.flag, option.high if value == str(10**30) else None
-        )
+        assert_usage_error(result, option.flag, option.high if value == str(10**30) else None)
 
 
 @pytest.mark.parametrize("value", [*VALUES[:3], f'"{HUGE}"'])
@@ -139,9 +137,7 @@ def test_simulate_refuses_too_many_runs_in_all_and_answers_at_once(tmp_path):
         "pipeline runs, more than the 20,000 allowed; give fewer replicates, sizes or shifts\n"
     )
     assert_usage_error(invoke(tmp_path, "simulate", "--nodes", "100000"), "--nodes", 50)
-    assert_usage_error(
-        invoke(tmp_path, "simulate", "--rows", ",".join(["300"] * 21)), "--rows"
-    )
+    assert_usage_error(invoke(tmp_path, "simulate", "--rows", ",".join(["300"] * 21)), "--rows")
 
 
 @pytest.mark.parametrize("value", VALUES)

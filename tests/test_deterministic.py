@@ -31,9 +31,7 @@ def _sentences(stats, **kwargs) -> set[str]:
     coefficients=st.lists(st.floats(0.5, 3.0), min_size=3, max_size=3),
     seed=st.integers(0, 1000),
 )
-def test_a_linear_combination_is_found_with_exactly_its_columns(
-    n_free, picks, coefficients, seed
-):
+def test_a_linear_combination_is_found_with_exactly_its_columns(n_free, picks, coefficients, seed):
     rng = np.random.default_rng(seed)
     frame = pd.DataFrame({f"x{i}": rng.normal(size=400) * (i + 1) for i in range(n_free)})
     used = [f"x{p}" for p in sorted(picks) if p < n_free] or ["x0"]

@@ -212,7 +212,7 @@ def test_a_seq_of_the_wrong_type_fails_only_its_check(fast_checks, tmp_path):
     assert code == 1
     assert "check a: verdict all;" in stdout and "check c: verdict all;" in stdout
     assert (
-        f"check b: error: '{run / 'run.json'}' its \"seq\" is \"1\", not a whole number of at "
+        f'check b: error: \'{run / "run.json"}\' its "seq" is "1", not a whole number of at '
         "least 1; move that run folder away (or restore the file)"
     ) in stdout
     index = json.loads((out / "index.json").read_text())

@@ -44,9 +44,7 @@ __all__ = ["graph_from_object"]
 
 def _comes_from(obj: Any, package: str) -> bool:
     """Whether the class of ``obj`` (or a base class) is defined in ``package``."""
-    return any(
-        (cls.__module__ or "").split(".")[0] == package for cls in type(obj).__mro__
-    )
+    return any((cls.__module__ or "").split(".")[0] == package for cls in type(obj).__mro__)
 
 
 def graph_from_object(

@@ -32,6 +32,7 @@ from mesalens.reports.vocabulary import (
 
 __all__ = ["verdict_card"]
 
+
 def verdict_card(
     document: Mapping[str, Any], run: Mapping[str, Any] | None, source: str
 ) -> dict[str, Any]:

@@ -43,11 +43,7 @@ from mesalens.reports.vocabulary import EXIT_CODES
 __all__ = ["build_index", "collect_runs", "previous_run", "read_run_record", "write_index"]
 
 
-
-
-def collect_runs(
-    check_dir: Path, *, damaged: list[str] | None = None
-) -> list[dict[str, Any]]:
+def collect_runs(check_dir: Path, *, damaged: list[str] | None = None) -> list[dict[str, Any]]:
     """The run records of a check, oldest first, read from its complete run folders.
 
     ``.partial`` folders are skipped. A run folder whose ``run.json`` cannot be

@@ -196,23 +196,29 @@ _OPTIONAL_FIELDS: dict[str, tuple[str, Any]] = {
     "config": ("a JSON object", lambda v: isinstance(v, dict)),
     "stability": (
         "a stability summary",
-        lambda v: isinstance(v, dict)
-        and isinstance(v.get("stable"), bool)
-        and all(_is_number(v.get(k)) for k in ("share", "threshold", "replicates")),
+        lambda v: (
+            isinstance(v, dict)
+            and isinstance(v.get("stable"), bool)
+            and all(_is_number(v.get(k)) for k in ("share", "threshold", "replicates"))
+        ),
     ),
     "direct_test": (
         "a direct-test summary",
-        lambda v: isinstance(v, dict)
-        and isinstance(v.get("status", ""), str)
-        and all(isinstance(v.get(k, False), bool) for k in ("reject", "contradicts")),
+        lambda v: (
+            isinstance(v, dict)
+            and isinstance(v.get("status", ""), str)
+            and all(isinstance(v.get(k, False), bool) for k in ("reject", "contradicts"))
+        ),
     ),
     "confirmation": (
         "a confirmation",
-        lambda v: isinstance(v, dict)
-        and isinstance(v.get("status", ""), str)
-        and isinstance(v.get("reasons") or [], list)
-        and all(isinstance(x, str) for x in v.get("reasons") or [])
-        and isinstance(v.get("advice") or "", str),
+        lambda v: (
+            isinstance(v, dict)
+            and isinstance(v.get("status", ""), str)
+            and isinstance(v.get("reasons") or [], list)
+            and all(isinstance(x, str) for x in v.get("reasons") or [])
+            and isinstance(v.get("advice") or "", str)
+        ),
     ),
 }
 
