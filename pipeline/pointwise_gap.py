@@ -34,7 +34,11 @@ being ``b(y)ᵀ(β̂_j - β̂_i)`` with variance ``b(y)ᵀ(V̂_j + V̂_i) b(y)``
     against a regression spline per regime (:func:`line_test`, the
     nested-model Wald test with HC3 errors, in the spirit of Ramsey's RESET,
     1969, with spline terms in place of powers) below
-    :data:`LINE_TEST_LEVEL` = 0.2 puts the ``flexible`` points in its place.
+    :data:`LINE_TEST_LEVEL` = 0.2 puts the spline's estimate in its place,
+    with an interval that holds both fits' intervals (:func:`_both`; the
+    spline's alone, chosen after a test that rejected the line, covered a
+    linear gap less often than either fit: 92.9% at 2,000 rows per regime
+    in the linear-Gaussian family, the usual cost of a pre-test).
     Fisher-z decides when the direct test's own pre-test (out-of-fold
     squared errors of a line against boosting, at the direct test's α) finds
     no curvature, and that pre-test is built to keep Fisher-z: in about 10%
@@ -110,6 +114,9 @@ MIN_LEVEL_ROWS = 20
 LINE_TEST_LEVEL = 0.2
 #: ... and unless either regime of the pair has fewer rows than this (then the line is kept).
 LINE_TEST_MIN_ROWS = 500
+
+#: Where the line is rejected, the interval holds both fits' intervals at every quantile above this.
+UNION_QUANTILE = 1.6448536269514722  # Φ⁻¹(0.95)
 
 #: One point's gap: ``(label, value of Y_m, estimate, se)``.
 PointValue = tuple[str, float | str, float, float]
@@ -282,6 +289,21 @@ def level_point_gaps(
     return out
 
 
+def _both(spline: list[PointValue], line: list[PointValue]) -> list[PointValue]:
+    """The spline's estimate with an interval holding both fits' intervals (levels ≥ 90%).
+
+    ``se = max(se_s, se_l + |e_s - e_l| / z)``, ``z = Φ⁻¹(0.95)``: for every
+    quantile ``q ≥ z`` (two-sided levels of 90% and more, the TOST's and
+    the coverage's), ``e_s ± q se`` contains ``e_s ± q se_s`` and
+    ``e_l ± q se_l``, so it covers whenever either fit's interval does.
+    """
+    out: list[PointValue] = []
+    for (label, at, e_s, se_s), (_, _, e_l, se_l) in zip(spline, line, strict=True):
+        widened = se_l + abs(e_s - e_l) / UNION_QUANTILE
+        out.append((label, at, e_s, max(se_s, widened) if math.isfinite(widened) else se_s))
+    return out
+
+
 def pointwise_gaps(
     frame: pd.DataFrame,
     mesa: Sequence[str],
@@ -318,6 +340,7 @@ def pointwise_gaps(
         fewest = min(int((cc == pair[0]).sum()), int((cc == pair[1]).sum()))
         # NaN (no test) or too few rows for the test: nothing speaks against the line.
         line_fits = fewest < LINE_TEST_MIN_ROWS or not line_test(ym, yy, cc, pair) < LINE_TEST_LEVEL
-        out["linear"].append(linear_point_gaps(ym, yy, cc, pair) if line_fits else flexible)
+        line = linear_point_gaps(ym, yy, cc, pair)
+        out["linear"].append(line if line_fits else _both(flexible, line))
         out["flexible"].append(flexible)
     return out

@@ -121,7 +121,7 @@ def test_the_linear_points_keep_the_line_where_it_fits_and_take_the_spline_where
     # The same E[Y_b | Y_m] in both regimes, Y_m shifted: straight in one case, curved in the
     # other. The specification test keeps the line for the first; for the second the lines
     # (each the best line over its own regime's Y_m) differ, so the "linear" points would
-    # show a gap that is not there, and the spline's points are used instead.
+    # show a gap that is not there, and the spline's estimate is used instead.
     rng = np.random.default_rng(11)
     codes = np.repeat([0, 1], rows)
     ym = rng.normal(size=2 * rows) + 0.5 * codes
@@ -135,8 +135,16 @@ def test_the_linear_points_keep_the_line_where_it_fits_and_take_the_spline_where
     assert points["linear"] == [linear_point_gaps(ym, straight, codes, (0, 1))]
     assert points["flexible"] == [spline_point_gaps(ym, straight, codes, (0, 1))]
     points = pointwise_gaps(frame, ["Y_m"], kinds, curved, codes, [(0, 1)])
-    assert points["linear"] == points["flexible"] == [spline_point_gaps(ym, curved, codes, (0, 1))]
+    spline = spline_point_gaps(ym, curved, codes, (0, 1))
     lines = linear_point_gaps(ym, curved, codes, (0, 1))
+    assert points["flexible"] == [spline]
+    # The spline's estimate, with an interval holding both fits' intervals at 90% and 95%.
+    for got, s, li in zip(points["linear"][0], spline, lines, strict=True):
+        assert got[:3] == s[:3] and got[3] >= s[3]
+        for q in (ndtri(0.95), ndtri(0.975)):
+            for e, se in ((s[2], s[3]), (li[2], li[3])):
+                assert got[2] - q * got[3] <= e - q * se + 1e-12
+                assert got[2] + q * got[3] >= e + q * se - 1e-12
     # What the line would have said: a gap 2 (500 rows) to 9 (8,000 rows) SEs from 0.
     assert max(abs(e) / se for _, _, e, se in lines) > (2 if rows < 1_000 else 4)
 
