@@ -60,6 +60,7 @@ from mesalens.pipeline.advice_counts import (
     POLICY_BUDGET,
     RESOLUTION_BUDGET,
     Tally,
+    breadth_first_distances,
     check_cost,
     checks_allowed,
     skeleton_distances,
@@ -167,18 +168,8 @@ def parts_with_edges(
 
 def _distances(g: Pdag, sources: Iterable[int]) -> list[int]:
     """Skeleton distance of every node from ``sources`` (``g.n`` when unreachable)."""
-    distance = [g.n] * g.n
-    queue = deque()
-    for v in sources:
-        distance[v] = 0
-        queue.append(v)
-    while queue:
-        v = queue.popleft()
-        for w in sorted(g.neighbours(v)):
-            if distance[w] == g.n:
-                distance[w] = distance[v] + 1
-                queue.append(w)
-    return distance
+    distance = breadth_first_distances(range(g.n), g.neighbours, sources)
+    return [distance[v] for v in range(g.n)]
 
 
 class _Adviser:

@@ -8,7 +8,7 @@ a PAG (:mod:`mesalens.pipeline.advice_pag`), whose counts are over MAGs.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +21,7 @@ __all__ = [
     "POLICY_BUDGET",
     "RESOLUTION_BUDGET",
     "Tally",
+    "breadth_first_distances",
     "check_cost",
     "checks_allowed",
     "skeleton_distances",
@@ -104,21 +105,31 @@ def checks_allowed(budget: int, n_nodes: int) -> int:
     return max(MIN_CHECKS, budget // max(n_nodes, 1))
 
 
-def skeleton_distances(graph: CausalGraph, sources: Iterable[str]) -> dict[str, int]:
-    """Skeleton distance of every node of a graph of any kind from ``sources``."""
-    far = len(graph.nodes)
-    distance = dict.fromkeys(graph.nodes, far)
+def breadth_first_distances(
+    nodes: Iterable[Hashable],
+    neighbours: Callable[[Any], Iterable[Any]],
+    sources: Iterable[Hashable],
+) -> dict[Any, int]:
+    """Edge distance of every node from ``sources`` (the number of nodes when unreachable)."""
+    nodes = list(nodes)
+    far = len(nodes)
+    distance = dict.fromkeys(nodes, far)
     queue = deque()
     for v in sources:
         distance[v] = 0
         queue.append(v)
     while queue:
         v = queue.popleft()
-        for w in sorted(graph.adjacent(v)):
+        for w in sorted(neighbours(v)):
             if distance[w] == far:
                 distance[w] = distance[v] + 1
                 queue.append(w)
     return distance
+
+
+def skeleton_distances(graph: CausalGraph, sources: Iterable[str]) -> dict[str, int]:
+    """Skeleton distance of every node of a graph of any kind from ``sources``."""
+    return breadth_first_distances(graph.nodes, graph.adjacent, sources)
 
 
 def check_cost(result: CheckResult) -> int:
