@@ -436,10 +436,7 @@ def confirm(
         for outcome in direct_test.get("outcomes", []):
             estimator = _ESTIMATOR_OF_TEST.get(outcome.get("method"), "linear")
             if tolerance.unit == "sd":
-                sd = outcome.get("within_sd")
-                if sd is None:
-                    sd = (base_sd or {}).get(outcome["base"], math.nan)
-                delta = tolerance.value * float(sd)
+                delta = tolerance.value * _within_sd(outcome, base_sd)
             else:
                 delta = tolerance.value
             for gap in outcome.get("gaps", []):
@@ -474,6 +471,14 @@ def confirm(
     )
 
 
+def _within_sd(outcome: Mapping[str, Any], base_sd: Mapping[str, float] | None) -> float:
+    """The within-regime SD of an outcome's ``Y_b``: the direct test's, else ``base_sd``'s (NaN)."""
+    sd = outcome.get("within_sd")
+    if sd is None:
+        sd = (base_sd or {}).get(outcome["base"], math.nan)
+    return float(sd)
+
+
 def _too_wide(
     tolerance: Tolerance, direct_test: Mapping[str, Any], base_sd: Mapping[str, float] | None
 ) -> list[str]:
@@ -482,10 +487,7 @@ def _too_wide(
         return []  # Tolerance.parse refuses it
     out = []
     for outcome in direct_test.get("outcomes", []):
-        sd = outcome.get("within_sd")
-        if sd is None:
-            sd = (base_sd or {}).get(outcome["base"], math.nan)
-        sd = float(sd)
+        sd = _within_sd(outcome, base_sd)
         if math.isfinite(sd) and sd > 0 and tolerance.value > MAX_TOLERANCE_SD * sd:
             out.append(
                 f"the tolerance {tolerance.value:g} is {tolerance.value / sd:.3g} within-regime "
