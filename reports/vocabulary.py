@@ -48,13 +48,13 @@ __all__ = [
     "confirmation_lines",
     "conjecture_mark",
     "contradiction_alarm",
-    "contradiction_is_alarm",
     "contradiction_sentence",
     "contradiction_words",
     "contradicts_all",
     "count_sentence",
     "exit_code_line",
     "flag",
+    "gap_confirmed",
     "gate",
     "graph_origin",
     "is_contradicted",
@@ -120,7 +120,7 @@ def contradiction_words(record: Mapping[str, Any]) -> str:
     >>> contradiction_words({"confirmation": None}) == CONTRADICTION_WORDS
     True
     """
-    return CONTRADICTION_WORDS if contradiction_is_alarm(record) else SMALL_GAP_WORDS
+    return SMALL_GAP_WORDS if gap_confirmed(record) else CONTRADICTION_WORDS
 
 
 #: The jobs index's "contradicted" marker tooltip: what it means, in the
@@ -711,7 +711,7 @@ def contradiction_sentence(
         return None
     roles = document["roles"]
     base, mesa = names_text(roles["base"]), names_text(roles["mesa"])
-    if _gap_confirmed(document):
+    if gap_confirmed(document):
         return (
             f"The direct test rejects {base} ⊥ {roles['regime']} | {mesa}: E[{base} | {mesa}] "
             "moves with the regime, so the structural 'all' is not exact; but the logs confirm "
@@ -725,17 +725,14 @@ def contradiction_sentence(
     )
 
 
-def _gap_confirmed(record: Mapping[str, Any]) -> bool:
-    return (record.get("confirmation") or {}).get("status") == "confirmed"
-
-
-def contradiction_is_alarm(record: Mapping[str, Any]) -> bool:
-    """Whether a contradicted ``all`` is an alarm: its gap is not confirmed within the tolerance.
+def gap_confirmed(record: Mapping[str, Any]) -> bool:
+    """Whether the logs confirm the alignment gap within the tolerance (exit code 0).
 
     ``record`` is a result document or a job's run record (both carry
-    ``confirmation``).
+    ``confirmation``). A contradicted ``all`` whose gap is confirmed is a
+    note, not an alarm.
     """
-    return not _gap_confirmed(record)
+    return (record.get("confirmation") or {}).get("status") == "confirmed"
 
 
 def contradiction_alarm(record: Mapping[str, Any]) -> bool:
@@ -748,7 +745,7 @@ def contradiction_alarm(record: Mapping[str, Any]) -> bool:
     ... )
     False
     """
-    return is_contradicted(record.get("direct_test")) and contradiction_is_alarm(record)
+    return is_contradicted(record.get("direct_test")) and not gap_confirmed(record)
 
 
 def is_contradicted(direct_test: Any) -> bool:

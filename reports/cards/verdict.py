@@ -18,8 +18,8 @@ from mesalens.reports.vocabulary import (
     NOT_CONFIRMED,
     class_unit,
     confirmation_lines,
-    contradiction_is_alarm,
     contradiction_sentence,
+    gap_confirmed,
     gate,
     graph_origin,
     meaning,
@@ -90,7 +90,7 @@ def verdict_card(
         "separation": separation(document),
         "direct_contradiction": contradiction_sentence(document, run),
         # A contradicted all whose gap the logs confirm is a note, not an alarm.
-        "direct_contradiction_alarm": contradiction_is_alarm(document),
+        "direct_contradiction_alarm": not gap_confirmed(document),
         "graph_origin": graph_origin(run, source),
         "sentence_segments": verdict_segments(document, class_source),
         "counts": counts,

@@ -49,9 +49,9 @@ from mesalens.reports.checks.options import (
 from mesalens.reports.cli.common import CONTEXT, errors_as_one_line, fail
 from mesalens.reports.vocabulary import (
     confirmation_lines,
-    contradiction_is_alarm,
     contradiction_words,
     contradicts_all,
+    gap_confirmed,
     graph_origin,
     pag_note,
     run_exit_code_line,
@@ -188,7 +188,7 @@ def _print_run(console: Console, result: RunResult) -> None:
         part = document["direct_test"]
         console.print(direct_test_line(part), soft_wrap=True)
         if contradicts_all(analysis.check.verdict, part):
-            kind = "warning" if contradiction_is_alarm(document) else "note"
+            kind = "note" if gap_confirmed(document) else "warning"
             console.print(f"{kind}: {contradiction_words(document)}", soft_wrap=True)
     found = analysis.deterministic
     for line in deterministic_lines(None if found is None else found.as_dict()):
