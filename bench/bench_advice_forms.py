@@ -25,6 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.bench_advice import best_check_and_advice
 from bench.graphs import cpdag_with_roles
 from mesalens.pipeline.advice import advise
 from mesalens.pipeline.checker import check
@@ -124,14 +125,7 @@ def main() -> None:
     print("| PAG | MAGs | verdict | check (s) | advice (s) | ratio | circle-mark rows | policies |")
     print("|---|---|---|---|---|---|---|---|")
     for label, graph, spec in _pag_cases():
-        best_check = best_advice = float("inf")
-        for _ in range(ROUNDS):
-            start = time.process_time()
-            result = check(graph, spec)
-            best_check = min(best_check, time.process_time() - start)
-            start = time.process_time()
-            advice = advise(result).to_dict()
-            best_advice = min(best_advice, time.process_time() - start)
+        result, advice, best_check, best_advice = best_check_and_advice(graph, spec, ROUNDS)
         policy = advice["policy"] or {}
         print(
             f"| {label} | {result.n_dags} | {result.verdict} | {best_check:.3f} | "
