@@ -129,14 +129,9 @@ def test_a_pag_too_large_to_list_gets_no_policy_advice(monkeypatch):
 
 
 def test_run_with_fci_gives_policy_advice_over_mags(tmp_path):
-    from tests.test_pag import write_confounded_logs
+    from tests.test_pag import run_fci_on_confounded_logs
 
-    paths = write_confounded_logs(tmp_path / "logs")
-    out = tmp_path / "out"
-    args = ["run", "--regime", f"train={paths['train']}", "--regime", f"deploy={paths['deploy']}"]
-    args += ["--base", "reward", "--mesa", "value", "--decision", "action"]
-    args += ["--policy-inputs", "obs", "--method", "fci", "--out", str(out)]
-    result = CliRunner().invoke(cli, args)
+    result, out = run_fci_on_confounded_logs(tmp_path)
     assert result.exit_code == 4, result.output
     document = json.loads((out / "result.json").read_text())
     advice = document["advice"]

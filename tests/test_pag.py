@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import pathlib
 import random
 from functools import cache
 
@@ -19,7 +20,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -593,13 +594,18 @@ def write_confounded_logs(folder, rows: int = 3000, seed: int = 0) -> dict:
     return paths
 
 
-def test_run_with_fci_checks_the_pag_over_its_mags(tmp_path):
-    paths = write_confounded_logs(tmp_path / "logs")
-    out = tmp_path / "out"
+def run_fci_on_confounded_logs(folder: pathlib.Path) -> tuple[Result, pathlib.Path]:
+    """``mesalens run --method fci`` on :func:`write_confounded_logs`: the CLI result and --out."""
+    paths = write_confounded_logs(folder / "logs")
+    out = folder / "out"
     args = ["run", "--regime", f"train={paths['train']}", "--regime", f"deploy={paths['deploy']}"]
     args += ["--base", "reward", "--mesa", "value", "--decision", "action"]
     args += ["--policy-inputs", "obs", "--method", "fci", "--out", str(out)]
-    result = CliRunner().invoke(cli, args)
+    return CliRunner().invoke(cli, args), out
+
+
+def test_run_with_fci_checks_the_pag_over_its_mags(tmp_path):
+    result, out = run_fci_on_confounded_logs(tmp_path)
     # The truth: given value, regime --> ... --> value <-- U --> reward is open.
     assert result.exit_code == 4, result.output
     document = json.loads((out / "result.json").read_text())
